@@ -1,0 +1,61 @@
+"""Streams CSV records out of a local file: UTF-8 (BOM optional), RFC 4180 quoting, with line numbers."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest_engine.errors import IngestError
+
+# Python's default is 128 KiB. A cell may legally be as large as DynamoDB's whole 400 KB item (the item-size rule
+# rejects it later, per row); the limit still has to exist so that an unclosed quote cannot pull the rest of a
+# large file into memory as one field.
+FIELD_SIZE_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CSV record: the physical line it starts on (1-based) and its cells as written."""
+
+    line: int
+    cells: list[str]
+
+
+def read_records(path: Path, *, source: str) -> Iterator[Record]:
+    """Yield the non-blank records of the file at `path`, in order; `source` names the file in errors."""
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
+    with path.open(encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text, dialect="excel", strict=False)
+        lines_done = 0
+        try:
+            for cells in reader:
+                line, lines_done = lines_done + 1, reader.line_num
+                if cells:
+                    yield Record(line, cells)
+        except UnicodeDecodeError:
+            line = _first_invalid_utf8_line(path)
+            raise IngestError(
+                source,
+                f"the file is not UTF-8 text (invalid bytes on line {line}); "
+                "save it as 'CSV UTF-8 (comma delimited)' and upload it again",
+            ) from None
+        except csv.Error as exc:
+            raise IngestError(
+                source,
+                f"malformed CSV near line {reader.line_num}: {exc} "
+                f"(a cell over {FIELD_SIZE_LIMIT // 1024} KiB usually means a quote that is never closed)",
+            ) from None
+
+
+def _first_invalid_utf8_line(path: Path) -> int:
+    """The 1-based physical line holding the first byte sequence that is not UTF-8."""
+    # b"\n" never occurs inside a multi-byte UTF-8 sequence, so each line can be decoded on its own.
+    with path.open("rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return 0  # pragma: no cover - only called after a decode error, so some line is invalid

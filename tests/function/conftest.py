@@ -1,0 +1,55 @@
+"""Fixtures for the function's tests: moto's in-process AWS with the stack's bucket and table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+from moto_account import KEY_COLUMN, TABLE, Aws, EventFactory, FakeLambdaContext
+
+import handler
+
+
+@pytest.fixture
+def lambda_context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def s3_event() -> EventFactory:
+    return EventFactory()
+
+
+@pytest.fixture
+def tmp_downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The directory the handler downloads into, so a test can check it is left empty."""
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(downloads))
+    return downloads
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_downloads: Path) -> Iterator[Aws]:
+    """A fresh moto account with the stack's resources, and the function's environment."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "TABLE_NAME": TABLE,
+        "KEY_COLUMN": KEY_COLUMN,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        # The handler keeps one client per process; start each test with clients made inside this mock.
+        handler.s3_client.cache_clear()
+        handler.dynamodb_client.cache_clear()
+        account = Aws()
+        account.create_resources()
+        yield account
+    handler.s3_client.cache_clear()
+    handler.dynamodb_client.cache_clear()
