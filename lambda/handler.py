@@ -5,24 +5,19 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from ingest_engine import IngestError, Rejection, ingest_file
+from ingest_engine.objects import CLIENT_CONFIG, downloaded, rejects_report_key, temporary_path
+from ingest_engine.reports import RejectsReport
 from ingest_engine.writing import TableWriter
 
 logger = logging.getLogger("csv_ingest")
 logger.setLevel(logging.INFO)
-
-# Standard mode retries throttling, 5xx and connection errors with exponential backoff and jitter.
-_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +26,30 @@ class Settings:
 
     table_name: str
     key_column: str
+    rejects_bucket: str | None
 
     @classmethod
     def from_env(cls) -> Settings:
         table_name = os.environ.get("TABLE_NAME", "")
         if not table_name:
             raise RuntimeError("TABLE_NAME is not set: the function needs the DynamoDB table's name")
-        return cls(table_name=table_name, key_column=os.environ.get("KEY_COLUMN") or "customer_id")
+        return cls(
+            table_name=table_name,
+            key_column=os.environ.get("KEY_COLUMN") or "customer_id",
+            rejects_bucket=os.environ.get("REJECTS_BUCKET") or None,
+        )
 
 
 @functools.cache
 def s3_client() -> Any:
     """One S3 client per process, created on first use (so tests can start moto first)."""
-    return boto3.client("s3", config=_CLIENT_CONFIG)
+    return boto3.client("s3", config=CLIENT_CONFIG)
 
 
 @functools.cache
 def dynamodb_client() -> Any:
     """One DynamoDB client per process, reused by warm invocations."""
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
@@ -86,45 +86,49 @@ def _handle_record(record: dict[str, Any], settings: Settings) -> tuple[dict[str
 
     source = f"s3://{bucket}/{key}"
     try:
-        result = _ingest_object(bucket, key, version_id, source=source, settings=settings)
+        entry.update(_ingest_object(bucket, key, version_id, source=source, settings=settings))
     except IngestError as error:
         logger.error("file failed: %s", error)
         return {**entry, "status": "failed", "error": str(error)}, error
-    logger.info("file ingested: %s (%d written, %d rejected)", source, result.rows_written, result.rows_rejected)
-    return {
-        **entry,
-        "status": "ingested",
-        "rows_written": result.rows_written,
-        "rows_rejected": result.rows_rejected,
-    }, None
+    logger.info("file ingested: %s (%d written, %d rejected)", source, entry["rows_written"], entry["rows_rejected"])
+    return entry, None
 
 
-def _ingest_object(bucket: str, key: str, version_id: str | None, *, source: str, settings: Settings) -> Any:
-    """Download exactly the version the event names to a private temporary file, ingest it, delete it."""
-    fd, name = tempfile.mkstemp(prefix="csv-ingest-", suffix=".csv")
-    os.close(fd)
-    path = Path(name)
-    try:
-        extra = {"VersionId": version_id} if version_id else None
+def _ingest_object(bucket: str, key: str, version_id: str | None, *, source: str, settings: Settings) -> dict[str, Any]:
+    """Download exactly the version the event names and ingest it; rejected rows go to the reports bucket."""
+
+    def log_rejection(rejection: Rejection) -> None:
+        logger.warning("%s: line %d rejected (key %r): %s", source, rejection.line, rejection.key, rejection.reason)
+
+    with downloaded(s3_client(), bucket, key, version_id) as path, temporary_path() as report_path:
+        report = RejectsReport(report_path)
         try:
-            s3_client().download_file(bucket, key, name, ExtraArgs=extra)
-        except ClientError as exc:
-            raise IngestError(
-                source,
-                f"could not read the object{f' version {version_id}' if version_id else ''} ({exc}); "
-                "it may have been deleted, or the function may lack s3:GetObject on it",
-            ) from exc
+            result = ingest_file(
+                path,
+                source=source,
+                table_name=settings.table_name,
+                key_column=settings.key_column,
+                writer=TableWriter(dynamodb_client()),
+                on_reject=log_rejection,
+                report=report,
+            )
+        finally:
+            report.close()
+            # Rows rejected before a file-level failure are reported too: nothing the file held goes unseen.
+            report_uri = _upload_report(report, key, version_id, settings)
+    summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+    if report_uri:
+        summary["rejects_report"] = report_uri
+    return summary
 
-        def log_rejection(rejection: Rejection) -> None:
-            logger.warning("%s: line %d rejected (key %r): %s", source, rejection.line, rejection.key, rejection.reason)
 
-        return ingest_file(
-            path,
-            source=source,
-            table_name=settings.table_name,
-            key_column=settings.key_column,
-            writer=TableWriter(dynamodb_client()),
-            on_reject=log_rejection,
-        )
-    finally:
-        path.unlink(missing_ok=True)
+def _upload_report(report: RejectsReport, key: str, version_id: str | None, settings: Settings) -> str | None:
+    if not report.count or not settings.rejects_bucket:
+        return None
+    report_key = rejects_report_key(key, version_id)
+    s3_client().upload_file(
+        str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": "text/csv; charset=utf-8"}
+    )
+    uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    logger.warning("%d rejected rows reported in %s", report.count, uri)
+    return uri

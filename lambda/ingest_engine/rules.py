@@ -16,6 +16,8 @@ from ingest_engine.reading import Record
 # expression string of at most 4 KB.
 MAX_ITEM_BYTES = 400 * 1024
 MAX_EXPRESSION_BYTES = 4 * 1024
+# The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
+ANNOTATION_COLUMNS = ("rejected_line", "rejected_reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,8 @@ class Header:
     columns: tuple[str, ...]
     key_column: str
     key_index: int
+    # Indexes of the columns that never become attributes: the key and any report annotations.
+    skip: frozenset[int] = field(repr=False)
     # Per column: the UTF-8 size of its name (for the item-size rule) and its `SET` fragment, built once per file.
     name_sizes: tuple[int, ...] = field(repr=False)
     set_fragments: tuple[str, ...] = field(repr=False)
@@ -83,6 +87,7 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
         columns=columns,
         key_column=key_column,
         key_index=columns.index(key_column),
+        skip=frozenset(i for i, name in enumerate(columns) if name == key_column or name in ANNOTATION_COLUMNS),
         name_sizes=tuple(len(name.encode()) for name in columns),
         set_fragments=tuple(f"#{i}=:{i}" for i in range(len(columns))),
     )
@@ -103,14 +108,14 @@ def to_write(record: Record, header: Header, *, table_name: str) -> Write | Reje
     if key is None:
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
 
-    key_index = header.key_index
-    size = header.name_sizes[key_index] + len(key.encode())
+    skip = header.skip
+    size = header.name_sizes[header.key_index] + len(key.encode())
     fragments: list[str] = []
     names: dict[str, str] = {}
     values: dict[str, dict[str, str]] = {}
     for i, value in enumerate(cells):
         # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
-        if i == key_index or not value:
+        if not value or i in skip:
             continue
         size += header.name_sizes[i] + len(value.encode())
         fragments.append(header.set_fragments[i])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from moto import mock_aws
-from moto_account import KEY_COLUMN, TABLE, Aws, EventFactory, FakeLambdaContext
+from moto_account import KEY_COLUMN, REJECTS_BUCKET, TABLE, Aws, EventFactory, FakeLambdaContext
 
 import handler
 
@@ -41,6 +41,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_downloads: Path) -> Iterator[Aws]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "KEY_COLUMN": KEY_COLUMN,
+        "REJECTS_BUCKET": REJECTS_BUCKET,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)

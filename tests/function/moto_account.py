@@ -15,6 +15,7 @@ EVENTS = Path(__file__).parent / "events"
 SAMPLES = Path(__file__).parents[2] / "sample-csvs"
 BUCKET = "csv-ingest-uploads"
 TABLE = "csv-ingest-customers"
+REJECTS_BUCKET = "csv-ingest-rejects"
 KEY_COLUMN = "customer_id"
 
 
@@ -43,6 +44,7 @@ class Aws:
         """The stack's bucket (versioned) and table (keyed on the key column, string)."""
         self.s3.create_bucket(Bucket=BUCKET)
         self.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        self.s3.create_bucket(Bucket=REJECTS_BUCKET)
         self.dynamodb.create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": KEY_COLUMN, "KeyType": "HASH"}],
@@ -67,6 +69,14 @@ class Aws:
                 plain = {name: value["S"] for name, value in item.items()}
                 items[plain[KEY_COLUMN]] = plain
         return items
+
+    def reports(self) -> dict[str, str]:
+        """The rejects bucket's objects: key -> text."""
+        listing = self.s3.list_objects_v2(Bucket=REJECTS_BUCKET).get("Contents", [])
+        return {
+            obj["Key"]: self.s3.get_object(Bucket=REJECTS_BUCKET, Key=obj["Key"])["Body"].read().decode()
+            for obj in listing
+        }
 
     def put_item(self, **attributes: str) -> None:
         self.dynamodb.put_item(TableName=TABLE, Item={k: {"S": v} for k, v in attributes.items()})

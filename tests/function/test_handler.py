@@ -114,7 +114,7 @@ def test_rejected_rows_are_counted_logged_and_the_rest_written(
     items = aws.items()
     assert sorted(items) == ["201", "203", "204"]
     assert items["203"] == {"customer_id": "203", "name": "Cid"}
-    rejections = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    rejections = [r.getMessage() for r in caplog.records if " rejected (key " in r.getMessage()]
     assert len(rejections) == 3
     assert "line 3 rejected (key None): the 'customer_id' cell is empty" in rejections[0]
     assert "line 4 rejected (key None)" in rejections[1]

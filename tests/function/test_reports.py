@@ -1,0 +1,70 @@
+"""Rejected rows end up in one CSV report in the rejects bucket, which a user can fix and upload again."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from moto_account import REJECTS_BUCKET, Aws, EventFactory, FakeLambdaContext
+
+from handler import handler
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def test_rejected_rows_produce_exactly_one_report_with_cells_line_and_reason(
+    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
+):
+    """Every rejected row is in the report with its original cells, its line and the reason."""
+    key, version = aws.upload_sample("edge-rejected-rows.csv")
+    summary = handler(s3_event(key, version), lambda_context)
+    reports = aws.reports()
+    report_key = f"edge-rejected-rows.{version}.rejected.csv"
+    assert list(reports) == [report_key]
+    assert summary["files"][0]["rejects_report"] == f"s3://{REJECTS_BUCKET}/{report_key}"
+    rows = list(csv.reader(io.StringIO(reports[report_key])))
+    assert rows == [
+        ["customer_id", "name", "city", "rejected_line", "rejected_reason"],
+        ["", "Nobody", "Nowhere", "3", "the 'customer_id' cell is empty"],
+        ["   ", "Blank", "Space", "4", "the 'customer_id' cell is empty"],
+        [
+            "202",
+            "Bob",
+            "Paris",
+            "5",
+            "the row has 4 fields but the header has 3 columns (an unquoted comma in a cell?)",
+            "extra",
+        ],
+    ]
+
+
+def test_clean_file_writes_no_report(aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext):
+    """A file with no rejected rows leaves the rejects bucket empty."""
+    key, version = aws.upload_sample("sample-good.csv")
+    summary = handler(s3_event(key, version), lambda_context)
+    assert aws.reports() == {}
+    assert "rejects_report" not in summary["files"][0]
+
+
+def test_fixed_report_uploads_again_without_its_annotation_columns(
+    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
+):
+    """Fill in the missing keys, upload the report as it is: the rows land, `rejected_*` columns do not."""
+    key, version = aws.upload_sample("edge-rejected-rows.csv")
+    handler(s3_event(key, version), lambda_context)
+    (report,) = aws.reports().values()
+    rows = list(csv.reader(io.StringIO(report)))
+    rows[1][0], rows[2][0] = "205", "206"  # the user fills in the keys
+    rows[3] = rows[3][:5]  # and drops the stray extra field
+    fixed = io.StringIO()
+    csv.writer(fixed).writerows(rows)
+    fixed_version = aws.upload("fixed.csv", fixed.getvalue())
+
+    summary = handler(s3_event("fixed.csv", fixed_version), lambda_context)
+
+    assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (3, 0)
+    items = aws.items()
+    assert items["205"] == {"customer_id": "205", "name": "Nobody", "city": "Nowhere"}
+    assert items["206"] == {"customer_id": "206", "name": "Blank", "city": "Space"}
+    assert items["202"] == {"customer_id": "202", "name": "Bob", "city": "Paris"}
