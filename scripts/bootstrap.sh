@@ -14,7 +14,11 @@ _bootstrap_python() {
     fi
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
         echo "bootstrap: installing requirements-dev.txt into .venv" >&2
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements-dev.txt"
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements-dev.txt" \
+            2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+        # The project itself, editable: the `csv-ingest` command, running the code in this checkout.
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --editable "$_root" \
+            2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
         echo "$want" > "$stamp"
     fi
 }

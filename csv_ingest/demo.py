@@ -1,0 +1,134 @@
+"""`csv-ingest demo` (and `./run-local.sh`): the real handler on a real-shaped S3 event, against moto in-process.
+
+Nothing to install or start: the bucket, the reports bucket and the table are created like the stack's, the file
+is uploaded, and the `ObjectCreated:Put` event S3 would send is delivered to `handler.handler`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+from unittest import mock
+from urllib.parse import quote_plus
+
+from rich.console import Console
+from rich.table import Table
+
+UPLOAD_BUCKET = "csv-ingest-demo-uploads"
+REJECTS_BUCKET = "csv-ingest-demo-rejects"
+TABLE = "csv-ingest-demo-table"
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+
+
+class DemoContext:
+    """What the handler reads of Lambda's context object."""
+
+    function_name = "csv-ingest-demo"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:csv-ingest-demo"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15 * 60 * 1000
+
+
+def object_created_event(bucket: str, key: str, version_id: str, size: int, etag: str) -> dict[str, Any]:
+    """The event S3 sends for one `PutObject` (event structure version 2.1), key URL-encoded as S3 does."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "versionId": version_id},
+                },
+            }
+        ]
+    }
+
+
+def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
+    """Ingest `path` through the handler in an emulated account; print the summary, table and rejected rows."""
+    import boto3
+    from moto import mock_aws
+
+    environment = {
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "TABLE_NAME": TABLE,
+        "KEY_COLUMN": key_column,
+        "REJECTS_BUCKET": REJECTS_BUCKET,
+    }
+    with mock.patch.dict(os.environ, environment), mock_aws():
+        import handler  # imported inside the emulator, as Lambda would import it inside the account
+        from ingest_engine import IngestError
+
+        logging.getLogger("csv_ingest").setLevel(logging.CRITICAL)  # the tables below say it all
+        s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+        _create_resources(s3, dynamodb, key_column)
+        key = path.name
+        put = s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=path.read_bytes())
+        out.print(f"Uploaded [bold]{path}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
+        event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], path.stat().st_size, put["ETag"].strip('"'))
+        try:
+            summary = handler.handler(event, DemoContext())
+        except IngestError as exc:
+            err.print(f"[bold red]The file failed:[/] {exc}")
+            return EXIT_FAILED
+        entry = summary["files"][0]
+        out.print(f"Handler summary: {entry['rows_written']} rows written, {entry['rows_rejected']} rejected.")
+        out.print(_items_table(dynamodb, key_column))
+        if "rejects_report" in entry:
+            report_key = entry["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")
+            report = s3.get_object(Bucket=REJECTS_BUCKET, Key=report_key)["Body"].read().decode()
+            out.print(_report_table(report, entry["rejects_report"]))
+            return EXIT_REJECTED
+    return EXIT_OK
+
+
+def _create_resources(s3: Any, dynamodb: Any, key_column: str) -> None:
+    s3.create_bucket(Bucket=UPLOAD_BUCKET)
+    s3.put_bucket_versioning(Bucket=UPLOAD_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=REJECTS_BUCKET)
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": key_column, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key_column, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _items_table(dynamodb: Any, key_column: str) -> Table:
+    items = [
+        {name: value["S"] for name, value in item.items()}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE)
+        for item in page["Items"]
+    ]
+    items.sort(key=lambda item: item[key_column])
+    columns = [key_column, *dict.fromkeys(name for item in items for name in item if name != key_column)]
+    table = Table(title=f"DynamoDB table {TABLE} ({len(items)} items)", title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for item in items:
+        table.add_row(*(item.get(column, "") for column in columns))
+    return table
+
+
+def _report_table(report: str, uri: str) -> Table:
+    rows = list(csv.reader(io.StringIO(report)))
+    table = Table(title=f"Rejected rows, reported in {uri}", title_justify="left")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows[1:]:
+        table.add_row(*row)
+    return table

@@ -1,0 +1,127 @@
+"""The `csv-ingest` command line, run with click's runner: exit codes, output, the rejects file, the table."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from moto_endpoint import BUCKET, TABLE, Endpoint
+
+from csv_ingest.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample-csvs"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_load_writes_every_row_through_the_endpoint(endpoint: Endpoint):
+    """`load --endpoint-url` upserts the file into the table over HTTP and exits 0."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+    assert result.exit_code == 0, result.output
+    assert "5 rows written, 0 rejected" in result.output
+    items = endpoint.items()
+    assert sorted(items) == ["1", "2", "3", "4", "5"]
+    assert items["5"]["favourite_colour"] == "purple"
+
+
+def test_load_reads_an_s3_object(endpoint: Endpoint):
+    """`load s3://bucket/key` downloads the object and ingests it with the same rules."""
+    endpoint.s3.put_object(Bucket=BUCKET, Key="in/customers.csv", Body=(SAMPLES / "sample-good.csv").read_bytes())
+    result = run("load", f"s3://{BUCKET}/in/customers.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+    assert result.exit_code == 0, result.output
+    assert len(endpoint.items()) == 5
+
+
+def test_load_with_rejected_rows_exits_2_and_writes_the_rejects_file(endpoint: Endpoint, tmp_path: Path):
+    """Rejected rows: the others are written, exit code 2, and --rejects holds every rejected row."""
+    rejects = tmp_path / "rejects.csv"
+    result = run(
+        "load", SAMPLES / "edge-rejected-rows.csv", "--table", TABLE, "--endpoint-url", endpoint.url,
+        "--rejects", rejects,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert sorted(endpoint.items()) == ["201", "203", "204"]
+    assert "3 rows written, 3 rejected" in result.output
+    rows = list(csv.reader(rejects.open(encoding="utf-8")))
+    assert rows[0] == ["customer_id", "name", "city", "rejected_line", "rejected_reason"]
+    assert [row[3] for row in rows[1:]] == ["3", "4", "5"]
+
+
+def test_load_of_a_bad_file_exits_1_naming_the_problem(endpoint: Endpoint):
+    """A file without the key column fails as a whole: exit 1, the message names `customer_id`."""
+    result = run("load", SAMPLES / "sample-bad.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+    assert result.exit_code == 1
+    assert "no 'customer_id' column" in result.output
+    assert endpoint.items() == {}
+
+
+def test_load_into_a_missing_table_exits_1_naming_the_table(endpoint: Endpoint):
+    """A table that does not exist fails the file with the table's name in the message."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", "nope", "--endpoint-url", endpoint.url)
+    assert result.exit_code == 1
+    assert "DynamoDB table 'nope'" in result.output
+
+
+def test_load_of_a_missing_local_file_is_a_usage_error():
+    """A path that does not exist is reported before any AWS call."""
+    result = run("load", "no-such.csv", "--table", TABLE)
+    assert result.exit_code == 2
+    assert "no such file: no-such.csv" in result.output
+
+
+@pytest.mark.parametrize(
+    ("sample", "code", "expected"),
+    [
+        ("sample-good.csv", 0, "5 rows valid, 0 rejected"),
+        ("edge-quoting-and-odd-columns.csv", 0, "3 rows valid, 0 rejected"),
+        ("edge-header-only.csv", 0, "0 rows valid, 0 rejected"),
+        ("edge-rejected-rows.csv", 2, "the 'customer_id' cell is empty"),
+        ("sample-bad.csv", 1, "no 'customer_id' column"),
+        ("edge-semicolon.csv", 1, "separated by something other than commas"),
+        ("edge-tab-separated.csv", 1, "separated by something other than commas"),
+        ("edge-not-utf8.csv", 1, "not UTF-8 text (invalid bytes on line 3)"),
+        ("edge-duplicate-header.csv", 1, "repeats column names 'name'"),
+    ],
+)
+def test_validate_needs_no_aws_and_exits_0_only_for_clean_files(sample: str, code: int, expected: str):
+    """`validate` applies the same rules with no AWS: exit 0 clean, 2 rejected rows, 1 failed file."""
+    result = run("validate", SAMPLES / sample)
+    assert result.exit_code == code, result.output
+    assert expected in " ".join(result.output.split())
+
+
+def test_validate_lists_each_rejected_row_with_line_and_reason():
+    """The terminal shows line, key and reason for each rejected row."""
+    result = run("validate", SAMPLES / "edge-rejected-rows.csv")
+    rows = [line.split("│") for line in result.output.splitlines() if line.count("│") == 4]
+    cells = [[cell.strip() for cell in row[1:4]] for row in rows]
+    assert ["3", "", "the 'customer_id' cell is empty"] in cells
+    assert ["5", "202", "the row has 4 fields but the header has 3 columns (an unquoted"] in cells
+
+
+def test_demo_prints_the_five_sample_customers():
+    """`demo` runs the handler against the emulator and prints the table."""
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    assert "5 rows written, 0 rejected" in result.output
+    for name in ("Alice Smith", "Bob Jones", "Carol White", "David Brown", "Eve Black"):
+        assert name in result.output
+
+
+@pytest.mark.parametrize(
+    ("sample", "code", "expected"),
+    [("sample-good.csv", 0, "Eve Black"), ("sample-bad.csv", 1, "no 'customer_id' column")],
+)
+def test_run_local_script_on_the_brief_samples(sample: str, code: int, expected: str):
+    """`./run-local.sh FILE`, as a newcomer runs it: exit code and the message or the table."""
+    completed = subprocess.run(
+        [str(ROOT / "run-local.sh"), str(SAMPLES / sample)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == code, completed.stdout + completed.stderr
+    assert expected in " ".join((completed.stdout + completed.stderr).split())
