@@ -68,12 +68,14 @@ def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
         "TABLE_NAME": TABLE,
         "KEY_COLUMN": key_column,
         "REJECTS_BUCKET": REJECTS_BUCKET,
+        # The tables below say what the JSON logs and EMF metrics would; keep the terminal for them.
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with mock.patch.dict(os.environ, environment), mock_aws():
         import handler  # imported inside the emulator, as Lambda would import it inside the account
         from ingest_engine import IngestError
 
-        logging.getLogger("csv_ingest").setLevel(logging.CRITICAL)  # the tables below say it all
+        handler.logger.setLevel(logging.CRITICAL)
         s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         _create_resources(s3, dynamodb, key_column)
         key = path.name

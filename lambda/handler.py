@@ -1,28 +1,42 @@
-"""The Lambda entry point: S3 `ObjectCreated` event -> ingestion engine -> one summary entry per record."""
+"""The Lambda entry point: S3 `ObjectCreated` event -> ingestion engine -> one summary entry per record.
+
+Logs are JSON (Powertools Logger) with the object's bucket, key and version and a correlation id per file; counts
+go out as CloudWatch EMF metrics (Powertools Metrics, namespace from POWERTOOLS_METRICS_NAMESPACE).
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest_engine import IngestError, Rejection, ingest_file
 from ingest_engine.objects import CLIENT_CONFIG, downloaded, rejects_report_key, temporary_path
 from ingest_engine.reports import RejectsReport
 from ingest_engine.writing import TableWriter
 
-logger = logging.getLogger("csv_ingest")
-logger.setLevel(logging.INFO)
+# The stack sets Powertools' own variables; the defaults keep the handler whole where they are not set (tests, the
+# local demo), since Metrics refuses to flush without a namespace.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "csv-ingest"
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "CsvIngest"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+
+# Stop reading this long before Lambda's timeout, to leave time for the rejects report, metrics and the summary.
+DEADLINE_MARGIN_MS = 30_000
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """The function's configuration; the only place that reads the environment."""
+    """The function's configuration; with Powertools' two names above, the only place that reads the environment."""
 
     table_name: str
     key_column: str
@@ -52,18 +66,24 @@ def dynamodb_client() -> Any:
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
     """Ingest every CSV object the event names; raise `IngestError` if any of them failed as a whole."""
     settings = Settings.from_env()
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
+
     files: list[dict[str, Any]] = []
     errors: list[IngestError] = []
     for record in event.get("Records", []):
-        entry, error = _handle_record(record, settings)
+        entry, error = _handle_record(record, settings, should_stop)
         files.append(entry)
         if error is not None:
             errors.append(error)
     summary = {"files": files}
-    logger.info("summary: %s", summary)
+    logger.info("summary", extra={"summary": summary})
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -71,7 +91,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any
     return summary
 
 
-def _handle_record(record: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], IngestError | None]:
+def _handle_record(
+    record: dict[str, Any], settings: Settings, should_stop: Callable[[], bool]
+) -> tuple[dict[str, Any], IngestError | None]:
     s3 = record.get("s3", {})
     bucket = s3.get("bucket", {}).get("name", "")
     key = unquote_plus(s3.get("object", {}).get("key", ""))
@@ -85,20 +107,39 @@ def _handle_record(record: dict[str, Any], settings: Settings) -> tuple[dict[str
         return {**entry, "status": "skipped", "reason": "the key does not end in .csv"}, None
 
     source = f"s3://{bucket}/{key}"
+    # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
+    logger.set_correlation_id(record.get("responseElements", {}).get("x-amz-request-id") or str(uuid.uuid4()))
+    logger.append_keys(bucket=bucket, object_key=key, version_id=version_id)
     try:
-        entry.update(_ingest_object(bucket, key, version_id, source=source, settings=settings))
+        entry.update(_ingest_object(bucket, key, version_id, source=source, settings=settings, should_stop=should_stop))
+        logger.info(
+            "file ingested", extra={"rows_written": entry["rows_written"], "rows_rejected": entry["rows_rejected"]}
+        )
     except IngestError as error:
-        logger.error("file failed: %s", error)
+        logger.error("file failed", extra={"error": str(error)})
+        metrics.add_metric(name="FilesFailed", unit=MetricUnit.Count, value=1)
         return {**entry, "status": "failed", "error": str(error)}, error
-    logger.info("file ingested: %s (%d written, %d rejected)", source, entry["rows_written"], entry["rows_rejected"])
+    finally:
+        logger.remove_keys(["bucket", "object_key", "version_id"])
+    metrics.add_metric(name="FilesProcessed", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="RowsWritten", unit=MetricUnit.Count, value=entry["rows_written"])
+    metrics.add_metric(name="RowsRejected", unit=MetricUnit.Count, value=entry["rows_rejected"])
     return entry, None
 
 
-def _ingest_object(bucket: str, key: str, version_id: str | None, *, source: str, settings: Settings) -> dict[str, Any]:
+def _ingest_object(
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    *,
+    source: str,
+    settings: Settings,
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
     """Download exactly the version the event names and ingest it; rejected rows go to the reports bucket."""
 
     def log_rejection(rejection: Rejection) -> None:
-        logger.warning("%s: line %d rejected (key %r): %s", source, rejection.line, rejection.key, rejection.reason)
+        logger.warning("row rejected", extra={"line": rejection.line, "key": rejection.key, "reason": rejection.reason})
 
     with downloaded(s3_client(), bucket, key, version_id) as path, temporary_path() as report_path:
         report = RejectsReport(report_path)
@@ -111,6 +152,7 @@ def _ingest_object(bucket: str, key: str, version_id: str | None, *, source: str
                 writer=TableWriter(dynamodb_client()),
                 on_reject=log_rejection,
                 report=report,
+                should_stop=should_stop,
             )
         finally:
             report.close()
@@ -130,5 +172,5 @@ def _upload_report(report: RejectsReport, key: str, version_id: str | None, sett
         str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": "text/csv; charset=utf-8"}
     )
     uri = f"s3://{settings.rejects_bucket}/{report_key}"
-    logger.warning("%d rejected rows reported in %s", report.count, uri)
+    logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
     return uri

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,23 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_downloads: Path) -> Iterator[Aws]:
         yield account
     handler.s3_client.cache_clear()
     handler.dynamodb_client.cache_clear()
+
+
+@pytest.fixture
+def stdout(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """The function's stdout (JSON logs and EMF metrics), as CloudWatch Logs would receive it."""
+    # Powertools' handler holds the stdout of import time (pytest's, closed by now), and pytest swaps sys.stdout
+    # between test phases: write through to whatever sys.stdout is. Plain assignment, as setStream() would flush
+    # the closed stream first.
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
+    yield capsys
+    monkeypatch.undo()
+
+
+class _CurrentStdout:
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
