@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ingest_engine import FileResult, IngestError, Rejection, ingest_file
 from ingest_engine.reports import RejectsReport
+from ingest_engine.writing import DEFAULT_CONCURRENCY, TableWriter, WriteMode
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 SAMPLE_GOOD = Path(__file__).resolve().parent.parent / "sample-csvs" / "sample-good.csv"
@@ -57,6 +58,21 @@ rejects_option = click.option(
 @click.option("--endpoint-url", help="A DynamoDB (and S3) endpoint other than AWS's, e.g. http://127.0.0.1:8000.")
 @click.option("--region", help="AWS region (default: from your AWS configuration).")
 @click.option("--profile", help="AWS profile from ~/.aws/config.")
+@click.option(
+    "--mode",
+    type=click.Choice(["merge", "replace"]),
+    default="merge",
+    show_default=True,
+    help="merge: upsert each row into its item, keeping other attributes. "
+    "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Parallel writers (rows that share a key are still written in file order).",
+)
 @rejects_option
 def load(
     source: str,
@@ -65,20 +81,22 @@ def load(
     endpoint_url: str | None,
     region: str | None,
     profile: str | None,
+    mode: WriteMode,
+    concurrency: int,
     rejects: Path | None,
 ) -> None:
     """Upsert every row of SOURCE (a local path or s3://bucket/key) into a DynamoDB table."""
     import boto3  # deferred: `validate` and `--help` need no AWS SDK start-up
     from botocore.exceptions import BotoCoreError
 
-    from ingest_engine.objects import CLIENT_CONFIG, downloaded
-    from ingest_engine.writing import TableWriter
+    from ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
 
     s3_location = _s3_location(source) if source.startswith("s3://") else None
     local = None if s3_location else _existing_file(source)
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-        writer = TableWriter(session.client("dynamodb", endpoint_url=endpoint_url, config=CLIENT_CONFIG))
+        client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_config(concurrency))
+        writer = TableWriter(client, concurrency=concurrency, mode=mode)
         with contextlib.ExitStack() as stack:
             if s3_location:
                 s3 = session.client("s3", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
@@ -130,7 +148,14 @@ def _existing_file(source: str) -> Path:
 
 
 def _run(
-    path: Path, source: str, *, table: str, key_column: str, writer: object, rejects: Path | None, verb: str
+    path: Path,
+    source: str,
+    *,
+    table: str,
+    key_column: str,
+    writer: TableWriter | None,
+    rejects: Path | None,
+    verb: str,
 ) -> int:
     """Ingest (or, with no writer, validate) one local file; print what happened; return the exit code."""
     shown: list[Rejection] = []
@@ -148,7 +173,7 @@ def _run(
                 source=source,
                 table_name=table,
                 key_column=key_column,
-                writer=writer,  # type: ignore[arg-type]
+                writer=writer,
                 on_reject=keep,
                 report=report,
                 on_progress=on_progress,

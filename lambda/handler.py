@@ -19,9 +19,9 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ingest_engine import IngestError, Rejection, ingest_file
-from ingest_engine.objects import CLIENT_CONFIG, downloaded, rejects_report_key, temporary_path
+from ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config, rejects_report_key, temporary_path
 from ingest_engine.reports import RejectsReport
-from ingest_engine.writing import TableWriter
+from ingest_engine.writing import DEFAULT_CONCURRENCY, TableWriter, WriteMode
 
 # The stack sets Powertools' own variables; the defaults keep the handler whole where they are not set (tests, the
 # local demo), since Metrics refuses to flush without a namespace.
@@ -41,16 +41,26 @@ class Settings:
     table_name: str
     key_column: str
     rejects_bucket: str | None
+    write_mode: WriteMode
+    write_concurrency: int
 
     @classmethod
     def from_env(cls) -> Settings:
         table_name = os.environ.get("TABLE_NAME", "")
         if not table_name:
             raise RuntimeError("TABLE_NAME is not set: the function needs the DynamoDB table's name")
+        mode = os.environ.get("WRITE_MODE") or "merge"
+        if mode not in ("merge", "replace"):
+            raise RuntimeError(f"WRITE_MODE must be 'merge' or 'replace', not {mode!r}")
+        concurrency = os.environ.get("WRITE_CONCURRENCY") or str(DEFAULT_CONCURRENCY)
+        if not concurrency.isdigit() or int(concurrency) < 1:
+            raise RuntimeError(f"WRITE_CONCURRENCY must be a whole number of at least 1, not {concurrency!r}")
         return cls(
             table_name=table_name,
             key_column=os.environ.get("KEY_COLUMN") or "customer_id",
             rejects_bucket=os.environ.get("REJECTS_BUCKET") or None,
+            write_mode=mode,  # type: ignore[arg-type]
+            write_concurrency=int(concurrency),
         )
 
 
@@ -61,9 +71,9 @@ def s3_client() -> Any:
 
 
 @functools.cache
-def dynamodb_client() -> Any:
-    """One DynamoDB client per process, reused by warm invocations."""
-    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+def dynamodb_client(concurrency: int) -> Any:
+    """One DynamoDB client per process, shared by the writer's threads and reused by warm invocations."""
+    return boto3.client("dynamodb", config=dynamodb_config(concurrency))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -149,7 +159,11 @@ def _ingest_object(
                 source=source,
                 table_name=settings.table_name,
                 key_column=settings.key_column,
-                writer=TableWriter(dynamodb_client()),
+                writer=TableWriter(
+                    dynamodb_client(settings.write_concurrency),
+                    concurrency=settings.write_concurrency,
+                    mode=settings.write_mode,
+                ),
                 on_reject=log_rejection,
                 report=report,
                 should_stop=should_stop,

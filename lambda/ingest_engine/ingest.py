@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from ingest_engine.errors import IngestError, WriteFailed
 from ingest_engine.reading import read_records
 from ingest_engine.reports import RejectsReport
 from ingest_engine.rules import Rejection, Write, parse_header, to_write
-from ingest_engine.writing import TableWriter
+from ingest_engine.writing import TableWriter, WriteTotals
 
 # How many records pass between two looks at the clock (`should_stop`).
 STOP_CHECK_EVERY = 256
@@ -18,10 +19,15 @@ STOP_CHECK_EVERY = 256
 
 @dataclass(slots=True)
 class FileResult:
-    """What happened to one file's data rows (with no writer: what would happen)."""
+    """What happened to one file's data rows (with no writer: what would happen).
+
+    `rows_failed` are rows the table did not take in time (throttling, retries exhausted); they are also in
+    `rows_rejected`'s report, marked as such, and loading them again later will work.
+    """
 
     rows_written: int = 0
     rows_rejected: int = 0
+    rows_failed: int = 0
 
 
 def ingest_file(
@@ -39,57 +45,84 @@ def ingest_file(
     """Upsert every row of the CSV at `path` into `table_name`; `source` names the file in messages.
 
     With `writer=None` nothing is sent: the file is only checked against the rules. Each rejected row goes to
-    `on_reject` and into `report`; `on_progress(rows, bytes_read)` is called now and then. When `should_stop()`
-    turns true (asked every few hundred rows), reading stops and `IngestError` says which line was reached.
+    `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
+    `should_stop()` turns true (asked every few hundred rows), reading stops and `IngestError` names the line.
 
     Raises `IngestError` for a problem with the whole file (header, encoding, the table itself). Rows written
     before such an error stay written: every write is an idempotent upsert, so ingesting the file again is safe.
     """
-    result = FileResult()
+    lock = threading.Lock()  # rejections come from the writer's threads as well as this one
+
+    def reject(rejection: Rejection) -> None:
+        with lock:
+            if on_reject is not None:
+                on_reject(rejection)
+            if report is not None:
+                report.reject(rejection)
+
     progress = None
     if on_progress is not None:
 
         def progress(bytes_read: int) -> None:
-            on_progress(result.rows_written + result.rows_rejected, bytes_read)
+            on_progress(rows_read, bytes_read)
 
     records = read_records(path, source=source, on_progress=progress)
     first = next(records, None)
     header = parse_header(first.cells if first else None, key_column=key_column, source=source)
     if report is not None:
         report.header(header.columns)
-    for count, record in enumerate(records, start=1):
-        if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
-            raise IngestError(
-                source,
-                f"the invocation was about to time out, so ingestion stopped before line {record.line} "
-                f"({result.rows_written} rows written, {result.rows_rejected} rejected so far). The file is too "
-                "large for one invocation: split it into smaller files, or load it with `csv-ingest load`. "
-                "Rows already written stay, and uploading the file again is safe (every write is an upsert).",
-            )
-        outcome: Write | Rejection | None = to_write(record, header, table_name=table_name)
-        if isinstance(outcome, Write):
-            outcome = None if writer is None else _send(writer, outcome, record.cells, result, source, table_name)
-        if outcome is None:
-            result.rows_written += 1
-        else:
-            result.rows_rejected += 1
-            if on_reject is not None:
-                on_reject(outcome)
-            if report is not None:
-                report.reject(outcome)
-    if on_progress is not None:
-        on_progress(result.rows_written + result.rows_rejected, path.stat().st_size)
-    return result
 
-
-def _send(
-    writer: TableWriter, write: Write, cells: list[str], result: FileResult, source: str, table_name: str
-) -> Rejection | None:
+    replace = writer is not None and writer.mode == "replace"
+    session = writer.session(reject) if writer is not None else None
+    rows_read = accepted = rejected_by_rules = 0
+    stopped_before: int | None = None
+    fatal: WriteFailed | None = None
     try:
-        return writer.write(write, cells)
+        for record in records:
+            rows_read += 1
+            if should_stop is not None and rows_read % STOP_CHECK_EVERY == 0 and should_stop():
+                stopped_before = record.line
+                break
+            outcome = to_write(record, header, table_name=table_name, replace=replace)
+            if isinstance(outcome, Write):
+                accepted += 1
+                if session is not None:
+                    session.submit(outcome, record.cells)
+            else:
+                rejected_by_rules += 1
+                reject(outcome)
     except WriteFailed as exc:
+        fatal = exc
+    finally:
+        # Always wait for the writes already queued: the counts and the report must be whole, even on failure.
+        totals = WriteTotals(written=accepted)
+        if session is not None:
+            try:
+                totals = session.close()
+            except WriteFailed as exc:
+                fatal, totals = fatal or exc, session.totals
+
+    result = FileResult(totals.written, rejected_by_rules + totals.rejected + totals.failed, totals.failed)
+    if on_progress is not None:
+        on_progress(rows_read, path.stat().st_size)
+    if fatal is not None:
         raise IngestError(
             source,
-            f"writing line {exc.line} to DynamoDB table '{table_name}' failed ({exc.detail}); "
-            f"{result.rows_written} rows before it were written, and ingesting the file again is safe",
-        ) from exc
+            f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
+            f"{result.rows_written} rows were written, and ingesting the file again is safe",
+        ) from fatal
+    if result.rows_failed:
+        raise IngestError(
+            source,
+            f"{result.rows_failed} rows could not be written before retries ran out (the table throttled or did not "
+            f"answer); {result.rows_written} rows were written. Ingesting the file again is safe and will write them.",
+        )
+    if stopped_before is not None:
+        raise IngestError(
+            source,
+            f"the invocation was about to time out, so ingestion stopped before line {stopped_before} "
+            f"({result.rows_written} rows written, {result.rows_rejected} rejected so far). The file is too "
+            "large for one invocation: split it into smaller files, or load it with `csv-ingest load`. "
+            "Rows already written stay, and uploading the file again is safe (every write is an upsert).",
+        )
+    return result

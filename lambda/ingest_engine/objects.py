@@ -19,6 +19,13 @@ from ingest_engine.errors import IngestError
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
+def dynamodb_config(concurrency: int) -> Config:
+    """The DynamoDB client's settings for a writer with `concurrency` threads sharing it."""
+    # One connection per writer thread. The engine builds every request itself, so botocore's parameter
+    # validation is CPU spent proving what the rules already guarantee.
+    return CLIENT_CONFIG.merge(Config(max_pool_connections=concurrency, parameter_validation=False))
+
+
 @contextlib.contextmanager
 def temporary_path(suffix: str = ".csv") -> Iterator[Path]:
     """A private temporary file's path, deleted on exit whatever happened (warm Lambdas keep /tmp)."""

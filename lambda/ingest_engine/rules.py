@@ -32,6 +32,8 @@ class Header:
     # Per column: the UTF-8 size of its name (for the item-size rule) and its `SET` fragment, built once per file.
     name_sizes: tuple[int, ...] = field(repr=False)
     set_fragments: tuple[str, ...] = field(repr=False)
+    name_placeholders: tuple[str, ...] = field(repr=False)
+    value_placeholders: tuple[str, ...] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +48,17 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A record that was not written, why, and its cells as they were in the file."""
+    """A record that was not written, why, and its cells as they were in the file.
+
+    `failed` marks a row the table never refused but could not take in time (throttling, retries exhausted):
+    nothing is wrong with it, and loading it again later will work.
+    """
 
     line: int
     key: str | None
     reason: str
     cells: list[str]
+    failed: bool = False
 
 
 def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> Header:
@@ -90,11 +97,17 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
         skip=frozenset(i for i, name in enumerate(columns) if name == key_column or name in ANNOTATION_COLUMNS),
         name_sizes=tuple(len(name.encode()) for name in columns),
         set_fragments=tuple(f"#{i}=:{i}" for i in range(len(columns))),
+        name_placeholders=tuple(f"#{i}" for i in range(len(columns))),
+        value_placeholders=tuple(f":{i}" for i in range(len(columns))),
     )
 
 
-def to_write(record: Record, header: Header, *, table_name: str) -> Write | Rejection:
-    """Map one record to its DynamoDB request, or to the reason it cannot be written."""
+def to_write(record: Record, header: Header, *, table_name: str, replace: bool = False) -> Write | Rejection:
+    """Map one record to its DynamoDB request, or to the reason it cannot be written.
+
+    By default the request merges the row into the item (`update_item`); with `replace`, it is a put of the whole
+    item (the row's non-empty cells), for `BatchWriteItem`.
+    """
     cells = record.cells
     columns = header.columns
     if len(cells) > len(columns):
@@ -109,28 +122,22 @@ def to_write(record: Record, header: Header, *, table_name: str) -> Write | Reje
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
 
     skip = header.skip
-    size = header.name_sizes[header.key_index] + len(key.encode())
-    fragments: list[str] = []
-    names: dict[str, str] = {}
-    values: dict[str, dict[str, str]] = {}
-    for i, value in enumerate(cells):
-        # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
-        if not value or i in skip:
-            continue
-        size += header.name_sizes[i] + len(value.encode())
-        fragments.append(header.set_fragments[i])
-        names[f"#{i}"] = columns[i]
-        values[f":{i}"] = {"S": value}
+    # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
+    present = [i for i, value in enumerate(cells) if value and i not in skip]
+    name_sizes = header.name_sizes
+    size = name_sizes[header.key_index] + len(key.encode())
+    for i in present:
+        size += name_sizes[i] + len(cells[i].encode())
     if size > MAX_ITEM_BYTES:
         return Rejection(
-            record.line,
-            key,
-            f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit",
-            cells,
+            record.line, key, f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit", cells
         )
 
     item_key = {header.key_column: {"S": key}}
-    if not fragments:
+    if replace:
+        item = {**item_key, **{columns[i]: {"S": cells[i]} for i in present}}
+        return Write(record.line, key, "put_item", {"TableName": table_name, "Item": item})
+    if not present:
         # DynamoDB accepts an UpdateItem without an update expression, but moto crashes on it; a put guarded by
         # attribute_not_exists creates the bare item and leaves an existing one untouched, on both.
         return Write(
@@ -144,14 +151,16 @@ def to_write(record: Record, header: Header, *, table_name: str) -> Write | Reje
                 "ExpressionAttributeNames": {"#k": header.key_column},
             },
         )
-    expression = "SET " + ",".join(fragments)
+    fragments = header.set_fragments
+    expression = "SET " + ",".join([fragments[i] for i in present])
     if len(expression) > MAX_EXPRESSION_BYTES:
         return Rejection(
             record.line,
             key,
-            f"the row fills {len(fragments)} columns, more than one DynamoDB update expression (4 KB) can set",
+            f"the row fills {len(present)} columns, more than one DynamoDB update expression (4 KB) can set",
             cells,
         )
+    name_placeholders, value_placeholders = header.name_placeholders, header.value_placeholders
     return Write(
         record.line,
         key,
@@ -160,8 +169,8 @@ def to_write(record: Record, header: Header, *, table_name: str) -> Write | Reje
             "TableName": table_name,
             "Key": item_key,
             "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeNames": {name_placeholders[i]: columns[i] for i in present},
+            "ExpressionAttributeValues": {value_placeholders[i]: {"S": cells[i]} for i in present},
         },
     )
 

@@ -1,37 +1,226 @@
-"""Sends `Write` requests to DynamoDB through a client it is given; turns per-row refusals into rejections."""
+"""Sends `Write` requests to DynamoDB from a bounded pool of threads, keeping the file's order for each key.
+
+Each key is routed to one worker by hash, and a worker sends its requests one after the other, so rows that share
+a key land in file order while different keys go out concurrently. Every worker's queue is bounded: when the table
+is slower than the file, `submit` blocks, and memory stays flat whatever the file's size.
+
+Two modes:
+- `merge` (default): one `UpdateItem` per row; attributes not in the row are kept (an upsert).
+- `replace`: `BatchWriteItem` puts, 25 per call; each row replaces the whole item. For initial loads.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest_engine.errors import WriteFailed
 from ingest_engine.rules import Rejection, Write
 
-# The client's retry mode already retries throttling and transient errors; what reaches us is final for the row.
+WriteMode = Literal["merge", "replace"]
+
+# Measured with benchmarks/run.py on 2 cores: past ~8 threads, the GIL costs more than the extra overlap brings.
+DEFAULT_CONCURRENCY = 8
+# Requests waiting per worker before `submit` blocks: enough to keep a worker busy, small enough to cost nothing.
+QUEUE_DEPTH = 64
+BATCH_SIZE = 25  # BatchWriteItem's limit
+# UnprocessedItems (throttled puts inside a successful BatchWriteItem) are not retried by botocore.
+BATCH_RETRIES = 10
+BATCH_BACKOFF_BASE_S = 0.05
+BATCH_BACKOFF_CAP_S = 5.0
+
+# A refusal about this row: reject it and go on.
 _ROW_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+# Transient: botocore's retry mode has already retried these with backoff; what reaches us exhausted its retries.
+_TRANSIENT_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+@dataclass
+class WriteTotals:
+    """Counts for one file's writes; exact under concurrency (each worker counts its own, summed at the end)."""
+
+    written: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
+@dataclass
+class _Worker:
+    queue: queue.Queue[tuple[Write, list[str]] | None]
+    totals: WriteTotals = field(default_factory=WriteTotals)
+    thread: threading.Thread | None = None
 
 
 class TableWriter:
-    """Applies writes in the order given, so rows that share a key land in file order."""
+    """Configuration and the shared client; `session()` opens the pool for one file."""
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    def __init__(self, client: Any, *, concurrency: int = DEFAULT_CONCURRENCY, mode: WriteMode = "merge") -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        if mode not in ("merge", "replace"):
+            raise ValueError(f"write mode must be 'merge' or 'replace', got {mode!r}")
+        self.client = client
+        self.concurrency = concurrency
+        self.mode: WriteMode = mode
 
-    def write(self, write: Write, cells: list[str]) -> Rejection | None:
-        """Send one request; return a rejection when DynamoDB refuses this row, raise `WriteFailed` otherwise."""
+    def session(self, on_reject: Callable[[Rejection], None]) -> WriteSession:
+        """A pool for one file. `on_reject` is called from the pool's threads (it must be thread-safe) for rows the
+        table refuses and rows that failed."""
+        return WriteSession(self, on_reject)
+
+
+class WriteSession:
+    """One file's writes: `submit` in file order, then `close` and read `totals`."""
+
+    def __init__(self, writer: TableWriter, on_reject: Callable[[Rejection], None]) -> None:
+        self._client = writer.client
+        self._mode = writer.mode
+        self._on_reject = on_reject
+        self._fatal: WriteFailed | None = None
+        self._workers = [_Worker(queue.Queue(maxsize=QUEUE_DEPTH)) for _ in range(writer.concurrency)]
+        run = self._run_replace if writer.mode == "replace" else self._run_merge
+        for number, worker in enumerate(self._workers):
+            worker.thread = threading.Thread(
+                target=run, args=(worker,), name=f"csv-ingest-writer-{number}", daemon=True
+            )
+            worker.thread.start()
+        self.totals = WriteTotals()
+
+    def submit(self, write: Write, cells: list[str]) -> None:
+        """Queue one write (blocks while its worker is full); raise `WriteFailed` once the table refused for good."""
+        if self._fatal is not None:
+            raise self._fatal
+        self._workers[hash(write.key) % len(self._workers)].queue.put((write, cells))
+
+    def close(self) -> WriteTotals:
+        """Wait for every queued write, then return the totals; raise `WriteFailed` if the table refused for good."""
+        for worker in self._workers:
+            if worker.thread is not None and worker.thread.is_alive():
+                worker.queue.put(None)
+        for worker in self._workers:
+            if worker.thread is not None:
+                worker.thread.join()
+                worker.thread = None
+        self.totals = WriteTotals(
+            written=sum(w.totals.written for w in self._workers),
+            rejected=sum(w.totals.rejected for w in self._workers),
+            failed=sum(w.totals.failed for w in self._workers),
+        )
+        if self._fatal is not None:
+            raise self._fatal
+        return self.totals
+
+    # -- workers --------------------------------------------------------------------------------------------
+
+    def _run_merge(self, worker: _Worker) -> None:
+        client, totals = self._client, worker.totals
+        while (item := worker.queue.get()) is not None:
+            if self._fatal is not None:
+                continue  # drain: the file has failed, nothing more is sent
+            write, cells = item
+            try:
+                getattr(client, write.operation)(**write.params)
+                totals.written += 1
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "ConditionalCheckFailedException":
+                    totals.written += 1  # a key-only row whose item exists: nothing to change
+                elif code in _ROW_ERRORS:
+                    message = exc.response.get("Error", {}).get("Message", code)
+                    self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
+                elif code in _TRANSIENT_ERRORS:
+                    self._fail(totals, write, cells, f"not written, retries exhausted ({code})")
+                else:
+                    self._fatal = WriteFailed(write.line, str(exc))
+            except BotoCoreError as exc:  # connection errors, after botocore's retries
+                self._fail(totals, write, cells, f"not written, retries exhausted ({exc})")
+            except Exception as exc:  # a bug must fail the file, not kill the thread and hang the reader
+                self._fatal = WriteFailed(write.line, f"unexpected error: {exc!r}")
+
+    def _run_replace(self, worker: _Worker) -> None:
+        batch: dict[str, tuple[Write, list[str]]] = {}
+        while True:
+            item = worker.queue.get()
+            # A batch may not hold two requests for one key: send what we have before the second one.
+            if batch and (item is None or len(batch) == BATCH_SIZE or item[0].key in batch):
+                if self._fatal is None:
+                    self._send_batch(worker.totals, batch)
+                batch = {}
+            if item is None:
+                return
+            batch[item[0].key] = item
+
+    def _send_batch(self, totals: WriteTotals, batch: dict[str, tuple[Write, list[str]]]) -> None:
         try:
-            if write.operation == "update_item":
-                self._client.update_item(**write.params)
-            else:
-                self._client.put_item(**write.params)
+            self._send_batch_with_retries(totals, batch)
+        except Exception as exc:  # a bug must fail the file, not kill the thread and hang the reader
+            self._fatal = WriteFailed(min(write.line for write, _ in batch.values()), f"unexpected error: {exc!r}")
+
+    def _send_batch_with_retries(self, totals: WriteTotals, batch: dict[str, tuple[Write, list[str]]]) -> None:
+        table = next(iter(batch.values()))[0].params["TableName"]
+        requests = {key: {"PutRequest": {"Item": write.params["Item"]}} for key, (write, _) in batch.items()}
+        pending = list(requests.values())
+        first_line = min(write.line for write, _ in batch.values())
+        for attempt in range(BATCH_RETRIES + 1):
+            try:
+                response = self._client.batch_write_item(RequestItems={table: pending})
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in _ROW_ERRORS:
+                    # One bad item fails the whole batch: send them one by one to find it.
+                    for write, cells in batch.values():
+                        self._put_one(totals, write, cells)
+                    return
+                if code not in _TRANSIENT_ERRORS:
+                    self._fatal = WriteFailed(first_line, str(exc))
+                    return
+                response = {"UnprocessedItems": {table: pending}}
+            except BotoCoreError:
+                response = {"UnprocessedItems": {table: pending}}
+            unprocessed = response.get("UnprocessedItems", {}).get(table, [])
+            totals.written += len(pending) - len(unprocessed)
+            if not unprocessed:
+                return
+            pending = unprocessed
+            if attempt < BATCH_RETRIES:
+                time.sleep(random.uniform(0, min(BATCH_BACKOFF_CAP_S, BATCH_BACKOFF_BASE_S * 2**attempt)))
+        left = {_item_key(request) for request in pending}
+        for write, cells in batch.values():
+            if _item_key(requests[write.key]) in left:
+                self._fail(totals, write, cells, f"not written, {BATCH_RETRIES} retries of unprocessed items exhausted")
+
+    def _put_one(self, totals: WriteTotals, write: Write, cells: list[str]) -> None:
+        try:
+            self._client.put_item(TableName=write.params["TableName"], Item=write.params["Item"])
+            totals.written += 1
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException":
-                return None  # a key-only row whose item already exists: nothing to change
-            if code in _ROW_ERRORS:
-                message = exc.response.get("Error", {}).get("Message", code)
-                return Rejection(write.line, write.key, f"DynamoDB refused the row: {message}", cells)
-            raise WriteFailed(write.line, str(exc)) from exc
-        return None
+            message = exc.response.get("Error", {}).get("Message", "")
+            self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
+
+    def _reject(self, totals: WriteTotals, write: Write, cells: list[str], reason: str) -> None:
+        totals.rejected += 1
+        self._on_reject(Rejection(write.line, write.key, reason, cells))
+
+    def _fail(self, totals: WriteTotals, write: Write, cells: list[str], reason: str) -> None:
+        totals.failed += 1
+        self._on_reject(Rejection(write.line, write.key, reason, cells, failed=True))
+
+
+def _item_key(request: dict[str, Any]) -> str:
+    return repr(sorted(request["PutRequest"]["Item"].items()))

@@ -338,5 +338,32 @@ def test_missing_table_fails_the_file_naming_the_table(
     """A write error that is not about the row (here: no such table) fails the file with the table's name."""
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
     key, version = aws.upload_sample("sample-good.csv")
-    with pytest.raises(IngestError, match="writing line 2 to DynamoDB table 'no-such-table' failed"):
+    with pytest.raises(
+        IngestError, match=r"writing line \d to DynamoDB table 'no-such-table' failed.*ResourceNotFound"
+    ):
         handler(s3_event(key, version), lambda_context)
+
+
+def test_replace_mode_puts_whole_items(
+    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+):
+    """WRITE_MODE=replace: each row replaces its item (attributes absent from the row are gone); last row wins."""
+    monkeypatch.setenv("WRITE_MODE", "replace")
+    aws.put_item(customer_id="1", name="Old", loyalty="gold")
+    version = aws.upload("load.csv", "customer_id,name,city\n1,Ann,Oslo\n2,Bob,\n2,Bea,Rome\n")
+    summary = handler(s3_event("load.csv", version), lambda_context)
+    assert summary["files"][0]["rows_written"] == 3
+    assert aws.items() == {
+        "1": {"customer_id": "1", "name": "Ann", "city": "Oslo"},
+        "2": {"customer_id": "2", "name": "Bea", "city": "Rome"},
+    }
+
+
+@pytest.mark.parametrize(("name", "value"), [("WRITE_MODE", "upsert"), ("WRITE_CONCURRENCY", "0")])
+def test_bad_write_settings_are_clear_configuration_errors(
+    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch, name, value
+):
+    """A mistyped WRITE_MODE or WRITE_CONCURRENCY names the variable instead of failing somewhere deeper."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match=name):
+        handler(s3_event("x.csv", None), lambda_context)

@@ -1,17 +1,31 @@
-"""The writer's answers to DynamoDB's refusals, with botocore's Stubber standing in for the service."""
+"""The concurrent writer: DynamoDB's refusals, throttling, order per key, back-pressure and `replace` mode.
+
+botocore's Stubber answers in place of DynamoDB where one exact answer matters (it bypasses botocore's retries, so
+one throttling error stands for "retries exhausted"); the stub endpoint of benchmarks/ answers over real HTTP
+where botocore's own retries must do their work.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from stub_dynamodb import StubServer
 
+from ingest_engine import IngestError, ingest_file
+from ingest_engine import writing as writing_module
 from ingest_engine.errors import WriteFailed
+from ingest_engine.objects import dynamodb_config
 from ingest_engine.rules import Rejection, Write
-from ingest_engine.writing import TableWriter
+from ingest_engine.writing import QUEUE_DEPTH, TableWriter
 
+CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 UPDATE = Write(
     7,
     "1",
@@ -26,37 +40,210 @@ UPDATE = Write(
 )
 
 
+def put(line: int, key: str, **attributes: str) -> Write:
+    item = {"customer_id": {"S": key}, **{name: {"S": value} for name, value in attributes.items()}}
+    return Write(line, key, "put_item", {"TableName": "t", "Item": item})
+
+
 @pytest.fixture
-def stubbed() -> Iterator[tuple[TableWriter, Stubber]]:
-    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+def stubbed() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("dynamodb", **CREDENTIALS)
     with Stubber(client) as stubber:
-        yield TableWriter(client), stubber
+        yield client, stubber
         stubber.assert_no_pending_responses()
 
 
-def test_validation_error_rejects_the_row(stubbed: tuple[TableWriter, Stubber]):
+@pytest.fixture
+def stub_endpoint(request: pytest.FixtureRequest) -> Iterator[StubServer]:
+    """The stub DynamoDB endpoint on 127.0.0.1; `throttle_share` from the test's parametrization, if any."""
+    share = getattr(request, "param", 0.0)
+    server = StubServer(latency_s=0.0, throttle_share=share, keep_items=True).start_in_thread()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def write_all(writer: TableWriter, writes: list[Write]) -> tuple[Any, list[Rejection]]:
+    rejections: list[Rejection] = []
+    session = writer.session(rejections.append)
+    for write in writes:
+        session.submit(write, [write.key])
+    return session.close(), rejections
+
+
+def test_validation_error_rejects_the_row(stubbed: tuple[Any, Stubber]):
     """DynamoDB refusing the item (e.g. merged item over 400 KB) rejects that row with DynamoDB's words."""
-    writer, stubber = stubbed
+    client, stubber = stubbed
     stubber.add_client_error(
         "update_item", "ValidationException", "Item size to update has exceeded the maximum allowed size"
     )
-    outcome = writer.write(UPDATE, ["1", "Ann"])
-    assert isinstance(outcome, Rejection)
-    assert outcome.line == 7
-    assert "Item size to update has exceeded" in outcome.reason
+    totals, rejections = write_all(TableWriter(client, concurrency=1), [UPDATE])
+    assert (totals.written, totals.rejected, totals.failed) == (0, 1, 0)
+    assert rejections[0].line == 7
+    assert "Item size to update has exceeded" in rejections[0].reason
 
 
-def test_access_denied_fails_the_file(stubbed: tuple[TableWriter, Stubber]):
+def test_access_denied_fails_the_file(stubbed: tuple[Any, Stubber]):
     """A refusal that is not about the row (permissions) stops the file: every later row would fail too."""
-    writer, stubber = stubbed
+    client, stubber = stubbed
     stubber.add_client_error("update_item", "AccessDeniedException", "not authorized", http_status_code=400)
     with pytest.raises(WriteFailed, match=r"line 7: .*AccessDeniedException"):
-        writer.write(UPDATE, ["1", "Ann"])
+        write_all(TableWriter(client, concurrency=1), [UPDATE])
 
 
-def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[TableWriter, Stubber]):
+def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[Any, Stubber]):
     """The guarded put of a bare key fails its condition when the item exists; that is success."""
-    writer, stubber = stubbed
+    client, stubber = stubbed
     stubber.add_client_error("put_item", "ConditionalCheckFailedException", "exists")
-    put = Write(3, "1", "put_item", {"TableName": "t", "Item": {"customer_id": {"S": "1"}}})
-    assert writer.write(put, ["1"]) is None
+    totals, rejections = write_all(TableWriter(client, concurrency=1), [put(3, "1")])
+    assert (totals.written, rejections) == (1, [])
+
+
+def test_throttling_after_retries_is_a_failed_row_never_a_lost_one(stubbed: tuple[Any, Stubber]):
+    """When throttling outlasts botocore's retries the row is counted and reported as failed, with its line."""
+    client, stubber = stubbed
+    stubber.add_client_error("update_item", "ProvisionedThroughputExceededException", "slow down")
+    totals, rejections = write_all(TableWriter(client, concurrency=1), [UPDATE])
+    assert (totals.written, totals.rejected, totals.failed) == (0, 0, 1)
+    assert rejections[0].failed
+    assert rejections[0].line == 7
+    assert "retries exhausted (ProvisionedThroughputExceededException)" in rejections[0].reason
+
+
+def test_failed_rows_fail_the_file_and_land_in_the_report(stubbed: tuple[Any, Stubber], tmp_path: Path):
+    """A file with failed rows raises (so Lambda retries it) after every other row was written."""
+    client, stubber = stubbed
+    stubber.add_response("update_item", {})
+    stubber.add_client_error("update_item", "ThrottlingException", "slow down")
+    path = tmp_path / "two.csv"
+    path.write_text("customer_id,name\n1,Ann\n2,Bob\n")
+    rejections: list[Rejection] = []
+    with pytest.raises(IngestError, match=r"1 rows could not be written before retries ran out.*1 rows were written"):
+        ingest_file(
+            path,
+            source="two.csv",
+            table_name="t",
+            key_column="customer_id",
+            writer=TableWriter(client, concurrency=1),
+            on_reject=rejections.append,
+        )
+    assert [(r.line, r.failed) for r in rejections] == [(3, True)]
+
+
+@pytest.mark.parametrize("stub_endpoint", [0.1], indirect=True)
+def test_throttled_requests_are_retried_until_every_row_arrives(stub_endpoint: StubServer, tmp_path: Path):
+    """With 10% of requests throttled, botocore's retries deliver every row, in file order per key."""
+    client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(8), **CREDENTIALS)
+    rows = [(f"k{i % 7}", str(i)) for i in range(300)]
+    path = tmp_path / "rows.csv"
+    path.write_text("customer_id,seq\n" + "".join(f"{key},{seq}\n" for key, seq in rows))
+
+    result = ingest_file(
+        path, source="rows.csv", table_name="t", key_column="customer_id", writer=TableWriter(client, concurrency=8)
+    )
+
+    counters = stub_endpoint.counters
+    assert counters.throttled > 10  # the stub really throttled
+    assert (result.rows_written, result.rows_rejected, result.rows_failed) == (300, 0, 0)
+    assert counters.rows == 300
+    assert {key: item["seq"] for key, item in counters.items.items()} == dict(rows)
+
+
+def test_rows_sharing_a_key_keep_file_order_across_threads():
+    """Whatever the threads do, each key's requests reach the client in submission order."""
+    seen: dict[str, list[int]] = {}
+    lock = threading.Lock()
+
+    class Recorder:
+        def update_item(self, **params: Any) -> None:
+            time.sleep(0.0001)
+            with lock:
+                seen.setdefault(params["Key"]["customer_id"]["S"], []).append(int(params["UpdateExpression"][4:]))
+
+    writes = [
+        Write(
+            i, f"k{i % 5}", "update_item", {"Key": {"customer_id": {"S": f"k{i % 5}"}}, "UpdateExpression": f"SET {i}"}
+        )
+        for i in range(1000)
+    ]
+    totals, _ = write_all(TableWriter(Recorder(), concurrency=8), writes)
+    assert totals.written == 1000
+    assert all(lines == sorted(lines) for lines in seen.values())
+    assert sum(len(lines) for lines in seen.values()) == 1000
+
+
+def test_submit_blocks_when_the_table_is_slower_than_the_file():
+    """Back-pressure: with every worker stuck, the reader stops after the bounded queues fill."""
+    release = threading.Event()
+
+    class Stuck:
+        def update_item(self, **params: Any) -> None:
+            release.wait()
+
+    session = TableWriter(Stuck(), concurrency=2).session(lambda r: None)
+    submitted = 0
+
+    def feed() -> None:
+        nonlocal submitted
+        for i in range(10_000):
+            session.submit(Write(i, f"k{i}", "update_item", {}), [])
+            submitted += 1
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    time.sleep(0.3)
+    # two requests in flight, one full queue per worker; nothing more was read
+    assert submitted <= 2 * QUEUE_DEPTH + 2
+    release.set()
+    feeder.join(timeout=10)
+    assert session.close().written == 10_000
+
+
+def test_replace_mode_batches_25_without_duplicate_keys(stub_endpoint: StubServer):
+    """BatchWriteItem calls carry at most 25 puts and never two for one key; later rows for a key win whole."""
+    client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(2), **CREDENTIALS)
+    writes = [put(i, f"k{i % 3}", seq=str(i), **({"first": "x"} if i < 3 else {})) for i in range(300)]
+    totals, rejections = write_all(TableWriter(client, concurrency=2, mode="replace"), writes)
+    counters = stub_endpoint.counters
+    assert (totals.written, rejections, counters.rows, counters.duplicate_batches) == (300, [], 300, 0)
+    assert counters.requests >= 300 // 25
+    # replace: the first rows' `first` attribute did not survive the later puts of the same key
+    assert sorted(item["seq"] for item in counters.items.values()) == ["297", "298", "299"]
+    assert all("first" not in item for item in counters.items.values())
+
+
+@pytest.mark.parametrize("stub_endpoint", [0.4], indirect=True)
+def test_replace_mode_resends_unprocessed_items(stub_endpoint: StubServer, monkeypatch: pytest.MonkeyPatch):
+    """Puts handed back as UnprocessedItems are sent again with backoff until all arrive."""
+    monkeypatch.setattr(writing_module, "BATCH_BACKOFF_BASE_S", 0.001)
+    client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(4), **CREDENTIALS)
+    writes = [put(i, f"k{i}", seq=str(i)) for i in range(500)]
+    totals, _ = write_all(TableWriter(client, concurrency=4, mode="replace"), writes)
+    assert stub_endpoint.counters.throttled > 0
+    assert (totals.written, totals.failed, stub_endpoint.counters.rows) == (500, 0, 500)
+
+
+def test_replace_mode_reports_rows_still_unprocessed_after_retries(
+    stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
+):
+    """Unprocessed items that outlast the retries are failed rows, each with its line, never dropped."""
+    monkeypatch.setattr(writing_module, "BATCH_RETRIES", 1)
+    monkeypatch.setattr(writing_module, "BATCH_BACKOFF_BASE_S", 0.0)
+    client, stubber = stubbed
+    second = {"PutRequest": {"Item": {"customer_id": {"S": "2"}}}}
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
+    totals, rejections = write_all(TableWriter(client, concurrency=1, mode="replace"), [put(2, "1"), put(3, "2")])
+    assert (totals.written, totals.failed) == (1, 1)
+    assert [(r.line, r.key, r.failed) for r in rejections] == [(3, "2", True)]
+
+
+def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging():
+    """A bug in a worker thread surfaces as a failure with the row's line; the reader never waits forever."""
+
+    class Broken:
+        def update_item(self, **params: Any) -> None:
+            raise KeyError("boom")
+
+    with pytest.raises(WriteFailed, match=r"line \d+: unexpected error: KeyError\('boom'\)"):
+        write_all(TableWriter(Broken(), concurrency=2), [Write(i, f"k{i}", "update_item", {}) for i in range(1000)])

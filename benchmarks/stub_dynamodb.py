@@ -1,0 +1,184 @@
+"""A stub DynamoDB endpoint on loopback: answers writes after a set latency, counts the rows, can throttle.
+
+Used by the benchmark (its own process, `python benchmarks/stub_dynamodb.py --port 0`) and by tests (in a thread).
+It understands exactly what the engine sends: UpdateItem, PutItem and BatchWriteItem (plus DescribeTable).
+Each response goes out in a single write with TCP_NODELAY: a header and a body in two segments would meet the
+client's delayed ACK and add ~40 ms to every call, measuring the kernel instead of the SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+THROTTLED = {
+    "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+    "message": "The level of configured provisioned throughput for the table was exceeded (stub)",
+}
+
+
+DUPLICATE_KEYS = {
+    "__type": "com.amazon.coral.validate#ValidationException",
+    "message": "Provided list of item keys contains duplicates",
+}
+
+
+class Counters:
+    """What the stub received; with `keep_items`, `items` holds each key's attributes as DynamoDB would."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.rows = 0
+        self.throttled = 0
+        self.duplicate_batches = 0
+        self.items: dict[str, dict[str, str]] = {}
+
+    def as_dict(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "rows": self.rows,
+                "throttled": self.throttled,
+                "duplicate_batches": self.duplicate_batches,
+            }
+
+
+class StubServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self, port: int = 0, *, latency_s: float = 0.005, throttle_share: float = 0.0, keep_items: bool = False
+    ) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.latency_s = latency_s
+        self.throttle_share = throttle_share
+        self.keep_items = keep_items
+        self.counters = Counters()
+        self.random = random.Random(42)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start_in_thread(self) -> StubServer:
+        threading.Thread(target=self.serve_forever, name="stub-dynamodb", daemon=True).start()
+        return self
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as botocore's connection pool expects
+    server: StubServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        server = self.server
+        if server.latency_s:
+            time.sleep(server.latency_s)
+        counters = server.counters
+        with counters.lock:
+            counters.requests += 1
+            throttle = server.throttle_share and server.random.random() < server.throttle_share
+        if operation == "BatchWriteItem":
+            self._reply(*self._batch(body, throttle))
+        elif throttle:
+            with counters.lock:
+                counters.throttled += 1
+            self._reply(400, THROTTLED)
+        elif operation in ("UpdateItem", "PutItem"):
+            self._record(body.get("Key") or body.get("Item") or {}, body)
+            self._reply(200, {})
+        elif operation == "DescribeTable":
+            self._reply(200, {"Table": {"TableName": body.get("TableName"), "TableStatus": "ACTIVE"}})
+        else:
+            self._reply(400, {"__type": "com.amazon.coral.validate#ValidationException", "message": operation})
+
+    def _batch(self, body: dict[str, Any], throttle: bool) -> tuple[int, dict[str, Any]]:
+        unprocessed: dict[str, list[Any]] = {}
+        for table, requests in body.get("RequestItems", {}).items():
+            keys = [json.dumps(next(iter(r["PutRequest"]["Item"].values()))) for r in requests]
+            if len(set(keys)) != len(keys):
+                with self.server.counters.lock:
+                    self.server.counters.duplicate_batches += 1
+                return 400, DUPLICATE_KEYS
+            # Throttling inside a batch: DynamoDB answers 200 and hands back part of it as UnprocessedItems.
+            cut = len(requests) // 2 if throttle else len(requests)
+            for request in requests[:cut]:
+                self._record(request["PutRequest"]["Item"], None)
+            if requests[cut:]:
+                unprocessed[table] = requests[cut:]
+                with self.server.counters.lock:
+                    self.server.counters.throttled += 1
+        return 200, {"UnprocessedItems": unprocessed}
+
+    def _record(self, item: dict[str, Any], update: dict[str, Any] | None) -> None:
+        counters = self.server.counters
+        with counters.lock:
+            counters.rows += 1
+            if not self.server.keep_items:
+                return
+            key = next(iter(item.values()))["S"]  # the engine puts the key attribute first
+            current = counters.items.setdefault(key, {})
+            if update is None:
+                current.clear()
+                current.update({name: value["S"] for name, value in item.items()})
+            else:
+                names = update.get("ExpressionAttributeNames", {})
+                values = update.get("ExpressionAttributeValues", {})
+                for placeholder, value in values.items():
+                    current[names["#" + placeholder[1:]]] = value["S"]
+
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        reason = "OK" if status == 200 else "Bad Request"
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\n"
+            f"Content-Length: {len(data)}\r\nx-amzn-RequestId: stub\r\n\r\n"
+        ).encode()
+        self.wfile.write(head + data)  # one segment: see the module docstring
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--throttle-share", type=float, default=0.0)
+    args = parser.parse_args()
+    server = StubServer(args.port, latency_s=args.latency_ms / 1000, throttle_share=args.throttle_share)
+    print(json.dumps({"url": server.url}), flush=True)
+    control = threading.Thread(target=_control, args=(server,), daemon=True)
+    control.start()
+    server.serve_forever()
+
+
+def _control(server: StubServer) -> None:
+    """Line commands on stdin: `counters` prints the counters as JSON, `reset` zeroes them."""
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "reset":
+            with server.counters.lock:
+                server.counters.requests = server.counters.rows = server.counters.throttled = 0
+                server.counters.duplicate_batches = 0
+                server.counters.items.clear()
+        print(json.dumps(server.counters.as_dict()), flush=True)
+    server.shutdown()
+
+
+if __name__ == "__main__":
+    main()
