@@ -60,7 +60,6 @@ def object_created_event(bucket: str, key: str, version_id: str, size: int, etag
 
 def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
     """Ingest `path` through the handler in an emulated account; print the summary, table and rejected rows."""
-    import boto3
     from moto import mock_aws
 
     environment = {
@@ -73,29 +72,41 @@ def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
     }
     with mock.patch.dict(os.environ, environment), mock_aws():
         import handler  # imported inside the emulator, as Lambda would import it inside the account
-        from ingest_engine import IngestError
 
+        # The handler module may be shared with other code in this process (tests): restore its level after.
+        level = handler.logger.log_level
         handler.logger.setLevel(logging.CRITICAL)
-        s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
-        _create_resources(s3, dynamodb, key_column)
-        key = path.name
-        put = s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=path.read_bytes())
-        out.print(f"Uploaded [bold]{path}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
-        event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], path.stat().st_size, put["ETag"].strip('"'))
         try:
-            summary = handler.handler(event, DemoContext())
-        except IngestError as exc:
-            err.print(f"[bold red]The file failed:[/] {exc}")
-            return EXIT_FAILED
-        entry = summary["files"][0]
-        out.print(f"Handler summary: {entry['rows_written']} rows written, {entry['rows_rejected']} rejected.")
-        out.print(_items_table(dynamodb, key_column))
-        if "rejects_report" in entry:
-            report_key = entry["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")
-            report = s3.get_object(Bucket=REJECTS_BUCKET, Key=report_key)["Body"].read().decode()
-            out.print(_report_table(report, entry["rejects_report"]))
-            return EXIT_REJECTED
-    return EXIT_OK
+            return _upload_and_ingest(handler, path, key_column, out, err)
+        finally:
+            handler.logger.setLevel(level)
+
+
+def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, err: Console) -> int:
+    import boto3
+
+    from ingest_engine import IngestError
+
+    s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+    _create_resources(s3, dynamodb, key_column)
+    key = path.name
+    put = s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=path.read_bytes())
+    out.print(f"Uploaded [bold]{path}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
+    event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], path.stat().st_size, put["ETag"].strip('"'))
+    try:
+        summary = handler.handler(event, DemoContext())
+    except IngestError as exc:
+        err.print(f"[bold red]The file failed:[/] {exc}")
+        return EXIT_FAILED
+    entry = summary["files"][0]
+    out.print(f"Handler summary: {entry['rows_written']} rows written, {entry['rows_rejected']} rejected.")
+    out.print(_items_table(dynamodb, key_column))
+    if "rejects_report" not in entry:
+        return EXIT_OK
+    report_key = entry["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")
+    report = s3.get_object(Bucket=REJECTS_BUCKET, Key=report_key)["Body"].read().decode()
+    out.print(_report_table(report, entry["rejects_report"]))
+    return EXIT_REJECTED
 
 
 def _create_resources(s3: Any, dynamodb: Any, key_column: str) -> None:

@@ -1,8 +1,9 @@
 """Sends `Write` requests to DynamoDB from a bounded pool of threads, keeping the file's order for each key.
 
 Each key is routed to one worker by hash, and a worker sends its requests one after the other, so rows that share
-a key land in file order while different keys go out concurrently. Every worker's queue is bounded: when the table
-is slower than the file, `submit` blocks, and memory stays flat whatever the file's size.
+a key land in file order while different keys go out concurrently. Requests travel to a worker in small chunks (a
+queue hand-off costs about as much CPU as the CSV work of a row), and every worker's queue is bounded: when the
+table is slower than the file, `submit` blocks, and memory stays flat whatever the file's size.
 
 Two modes:
 - `merge` (default): one `UpdateItem` per row; attributes not in the row are kept (an upsert).
@@ -15,7 +16,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,10 +27,13 @@ from ingest_engine.rules import Rejection, Write
 
 WriteMode = Literal["merge", "replace"]
 
-# Measured with benchmarks/run.py on 2 cores: past ~8 threads, the GIL costs more than the extra overlap brings.
-DEFAULT_CONCURRENCY = 8
-# Requests waiting per worker before `submit` blocks: enough to keep a worker busy, small enough to cost nothing.
-QUEUE_DEPTH = 64
+# Measured with benchmarks/run.py on 2 cores (see benchmarks/README.md): 16 threads keep `merge` near the SDK's CPU
+# limit at 5-20 ms per request; more threads help `merge` a little at high latency and cost `replace` a lot.
+DEFAULT_CONCURRENCY = 16
+# Requests per hand-off to a worker, and hand-offs waiting per worker before `submit` blocks: enough to keep every
+# worker busy, few enough that memory does not depend on the file.
+CHUNK_SIZE = 32
+QUEUE_DEPTH = 4
 BATCH_SIZE = 25  # BatchWriteItem's limit
 # UnprocessedItems (throttled puts inside a successful BatchWriteItem) are not retried by botocore.
 BATCH_RETRIES = 10
@@ -62,7 +66,8 @@ class WriteTotals:
 
 @dataclass
 class _Worker:
-    queue: queue.Queue[tuple[Write, list[str]] | None]
+    queue: queue.Queue[list[tuple[Write, list[str]]] | None]
+    pending: list[tuple[Write, list[str]]] = field(default_factory=list)  # the next chunk, filled by `submit`
     totals: WriteTotals = field(default_factory=WriteTotals)
     thread: threading.Thread | None = None
 
@@ -106,12 +111,20 @@ class WriteSession:
         """Queue one write (blocks while its worker is full); raise `WriteFailed` once the table refused for good."""
         if self._fatal is not None:
             raise self._fatal
-        self._workers[hash(write.key) % len(self._workers)].queue.put((write, cells))
+        worker = self._workers[hash(write.key) % len(self._workers)]
+        pending = worker.pending
+        pending.append((write, cells))
+        if len(pending) >= CHUNK_SIZE:
+            worker.queue.put(pending)
+            worker.pending = []
 
     def close(self) -> WriteTotals:
         """Wait for every queued write, then return the totals; raise `WriteFailed` if the table refused for good."""
         for worker in self._workers:
             if worker.thread is not None and worker.thread.is_alive():
+                if worker.pending:
+                    worker.queue.put(worker.pending)
+                    worker.pending = []
                 worker.queue.put(None)
         for worker in self._workers:
             if worker.thread is not None:
@@ -130,10 +143,7 @@ class WriteSession:
 
     def _run_merge(self, worker: _Worker) -> None:
         client, totals = self._client, worker.totals
-        while (item := worker.queue.get()) is not None:
-            if self._fatal is not None:
-                continue  # drain: the file has failed, nothing more is sent
-            write, cells = item
+        for write, cells in self._chunks(worker):
             try:
                 getattr(client, write.operation)(**write.params)
                 totals.written += 1
@@ -155,16 +165,21 @@ class WriteSession:
 
     def _run_replace(self, worker: _Worker) -> None:
         batch: dict[str, tuple[Write, list[str]]] = {}
-        while True:
-            item = worker.queue.get()
+        for item in self._chunks(worker):
             # A batch may not hold two requests for one key: send what we have before the second one.
-            if batch and (item is None or len(batch) == BATCH_SIZE or item[0].key in batch):
+            if len(batch) == BATCH_SIZE or item[0].key in batch:
                 if self._fatal is None:
                     self._send_batch(worker.totals, batch)
                 batch = {}
-            if item is None:
-                return
             batch[item[0].key] = item
+        if batch and self._fatal is None:
+            self._send_batch(worker.totals, batch)
+
+    def _chunks(self, worker: _Worker) -> Iterator[tuple[Write, list[str]]]:
+        """The worker's requests in order, until `close`; nothing more once the file has failed (drained unsent)."""
+        while (chunk := worker.queue.get()) is not None:
+            if self._fatal is None:
+                yield from chunk
 
     def _send_batch(self, totals: WriteTotals, batch: dict[str, tuple[Write, list[str]]]) -> None:
         try:

@@ -23,7 +23,7 @@ from ingest_engine import writing as writing_module
 from ingest_engine.errors import WriteFailed
 from ingest_engine.objects import dynamodb_config
 from ingest_engine.rules import Rejection, Write
-from ingest_engine.writing import QUEUE_DEPTH, TableWriter
+from ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 UPDATE = Write(
@@ -192,8 +192,8 @@ def test_submit_blocks_when_the_table_is_slower_than_the_file():
     feeder = threading.Thread(target=feed, daemon=True)
     feeder.start()
     time.sleep(0.3)
-    # two requests in flight, one full queue per worker; nothing more was read
-    assert submitted <= 2 * QUEUE_DEPTH + 2
+    # per worker: a chunk in flight, a full queue of chunks and one being filled; nothing more was read
+    assert submitted <= 2 * (QUEUE_DEPTH + 2) * CHUNK_SIZE
     release.set()
     feeder.join(timeout=10)
     assert session.close().written == 10_000

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""The CDK app: CDK context -> PipelineProps -> CsvIngestStack, with the cdk-nag AwsSolutions gate on every synth."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from csv_ingest.pipeline import PipelineProps
+from csv_ingest.stack import CsvIngestStack
+
+STACK_ID = "CsvIngest"
+CONTEXT_KEYS = (
+    "retain_data",
+    "alarm_email",
+    "key_column",
+    "memory_size_mb",
+    "timeout_minutes",
+    "ephemeral_storage_mib",
+    "noncurrent_version_expiration_days",
+)
+
+
+def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
+    """The app `cdk synth` runs; the tests build it too, passing the context the CLI would."""
+    post_cli_context = {}
+    # PythonFunction bundles in Docker; CDK_SKIP_BUNDLING=1 lets `cdk synth` run on a machine without it.
+    if os.environ.get("CDK_SKIP_BUNDLING") == "1":
+        post_cli_context["aws:cdk:bundling-stacks"] = []
+    app = cdk.App(context=dict(context or {}), post_cli_context=post_cli_context, outdir=outdir)
+    CsvIngestStack(
+        app,
+        STACK_ID,
+        description="csv-ingest: CSV files uploaded to S3 are upserted into DynamoDB by a Lambda function",
+        props=props_from_context({key: app.node.try_get_context(key) for key in CONTEXT_KEYS}),
+    )
+    # Unacknowledged findings fail the synth (and `cdk synth` exits non-zero).
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app
+
+
+def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
+    """Parse the context keys; `cdk synth -c key=value` passes strings, cdk.json passes JSON values.
+
+    Absent (None) keys keep the PipelineProps defaults.
+    """
+    values: dict[str, Any] = {}
+    if (raw := context.get("retain_data")) is not None:
+        values["retain_data"] = _parse_bool("retain_data", raw)
+    for key in ("alarm_email", "key_column"):
+        if (raw := context.get(key)) is not None:
+            values[key] = _parse_str(key, raw)
+    if (raw := context.get("timeout_minutes")) is not None:
+        values["timeout"] = cdk.Duration.minutes(_parse_int("timeout_minutes", raw))
+    for key in ("memory_size_mb", "ephemeral_storage_mib", "noncurrent_version_expiration_days"):
+        if (raw := context.get(key)) is not None:
+            values[key] = _parse_int(key, raw)
+    return PipelineProps(**values)
+
+
+def _parse_bool(key: str, raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ValueError(f"context {key} must be true or false, got {raw!r}")
+
+
+def _parse_int(key: str, raw: object) -> int:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        return int(raw)
+    raise ValueError(f"context {key} must be a whole number, got {raw!r}")
+
+
+def _parse_str(key: str, raw: object) -> str:
+    if isinstance(raw, str) and raw.strip():
+        return raw.strip()
+    raise ValueError(f"context {key} must be a non-empty string, got {raw!r}")
+
+
+if __name__ == "__main__":
+    build_app().synth()

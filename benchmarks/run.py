@@ -1,0 +1,325 @@
+"""Throughput benchmark: the brief's one-call-per-row loop, the project's handler, a floor, and `replace` mode.
+
+    .venv/bin/python benchmarks/run.py                      # 10,000 rows x 10 columns, 5 ms per request
+    .venv/bin/python benchmarks/run.py --latency-ms 20
+    .venv/bin/python benchmarks/run.py --memory-run         # the handler alone on 1,000,000 rows: peak RSS
+
+Everything runs on 127.0.0.1 with no AWS account: S3 is a moto server, DynamoDB a stub endpoint that sleeps the
+given latency per request and counts the rows it receives (benchmarks/stub_dynamodb.py). Each contender runs in a
+process of its own; CPU time and peak RSS are that process's own. The script fails if any row is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import resource
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "bench-uploads"
+TABLE = "bench-table"
+sys.path[:0] = [str(ROOT / "lambda"), str(ROOT / "benchmarks")]
+
+
+# -- the contenders, each run with `--worker NAME` in a process of its own ------------------------------------
+
+
+def worker_loop(args: argparse.Namespace) -> dict[str, Any]:
+    """The brief's design: read the CSV, one blocking `update_item` per row, in order."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    rows = 0
+    started, cpu = _clock()
+    with Path(args.csv).open(newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            key = row.pop("customer_id")
+            names = {f"#a{i}": name for i, name in enumerate(row)}
+            values = {f":v{i}": {"S": value} for i, value in enumerate(row.values())}
+            client.update_item(
+                TableName=TABLE,
+                Key={"customer_id": {"S": key}},
+                UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(row))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            rows += 1
+            if rows == args.rows:
+                break
+    return _finish(rows, started, cpu)
+
+
+def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
+    """The project's Lambda handler, given the S3 event AWS would send for the uploaded file."""
+    os.environ.update(
+        TABLE_NAME=TABLE,
+        WRITE_MODE=args.mode,
+        WRITE_CONCURRENCY=str(args.concurrency),
+        POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_LOG_LEVEL="WARNING",
+    )
+    import boto3
+
+    import handler
+
+    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key)
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": BUCKET},
+                    "object": {"key": args.key, "size": head["ContentLength"], "versionId": head.get("VersionId")},
+                },
+            }
+        ]
+    }
+
+    class Context:
+        function_name, memory_limit_in_mb, aws_request_id = "bench", 1769, "bench"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    started, cpu = _clock()
+    summary = handler.handler(event, Context())
+    return _finish(summary["files"][0]["rows_written"], started, cpu)
+
+
+def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """What the SDK alone costs: pre-built `update_item` calls from a thread pool, no CSV work at all."""
+    import boto3
+
+    from ingest_engine.objects import dynamodb_config
+
+    client = boto3.client("dynamodb", config=dynamodb_config(args.concurrency))
+    columns = [f"col{i}" for i in range(1, args.columns)]
+    requests = [
+        {
+            "TableName": TABLE,
+            "Key": {"customer_id": {"S": f"c{n}"}},
+            "UpdateExpression": "SET " + ",".join(f"#{i}=:{i}" for i in range(len(columns))),
+            "ExpressionAttributeNames": {f"#{i}": name for i, name in enumerate(columns)},
+            "ExpressionAttributeValues": {f":{i}": {"S": f"value {n} {i}"} for i in range(len(columns))},
+        }
+        for n in range(args.rows)
+    ]
+    started, cpu = _clock()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        for _ in pool.map(lambda request: client.update_item(**request), requests):
+            pass
+    return _finish(len(requests), started, cpu)
+
+
+WORKERS = {"loop": worker_loop, "handler": worker_handler, "floor": worker_floor}
+
+
+def _clock() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), usage.ru_utime + usage.ru_stime
+
+
+def _finish(rows: int, started: float, cpu_started: float) -> dict[str, Any]:
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_started
+    return {"rows": rows, "seconds": seconds, "cpu_s": cpu, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+# -- the runner ------------------------------------------------------------------------------------------------
+
+
+class Stub:
+    """The stub DynamoDB endpoint in a child process, driven over its stdin."""
+
+    def __init__(self, latency_ms: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "stub_dynamodb.py"), "--latency-ms", str(latency_ms)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.url = json.loads(self._line())["url"]
+
+    def _line(self) -> str:
+        assert self.process.stdout is not None
+        return self.process.stdout.readline()
+
+    def command(self, command: str) -> dict[str, int]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return json.loads(self._line())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_s3() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("moto server did not start")
+
+
+def generate_csv(path: Path, rows: int, columns: int) -> None:
+    """`rows` distinct customers, `columns` columns (the key and columns-1 text attributes of ~12 characters)."""
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["customer_id", *(f"col{i}" for i in range(1, columns))])
+        for n in range(rows):
+            writer.writerow([f"c{n}", *("".join(rng.choices(alphabet, k=12)) for _ in range(1, columns))])
+
+
+def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", name]
+    for option, value in options.items():
+        command += [f"--{option.replace('_', '-')}", str(value)]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{name} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--columns", type=int, default=10)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=None, help="writer threads (default: the engine's)")
+    parser.add_argument("--loop-rows", type=int, default=2_000, help="rows for the brief's loop (rows/s compared)")
+    parser.add_argument("--memory-run", action="store_true", help="only the handler, on 1,000,000 rows")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="merge", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    from ingest_engine.writing import DEFAULT_CONCURRENCY
+
+    args.concurrency = args.concurrency or DEFAULT_CONCURRENCY
+    if args.worker:
+        print(json.dumps(WORKERS[args.worker](args)))
+        return 0
+    if args.memory_run:
+        args.rows = 1_000_000
+    return run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> int:
+    import boto3
+
+    stub = Stub(args.latency_ms)
+    s3_process, s3_url = start_s3()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": s3_url,
+        "AWS_ENDPOINT_URL_DYNAMODB": stub.url,
+    }
+    env.pop("AWS_PROFILE", None)
+    results: dict[str, dict[str, Any]] = {}
+    lost: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "bench.csv"
+            generate_csv(path, args.rows, args.columns)
+            s3 = boto3.client(
+                "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+            )
+            s3.create_bucket(Bucket=BUCKET)
+            s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+            s3.upload_file(str(path), BUCKET, "bench.csv")
+            plan: list[tuple[str, str, dict[str, Any], int]] = []
+            if not args.memory_run:
+                loop_rows = min(args.loop_rows, args.rows)
+                plan.append(("loop", "loop", {"csv": path, "rows": loop_rows}, loop_rows))
+            common = {"key": "bench.csv", "concurrency": args.concurrency, "rows": args.rows, "columns": args.columns}
+            plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
+            if not args.memory_run:
+                plan.append(("floor", "floor", common, args.rows))
+                plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
+            for label, worker, options, expected in plan:
+                stub.command("reset")
+                result = run_worker(worker, env, **options)
+                counted = stub.command("counters")
+                result.update(requests=counted["requests"], rows_at_stub=counted["rows"])
+                results[label] = result
+                if result["rows"] != expected or counted["rows"] != expected:
+                    lost.append(f"{label}: expected {expected}, wrote {result['rows']}, stub counted {counted['rows']}")
+    finally:
+        stub.stop()
+        s3_process.terminate()
+        s3_process.wait()
+    print_report(args, results)
+    for line in lost:
+        print(f"ROWS LOST: {line}", file=sys.stderr)
+    return 1 if lost else 0
+
+
+def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    print(
+        f"# {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}), "
+        f"{time.strftime('%Y-%m-%d')}: {args.rows:,} rows x {args.columns} columns, "
+        f"{args.latency_ms:g} ms per request, concurrency {args.concurrency}"
+    )
+    header = f"{'run':<20}{'rows':>10}{'rows/s':>10}{'CPU us/row':>12}{'peak RSS MB':>13}{'requests':>10}{'stub rows':>11}"
+    print(header)
+    for label, r in results.items():
+        rate = r["rows"] / r["seconds"]
+        cpu_us = r["cpu_s"] / max(r["rows"], 1) * 1e6
+        print(
+            f"{label:<20}{r['rows']:>10,}{rate:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
+            f"{r['requests']:>10,}{r['rows_at_stub']:>11,}"
+        )
+
+    def rate(label: str) -> float | None:
+        r = results.get(label)
+        return r["rows"] / r["seconds"] if r else None
+
+    handler, loop, floor, replace = (rate(k) for k in ("handler (merge)", "loop", "floor", "handler (replace)"))
+    if handler and loop:
+        print(f"handler/loop:     {handler / loop:.1f}x")
+    if handler and floor:
+        print(f"handler/floor:    {handler / floor:.2f}x")
+    if handler and replace:
+        print(f"replace/handler:  {replace / handler:.1f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

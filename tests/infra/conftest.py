@@ -1,0 +1,44 @@
+"""Fixtures for the infrastructure tests: the real app synthesized once per variant and session."""
+
+import os
+
+# Read by the jsii runtime when aws_cdk is first imported, so set before any import of it: a deprecated CDK API
+# then raises instead of warning, and Node 20's end-of-life banner stays out of the output.
+os.environ["JSII_DEPRECATED"] = "fail"
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import pytest
+from aws_cdk.assertions import Template
+
+from tests.infra.synth import Synthesized, synthesize
+
+# What a deployer would pass with `cdk synth -c key=value`: strings, every one different from the default.
+CUSTOM_CONTEXT = {
+    "retain_data": "true",
+    "alarm_email": "ops@example.com",
+    "key_column": "account_id",
+    "memory_size_mb": "2048",
+    "timeout_minutes": "5",
+    "ephemeral_storage_mib": "1024",
+    "noncurrent_version_expiration_days": "7",
+}
+
+
+@pytest.fixture(scope="session")
+def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.default"))
+
+
+@pytest.fixture(scope="session")
+def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.custom"), **CUSTOM_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def template(default_synth: Synthesized) -> Template:
+    return default_synth.template
+
+
+@pytest.fixture(scope="session")
+def custom_template(custom_synth: Synthesized) -> Template:
+    return custom_synth.template

@@ -1,0 +1,8 @@
+"""Logical IDs of the stateful resources, as first deployed.
+
+Renaming one makes CloudFormation replace the resource and lose its data: change these on purpose only.
+"""
+
+UPLOAD_BUCKET_ID = "PipelineUploadBucketB6F6DB3E"
+ACCESS_LOGS_BUCKET_ID = "PipelineAccessLogsBucket31EC11F4"
+TABLE_ID = "PipelineTable0C1A5F45"

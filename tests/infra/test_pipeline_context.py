@@ -1,0 +1,134 @@
+"""CDK context reaches the template: `cdk synth -c retain_data=true -c alarm_email=... -c key_column=...` etc."""
+
+import pytest
+from aws_cdk import Duration
+from aws_cdk.assertions import Match, Template
+
+from app import props_from_context
+from csv_ingest.pipeline import PipelineProps
+from tests.infra.logical_ids import ACCESS_LOGS_BUCKET_ID, TABLE_ID, UPLOAD_BUCKET_ID
+
+# -- the custom template (see CUSTOM_CONTEXT in conftest.py) ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "type_"),
+    [
+        (UPLOAD_BUCKET_ID, "AWS::S3::Bucket"),
+        (ACCESS_LOGS_BUCKET_ID, "AWS::S3::Bucket"),
+        (TABLE_ID, "AWS::DynamoDB::Table"),
+    ],
+)
+def test_retain_data_keeps_buckets_and_table(custom_template: Template, logical_id: str, type_: str) -> None:
+    """With retain_data=true, deleting the stack (or replacing the resource) leaves the data in place."""
+    retained = custom_template.find_resources(type_, {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
+    assert logical_id in retained
+
+
+def test_retain_data_does_not_empty_the_buckets(custom_template: Template) -> None:
+    """With retain_data=true there is no auto-delete-objects custom resource."""
+    custom_template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+
+
+def test_alarm_email_subscribes_the_address_to_the_topic(custom_template: Template) -> None:
+    """With alarm_email set, the address is subscribed to the alarm topic by e-mail."""
+    custom_template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "email",
+            "Endpoint": "ops@example.com",
+            "TopicArn": {"Ref": Match.string_like_regexp("AlarmTopic")},
+        },
+    )
+
+
+def test_key_column_sets_the_table_key_and_the_function_environment(custom_template: Template) -> None:
+    """key_column=account_id becomes the table's partition key and the function's KEY_COLUMN."""
+    custom_template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "account_id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "account_id", "AttributeType": "S"}],
+        },
+    )
+    custom_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like({"KEY_COLUMN": "account_id", "TABLE_NAME": {"Ref": TABLE_ID}})
+            }
+        },
+    )
+
+
+def test_sizing_context_sets_memory_timeout_and_storage(custom_template: Template) -> None:
+    """memory_size_mb, timeout_minutes and ephemeral_storage_mib reach the function."""
+    custom_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "handler.handler", "MemorySize": 2048, "Timeout": 300, "EphemeralStorage": {"Size": 1024}},
+    )
+
+
+def test_noncurrent_version_expiration_days_context(custom_template: Template) -> None:
+    """noncurrent_version_expiration_days=7 shortens how long old versions are kept."""
+    custom_template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"NoncurrentVersionExpiration": {"NoncurrentDays": 7}})]
+            }
+        },
+    )
+
+
+# -- parsing context values ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("true", True), ("false", False), ("TRUE", True), (True, True)])
+def test_retain_data_accepts_cli_strings_and_json_booleans(raw: object, expected: bool) -> None:
+    """`-c retain_data=true` arrives as a string; cdk.json may hold a JSON boolean."""
+    assert props_from_context({"retain_data": raw}).retain_data is expected
+
+
+@pytest.mark.parametrize("raw", ["yes", "1", "", "ture", 1])
+def test_retain_data_rejects_anything_but_true_or_false(raw: object) -> None:
+    """A typo such as retain_data=ture fails the synth instead of silently meaning false."""
+    with pytest.raises(ValueError, match="context retain_data must be true or false"):
+        props_from_context({"retain_data": raw})
+
+
+@pytest.mark.parametrize("raw", ["2GB", "1.5", "-1", "", True, 2.0])
+def test_number_context_rejects_non_integers(raw: object) -> None:
+    """memory_size_mb=2GB (or any non-integer) fails with the key name in the message."""
+    with pytest.raises(ValueError, match="context memory_size_mb must be a whole number"):
+        props_from_context({"memory_size_mb": raw})
+
+
+def test_timeout_minutes_become_a_duration() -> None:
+    """timeout_minutes=5 becomes a 5-minute function timeout."""
+    assert props_from_context({"timeout_minutes": "5"}).timeout.to_seconds() == 300
+
+
+def test_absent_context_keeps_the_defaults() -> None:
+    """No context at all gives the documented defaults."""
+    props = props_from_context({})
+    assert (props.key_column, props.retain_data, props.alarm_email) == ("customer_id", False, None)
+    assert (props.memory_size_mb, props.timeout.to_minutes(), props.ephemeral_storage_mib) == (1769, 15, 4096)
+    assert props.noncurrent_version_expiration_days == 30
+
+
+@pytest.mark.parametrize(
+    ("props", "message"),
+    [
+        ({"memory_size_mb": 64}, "memory_size_mb must be between 128 and 10240"),
+        ({"timeout": Duration.minutes(16)}, "timeout must be between 1 second and 15 minutes"),
+        ({"ephemeral_storage_mib": 20000}, "ephemeral_storage_mib must be between 512 and 10240"),
+        ({"noncurrent_version_expiration_days": 0}, "noncurrent_version_expiration_days must be between 1"),
+        ({"key_column": " customer_id"}, "key_column must be a non-empty name"),
+        ({"alarm_email": "ops"}, "alarm_email must be an e-mail address"),
+    ],
+)
+def test_props_reject_values_lambda_s3_or_dynamodb_would_refuse(props: dict, message: str) -> None:
+    """Out-of-range props fail at synth with the prop's name, not later in a failed deployment."""
+    with pytest.raises(ValueError, match=message):
+        PipelineProps(**props)
