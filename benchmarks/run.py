@@ -221,6 +221,9 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=None, help="writer threads (default: the engine's)")
     parser.add_argument("--loop-rows", type=int, default=2_000, help="rows for the brief's loop (rows/s compared)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of the handler and the floor, interleaved; the median is shown"
+    )
     parser.add_argument("--memory-run", action="store_true", help="only the handler, on 1,000,000 rows")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
@@ -270,18 +273,25 @@ def run_all(args: argparse.Namespace) -> int:
                 loop_rows = min(args.loop_rows, args.rows)
                 plan.append(("loop", "loop", {"csv": path, "rows": loop_rows}, loop_rows))
             common = {"key": "bench.csv", "concurrency": args.concurrency, "rows": args.rows, "columns": args.columns}
-            plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
+            # The handler and the floor alternate, so that drift on a shared machine hits both alike.
+            for _ in range(1 if args.memory_run else args.repeat):
+                plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
+                if not args.memory_run:
+                    plan.append(("floor", "floor", common, args.rows))
             if not args.memory_run:
-                plan.append(("floor", "floor", common, args.rows))
                 plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
+            runs: dict[str, list[dict[str, Any]]] = {}
             for label, worker, options, expected in plan:
                 stub.command("reset")
                 result = run_worker(worker, env, **options)
                 counted = stub.command("counters")
                 result.update(requests=counted["requests"], rows_at_stub=counted["rows"])
-                results[label] = result
+                runs.setdefault(label, []).append(result)
                 if result["rows"] != expected or counted["rows"] != expected:
                     lost.append(f"{label}: expected {expected}, wrote {result['rows']}, stub counted {counted['rows']}")
+            for label, label_runs in runs.items():
+                label_runs.sort(key=lambda r: r["rows"] / r["seconds"])
+                results[label] = {**label_runs[len(label_runs) // 2], "runs": len(label_runs)}
     finally:
         stub.stop()
         s3_process.terminate()
@@ -296,15 +306,18 @@ def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
     print(
         f"# {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}), "
         f"{time.strftime('%Y-%m-%d')}: {args.rows:,} rows x {args.columns} columns, "
-        f"{args.latency_ms:g} ms per request, concurrency {args.concurrency}"
+        f"{args.latency_ms:g} ms per request, concurrency {args.concurrency} (median of the runs shown)"
     )
-    header = f"{'run':<20}{'rows':>10}{'rows/s':>10}{'CPU us/row':>12}{'peak RSS MB':>13}{'requests':>10}{'stub rows':>11}"
+    header = (
+        f"{'run':<20}{'runs':>5}{'rows':>10}{'rows/s':>10}{'CPU us/row':>12}{'peak RSS MB':>13}{'requests':>10}"
+        f"{'stub rows':>11}"
+    )
     print(header)
     for label, r in results.items():
         rate = r["rows"] / r["seconds"]
         cpu_us = r["cpu_s"] / max(r["rows"], 1) * 1e6
         print(
-            f"{label:<20}{r['rows']:>10,}{rate:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
+            f"{label:<20}{r['runs']:>5}{r['rows']:>10,}{rate:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
             f"{r['requests']:>10,}{r['rows_at_stub']:>11,}"
         )
 
