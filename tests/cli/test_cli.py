@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 from pathlib import Path
 
@@ -125,3 +126,24 @@ def test_run_local_script_on_the_brief_samples(sample: str, code: int, expected:
     )
     assert completed.returncode == code, completed.stdout + completed.stderr
     assert expected in " ".join((completed.stdout + completed.stderr).split())
+
+
+def test_progress_bar_shows_rows_and_rate_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """On a terminal, `validate`/`load` draw a progress bar with rows and rows/s; piped output stays plain."""
+    import io
+
+    from rich.console import Console
+
+    from csv_ingest import cli
+
+    path = tmp_path / "many.csv"
+    path.write_text("customer_id,name\n" + "".join(f"{i},n{i}\n" for i in range(5000)))
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=screen, force_terminal=True, width=120))
+    result = run("validate", path)
+    assert result.exit_code == 0
+    drawn = screen.getvalue()
+    assert "━" in drawn  # the bar
+    assert re.search(r"[\d,]+ rows, [\d,]+ rows/s", drawn)  # the bar's own column, not the summary line
+    # and without a terminal (CliRunner's output), no bar was drawn
+    assert "━" not in result.output
