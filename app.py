@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from csv_ingest.pipeline import PipelineProps
+from csv_ingest.pipeline import WRITE_MODES, PipelineProps
 from csv_ingest.stack import CsvIngestStack
 
 STACK_ID = "CsvIngest"
@@ -22,6 +22,9 @@ CONTEXT_KEYS = (
     "timeout_minutes",
     "ephemeral_storage_mib",
     "noncurrent_version_expiration_days",
+    "rejects_expiration_days",
+    "write_mode",
+    "write_concurrency",
 )
 
 
@@ -56,9 +59,17 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
             values[key] = _parse_str(key, raw)
     if (raw := context.get("timeout_minutes")) is not None:
         values["timeout"] = cdk.Duration.minutes(_parse_int("timeout_minutes", raw))
-    for key in ("memory_size_mb", "ephemeral_storage_mib", "noncurrent_version_expiration_days"):
+    for key in (
+        "memory_size_mb",
+        "ephemeral_storage_mib",
+        "noncurrent_version_expiration_days",
+        "rejects_expiration_days",
+        "write_concurrency",
+    ):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)
+    if (raw := context.get("write_mode")) is not None:
+        values["write_mode"] = _parse_choice("write_mode", raw, WRITE_MODES)
     return PipelineProps(**values)
 
 
@@ -76,6 +87,12 @@ def _parse_int(key: str, raw: object) -> int:
     if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         return int(raw)
     raise ValueError(f"context {key} must be a whole number, got {raw!r}")
+
+
+def _parse_choice(key: str, raw: object, choices: tuple[str, ...]) -> str:
+    if isinstance(raw, str) and raw.strip() in choices:
+        return raw.strip()
+    raise ValueError(f"context {key} must be one of {', '.join(choices)}, got {raw!r}")
 
 
 def _parse_str(key: str, raw: object) -> str:

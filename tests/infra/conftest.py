@@ -21,6 +21,9 @@ CUSTOM_CONTEXT = {
     "timeout_minutes": "5",
     "ephemeral_storage_mib": "1024",
     "noncurrent_version_expiration_days": "7",
+    "rejects_expiration_days": "14",
+    "write_mode": "replace",
+    "write_concurrency": "32",
 }
 
 

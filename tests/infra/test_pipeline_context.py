@@ -6,7 +6,14 @@ from aws_cdk.assertions import Match, Template
 
 from app import props_from_context
 from csv_ingest.pipeline import PipelineProps
-from tests.infra.logical_ids import ACCESS_LOGS_BUCKET_ID, TABLE_ID, UPLOAD_BUCKET_ID
+from tests.infra.logical_ids import (
+    ACCESS_LOGS_BUCKET_ID,
+    FAILED_EVENTS_QUEUE_ID,
+    REJECTS_BUCKET_ID,
+    TABLE_ID,
+    UPLOAD_BUCKET_ID,
+)
+from tests.infra.test_pipeline_template import function_policy_statements, properties
 
 # -- the custom template (see CUSTOM_CONTEXT in conftest.py) ---------------------------------------------------
 
@@ -16,10 +23,12 @@ from tests.infra.logical_ids import ACCESS_LOGS_BUCKET_ID, TABLE_ID, UPLOAD_BUCK
     [
         (UPLOAD_BUCKET_ID, "AWS::S3::Bucket"),
         (ACCESS_LOGS_BUCKET_ID, "AWS::S3::Bucket"),
+        (REJECTS_BUCKET_ID, "AWS::S3::Bucket"),
         (TABLE_ID, "AWS::DynamoDB::Table"),
+        (FAILED_EVENTS_QUEUE_ID, "AWS::SQS::Queue"),
     ],
 )
-def test_retain_data_keeps_buckets_and_table(custom_template: Template, logical_id: str, type_: str) -> None:
+def test_retain_data_keeps_buckets_table_and_queue(custom_template: Template, logical_id: str, type_: str) -> None:
     """With retain_data=true, deleting the stack (or replacing the resource) leaves the data in place."""
     retained = custom_template.find_resources(type_, {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"})
     assert logical_id in retained
@@ -81,6 +90,37 @@ def test_noncurrent_version_expiration_days_context(custom_template: Template) -
     )
 
 
+def test_rejects_expiration_days_context(custom_template: Template) -> None:
+    """rejects_expiration_days=14 changes how long rejects reports are kept."""
+    rules = properties(custom_template, REJECTS_BUCKET_ID)["LifecycleConfiguration"]["Rules"]
+    assert [rule["ExpirationInDays"] for rule in rules] == [14]
+
+
+def test_write_mode_and_concurrency_reach_the_function(custom_template: Template) -> None:
+    """write_mode=replace and write_concurrency=32 become WRITE_MODE and WRITE_CONCURRENCY."""
+    custom_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"WRITE_MODE": "replace", "WRITE_CONCURRENCY": "32"})}},
+    )
+
+
+def test_replace_mode_may_batch_write_to_the_table(custom_template: Template) -> None:
+    """With write_mode=replace the function may also call BatchWriteItem, on the table only."""
+    assert {
+        "Sid": "UpsertRows",
+        "Effect": "Allow",
+        "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "Resource": {"Fn::GetAtt": [TABLE_ID, "Arn"]},
+    } in function_policy_statements(custom_template)
+
+
+def test_duration_alarm_follows_the_timeout(custom_template: Template) -> None:
+    """timeout_minutes=5 puts the duration alarm at 240,000 ms, 80% of 5 minutes."""
+    custom_template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"Namespace": "AWS/Lambda", "MetricName": "Duration", "Threshold": 240_000}
+    )
+
+
 # -- parsing context values ----------------------------------------------------------------------------------
 
 
@@ -97,11 +137,32 @@ def test_retain_data_rejects_anything_but_true_or_false(raw: object) -> None:
         props_from_context({"retain_data": raw})
 
 
+@pytest.mark.parametrize("key", ["memory_size_mb", "rejects_expiration_days", "write_concurrency"])
 @pytest.mark.parametrize("raw", ["2GB", "1.5", "-1", "", True, 2.0])
-def test_number_context_rejects_non_integers(raw: object) -> None:
-    """memory_size_mb=2GB (or any non-integer) fails with the key name in the message."""
-    with pytest.raises(ValueError, match="context memory_size_mb must be a whole number"):
-        props_from_context({"memory_size_mb": raw})
+def test_number_context_rejects_non_integers(key: str, raw: object) -> None:
+    """memory_size_mb=2GB (or any non-integer, for any number key) fails with the key name in the message."""
+    with pytest.raises(ValueError, match=f"context {key} must be a whole number"):
+        props_from_context({key: raw})
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("merge", "merge"), ("replace", "replace"), (" replace ", "replace")])
+def test_write_mode_accepts_merge_or_replace(raw: str, expected: str) -> None:
+    """`-c write_mode=replace` selects the batched whole-item puts."""
+    assert props_from_context({"write_mode": raw}).write_mode == expected
+
+
+@pytest.mark.parametrize("raw", ["upsert", "Replace", "", True])
+def test_write_mode_rejects_anything_but_merge_or_replace(raw: object) -> None:
+    """A typo such as write_mode=upsert fails the synth, naming the key and the choices."""
+    with pytest.raises(ValueError, match="context write_mode must be one of merge, replace"):
+        props_from_context({"write_mode": raw})
+
+
+@pytest.mark.parametrize("raw", ["0", "65"])
+def test_write_concurrency_context_is_range_checked(raw: str) -> None:
+    """write_concurrency outside 1..64 fails with the key name in the message."""
+    with pytest.raises(ValueError, match="write_concurrency must be between 1 and 64"):
+        props_from_context({"write_concurrency": raw})
 
 
 def test_timeout_minutes_become_a_duration() -> None:
@@ -115,6 +176,7 @@ def test_absent_context_keeps_the_defaults() -> None:
     assert (props.key_column, props.retain_data, props.alarm_email) == ("customer_id", False, None)
     assert (props.memory_size_mb, props.timeout.to_minutes(), props.ephemeral_storage_mib) == (1769, 15, 4096)
     assert props.noncurrent_version_expiration_days == 30
+    assert (props.rejects_expiration_days, props.write_mode, props.write_concurrency) == (30, "merge", 16)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +186,9 @@ def test_absent_context_keeps_the_defaults() -> None:
         ({"timeout": Duration.minutes(16)}, "timeout must be between 1 second and 15 minutes"),
         ({"ephemeral_storage_mib": 20000}, "ephemeral_storage_mib must be between 512 and 10240"),
         ({"noncurrent_version_expiration_days": 0}, "noncurrent_version_expiration_days must be between 1"),
+        ({"rejects_expiration_days": 0}, "rejects_expiration_days must be between 1"),
+        ({"write_mode": "upsert"}, "write_mode must be one of merge, replace"),
+        ({"write_concurrency": 65}, "write_concurrency must be between 1 and 64"),
         ({"key_column": " customer_id"}, "key_column must be a non-empty name"),
         ({"alarm_email": "ops"}, "alarm_email must be an e-mail address"),
     ],

@@ -1,12 +1,20 @@
-"""The default deployment's template: storage, function, trigger, least-privilege IAM, alarm and outputs."""
+"""The default deployment's template: storage, function, trigger, least-privilege IAM, failure handling, alarms,
+dashboard and outputs."""
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
-from tests.infra.logical_ids import ACCESS_LOGS_BUCKET_ID, TABLE_ID, UPLOAD_BUCKET_ID
+from tests.infra.logical_ids import (
+    ACCESS_LOGS_BUCKET_ID,
+    FAILED_EVENTS_QUEUE_ID,
+    REJECTS_BUCKET_ID,
+    TABLE_ID,
+    UPLOAD_BUCKET_ID,
+)
 
 FUNCTION_ACTIONS = {
     "logs:CreateLogStream",
@@ -15,7 +23,12 @@ FUNCTION_ACTIONS = {
     "s3:GetObjectVersion",
     "dynamodb:UpdateItem",
     "dynamodb:PutItem",
+    "s3:PutObject",
+    "sqs:SendMessage",
 }
+REJECTS_OBJECTS = {"Fn::Join": ["", [{"Fn::GetAtt": [REJECTS_BUCKET_ID, "Arn"]}, "/*"]]}
+FAILED_EVENTS_QUEUE_ARN = {"Fn::GetAtt": [FAILED_EVENTS_QUEUE_ID, "Arn"]}
+ALARM_METRICS = ["Errors", "RowsRejected", "ApproximateNumberOfMessagesVisible", "Duration"]
 
 
 def single_resource(template: Template, type_: str, props: Any = None) -> tuple[str, dict]:
@@ -49,25 +62,61 @@ def as_list(value: Any) -> list:
     return value if isinstance(value, list) else [value]
 
 
+def alarm_logical_id(template: Template, metric_name: str) -> str:
+    return single_resource(template, "AWS::CloudWatch::Alarm", {"MetricName": metric_name})[0]
+
+
+def cfn_text(value: Any) -> str:
+    """A CloudFormation string expression as text, each token written as ${LogicalId} or ${LogicalId.Attribute}."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(cfn_text(part) for part in parts)
+    if "Ref" in value:
+        return "${" + value["Ref"] + "}"
+    if "Fn::GetAtt" in value:
+        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"unexpected token {value}")
+
+
+def dashboard_widgets(template: Template) -> list[dict]:
+    """The dashboard's widgets, from its body with the tokens (function name, queue name...) written as ${...}."""
+    body = Capture()
+    template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardBody": body})
+    return json.loads(cfn_text(body.as_object()))["widgets"]
+
+
 # -- stateful resources keep their identity -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("logical_id", "type_"),
-    [
-        (UPLOAD_BUCKET_ID, "AWS::S3::Bucket"),
-        (ACCESS_LOGS_BUCKET_ID, "AWS::S3::Bucket"),
-        (TABLE_ID, "AWS::DynamoDB::Table"),
-    ],
-)
+STATEFUL_RESOURCES = [
+    (UPLOAD_BUCKET_ID, "AWS::S3::Bucket"),
+    (ACCESS_LOGS_BUCKET_ID, "AWS::S3::Bucket"),
+    (REJECTS_BUCKET_ID, "AWS::S3::Bucket"),
+    (TABLE_ID, "AWS::DynamoDB::Table"),
+    (FAILED_EVENTS_QUEUE_ID, "AWS::SQS::Queue"),
+]
+
+
+@pytest.mark.parametrize(("logical_id", "type_"), STATEFUL_RESOURCES)
 def test_stateful_resources_keep_their_logical_ids(template: Template, logical_id: str, type_: str) -> None:
-    """The buckets and the table keep the logical IDs they were first deployed with, so they are never replaced."""
+    """The buckets, table and queue keep the logical IDs they were first deployed with, so they are never replaced."""
     assert logical_id in template.find_resources(type_)
 
 
 def test_no_resource_has_a_physical_name(template: Template) -> None:
-    """No bucket, table, function, topic, role or log group name is hard-coded; CloudFormation generates them."""
-    name_properties = {"BucketName", "TableName", "FunctionName", "TopicName", "RoleName", "LogGroupName"}
+    """No bucket, table, function, topic, queue, dashboard, role or log group name is hard-coded."""
+    name_properties = {
+        "BucketName",
+        "TableName",
+        "FunctionName",
+        "TopicName",
+        "QueueName",
+        "DashboardName",
+        "RoleName",
+        "LogGroupName",
+    }
     hard_coded = [
         (logical_id, name)
         for logical_id, resource in template.to_json()["Resources"].items()
@@ -77,12 +126,14 @@ def test_no_resource_has_a_physical_name(template: Template) -> None:
     assert hard_coded == []
 
 
-# -- upload bucket --------------------------------------------------------------------------------------------
+# -- buckets --------------------------------------------------------------------------------------------------
+
+BUCKETS = [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID, REJECTS_BUCKET_ID]
 
 
-@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID])
+@pytest.mark.parametrize("bucket_id", BUCKETS)
 def test_bucket_is_encrypted_with_s3_managed_keys(template: Template, bucket_id: str) -> None:
-    """Both buckets encrypt objects at rest with SSE-S3 (the only kind S3 access-log delivery supports)."""
+    """Every bucket encrypts objects at rest with SSE-S3 (the only kind S3 access-log delivery supports)."""
     assert properties(template, bucket_id)["BucketEncryption"] == {
         "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
     }
@@ -93,9 +144,9 @@ def test_upload_bucket_is_versioned(template: Template) -> None:
     assert properties(template, UPLOAD_BUCKET_ID)["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
-@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID])
+@pytest.mark.parametrize("bucket_id", BUCKETS)
 def test_bucket_blocks_all_public_access(template: Template, bucket_id: str) -> None:
-    """Both buckets block every form of public access."""
+    """Every bucket blocks every form of public access."""
     assert properties(template, bucket_id)["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True,
         "BlockPublicPolicy": True,
@@ -104,9 +155,9 @@ def test_bucket_blocks_all_public_access(template: Template, bucket_id: str) -> 
     }
 
 
-@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID])
+@pytest.mark.parametrize("bucket_id", BUCKETS)
 def test_bucket_denies_requests_without_tls(template: Template, bucket_id: str) -> None:
-    """Both bucket policies deny every request that does not use TLS."""
+    """Every bucket policy denies every request that does not use TLS."""
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -128,11 +179,14 @@ def test_bucket_denies_requests_without_tls(template: Template, bucket_id: str) 
     )
 
 
-def test_upload_bucket_logs_access_to_the_access_logs_bucket(template: Template) -> None:
-    """Server access logs of the upload bucket go to the separate logs bucket."""
-    assert properties(template, UPLOAD_BUCKET_ID)["LoggingConfiguration"] == {
+@pytest.mark.parametrize(
+    ("bucket_id", "prefix"), [(UPLOAD_BUCKET_ID, "upload-bucket/"), (REJECTS_BUCKET_ID, "rejects-bucket/")]
+)
+def test_bucket_logs_access_to_the_access_logs_bucket(template: Template, bucket_id: str, prefix: str) -> None:
+    """Server access logs of the upload and rejects buckets go to the separate logs bucket, each under its prefix."""
+    assert properties(template, bucket_id)["LoggingConfiguration"] == {
         "DestinationBucketName": {"Ref": ACCESS_LOGS_BUCKET_ID},
-        "LogFilePrefix": "upload-bucket/",
+        "LogFilePrefix": prefix,
     }
 
 
@@ -161,8 +215,9 @@ def test_access_logs_expire_after_90_days(template: Template) -> None:
     ]
 
 
-def test_access_logs_bucket_accepts_logs_from_the_upload_bucket_only(template: Template) -> None:
-    """S3 log delivery may write to the logs bucket only on behalf of the upload bucket."""
+@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, REJECTS_BUCKET_ID])
+def test_access_logs_bucket_accepts_logs_from_the_pipeline_buckets(template: Template, bucket_id: str) -> None:
+    """S3 log delivery may write to the logs bucket on behalf of the upload and rejects buckets (by source ARN)."""
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -176,7 +231,7 @@ def test_access_logs_bucket_accepts_logs_from_the_upload_bucket_only(template: T
                                 "Principal": {"Service": "logging.s3.amazonaws.com"},
                                 "Action": "s3:PutObject",
                                 "Condition": Match.object_like(
-                                    {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [UPLOAD_BUCKET_ID, "Arn"]}}}
+                                    {"ArnLike": {"aws:SourceArn": {"Fn::GetAtt": [bucket_id, "Arn"]}}}
                                 ),
                             }
                         )
@@ -187,24 +242,42 @@ def test_access_logs_bucket_accepts_logs_from_the_upload_bucket_only(template: T
     )
 
 
-@pytest.mark.parametrize(
-    ("logical_id", "type_"),
-    [
-        (UPLOAD_BUCKET_ID, "AWS::S3::Bucket"),
-        (ACCESS_LOGS_BUCKET_ID, "AWS::S3::Bucket"),
-        (TABLE_ID, "AWS::DynamoDB::Table"),
-    ],
-)
+@pytest.mark.parametrize(("logical_id", "type_"), STATEFUL_RESOURCES)
 def test_data_is_deleted_with_the_stack_by_default(template: Template, logical_id: str, type_: str) -> None:
-    """Without retain_data, deleting (or replacing) the stack's buckets and table deletes them."""
+    """Without retain_data, deleting (or replacing) the stack's buckets, table and queue deletes them."""
     deleted = template.find_resources(type_, {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"})
     assert logical_id in deleted
 
 
-@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID])
+@pytest.mark.parametrize("bucket_id", BUCKETS)
 def test_buckets_are_emptied_before_deletion_by_default(template: Template, bucket_id: str) -> None:
-    """Without retain_data, both buckets are emptied so that stack deletion succeeds."""
+    """Without retain_data, every bucket is emptied so that stack deletion succeeds."""
     template.has_resource_properties("Custom::S3AutoDeleteObjects", {"BucketName": {"Ref": bucket_id}})
+
+
+# -- rejects bucket -----------------------------------------------------------------------------------------
+
+
+def test_rejects_reports_expire_after_30_days(template: Template) -> None:
+    """Reports expire (default 30 days) and abandoned multipart uploads of large reports are aborted."""
+    assert properties(template, REJECTS_BUCKET_ID)["LifecycleConfiguration"]["Rules"] == [
+        {
+            "Id": "ExpireRejectsReports",
+            "Status": "Enabled",
+            "ExpirationInDays": 30,
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+
+
+def test_rejects_bucket_triggers_nothing(template: Template) -> None:
+    """A report (itself a .csv) can never start an ingestion: the rejects bucket has no event notification at all."""
+    assert "NotificationConfiguration" not in properties(template, REJECTS_BUCKET_ID)
+    notified = [
+        resource["Properties"]["BucketName"]
+        for resource in template.find_resources("Custom::S3BucketNotifications").values()
+    ]
+    assert notified == [{"Ref": UPLOAD_BUCKET_ID}]
 
 
 # -- table ----------------------------------------------------------------------------------------------------
@@ -275,6 +348,25 @@ def test_function_environment_names_the_table_and_key_column(template: Template)
     )
 
 
+def test_function_environment_names_the_rejects_bucket_metrics_namespace_and_write_mode(template: Template) -> None:
+    """REJECTS_BUCKET refers to the rejects bucket; EMF goes to CsvIngest; merge mode with 16 writers by default."""
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        "REJECTS_BUCKET": {"Ref": REJECTS_BUCKET_ID},
+                        "POWERTOOLS_METRICS_NAMESPACE": "CsvIngest",
+                        "WRITE_MODE": "merge",
+                        "WRITE_CONCURRENCY": "16",
+                    }
+                )
+            }
+        },
+    )
+
+
 def test_function_logs_to_a_log_group_kept_seven_days(template: Template) -> None:
     """The function writes to its own log group, which keeps logs for 7 days."""
     log_group = Capture()
@@ -319,9 +411,49 @@ def test_function_may_upsert_rows_in_the_table(template: Template) -> None:
 
 
 def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> None:
-    """The role allows exactly: write its logs, read objects, update/put items. Nothing else."""
+    """The role allows exactly: write its logs, read uploads, update/put items, write reports, send failed events."""
     actions = {a for s in function_policy_statements(template) for a in as_list(s["Action"])}
     assert actions == FUNCTION_ACTIONS
+
+
+def test_function_may_write_reports_to_the_rejects_bucket_only(template: Template) -> None:
+    """s3:PutObject is allowed on the rejects bucket's objects and nowhere else (not on the upload bucket)."""
+    statements = function_policy_statements(template)
+    assert {
+        "Sid": "WriteRejectsReports",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": REJECTS_OBJECTS,
+    } in statements
+    put_object_resources = [
+        r for s in statements if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])
+    ]
+    assert put_object_resources == [REJECTS_OBJECTS]
+
+
+def test_function_may_not_read_the_rejects_bucket(template: Template) -> None:
+    """The only action on the rejects bucket is s3:PutObject: no GetObject, listing or deleting of reports."""
+    actions = {
+        a
+        for s in function_policy_statements(template)
+        if REJECTS_BUCKET_ID in json.dumps(s)
+        for a in as_list(s["Action"])
+    }
+    assert actions == {"s3:PutObject"}
+
+
+def test_function_may_send_failed_events_to_the_queue_only(template: Template) -> None:
+    """sqs:SendMessage on the failed-events queue is the role's only SQS permission (no GetQueueAttributes/Url)."""
+    statements = function_policy_statements(template)
+    sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
+    assert sqs_statements == [
+        {
+            "Sid": "SendFailedEventsToQueue",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": FAILED_EVENTS_QUEUE_ARN,
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -329,17 +461,20 @@ def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> 
     [
         "s3:List",
         "s3:GetBucket",
-        "s3:PutObject",
+        "s3:PutObjectAcl",
         "s3:Delete",
         "dynamodb:DeleteItem",
         "dynamodb:Scan",
         "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:BatchWriteItem",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueue",
     ],
 )
-def test_function_may_not_list_write_objects_or_read_or_delete_rows(template: Template, forbidden_prefix: str) -> None:
-    """No bucket listing, no object writes or deletes, no reads, scans, deletes or batch writes on the table."""
+def test_function_may_not_list_delete_read_rows_or_consume_the_queue(template: Template, forbidden_prefix: str) -> None:
+    """No listing, object ACLs or deletes; no reads, scans, deletes or (in merge mode) batch writes; no queue reads."""
     actions = [a for s in function_policy_statements(template) for a in as_list(s["Action"])]
     assert not [a for a in actions if a.startswith(forbidden_prefix)]
 
@@ -401,7 +536,56 @@ def test_only_the_upload_bucket_may_invoke_the_function(template: Template) -> N
     )
 
 
-# -- alarm ----------------------------------------------------------------------------------------------------
+# -- failed events --------------------------------------------------------------------------------------------
+
+
+def test_failed_invocations_go_to_the_queue_after_two_retries(template: Template) -> None:
+    """Async invocations retry twice, events expire after 6 hours, and what still fails is sent to the queue."""
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_logical_id(template)},
+            "Qualifier": "$LATEST",
+            "MaximumRetryAttempts": 2,
+            "MaximumEventAgeInSeconds": 6 * 3600,
+            "DestinationConfig": Match.object_equals({"OnFailure": {"Destination": FAILED_EVENTS_QUEUE_ARN}}),
+        },
+    )
+
+
+def test_failed_events_queue_is_encrypted_and_keeps_messages_14_days(template: Template) -> None:
+    """The queue uses SQS-managed server-side encryption and keeps messages for the maximum 14 days."""
+    assert properties(template, FAILED_EVENTS_QUEUE_ID) == {
+        "MessageRetentionPeriod": 14 * 24 * 3600,
+        "SqsManagedSseEnabled": True,
+    }
+
+
+def test_failed_events_queue_denies_requests_without_tls(template: Template) -> None:
+    """The queue policy denies every request that does not use TLS."""
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": FAILED_EVENTS_QUEUE_ID}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sqs:*",
+                                "Resource": FAILED_EVENTS_QUEUE_ARN,
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+# -- alarms ---------------------------------------------------------------------------------------------------
 
 
 def test_errors_alarm_fires_on_one_failure_in_five_minutes(template: Template) -> None:
@@ -422,11 +606,96 @@ def test_errors_alarm_fires_on_one_failure_in_five_minutes(template: Template) -
     )
 
 
-def test_errors_alarm_notifies_the_alarm_topic(template: Template) -> None:
-    """The alarm's action is the SNS topic."""
+def test_rejected_rows_alarm_fires_on_any_rejected_row(template: Template) -> None:
+    """The function's RowsRejected EMF metric, Sum > 0 over 5 minutes, alarms; no data is not an alarm."""
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "CsvIngest",
+            "MetricName": "RowsRejected",
+            "Dimensions": [{"Name": "service", "Value": "csv-ingest"}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+def test_rejected_rows_alarm_reads_the_metric_the_function_emits(template: Template) -> None:
+    """The alarm's namespace and service dimension are the POWERTOOLS_* values the function is given."""
+    namespace, service = Capture(), Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": {"POWERTOOLS_METRICS_NAMESPACE": namespace, "POWERTOOLS_SERVICE_NAME": service}}},
+    )
+    alarm = properties(template, alarm_logical_id(template, "RowsRejected"))
+    assert (alarm["Namespace"], alarm["Dimensions"]) == (
+        namespace.as_string(),
+        [{"Name": "service", "Value": service.as_string()}],
+    )
+
+
+def test_failed_events_alarm_fires_when_the_queue_holds_a_message(template: Template) -> None:
+    """Messages visible in the failed-events queue, Maximum >= 1, alarm; no data keeps the alarm's state."""
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [FAILED_EVENTS_QUEUE_ID, "QueueName"]}}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "ignore",
+        },
+    )
+
+
+def test_duration_alarm_fires_at_80_percent_of_the_timeout(template: Template) -> None:
+    """Duration Maximum >= 720,000 ms (80% of the 15-minute timeout) over 5 minutes alarms."""
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Duration",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": function_logical_id(template)}}],
+            "Statistic": "Maximum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 720_000,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("metric_name", "phrases"),
+    [
+        ("RowsRejected", ["RejectsBucketName", ".rejected.csv", "upload it to the upload bucket"]),
+        ("ApproximateNumberOfMessagesVisible", ["FailedEventsQueueUrl", "redrive", "delete the message"]),
+        ("Duration", ["too large", "Split the file", "csv-ingest load"]),
+    ],
+)
+def test_alarm_description_tells_the_reader_what_to_do(
+    template: Template, metric_name: str, phrases: list[str]
+) -> None:
+    """Each new alarm's description says where to look and what to do."""
+    description = properties(template, alarm_logical_id(template, metric_name))["AlarmDescription"]
+    assert [p for p in phrases if p not in description] == []
+
+
+@pytest.mark.parametrize("metric_name", ALARM_METRICS)
+def test_alarm_notifies_the_alarm_topic(template: Template, metric_name: str) -> None:
+    """Every alarm's action is the SNS topic."""
     topic_id, _ = single_resource(template, "AWS::SNS::Topic")
     template.has_resource_properties(
-        "AWS::CloudWatch::Alarm", {"MetricName": "Errors", "AlarmActions": [{"Ref": topic_id}]}
+        "AWS::CloudWatch::Alarm", {"MetricName": metric_name, "AlarmActions": [{"Ref": topic_id}]}
     )
 
 
@@ -459,9 +728,10 @@ def test_alarm_key_lets_cloudwatch_encrypt_notifications(template: Template) -> 
     )
 
 
-def test_alarm_topic_lets_cloudwatch_publish_for_the_errors_alarm(template: Template) -> None:
-    """The topic policy (which replaces SNS's default) allows CloudWatch to publish for this alarm only."""
-    alarm_id, _ = single_resource(template, "AWS::CloudWatch::Alarm")
+@pytest.mark.parametrize("metric_name", ALARM_METRICS)
+def test_alarm_topic_lets_cloudwatch_publish_for_each_alarm(template: Template, metric_name: str) -> None:
+    """The topic policy (which replaces SNS's default) allows CloudWatch to publish for each alarm, by its ARN."""
+    alarm_id = alarm_logical_id(template, metric_name)
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
         {
@@ -513,6 +783,49 @@ def test_no_email_subscription_without_alarm_email(template: Template) -> None:
     template.resource_count_is("AWS::SNS::Subscription", 0)
 
 
+# -- dashboard ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        ("CsvIngest", "RowsWritten", "service", "csv-ingest"),
+        ("CsvIngest", "RowsRejected", "service", "csv-ingest"),
+        ("CsvIngest", "FilesProcessed", "service", "csv-ingest"),
+        ("CsvIngest", "FilesFailed", "service", "csv-ingest"),
+        ("AWS/Lambda", "Errors", "FunctionName", "${Function}"),
+        ("AWS/Lambda", "Duration", "FunctionName", "${Function}"),
+        ("AWS/Lambda", "Throttles", "FunctionName", "${Function}"),
+        ("AWS/DynamoDB", "WriteThrottleEvents", "TableName", "${" + TABLE_ID + "}"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${" + FAILED_EVENTS_QUEUE_ID + ".QueueName}"),
+    ],
+    ids=lambda metric: metric[1],
+)
+def test_dashboard_graphs_the_metric(template: Template, metric: tuple[str, ...]) -> None:
+    """The dashboard graphs rows, files, errors, duration, throttles and queue depth, of this stack's resources."""
+    expected = tuple(v.replace("${Function}", "${" + function_logical_id(template) + "}") for v in metric)
+    graphed = {
+        tuple(line[:4]) for widget in dashboard_widgets(template) for line in widget["properties"].get("metrics", [])
+    }
+    assert expected in graphed
+
+
+def test_dashboard_marks_the_timeout_on_the_duration_graph(template: Template) -> None:
+    """The duration graph shows average and maximum, with the 900,000 ms timeout as a horizontal line."""
+    (duration,) = [
+        w["properties"] for w in dashboard_widgets(template) if w["properties"].get("title") == "Duration (ms)"
+    ]
+    assert [line[1] for line in duration["metrics"]] == ["Duration", "Duration"]
+    assert [line[-1].get("stat", "Average") for line in duration["metrics"]] == ["Average", "Maximum"]
+    assert duration["annotations"]["horizontal"] == [{"value": 900_000, "label": "Timeout", "yAxis": "left"}]
+
+
+def test_dashboard_shows_the_state_of_every_alarm(template: Template) -> None:
+    """An alarm-status widget lists the four alarms."""
+    (alarms,) = [w["properties"]["alarms"] for w in dashboard_widgets(template) if w["type"] == "alarm"]
+    assert sorted(alarms) == sorted("${" + alarm_logical_id(template, m) + ".Arn}" for m in ALARM_METRICS)
+
+
 # -- outputs --------------------------------------------------------------------------------------------------
 
 
@@ -522,12 +835,24 @@ def test_no_email_subscription_without_alarm_email(template: Template) -> None:
         (lambda t: {"Ref": UPLOAD_BUCKET_ID}, "Upload CSV files here"),
         (lambda t: {"Ref": TABLE_ID}, "DynamoDB table receiving the rows"),
         (lambda t: {"Ref": function_logical_id(t)}, "Lambda function that ingests each uploaded CSV"),
-        (lambda t: {"Ref": single_resource(t, "AWS::SNS::Topic")[0]}, "SNS topic notified when the function fails"),
+        (lambda t: {"Ref": single_resource(t, "AWS::SNS::Topic")[0]}, "SNS topic notified by the pipeline alarms"),
+        (
+            lambda t: {"Ref": REJECTS_BUCKET_ID},
+            "Reports of rejected rows: fix them and upload the report to the upload bucket",
+        ),
+        (
+            lambda t: {"Ref": FAILED_EVENTS_QUEUE_ID},
+            "S3 events of files that failed on every attempt, to redrive once the cause is fixed",
+        ),
+        (
+            lambda t: {"Ref": single_resource(t, "AWS::CloudWatch::Dashboard")[0]},
+            "CloudWatch dashboard of the pipeline",
+        ),
     ],
-    ids=["bucket", "table", "function", "topic"],
+    ids=["bucket", "table", "function", "topic", "rejects-bucket", "failed-events-queue", "dashboard"],
 )
 def test_outputs_tell_the_user_where_things_are(
     template: Template, value_of: Callable[[Template], dict], description: str
 ) -> None:
-    """The stack outputs the bucket, table and function names and the topic ARN, each with a description."""
+    """The stack outputs where uploads, rows, reports, failed events, alarms and the dashboard are, described."""
     assert len(template.find_outputs("*", {"Value": value_of(template), "Description": description})) == 1

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import STACK_ID, build_app
-from tests.infra.logical_ids import UPLOAD_BUCKET_ID
+from tests.infra.logical_ids import REJECTS_BUCKET_ID, UPLOAD_BUCKET_ID
 from tests.infra.synth import REPO_ROOT, Synthesized, cli_context
 
 # Each one a finding that is inherent to the design, acknowledged with a reason at the narrowest construct.
@@ -18,6 +18,11 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         f"AwsSolutions-IAM5[Resource::<{UPLOAD_BUCKET_ID}.Arn>/*]",
         f"{STACK_ID}/Pipeline/FunctionRole/DefaultPolicy",
     ),
+    (
+        f"AwsSolutions-IAM5[Resource::<{REJECTS_BUCKET_ID}.Arn>/*]",
+        f"{STACK_ID}/Pipeline/FunctionRole/DefaultPolicy",
+    ),
+    ("AwsSolutions-SQS3", f"{STACK_ID}/Pipeline/FailedEventsQueue/Resource"),
     (
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         f"{STACK_ID}/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role",
