@@ -134,77 +134,63 @@ class CsvIngestPipeline(Construct):
 
     # -- storage --------------------------------------------------------------------------------------------
 
-    def _bucket_removal(self) -> dict[str, Any]:
-        """Removal settings shared by the buckets: throw-away in development, kept when `retain_data`."""
-        return {
-            "removal_policy": self.props.removal_policy,
-            "auto_delete_objects": not self.props.retain_data,
-        }
+    def _secure_bucket(self, id_: str, *, lifecycle_rule: s3.LifecycleRule, **extra: Any) -> s3.Bucket:
+        """A bucket with the settings every bucket here shares, and removal per `retain_data`."""
+        return s3.Bucket(
+            self,
+            id_,
+            # SSE-S3: the data needs encryption at rest, not key-level access control; SSE-KMS would add a KMS call
+            # (cost, throttling) to every GetObject the function makes, and S3 server access logging can only
+            # deliver to an SSE-S3 bucket anyway.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            lifecycle_rules=[lifecycle_rule],
+            # Throw-away in development, kept when `retain_data`.
+            removal_policy=self.props.removal_policy,
+            auto_delete_objects=not self.props.retain_data,
+            **extra,
+        )
 
     def _access_logs_bucket(self) -> s3.Bucket:
         # No AwsSolutions-S1 (access logging) acknowledgement needed: cdk-nag treats the bucket that receives
         # another bucket's access logs as compliant.
-        return s3.Bucket(
-            self,
+        return self._secure_bucket(
             "AccessLogsBucket",
-            # S3 server access logging can only deliver to an SSE-S3 bucket, not SSE-KMS.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireAccessLogs",
-                    expiration=ACCESS_LOGS_EXPIRATION,
-                    abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
-                )
-            ],
-            **self._bucket_removal(),
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireAccessLogs",
+                expiration=ACCESS_LOGS_EXPIRATION,
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
         )
 
     def _upload_bucket(self) -> s3.Bucket:
-        return s3.Bucket(
-            self,
+        return self._secure_bucket(
             "UploadBucket",
-            # SSE-S3: the uploads need encryption at rest, not key-level access control, and SSE-KMS would add a
-            # KMS call (cost, throttling) to every GetObject the function makes.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             versioned=True,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="upload-bucket/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireNoncurrentVersions",
-                    noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
-                    abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
-                )
-            ],
-            **self._bucket_removal(),
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
         )
 
     def _rejects_bucket(self) -> s3.Bucket:
         # No event notification, ever: a report is a CSV, and it must not be ingested until a user has fixed it and
         # uploaded it to the upload bucket. Not versioned: each report's key names the upload's version already.
-        return s3.Bucket(
-            self,
+        return self._secure_bucket(
             "RejectsBucket",
-            # SSE-S3 for the same reasons as the upload bucket; reports hold the same data as the uploads.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="rejects-bucket/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="ExpireRejectsReports",
-                    expiration=Duration.days(self.props.rejects_expiration_days),
-                    # The function may not AbortMultipartUpload (PutObject only), so a large report whose upload
-                    # failed halfway is cleaned up here.
-                    abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
-                )
-            ],
-            **self._bucket_removal(),
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireRejectsReports",
+                expiration=Duration.days(self.props.rejects_expiration_days),
+                # The function may not AbortMultipartUpload (PutObject only), so a large report whose upload
+                # failed halfway is cleaned up here.
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
         )
 
     def _table(self) -> dynamodb.Table:
