@@ -33,7 +33,8 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
     """
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-        reader = csv.reader(text, dialect="excel", strict=False)
+        # strict: a quote that is never closed is an error, not a cell that silently swallows the rest of the file.
+        reader = csv.reader(text, dialect="excel", strict=True)
         lines_done = 0
         try:
             for count, cells in enumerate(reader, start=1):
@@ -52,18 +53,25 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
         except csv.Error as exc:
             raise IngestError(
                 source,
-                f"malformed CSV near line {reader.line_num}: {exc} "
-                f"(a cell over {FIELD_SIZE_LIMIT // 1024} KiB usually means a quote that is never closed)",
+                f"malformed CSV in the row that starts on line {lines_done + 1}: {exc}. A cell that contains commas, "
+                'quotes or line breaks must be enclosed in double quotes, with each quote inside it doubled ("")'
+                + (
+                    f"; a cell over {FIELD_SIZE_LIMIT // 1024} KiB usually means a quote that is never closed"
+                    if "field larger than field limit" in str(exc)
+                    else ""
+                ),
             ) from None
 
 
 def _first_invalid_utf8_line(path: Path) -> int:
     """The 1-based physical line holding the first byte sequence that is not UTF-8."""
-    # b"\n" never occurs inside a multi-byte UTF-8 sequence, so each line can be decoded on its own.
-    with path.open("rb") as raw:
-        for number, line in enumerate(raw, start=1):
+    # Latin-1 maps every byte to one character, so lines split exactly as the csv reader counts them (CRLF, LF or a
+    # lone CR, old Excel for Mac's line end); CR and LF never occur inside a multi-byte UTF-8 sequence, so each
+    # line can be checked on its own.
+    with path.open(encoding="latin-1", newline=None) as text:
+        for number, line in enumerate(text, start=1):
             try:
-                line.decode("utf-8")
+                line.encode("latin-1").decode("utf-8")
             except UnicodeDecodeError:
                 return number
     return 0  # pragma: no cover - only called after a decode error, so some line is invalid

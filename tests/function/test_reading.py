@@ -49,3 +49,25 @@ def test_an_unclosed_quote_fails_instead_of_reading_the_rest_of_the_file_as_one_
     body = b'customer_id,notes\n1,"never closed\n' + b"2,filler text\n" * 100_000
     with pytest.raises(IngestError, match="a quote that is never closed"):
         records(tmp_path, body)
+
+
+@pytest.mark.parametrize(
+    ("data", "line", "problem"),
+    [
+        (b'customer_id,name\n1,"Alice\n2,Bob\n3,Carol\n', 2, "unexpected end of data"),
+        (b'customer_id,name\r\n1,Ann\r\n2,"Al"ice\r\n3,Bob\r\n', 3, "',' expected after '\"'"),
+    ],
+)
+def test_malformed_quoting_fails_naming_the_row_instead_of_swallowing_rows(
+    tmp_path: Path, data: bytes, line: int, problem: str
+):
+    """An unclosed quote in a small file, or text after a closing quote, fails the file at that row's line."""
+    with pytest.raises(IngestError) as failure:
+        records(tmp_path, data)
+    assert f"malformed CSV in the row that starts on line {line}: {problem}" in str(failure.value)
+
+
+def test_invalid_utf8_line_counts_lone_cr_line_ends_like_the_reader(tmp_path: Path):
+    """Old Excel for Mac ends lines with a lone CR: the bad line is still named correctly."""
+    with pytest.raises(IngestError, match=r"invalid bytes on line 4\)"):
+        records(tmp_path, b"customer_id,name\r1,a\r2,b\r3,Jos\xe9\r")
