@@ -30,6 +30,12 @@ DUPLICATE_KEYS = {
 }
 
 
+TOO_MANY_REQUESTS = {
+    "__type": "com.amazon.coral.validate#ValidationException",
+    "message": "Too many items requested for the BatchWriteItem call",
+}
+
+
 class Counters:
     """What the stub received; with `keep_items`, `items` holds each key's attributes as DynamoDB would."""
 
@@ -39,6 +45,7 @@ class Counters:
         self.rows = 0
         self.throttled = 0
         self.duplicate_batches = 0
+        self.largest_batch = 0
         self.items: dict[str, dict[str, str]] = {}
 
     def as_dict(self) -> dict[str, int]:
@@ -112,6 +119,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _batch(self, body: dict[str, Any], throttle: bool) -> tuple[int, dict[str, Any]]:
         unprocessed: dict[str, list[Any]] = {}
         for table, requests in body.get("RequestItems", {}).items():
+            if len(requests) > 25:
+                return 400, TOO_MANY_REQUESTS
+            with self.server.counters.lock:
+                self.server.counters.largest_batch = max(self.server.counters.largest_batch, len(requests))
             keys = [json.dumps(next(iter(r["PutRequest"]["Item"].values()))) for r in requests]
             if len(set(keys)) != len(keys):
                 with self.server.counters.lock:
@@ -174,7 +185,7 @@ def _control(server: StubServer) -> None:
         if command == "reset":
             with server.counters.lock:
                 server.counters.requests = server.counters.rows = server.counters.throttled = 0
-                server.counters.duplicate_batches = 0
+                server.counters.duplicate_batches = server.counters.largest_batch = 0
                 server.counters.items.clear()
         print(json.dumps(server.counters.as_dict()), flush=True)
     server.shutdown()

@@ -17,3 +17,11 @@ class WriteFailed(Exception):
         super().__init__(f"line {line}: {detail}")
         self.line = line
         self.detail = detail
+
+
+class DeadlineReached(Exception):
+    """The caller's `should_stop` turned true while the writer was busy; `line` is the first row not handed over."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(f"stopped before line {line}")
+        self.line = line

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest_engine.errors import IngestError, WriteFailed
+from ingest_engine.errors import DeadlineReached, IngestError, WriteFailed
 from ingest_engine.reading import read_records
 from ingest_engine.reports import RejectsReport
 from ingest_engine.rules import Rejection, Write, parse_header, to_write
@@ -58,7 +58,10 @@ def ingest_file(
             if on_reject is not None:
                 on_reject(rejection)
             if report is not None:
-                report.reject(rejection)
+                try:
+                    report.reject(rejection)
+                except OSError as exc:  # e.g. /tmp full: the rows must not go unreported
+                    raise IngestError(source, f"could not write the rejected-rows report ({exc})") from exc
 
     progress = None
     if on_progress is not None:
@@ -73,7 +76,7 @@ def ingest_file(
         report.header(header.columns)
 
     replace = writer is not None and writer.mode == "replace"
-    session = writer.session(reject) if writer is not None else None
+    session = writer.session(reject, should_stop=should_stop) if writer is not None else None
     rows_read = accepted = rejected_by_rules = 0
     stopped_before: int | None = None
     fatal: WriteFailed | None = None
@@ -82,6 +85,8 @@ def ingest_file(
             rows_read += 1
             if should_stop is not None and rows_read % STOP_CHECK_EVERY == 0 and should_stop():
                 stopped_before = record.line
+                if session is not None:
+                    session.cancel()
                 break
             outcome = to_write(record, header, table_name=table_name, replace=replace)
             if isinstance(outcome, Write):
@@ -93,6 +98,10 @@ def ingest_file(
                 reject(outcome)
     except WriteFailed as exc:
         fatal = exc
+    except DeadlineReached as exc:  # the writers were busy when time ran out
+        stopped_before = exc.line
+        if session is not None:
+            session.cancel()
     finally:
         # Always wait for the writes already queued: the counts and the report must be whole, even on failure.
         totals = WriteTotals(written=accepted)
@@ -118,6 +127,8 @@ def ingest_file(
             f"answer); {result.rows_written} rows were written. Ingesting the file again is safe and will write them.",
         )
     if stopped_before is not None:
+        if totals.first_unsent_line is not None:
+            stopped_before = min(stopped_before, totals.first_unsent_line)
         raise IngestError(
             source,
             f"the invocation was about to time out, so ingestion stopped before line {stopped_before} "

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from ingest_engine.errors import WriteFailed
+from ingest_engine.errors import DeadlineReached, WriteFailed
 from ingest_engine.rules import Rejection, Write
 
 WriteMode = Literal["merge", "replace"]
@@ -34,14 +35,20 @@ DEFAULT_CONCURRENCY = 16
 # worker busy, few enough that memory does not depend on the file.
 CHUNK_SIZE = 32
 QUEUE_DEPTH = 4
+# How often a blocked `submit` looks at the session's state (failure, deadline).
+SUBMIT_POLL_S = 0.25
 BATCH_SIZE = 25  # BatchWriteItem's limit
 # UnprocessedItems (throttled puts inside a successful BatchWriteItem) are not retried by botocore.
 BATCH_RETRIES = 10
 BATCH_BACKOFF_BASE_S = 0.05
 BATCH_BACKOFF_CAP_S = 5.0
+# Rows failing one after another, none written in between: the table is not answering, stop trying.
+MAX_CONSECUTIVE_FAILURES = 50
 
 # A refusal about this row: reject it and go on.
 _ROW_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
+# ValidationExceptions that are about the table, not the row: every row would get them, so the file fails.
+_SCHEMA_MISMATCH = ("does not match the schema", "required keys was not given a value", "Missing the key")
 # Transient: botocore's retry mode has already retried these with backoff; what reaches us exhausted its retries.
 _TRANSIENT_ERRORS = frozenset(
     {
@@ -53,15 +60,21 @@ _TRANSIENT_ERRORS = frozenset(
         "TransactionConflictException",
     }
 )
+# Transport errors that botocore retried; anything else from botocore (no credentials, no region...) is fatal.
+_TRANSIENT_TRANSPORT = (BotoConnectionError, HTTPClientError)
 
 
 @dataclass
 class WriteTotals:
-    """Counts for one file's writes; exact under concurrency (each worker counts its own, summed at the end)."""
+    """Counts for one file's writes; exact under concurrency (each worker counts its own, summed at the end).
+
+    `first_unsent_line` is the first line a cancelled session did not send (None when everything was sent).
+    """
 
     written: int = 0
     rejected: int = 0
     failed: int = 0
+    first_unsent_line: int | None = None
 
 
 @dataclass
@@ -84,56 +97,94 @@ class TableWriter:
         self.concurrency = concurrency
         self.mode: WriteMode = mode
 
-    def session(self, on_reject: Callable[[Rejection], None]) -> WriteSession:
-        """A pool for one file. `on_reject` is called from the pool's threads (it must be thread-safe) for rows the
-        table refuses and rows that failed."""
-        return WriteSession(self, on_reject)
+    def session(
+        self, on_reject: Callable[[Rejection], None], *, should_stop: Callable[[], bool] | None = None
+    ) -> WriteSession:
+        """A pool for one file.
+
+        `on_reject` is called from the pool's threads (it must be thread-safe) for rows the table refuses and rows
+        that failed. `should_stop` is asked while `submit` waits for a busy worker; when it turns true, `submit`
+        raises `DeadlineReached`.
+        """
+        return WriteSession(self, on_reject, should_stop)
 
 
 class WriteSession:
-    """One file's writes: `submit` in file order, then `close` and read `totals`."""
+    """One file's writes: `submit` in file order, then `close` (after `cancel`, if stopping early)."""
 
-    def __init__(self, writer: TableWriter, on_reject: Callable[[Rejection], None]) -> None:
+    def __init__(
+        self,
+        writer: TableWriter,
+        on_reject: Callable[[Rejection], None],
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
         self._client = writer.client
-        self._mode = writer.mode
         self._on_reject = on_reject
+        self._should_stop = should_stop
         self._fatal: WriteFailed | None = None
+        self._cancelled = False
+        self._consecutive_failures = 0
         self._workers = [_Worker(queue.Queue(maxsize=QUEUE_DEPTH)) for _ in range(writer.concurrency)]
         run = self._run_replace if writer.mode == "replace" else self._run_merge
         for number, worker in enumerate(self._workers):
             worker.thread = threading.Thread(
-                target=run, args=(worker,), name=f"csv-ingest-writer-{number}", daemon=True
+                target=self._guarded, args=(run, worker), name=f"csv-ingest-writer-{number}", daemon=True
             )
             worker.thread.start()
         self.totals = WriteTotals()
 
     def submit(self, write: Write, cells: list[str]) -> None:
-        """Queue one write (blocks while its worker is full); raise `WriteFailed` once the table refused for good."""
+        """Queue one write (waits while its worker is busy).
+
+        Raises `WriteFailed` once the table refused for good, `DeadlineReached` when `should_stop` turned true
+        while waiting.
+        """
         if self._fatal is not None:
             raise self._fatal
         worker = self._workers[hash(write.key) % len(self._workers)]
         pending = worker.pending
         pending.append((write, cells))
-        if len(pending) >= CHUNK_SIZE:
-            worker.queue.put(pending)
-            worker.pending = []
+        if len(pending) < CHUNK_SIZE:
+            return
+        worker.pending = []
+        while True:
+            try:
+                worker.queue.put(pending, timeout=SUBMIT_POLL_S)
+                return
+            except queue.Full:
+                if self._fatal is not None:
+                    raise self._fatal from None
+                if self._should_stop is not None and self._should_stop():
+                    worker.pending = pending  # not handed over: `cancel` counts it as unsent
+                    raise DeadlineReached(pending[0][0].line) from None
+
+    def cancel(self) -> None:
+        """Stop sending: requests not yet sent are dropped (and counted as unsent) instead of written."""
+        self._cancelled = True
 
     def close(self) -> WriteTotals:
-        """Wait for every queued write, then return the totals; raise `WriteFailed` if the table refused for good."""
+        """Wait for the queued writes (or, after `cancel`, the ones in flight); return the totals.
+
+        Raises `WriteFailed` if the table refused for good.
+        """
         for worker in self._workers:
-            if worker.thread is not None and worker.thread.is_alive():
-                if worker.pending:
+            if worker.pending:
+                if self._cancelled:
+                    self._skip(worker.totals, worker.pending[0][0])
+                else:
                     worker.queue.put(worker.pending)
-                    worker.pending = []
-                worker.queue.put(None)
+                worker.pending = []
+            worker.queue.put(None)
         for worker in self._workers:
             if worker.thread is not None:
                 worker.thread.join()
                 worker.thread = None
+        unsent = [w.totals.first_unsent_line for w in self._workers if w.totals.first_unsent_line is not None]
         self.totals = WriteTotals(
             written=sum(w.totals.written for w in self._workers),
             rejected=sum(w.totals.rejected for w in self._workers),
             failed=sum(w.totals.failed for w in self._workers),
+            first_unsent_line=min(unsent, default=None),
         )
         if self._fatal is not None:
             raise self._fatal
@@ -141,51 +192,73 @@ class WriteSession:
 
     # -- workers --------------------------------------------------------------------------------------------
 
+    def _guarded(self, run: Callable[[_Worker], None], worker: _Worker) -> None:
+        """Whatever happens in a worker fails the file; the worker never dies silently and leaves `submit` waiting."""
+        try:
+            run(worker)
+        except BaseException as exc:
+            self._set_fatal(WriteFailed(0, f"writer thread failed: {exc!r}"))
+            while worker.queue.get() is not None:  # keep taking chunks, so that `close` can finish
+                pass
+
+    def _items(self, worker: _Worker) -> Iterator[tuple[Write, list[str]]]:
+        """The worker's requests in order, until `close`; nothing more once the file failed or was cancelled."""
+        while (chunk := worker.queue.get()) is not None:
+            for item in chunk:
+                if self._fatal is not None:
+                    break
+                if self._cancelled:
+                    self._skip(worker.totals, item[0])
+                    break
+                yield item
+
     def _run_merge(self, worker: _Worker) -> None:
-        client, totals = self._client, worker.totals
-        for write, cells in self._chunks(worker):
+        for write, cells in self._items(worker):
             try:
-                getattr(client, write.operation)(**write.params)
-                totals.written += 1
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code == "ConditionalCheckFailedException":
-                    totals.written += 1  # a key-only row whose item exists: nothing to change
-                elif code in _ROW_ERRORS:
-                    message = exc.response.get("Error", {}).get("Message", code)
-                    self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
-                elif code in _TRANSIENT_ERRORS:
-                    self._fail(totals, write, cells, f"not written, retries exhausted ({code})")
-                else:
-                    self._fatal = WriteFailed(write.line, str(exc))
-            except BotoCoreError as exc:  # connection errors, after botocore's retries
-                self._fail(totals, write, cells, f"not written, retries exhausted ({exc})")
-            except Exception as exc:  # a bug must fail the file, not kill the thread and hang the reader
-                self._fatal = WriteFailed(write.line, f"unexpected error: {exc!r}")
+                self._send_one(worker.totals, write, cells)
+            except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
+                self._set_fatal(WriteFailed(write.line, f"unexpected error: {exc!r}"))
+
+    def _send_one(self, totals: WriteTotals, write: Write, cells: list[str]) -> None:
+        try:
+            getattr(self._client, write.operation)(**write.params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            message = exc.response.get("Error", {}).get("Message", code)
+            if code == "ConditionalCheckFailedException":
+                self._written(totals, 1)  # a key-only row whose item exists: nothing to change
+            elif code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH):
+                self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
+            elif code in _TRANSIENT_ERRORS:
+                self._fail(totals, write, cells, f"not written, retries exhausted ({code})")
+            else:
+                self._set_fatal(WriteFailed(write.line, str(exc)))
+        except _TRANSIENT_TRANSPORT as exc:
+            self._fail(totals, write, cells, f"not written, retries exhausted ({exc})")
+        except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
+            self._set_fatal(WriteFailed(write.line, str(exc)))
+        else:
+            self._written(totals, 1)
 
     def _run_replace(self, worker: _Worker) -> None:
         batch: dict[str, tuple[Write, list[str]]] = {}
-        for item in self._chunks(worker):
+        for item in self._items(worker):
             # A batch may not hold two requests for one key: send what we have before the second one.
             if len(batch) == BATCH_SIZE or item[0].key in batch:
-                if self._fatal is None:
-                    self._send_batch(worker.totals, batch)
+                self._send_batch(worker.totals, batch)
                 batch = {}
             batch[item[0].key] = item
         if batch and self._fatal is None:
-            self._send_batch(worker.totals, batch)
-
-    def _chunks(self, worker: _Worker) -> Iterator[tuple[Write, list[str]]]:
-        """The worker's requests in order, until `close`; nothing more once the file has failed (drained unsent)."""
-        while (chunk := worker.queue.get()) is not None:
-            if self._fatal is None:
-                yield from chunk
+            if self._cancelled:
+                self._skip(worker.totals, min((write for write, _ in batch.values()), key=lambda w: w.line))
+            else:
+                self._send_batch(worker.totals, batch)
 
     def _send_batch(self, totals: WriteTotals, batch: dict[str, tuple[Write, list[str]]]) -> None:
         try:
             self._send_batch_with_retries(totals, batch)
-        except Exception as exc:  # a bug must fail the file, not kill the thread and hang the reader
-            self._fatal = WriteFailed(min(write.line for write, _ in batch.values()), f"unexpected error: {exc!r}")
+        except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
+            self._set_fatal(WriteFailed(min(write.line for write, _ in batch.values()), f"unexpected error: {exc!r}"))
 
     def _send_batch_with_retries(self, totals: WriteTotals, batch: dict[str, tuple[Write, list[str]]]) -> None:
         table = next(iter(batch.values()))[0].params["TableName"]
@@ -197,19 +270,23 @@ class WriteSession:
                 response = self._client.batch_write_item(RequestItems={table: pending})
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
-                if code in _ROW_ERRORS:
+                message = exc.response.get("Error", {}).get("Message", code)
+                if code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH):
                     # One bad item fails the whole batch: send them one by one to find it.
                     for write, cells in batch.values():
-                        self._put_one(totals, write, cells)
+                        self._send_one(totals, write, cells)
                     return
                 if code not in _TRANSIENT_ERRORS:
-                    self._fatal = WriteFailed(first_line, str(exc))
+                    self._set_fatal(WriteFailed(first_line, str(exc)))
                     return
                 response = {"UnprocessedItems": {table: pending}}
-            except BotoCoreError:
+            except _TRANSIENT_TRANSPORT:
                 response = {"UnprocessedItems": {table: pending}}
+            except BotoCoreError as exc:
+                self._set_fatal(WriteFailed(first_line, str(exc)))
+                return
             unprocessed = response.get("UnprocessedItems", {}).get(table, [])
-            totals.written += len(pending) - len(unprocessed)
+            self._written(totals, len(pending) - len(unprocessed))
             if not unprocessed:
                 return
             pending = unprocessed
@@ -220,13 +297,12 @@ class WriteSession:
             if _item_key(requests[write.key]) in left:
                 self._fail(totals, write, cells, f"not written, {BATCH_RETRIES} retries of unprocessed items exhausted")
 
-    def _put_one(self, totals: WriteTotals, write: Write, cells: list[str]) -> None:
-        try:
-            self._client.put_item(TableName=write.params["TableName"], Item=write.params["Item"])
-            totals.written += 1
-        except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message", "")
-            self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
+    # -- bookkeeping ------------------------------------------------------------------------------------------
+
+    def _written(self, totals: WriteTotals, count: int) -> None:
+        totals.written += count
+        if count:
+            self._consecutive_failures = 0
 
     def _reject(self, totals: WriteTotals, write: Write, cells: list[str], reason: str) -> None:
         totals.rejected += 1
@@ -235,6 +311,21 @@ class WriteSession:
     def _fail(self, totals: WriteTotals, write: Write, cells: list[str], reason: str) -> None:
         totals.failed += 1
         self._on_reject(Rejection(write.line, write.key, reason, cells, failed=True))
+        # Approximate across threads, which is all a circuit breaker needs.
+        self._consecutive_failures += 1
+        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
+            self._set_fatal(
+                WriteFailed(write.line, f"{MAX_CONSECUTIVE_FAILURES} rows in a row could not be written ({reason})")
+            )
+
+    def _skip(self, totals: WriteTotals, write: Write) -> None:
+        if totals.first_unsent_line is None or write.line < totals.first_unsent_line:
+            totals.first_unsent_line = write.line
+
+    def _set_fatal(self, error: WriteFailed) -> None:
+        # The first refusal is the one to report; what the other threads hit afterwards follows from it.
+        if self._fatal is None:
+            self._fatal = error
 
 
 def _item_key(request: dict[str, Any]) -> str:

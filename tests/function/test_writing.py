@@ -7,6 +7,7 @@ where botocore's own retries must do their work.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -199,8 +200,18 @@ def test_submit_blocks_when_the_table_is_slower_than_the_file():
     assert session.close().written == 10_000
 
 
-def test_replace_mode_batches_25_without_duplicate_keys(stub_endpoint: StubServer):
-    """BatchWriteItem calls carry at most 25 puts and never two for one key; later rows for a key win whole."""
+def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer):
+    """Distinct keys go out 25 to a BatchWriteItem call (the stub, like DynamoDB, refuses more)."""
+    client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(1), **CREDENTIALS)
+    totals, rejections = write_all(
+        TableWriter(client, concurrency=1, mode="replace"), [put(i, f"k{i}") for i in range(100)]
+    )
+    assert (totals.written, rejections, stub_endpoint.counters.rows) == (100, [], 100)
+    assert (stub_endpoint.counters.largest_batch, stub_endpoint.counters.requests) == (25, 4)
+
+
+def test_replace_mode_batches_never_repeat_a_key(stub_endpoint: StubServer):
+    """A batch never holds two puts for one key (DynamoDB refuses that); later rows for a key win whole."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(2), **CREDENTIALS)
     writes = [put(i, f"k{i % 3}", seq=str(i), **({"first": "x"} if i < 3 else {})) for i in range(300)]
     totals, rejections = write_all(TableWriter(client, concurrency=2, mode="replace"), writes)
@@ -247,3 +258,100 @@ def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging():
 
     with pytest.raises(WriteFailed, match=r"line \d+: unexpected error: KeyError\('boom'\)"):
         write_all(TableWriter(Broken(), concurrency=2), [Write(i, f"k{i}", "update_item", {}) for i in range(1000)])
+
+
+def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tuple[Any, Stubber]):
+    """If recording a rejection raises (e.g. /tmp full), the file fails; the reader is never left waiting."""
+    client, stubber = stubbed
+    stubber.add_client_error("update_item", "ValidationException", "Item size has exceeded the maximum")
+
+    def disk_full(rejection: Rejection) -> None:
+        raise OSError(28, "No space left on device")
+
+    session = TableWriter(client, concurrency=1).session(disk_full)
+    with pytest.raises(WriteFailed, match=r"line 0: unexpected error: OSError\(28"):
+        for i in range(500):
+            session.submit(Write(i, f"k{i}", "update_item", UPDATE.params), [])
+        session.close()
+
+
+def test_the_first_refusal_is_reported_and_nothing_more_is_sent():
+    """After a fatal refusal no further request goes out, and the message names the first failing line."""
+    from botocore.exceptions import ClientError
+
+    class Missing:
+        calls = 0
+
+        def update_item(self, **params: Any) -> None:
+            Missing.calls += 1
+            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}}
+            raise ClientError(error, "UpdateItem")
+
+    writes = [Write(line, f"k{line}", "update_item", {}) for line in range(2, 102)]
+    with pytest.raises(WriteFailed, match=r"^line 2: .*ResourceNotFoundException"):
+        write_all(TableWriter(Missing(), concurrency=1), writes)
+    assert Missing.calls == 1
+
+
+def test_a_key_that_does_not_match_the_table_fails_the_file(stubbed: tuple[Any, Stubber]):
+    """A wrong key column is the table's problem, not each row's: one failure, not a rejection per row."""
+    client, stubber = stubbed
+    stubber.add_client_error("update_item", "ValidationException", "The provided key element does not match the schema")
+    with pytest.raises(WriteFailed, match="does not match the schema"):
+        write_all(TableWriter(client, concurrency=1), [UPDATE])
+
+
+def test_missing_credentials_fail_the_file_with_botocores_words():
+    """No credentials is not throttling: the file fails at once, saying so."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client._request_signer._credentials = None  # what a machine without any AWS configuration gives
+
+    with pytest.raises(WriteFailed, match="Unable to locate credentials"):
+        write_all(TableWriter(client, concurrency=1), [UPDATE])
+
+
+def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_rows():
+    """Connection errors are failed rows, but a long unbroken run of them means the table is gone: stop."""
+    from botocore.exceptions import EndpointConnectionError
+
+    class Unreachable:
+        calls = 0
+
+        def update_item(self, **params: Any) -> None:
+            Unreachable.calls += 1
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    writes = [Write(i, f"k{i}", "update_item", {}) for i in range(1000)]
+    with pytest.raises(WriteFailed, match=f"{writing_module.MAX_CONSECUTIVE_FAILURES} rows in a row could not"):
+        write_all(TableWriter(Unreachable(), concurrency=1), writes)
+    assert Unreachable.calls == writing_module.MAX_CONSECUTIVE_FAILURES
+
+
+def test_deadline_while_the_writers_are_busy_stops_without_waiting_for_the_queue(tmp_path: Path):
+    """When the table is slower than the file, the clock is still watched; queued rows are dropped, not sent."""
+    calls = 0
+
+    class Slow:
+        def update_item(self, **params: Any) -> None:
+            nonlocal calls
+            calls += 1
+            time.sleep(0.01)
+
+    path = tmp_path / "big.csv"
+    path.write_text("customer_id,name\n" + "".join(f"{i},n\n" for i in range(1, 2001)))
+    with pytest.raises(IngestError) as failure:
+        ingest_file(
+            path,
+            source="big.csv",
+            table_name="t",
+            key_column="customer_id",
+            writer=TableWriter(Slow(), concurrency=1),
+            should_stop=lambda: calls >= 40,
+        )
+    found = re.search(r"stopped before line (\d+) \((\d+) rows written", str(failure.value))
+    assert found, str(failure.value)
+    assert int(found[2]) == calls
+    # The reader blocks at row ~192 (a worker's queue, chunk in hand and chunk in flight are full) and reaches its
+    # own check at row 256 only after 64 writes: stopping sooner proves the wait in `submit` watches the clock.
+    assert calls < 2 * CHUNK_SIZE
+    assert int(found[1]) <= calls + 2  # rows from the named line on were not written
