@@ -6,6 +6,7 @@ go out as CloudWatch EMF metrics (Powertools Metrics, namespace from POWERTOOLS_
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import uuid
@@ -17,6 +18,8 @@ from urllib.parse import unquote_plus
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ingest_engine import IngestError, Rejection, ingest_file
 from ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config, rejects_report_key, temporary_path
@@ -168,23 +171,40 @@ def _ingest_object(
                 report=report,
                 should_stop=should_stop,
             )
-        finally:
+        except IngestError:
+            # Rows rejected before a file-level failure are reported too; the file's own error stays the one
+            # raised, whatever happens to the report.
             report.close()
-            # Rows rejected before a file-level failure are reported too: nothing the file held goes unseen.
-            report_uri = _upload_report(report, key, version_id, settings)
+            with contextlib.suppress(IngestError):
+                _upload_report(report, source, key, version_id, settings)
+            raise
+        report.close()
+        report_uri = _upload_report(report, source, key, version_id, settings)
     summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
     if report_uri:
         summary["rejects_report"] = report_uri
     return summary
 
 
-def _upload_report(report: RejectsReport, key: str, version_id: str | None, settings: Settings) -> str | None:
+def _upload_report(
+    report: RejectsReport, source: str, key: str, version_id: str | None, settings: Settings
+) -> str | None:
+    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket)."""
     if not report.count or not settings.rejects_bucket:
         return None
     report_key = rejects_report_key(key, version_id)
-    s3_client().upload_file(
-        str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": "text/csv; charset=utf-8"}
-    )
     uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    try:
+        s3_client().upload_file(
+            str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": "text/csv; charset=utf-8"}
+        )
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
+        raise IngestError(
+            source,
+            f"{report.count} rows were rejected, but their report could not be written to {uri} ({exc}); "
+            "the rows are listed in this function's log. Check that the rejects bucket exists and that the "
+            "function may s3:PutObject there, then upload the file again.",
+        ) from exc
     logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
     return uri

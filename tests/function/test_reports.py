@@ -6,9 +6,10 @@ import csv
 import io
 
 import pytest
-from moto_account import REJECTS_BUCKET, Aws, EventFactory, FakeLambdaContext
+from moto_account import BUCKET, REJECTS_BUCKET, Aws, EventFactory, FakeLambdaContext, emf_metrics
 
 from handler import handler
+from ingest_engine import IngestError
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -68,3 +69,27 @@ def test_fixed_report_uploads_again_without_its_annotation_columns(
     assert items["205"] == {"customer_id": "205", "name": "Nobody", "city": "Nowhere"}
     assert items["206"] == {"customer_id": "206", "name": "Blank", "city": "Space"}
     assert items["202"] == {"customer_id": "202", "name": "Bob", "city": "Paris"}
+
+
+def test_a_report_that_cannot_be_written_fails_that_file_only(
+    aws: Aws,
+    s3_event: EventFactory,
+    lambda_context: FakeLambdaContext,
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: pytest.CaptureFixture[str],
+):
+    """No rejects bucket: the file with rejections fails naming it and the bucket; the next file still goes in."""
+    monkeypatch.setenv("REJECTS_BUCKET", "no-such-bucket")
+    rejected = aws.upload("rejected.csv", "customer_id,name\n,No key\n1,Ann\n")
+    good = aws.upload("good.csv", "customer_id,name\n2,Bob\n")
+    event = {"Records": [s3_event.record("rejected.csv", rejected), s3_event.record("good.csv", good)]}
+
+    with pytest.raises(IngestError) as failure:
+        handler(event, lambda_context)
+
+    message = str(failure.value)
+    assert message.startswith(f"s3://{BUCKET}/rejected.csv: 1 rows were rejected, but their report could not be")
+    assert "s3://no-such-bucket/rejected." in message
+    assert sorted(aws.items()) == ["1", "2"]
+    metrics = emf_metrics(stdout.readouterr().out)
+    assert (metrics["FilesFailed"], metrics["FilesProcessed"]) == ([1], [1])
