@@ -1,6 +1,7 @@
 """The `csv-ingest` command line: load, validate and demo, on the Lambda's own engine.
 
-Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected.
+Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 64 the command
+line itself was wrong.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,6 +23,7 @@ from ingest_engine.reports import RejectsReport
 from ingest_engine.writing import DEFAULT_CONCURRENCY, TableWriter, WriteMode
 
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
+EXIT_USAGE = 64  # sysexits' EX_USAGE: click's own 2 would read as "rows rejected"
 SAMPLE_GOOD = Path(__file__).resolve().parent.parent / "sample-csvs" / "sample-good.csv"
 # Rejected rows printed on the terminal; the --rejects file has them all.
 SHOWN_REJECTIONS = 20
@@ -30,23 +33,52 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """click's group, with usage errors on their own exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            err.print("Aborted.")
+            sys.exit(EXIT_FAILED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Load CSV files into DynamoDB with the same rules as the csv-ingest Lambda.
 
     \b
-    Exit codes: 0 every row written (or valid)
-                1 the file failed as a whole (the message says why)
-                2 the file was processed but some rows were rejected
+    Exit codes: 0  every row written (or valid)
+                1  the file failed as a whole (the message says why)
+                2  the file was processed but some rows were rejected
+                64 the command line was wrong (unknown option, missing --table...)
     """
 
 
 key_column_option = click.option(
     "--key-column", default="customer_id", show_default=True, help="The column that holds the table's key."
 )
+
+
+def _rejects_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Check the report can be written before any row is: a bad path must not surface mid-file."""
+    if value is not None and not value.parent.is_dir():
+        raise click.BadParameter(f"the folder {value.parent} does not exist", ctx=ctx, param=param)
+    return value
+
+
 rejects_option = click.option(
     "--rejects",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=_rejects_path,
     help="Write rejected rows to this CSV (original cells + rejected_line, rejected_reason); fix it, load it again.",
 )
 
@@ -91,9 +123,9 @@ def load(
 
     from ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
 
-    s3_location = _s3_location(source) if source.startswith("s3://") else None
-    local = None if s3_location else _existing_file(source)
     try:
+        s3_location = _s3_location(source) if source.startswith("s3://") else None
+        local = None if s3_location else _existing_file(source)
         session = boto3.Session(profile_name=profile, region_name=region)
         client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_config(concurrency))
         writer = TableWriter(client, concurrency=concurrency, mode=mode)
@@ -115,36 +147,45 @@ def load(
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path")
 @key_column_option
 @rejects_option
-def validate(path: Path, key_column: str, rejects: Path | None) -> None:
+def validate(path: str, key_column: str, rejects: Path | None) -> None:
     """Check PATH against the ingestion rules, with no AWS at all; exit 0 only if every row would be written."""
-    sys.exit(_run(path, str(path), table="-", key_column=key_column, writer=None, rejects=rejects, verb="valid"))
+    local = _existing_file_or_exit(path)
+    sys.exit(_run(local, path, table="-", key_column=key_column, writer=None, rejects=rejects, verb="valid"))
 
 
 @main.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=SAMPLE_GOOD)
+@click.argument("path", default=str(SAMPLE_GOOD))
 @key_column_option
-def demo(path: Path, key_column: str) -> None:
+def demo(path: str, key_column: str) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table."""
     from csv_ingest.demo import run_demo  # deferred: starts moto
 
-    sys.exit(run_demo(path, key_column=key_column, out=out, err=err))
+    sys.exit(run_demo(_existing_file_or_exit(path), key_column=key_column, out=out, err=err))
 
 
 def _s3_location(source: str) -> tuple[str, str]:
     bucket, _, key = source.removeprefix("s3://").partition("/")
     if not bucket or not key:
-        raise click.BadParameter(f"expected s3://bucket/key, got {source}", param_hint="SOURCE")
+        raise IngestError(source, "not an S3 location: expected s3://bucket/key")
     return bucket, key
 
 
 def _existing_file(source: str) -> Path:
     path = Path(source)
     if not path.is_file():
-        raise click.BadParameter(f"no such file: {source}", param_hint="SOURCE")
+        raise IngestError(source, "no such file")
     return path
+
+
+def _existing_file_or_exit(source: str) -> Path:
+    try:
+        return _existing_file(source)
+    except IngestError as exc:
+        err.print(f"[bold red]failed:[/] {exc}")
+        sys.exit(EXIT_FAILED)
 
 
 def _run(

@@ -69,11 +69,34 @@ def test_load_into_a_missing_table_exits_1_naming_the_table(endpoint: Endpoint):
     assert "DynamoDB table 'nope'" in result.output
 
 
-def test_load_of_a_missing_local_file_is_a_usage_error():
-    """A path that does not exist is reported before any AWS call."""
-    result = run("load", "no-such.csv", "--table", TABLE)
-    assert result.exit_code == 2
-    assert "no such file: no-such.csv" in result.output
+@pytest.mark.parametrize("command", ["load", "validate", "demo"])
+def test_a_missing_file_fails_with_exit_1_before_any_aws_call(command: str):
+    """A path that does not exist is a failed file (exit 1), not "rows rejected" (2) nor a usage error."""
+    result = run(command, "no-such.csv", *(["--table", TABLE] if command == "load" else []))
+    assert result.exit_code == 1
+    assert "failed: no-such.csv: no such file" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["load", str(SAMPLES / "sample-good.csv")],  # no --table
+        ["validate", str(SAMPLES / "sample-good.csv"), "--rejects", "/no/such/folder/rejects.csv"],
+        ["load", str(SAMPLES / "sample-good.csv"), "--table", TABLE, "--mode", "upsert"],
+    ],
+)
+def test_command_line_mistakes_exit_64_not_2(args: list[str]):
+    """Usage errors have their own exit code, so 2 always means "some rows were rejected"."""
+    result = run(*args)
+    assert result.exit_code == 64, result.output
+    assert "Error:" in result.output
+
+
+def test_load_from_a_malformed_s3_location_fails_with_exit_1():
+    """`s3://bucket` without a key is named as not an S3 location."""
+    result = run("load", "s3://bucket-only", "--table", TABLE)
+    assert result.exit_code == 1
+    assert "s3://bucket-only: not an S3 location: expected s3://bucket/key" in result.output
 
 
 @pytest.mark.parametrize(
@@ -145,5 +168,3 @@ def test_progress_bar_shows_rows_and_rate_on_a_terminal(monkeypatch: pytest.Monk
     drawn = screen.getvalue()
     assert "━" in drawn  # the bar
     assert re.search(r"[\d,]+ rows, [\d,]+ rows/s", drawn)  # the bar's own column, not the summary line
-    # and without a terminal (CliRunner's output), no bar was drawn
-    assert "━" not in result.output
