@@ -91,7 +91,7 @@ def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, 
     _create_resources(s3, dynamodb, key_column)
     key = path.name
     put = s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=path.read_bytes())
-    out.print(f"Uploaded [bold]{path}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
+    out.print(f"Uploaded [bold]{key}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
     event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], path.stat().st_size, put["ETag"].strip('"'))
     try:
         summary = handler.handler(event, DemoContext())
