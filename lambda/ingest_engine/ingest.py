@@ -103,7 +103,8 @@ def ingest_file(
         if session is not None:
             session.cancel()
     finally:
-        # Always wait for the writes already queued: the counts and the report must be whole, even on failure.
+        # Always close: it waits for the writes in flight (and the queued ones, unless cancelled at the deadline),
+        # so the counts and the report are whole, even on failure.
         totals = WriteTotals(written=accepted)
         if session is not None:
             try:
