@@ -93,3 +93,15 @@ def test_a_report_that_cannot_be_written_fails_that_file_only(
     assert sorted(aws.items()) == ["1", "2"]
     metrics = emf_metrics(stdout.readouterr().out)
     assert (metrics["FilesFailed"], metrics["FilesProcessed"]) == ([1], [1])
+
+
+def test_rows_rejected_before_a_file_failure_are_still_reported(
+    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
+):
+    """A file that fails half-way keeps its own error, and the rows rejected before it are in a report."""
+    body = b"customer_id,name\n,No key\n1,Ann\n2,Jos\xe9\n"
+    version = aws.upload("half.csv", body)
+    with pytest.raises(IngestError, match="not UTF-8 text"):
+        handler(s3_event("half.csv", version), lambda_context)
+    (report,) = aws.reports().values()
+    assert list(csv.reader(io.StringIO(report)))[1] == ["", "No key", "2", "the 'customer_id' cell is empty"]
