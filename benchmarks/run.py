@@ -74,29 +74,15 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
     import boto3
 
     import handler
+    from csv_ingest.demo import DemoContext, object_created_event
 
     head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key)
-    event = {
-        "Records": [
-            {
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": BUCKET},
-                    "object": {"key": args.key, "size": head["ContentLength"], "versionId": head.get("VersionId")},
-                },
-            }
-        ]
-    }
-
-    class Context:
-        function_name, memory_limit_in_mb, aws_request_id = "bench", 1769, "bench"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 900_000
+    event = object_created_event(
+        BUCKET, args.key, head.get("VersionId"), head["ContentLength"], head["ETag"].strip('"')
+    )
 
     started, cpu = _clock()
-    summary = handler.handler(event, Context())
+    summary = handler.handler(event, DemoContext())
     return _finish(summary["files"][0]["rows_written"], started, cpu)
 
 

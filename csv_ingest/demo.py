@@ -39,7 +39,7 @@ class DemoContext:
         return 15 * 60 * 1000
 
 
-def object_created_event(bucket: str, key: str, version_id: str, size: int, etag: str) -> dict[str, Any]:
+def object_created_event(bucket: str, key: str, version_id: str | None, size: int, etag: str) -> dict[str, Any]:
     """The event S3 sends for one `PutObject` (event structure version 2.1), key URL-encoded as S3 does."""
     return {
         "Records": [

@@ -223,11 +223,10 @@ class WriteSession:
         try:
             getattr(self._client, write.operation)(**write.params)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            message = exc.response.get("Error", {}).get("Message", code)
+            code, message = _error(exc)
             if code == "ConditionalCheckFailedException":
                 self._written(totals, 1)  # a key-only row whose item exists: nothing to change
-            elif code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH):
+            elif _is_row_refusal(code, message):
                 self._reject(totals, write, cells, f"DynamoDB refused the row: {message}")
             elif code in _TRANSIENT_ERRORS:
                 self._fail(totals, write, cells, f"not written, retries exhausted ({code})")
@@ -269,9 +268,8 @@ class WriteSession:
             try:
                 response = self._client.batch_write_item(RequestItems={table: pending})
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                message = exc.response.get("Error", {}).get("Message", code)
-                if code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH):
+                code, message = _error(exc)
+                if _is_row_refusal(code, message):
                     # One bad item fails the whole batch: send them one by one to find it.
                     for write, cells in batch.values():
                         self._send_one(totals, write, cells)
@@ -326,6 +324,18 @@ class WriteSession:
         # The first refusal is the one to report; what the other threads hit afterwards follows from it.
         if self._fatal is None:
             self._fatal = error
+
+
+def _error(exc: ClientError) -> tuple[str, str]:
+    """DynamoDB's error code and message."""
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    return code, error.get("Message", code)
+
+
+def _is_row_refusal(code: str, message: str) -> bool:
+    """A refusal about this row (reject it, go on), as opposed to one about the table (fail the file)."""
+    return code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH)
 
 
 def _item_key(request: dict[str, Any]) -> str:
