@@ -69,11 +69,11 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
         WRITE_MODE=args.mode,
         WRITE_CONCURRENCY=str(args.concurrency),
         POWERTOOLS_METRICS_DISABLED="true",
+        POWERTOOLS_SERVICE_NAME="csv-ingest-benchmark",
         POWERTOOLS_LOG_LEVEL="WARNING",
     )
     import boto3
 
-    import handler
     from csv_ingest.demo import DemoContext, object_created_event
 
     head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key)
@@ -82,7 +82,9 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     started, cpu = _clock()
-    summary = handler.handler(event, DemoContext())
+    from csv_ingest_engine.function import handler
+
+    summary = handler(event, DemoContext())
     return _finish(summary["files"][0]["rows_written"], started, cpu)
 
 
@@ -90,7 +92,7 @@ def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
     """What the SDK alone costs: pre-built `update_item` calls from a thread pool, no CSV work at all."""
     import boto3
 
-    from ingest_engine.objects import dynamodb_config
+    from csv_ingest_engine.objects import dynamodb_config
 
     client = boto3.client("dynamodb", config=dynamodb_config(args.concurrency))
     columns = [f"col{i}" for i in range(1, args.columns)]
@@ -217,7 +219,7 @@ def main() -> int:
     parser.add_argument("--mode", default="merge", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    from ingest_engine.writing import DEFAULT_CONCURRENCY
+    from csv_ingest_engine.constants import DEFAULT_CONCURRENCY
 
     args.concurrency = args.concurrency or DEFAULT_CONCURRENCY
     if args.worker:

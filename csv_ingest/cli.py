@@ -18,12 +18,23 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ingest_engine import FileResult, IngestError, Rejection, ingest_file
-from ingest_engine.reports import RejectsReport
-from ingest_engine.writing import DEFAULT_CONCURRENCY, TableWriter, WriteMode
+from csv_ingest_engine import FileResult, IngestError, Rejection, ingest_file
+from csv_ingest_engine.constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_WRITE_MODE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    MAX_CONCURRENCY,
+    MIN_CONCURRENCY,
+    WRITE_MODES,
+    WriteMode,
+)
+from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.writing import TableWriter
 
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
-EXIT_USAGE = 64  # sysexits' EX_USAGE: click's own 2 would read as "rows rejected"
 SAMPLE_GOOD = Path(__file__).resolve().parent.parent / "sample-csvs" / "sample-good.csv"
 # Rejected rows printed on the terminal; the --rejects file has them all.
 SHOWN_REJECTIONS = 20
@@ -64,7 +75,7 @@ def main() -> None:
 
 
 key_column_option = click.option(
-    "--key-column", default="customer_id", show_default=True, help="The column that holds the table's key."
+    "--key-column", default=DEFAULT_KEY_COLUMN, show_default=True, help="The column that holds the table's key."
 )
 
 
@@ -92,15 +103,15 @@ rejects_option = click.option(
 @click.option("--profile", help="AWS profile from ~/.aws/config.")
 @click.option(
     "--mode",
-    type=click.Choice(["merge", "replace"]),
-    default="merge",
+    type=click.Choice(WRITE_MODES),
+    default=DEFAULT_WRITE_MODE,
     show_default=True,
     help="merge: upsert each row into its item, keeping other attributes. "
     "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
 )
 @click.option(
     "--concurrency",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
     default=DEFAULT_CONCURRENCY,
     show_default=True,
     help="Parallel writers (rows that share a key are still written in file order).",
@@ -121,22 +132,20 @@ def load(
     import boto3  # deferred: `validate` and `--help` need no AWS SDK start-up
     from botocore.exceptions import BotoCoreError
 
-    from ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
+    from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
 
     try:
         s3_location = _s3_location(source) if source.startswith("s3://") else None
         local = None if s3_location else _existing_file(source)
         session = boto3.Session(profile_name=profile, region_name=region)
         client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_config(concurrency))
-        writer = TableWriter(client, concurrency=concurrency, mode=mode)
+        writer = TableWriter(client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode)
         with contextlib.ExitStack() as stack:
             if s3_location:
                 s3 = session.client("s3", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
                 local = stack.enter_context(downloaded(s3, *s3_location))
             assert local is not None
-            code = _run(
-                local, source, table=table, key_column=key_column, writer=writer, rejects=rejects, verb="written"
-            )
+            code = _run(local, source, key_column=key_column, writer=writer, rejects=rejects, verb="written")
     except IngestError as exc:
         err.print(f"[bold red]failed:[/] {exc}")
         code = EXIT_FAILED
@@ -153,7 +162,7 @@ def load(
 def validate(path: str, key_column: str, rejects: Path | None) -> None:
     """Check PATH against the ingestion rules, with no AWS at all; exit 0 only if every row would be written."""
     local = _existing_file_or_exit(path)
-    sys.exit(_run(local, path, table="-", key_column=key_column, writer=None, rejects=rejects, verb="valid"))
+    sys.exit(_run(local, path, key_column=key_column, writer=None, rejects=rejects, verb="valid"))
 
 
 @main.command()
@@ -192,7 +201,6 @@ def _run(
     path: Path,
     source: str,
     *,
-    table: str,
     key_column: str,
     writer: TableWriter | None,
     rejects: Path | None,
@@ -212,7 +220,6 @@ def _run(
             result = ingest_file(
                 path,
                 source=source,
-                table_name=table,
                 key_column=key_column,
                 writer=writer,
                 on_reject=keep,

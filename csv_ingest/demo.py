@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -19,10 +20,20 @@ from urllib.parse import quote_plus
 from rich.console import Console
 from rich.table import Table
 
+from csv_ingest_engine.constants import (
+    ENV_KEY_COLUMN,
+    ENV_REJECTS_BUCKET,
+    ENV_TABLE_NAME,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+
 UPLOAD_BUCKET = "csv-ingest-demo-uploads"
 REJECTS_BUCKET = "csv-ingest-demo-rejects"
 TABLE = "csv-ingest-demo-table"
-EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2
 
 
 class DemoContext:
@@ -41,17 +52,33 @@ class DemoContext:
 
 def object_created_event(bucket: str, key: str, version_id: str | None, size: int, etag: str) -> dict[str, Any]:
     """The event S3 sends for one `PutObject` (event structure version 2.1), key URL-encoded as S3 does."""
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
+    if version_id is not None:  # S3 leaves it out for a bucket without versioning
+        obj["versionId"] = version_id
+    obj["sequencer"] = f"{uuid.uuid4().int % 16**18:018X}"
     return {
         "Records": [
             {
                 "eventVersion": "2.1",
                 "eventSource": "aws:s3",
                 "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAJDPLRKLG7UEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": f"{uuid.uuid4().int % 16**16:016X}",
+                    "x-amz-id-2": str(uuid.uuid4()),
+                },
                 "s3": {
                     "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "versionId": version_id},
+                    "configurationId": "csv-ingest-demo",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": obj,
                 },
             }
         ]
@@ -64,14 +91,18 @@ def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
 
     environment = {
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "TABLE_NAME": TABLE,
-        "KEY_COLUMN": key_column,
-        "REJECTS_BUCKET": REJECTS_BUCKET,
+        ENV_TABLE_NAME: TABLE,
+        ENV_KEY_COLUMN: key_column,
+        ENV_REJECTS_BUCKET: REJECTS_BUCKET,
+        # What the stack sets for Powertools.
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         # The tables below say what the JSON logs and EMF metrics would; keep the terminal for them.
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     with mock.patch.dict(os.environ, environment), mock_aws():
-        import handler  # imported inside the emulator, as Lambda would import it inside the account
+        # Imported inside the emulator, as Lambda would import it inside the account.
+        from csv_ingest_engine import function as handler
 
         # The handler module may be shared with other code in this process (tests): restore its level after.
         level = handler.logger.log_level
@@ -85,7 +116,7 @@ def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
 def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, err: Console) -> int:
     import boto3
 
-    from ingest_engine import IngestError
+    from csv_ingest_engine import IngestError
 
     s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
     _create_resources(s3, dynamodb, key_column)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import jsii
 from aws_cdk import (
@@ -32,6 +32,27 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.aws_lambda_python_alpha import BundlingOptions, PythonFunction
 from constructs import Construct
 
+from csv_ingest_engine.constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_WRITE_MODE,
+    ENV_KEY_COLUMN,
+    ENV_REJECTS_BUCKET,
+    ENV_TABLE_NAME,
+    ENV_WRITE_CONCURRENCY,
+    ENV_WRITE_MODE,
+    MAX_CONCURRENCY,
+    METRIC_FILES_FAILED,
+    METRIC_FILES_PROCESSED,
+    METRIC_ROWS_REJECTED,
+    METRIC_ROWS_WRITTEN,
+    METRICS_NAMESPACE,
+    MIN_CONCURRENCY,
+    SERVICE_NAME,
+    WRITE_MODES,
+    WriteMode,
+)
+
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 CSV_SUFFIXES = (".csv", ".CSV")
 ACCESS_LOGS_EXPIRATION = Duration.days(90)
@@ -45,13 +66,6 @@ FAILED_EVENTS_RETENTION = Duration.days(14)  # SQS's maximum
 # The duration alarm fires at this share of the timeout: the function is close to running out of time.
 DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
 
-# Powertools' service name and metrics namespace: the function's EMF metrics and the alarms and dashboard that read
-# them must agree on both, so both come from here (as POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE).
-SERVICE_NAME = "csv-ingest"
-METRICS_NAMESPACE = "CsvIngest"
-
-WriteMode = Literal["merge", "replace"]
-WRITE_MODES: tuple[str, ...] = get_args(WriteMode)
 
 # The stack-level singleton CDK creates for `add_event_notification`; the id is fixed in aws-cdk-lib. If an
 # upgrade renames it, `find_child` fails the synth, which is the signal to look again.
@@ -63,7 +77,7 @@ _LAMBDA_BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-
 class PipelineProps:
     """Everything a deployment may tune; the defaults are the development setup."""
 
-    key_column: str = "customer_id"
+    key_column: str = DEFAULT_KEY_COLUMN
     retain_data: bool = False
     alarm_email: str | None = None
     memory_size_mb: int = 1769  # one full vCPU
@@ -73,8 +87,8 @@ class PipelineProps:
     rejects_expiration_days: int = 30
     # merge: update_item per row, keeping attributes the row does not have. replace: BatchWriteItem puts of whole
     # items, for initial loads into an empty table.
-    write_mode: WriteMode = "merge"
-    write_concurrency: int = 16
+    write_mode: WriteMode = DEFAULT_WRITE_MODE
+    write_concurrency: int = DEFAULT_CONCURRENCY
 
     def __post_init__(self) -> None:
         if not self.key_column or self.key_column != self.key_column.strip():
@@ -91,8 +105,7 @@ class PipelineProps:
         _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
         if self.write_mode not in WRITE_MODES:
             raise ValueError(f"write_mode must be one of {', '.join(WRITE_MODES)}, got {self.write_mode!r}")
-        # Past a few dozen threads the GIL costs more than the extra requests in flight gain (see benchmarks/).
-        _check_range("write_concurrency", self.write_concurrency, 1, 64)
+        _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
 
     @property
     def removal_policy(self) -> RemovalPolicy:
@@ -257,11 +270,11 @@ class CsvIngestPipeline(Construct):
             # Local build artefacts (pip's egg-info from an editable install, bytecode) stay out of the zip.
             bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc"]),
             environment={
-                "TABLE_NAME": self.table.table_name,
-                "KEY_COLUMN": self.props.key_column,
-                "REJECTS_BUCKET": self.rejects_bucket.bucket_name,
-                "WRITE_MODE": self.props.write_mode,
-                "WRITE_CONCURRENCY": str(self.props.write_concurrency),
+                ENV_TABLE_NAME: self.table.table_name,
+                ENV_KEY_COLUMN: self.props.key_column,
+                ENV_REJECTS_BUCKET: self.rejects_bucket.bucket_name,
+                ENV_WRITE_MODE: self.props.write_mode,
+                ENV_WRITE_CONCURRENCY: str(self.props.write_concurrency),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -393,7 +406,7 @@ class CsvIngestPipeline(Construct):
             "every rejected row's cells, line and reason; the function's log names it (\"rejected rows reported\"). "
             "Fix the rows in the report and upload it to the upload bucket as a new .csv file (the rejected_line "
             "and rejected_reason columns are not ingested).",
-            metric=self._emf_metric("RowsRejected"),
+            metric=self._emf_metric(METRIC_ROWS_REJECTED),
             threshold=0,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -464,16 +477,16 @@ class CsvIngestPipeline(Construct):
             cloudwatch.GraphWidget(
                 title="Rows",
                 left=[
-                    self._emf_metric("RowsWritten").with_(label="Rows written"),
-                    self._emf_metric("RowsRejected").with_(label="Rows rejected"),
+                    self._emf_metric(METRIC_ROWS_WRITTEN).with_(label="Rows written"),
+                    self._emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
                 ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Files",
                 left=[
-                    self._emf_metric("FilesProcessed").with_(label="Files processed"),
-                    self._emf_metric("FilesFailed").with_(label="Files failed"),
+                    self._emf_metric(METRIC_FILES_PROCESSED).with_(label="Files processed"),
+                    self._emf_metric(METRIC_FILES_FAILED).with_(label="Files failed"),
                 ],
                 width=12,
             ),

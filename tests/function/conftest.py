@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 from moto_account import KEY_COLUMN, REJECTS_BUCKET, TABLE, Aws, EventFactory, FakeLambdaContext
 
-import handler
+from csv_ingest_engine import function
 
 
 @pytest.fixture
@@ -48,13 +48,13 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_downloads: Path) -> Iterator[Aws]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
         # The handler keeps one client per process; start each test with clients made inside this mock.
-        handler.s3_client.cache_clear()
-        handler.dynamodb_client.cache_clear()
+        function.s3_client.cache_clear()
+        function.dynamodb_client.cache_clear()
         account = Aws()
         account.create_resources()
         yield account
-    handler.s3_client.cache_clear()
-    handler.dynamodb_client.cache_clear()
+    function.s3_client.cache_clear()
+    function.dynamodb_client.cache_clear()
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def stdout(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture
     # between test phases: write through to whatever sys.stdout is. Plain assignment, as setStream() would flush
     # the closed stream first.
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(handler.logger.registered_handler, "stream", _CurrentStdout())
+    monkeypatch.setattr(function.logger.registered_handler, "stream", _CurrentStdout())
     yield capsys
     monkeypatch.undo()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from moto_account import BUCKET, Aws, EventFactory, FakeLambdaContext, json_logs
 
+from csv_ingest_engine import IngestError
 from handler import handler
-from ingest_engine import IngestError
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -7,8 +7,9 @@ import re
 import pytest
 from moto_account import Aws, EventFactory, FakeLambdaContext, emf_metrics, json_logs
 
-from handler import METRICS_NAMESPACE, handler
-from ingest_engine import IngestError
+from csv_ingest_engine import IngestError
+from csv_ingest_engine.constants import METRICS_NAMESPACE
+from handler import handler
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest_engine import IngestError
-from ingest_engine.reading import read_records
+from csv_ingest_engine import IngestError
+from csv_ingest_engine.reading import read_records
 
 
 def records(tmp_path: Path, data: bytes) -> list[tuple[int, list[str]]]:

@@ -8,8 +8,8 @@ import io
 import pytest
 from moto_account import BUCKET, REJECTS_BUCKET, Aws, EventFactory, FakeLambdaContext, emf_metrics
 
+from csv_ingest_engine import IngestError
 from handler import handler
-from ingest_engine import IngestError
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ingest_engine import IngestError, Rejection
-from ingest_engine.reading import Record
-from ingest_engine.rules import MAX_ITEM_BYTES, Write, parse_header, to_write
+from csv_ingest_engine import IngestError, Rejection
+from csv_ingest_engine.reading import Record
+from csv_ingest_engine.rules import MAX_ITEM_BYTES, Row, parse_header, to_row
 
 
 def header(*columns: str):
@@ -26,34 +26,24 @@ def test_missing_key_column_lists_the_columns_found():
     assert "(columns found: 'id', 'name')" in str(failure.value)
 
 
-def test_update_sets_every_non_empty_non_key_cell_through_placeholders():
-    """Column names never appear in the expression itself: reserved words and odd characters are safe."""
-    h = header("customer_id", "name", "status", "a.b #c")
-    write = to_write(Record(2, ["1", "Ann", "", "x"]), h, table_name="t")
-    assert isinstance(write, Write)
-    assert write.params == {
-        "TableName": "t",
-        "Key": {"customer_id": {"S": "1"}},
-        "UpdateExpression": "SET #1=:1,#3=:3",
-        "ExpressionAttributeNames": {"#1": "name", "#3": "a.b #c"},
-        "ExpressionAttributeValues": {":1": {"S": "Ann"}, ":3": {"S": "x"}},
-    }
+def test_a_row_carries_every_non_empty_non_key_cell_as_an_attribute():
+    """Empty cells are left out; the key is not an attribute; the cells stay as written for a report."""
+    outcome = to_row(Record(2, ["1", "Ann", "", "x"]), header("customer_id", "name", "status", "a.b #c"))
+    assert outcome == Row(2, "1", {"name": "Ann", "a.b #c": "x"}, ["1", "Ann", "", "x"])
 
 
-def test_key_only_row_is_a_put_that_cannot_overwrite():
-    """A bare key becomes a put guarded by attribute_not_exists, so an existing item is never replaced."""
-    write = to_write(Record(2, ["1", "", ""]), header("customer_id", "name", "age"), table_name="t")
-    assert isinstance(write, Write)
-    assert write.operation == "put_item"
-    assert write.params["ConditionExpression"] == "attribute_not_exists(#k)"
-    assert write.params["ExpressionAttributeNames"] == {"#k": "customer_id"}
+def test_a_key_only_row_has_no_attributes():
+    """A bare key is still a row to write (it creates the item if missing)."""
+    outcome = to_row(Record(2, ["1", "", ""]), header("customer_id", "name", "age"))
+    assert isinstance(outcome, Row)
+    assert outcome.attributes == {}
 
 
 def test_key_column_need_not_be_first():
     """The key is found by name wherever it stands."""
-    write = to_write(Record(2, ["Ann", "7"]), header("name", "customer_id"), table_name="t")
-    assert isinstance(write, Write)
-    assert write.params["Key"] == {"customer_id": {"S": "7"}}
+    outcome = to_row(Record(2, ["Ann", "7"]), header("name", "customer_id"))
+    assert isinstance(outcome, Row)
+    assert (outcome.key, outcome.attributes) == ("7", {"name": "Ann"})
 
 
 @pytest.mark.parametrize(
@@ -66,7 +56,7 @@ def test_key_column_need_not_be_first():
 )
 def test_rows_that_cannot_be_written_are_rejected_with_their_cells(cells: list[str], reason: str):
     """A rejection keeps the line, the reason and the original cells for the report."""
-    outcome = to_write(Record(9, cells), header("customer_id", "name"), table_name="t")
+    outcome = to_row(Record(9, cells), header("customer_id", "name"))
     assert isinstance(outcome, Rejection)
     assert (outcome.line, outcome.cells) == (9, cells)
     assert reason in outcome.reason
@@ -77,9 +67,9 @@ def test_item_size_counts_utf8_bytes_of_names_and_values():
     h = header("customer_id", "v")
     # Exactly at the limit: key name (11) + key (1) + name "v" (1) + value bytes.
     fits = "é" * ((MAX_ITEM_BYTES - 13) // 2)
-    assert isinstance(to_write(Record(2, ["1", fits]), h, table_name="t"), Write)
+    assert isinstance(to_row(Record(2, ["1", fits]), h), Row)
     too_big = fits + "é"
-    rejection = to_write(Record(2, ["1", too_big]), h, table_name="t")
+    rejection = to_row(Record(2, ["1", too_big]), h)
     assert isinstance(rejection, Rejection)
     assert "over DynamoDB's 400 KB item limit" in rejection.reason
 
@@ -87,6 +77,19 @@ def test_item_size_counts_utf8_bytes_of_names_and_values():
 def test_a_row_too_wide_for_one_update_expression_is_rejected():
     """DynamoDB caps an expression at 4 KB; a row filling more columns than that is rejected, not sent."""
     columns = ["customer_id", *(f"c{i}" for i in range(1000))]
-    outcome = to_write(Record(2, ["1", *("v" for _ in range(1000))]), header(*columns), table_name="t")
+    outcome = to_row(Record(2, ["1", *("v" for _ in range(1000))]), header(*columns), max_attributes=431)
     assert isinstance(outcome, Rejection)
     assert "update expression (4 KB)" in outcome.reason
+
+
+def test_a_column_name_over_dynamodbs_attribute_name_limit_fails_the_file():
+    """DynamoDB refuses attribute names of 64 KB or more: the header fails, naming the column, before any row."""
+    with pytest.raises(IngestError, match=r"column 2 \('xxxx.*has a name of 65,536 bytes"):
+        header("customer_id", "x" * 65_536)
+
+
+def test_a_key_column_name_over_255_bytes_fails_the_file():
+    """A key attribute's name is at most 255 bytes in DynamoDB."""
+    long_key = "k" * 256
+    with pytest.raises(IngestError, match="key column's name is 256 bytes"):
+        parse_header([long_key, "name"], key_column=long_key, source="s3://b/k.csv")

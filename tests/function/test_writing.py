@@ -19,31 +19,24 @@ import pytest
 from botocore.stub import Stubber
 from stub_dynamodb import StubServer
 
-from ingest_engine import IngestError, ingest_file
-from ingest_engine import writing as writing_module
-from ingest_engine.errors import WriteFailed
-from ingest_engine.objects import dynamodb_config
-from ingest_engine.rules import Rejection, Write
-from ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter
+from csv_ingest_engine import IngestError, ingest_file
+from csv_ingest_engine import writing as writing_module
+from csv_ingest_engine.constants import WriteMode
+from csv_ingest_engine.errors import WriteFailed
+from csv_ingest_engine.objects import dynamodb_config
+from csv_ingest_engine.rules import Rejection, Row
+from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter
 
 CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
-UPDATE = Write(
-    7,
-    "1",
-    "update_item",
-    {
-        "TableName": "t",
-        "Key": {"customer_id": {"S": "1"}},
-        "UpdateExpression": "SET #1=:1",
-        "ExpressionAttributeNames": {"#1": "name"},
-        "ExpressionAttributeValues": {":1": {"S": "Ann"}},
-    },
-)
+UPDATE = Row(7, "1", {"name": "Ann"}, ["1", "Ann"])
 
 
-def put(line: int, key: str, **attributes: str) -> Write:
-    item = {"customer_id": {"S": key}, **{name: {"S": value} for name, value in attributes.items()}}
-    return Write(line, key, "put_item", {"TableName": "t", "Item": item})
+def row(line: int, key: str, **attributes: str) -> Row:
+    return Row(line, key, attributes, [key, *attributes.values()])
+
+
+def table_writer(client: Any, *, concurrency: int = 1, mode: WriteMode = "merge") -> TableWriter:
+    return TableWriter(client, table_name="t", key_column="customer_id", concurrency=concurrency, mode=mode)
 
 
 @pytest.fixture
@@ -64,11 +57,11 @@ def stub_endpoint(request: pytest.FixtureRequest) -> Iterator[StubServer]:
     server.server_close()
 
 
-def write_all(writer: TableWriter, writes: list[Write]) -> tuple[Any, list[Rejection]]:
+def write_all(writer: TableWriter, rows: list[Row]) -> tuple[Any, list[Rejection]]:
     rejections: list[Rejection] = []
     session = writer.session(rejections.append)
-    for write in writes:
-        session.submit(write, [write.key])
+    for each in rows:
+        session.submit(each)
     return session.close(), rejections
 
 
@@ -78,7 +71,7 @@ def test_validation_error_rejects_the_row(stubbed: tuple[Any, Stubber]):
     stubber.add_client_error(
         "update_item", "ValidationException", "Item size to update has exceeded the maximum allowed size"
     )
-    totals, rejections = write_all(TableWriter(client, concurrency=1), [UPDATE])
+    totals, rejections = write_all(table_writer(client, concurrency=1), [UPDATE])
     assert (totals.written, totals.rejected, totals.failed) == (0, 1, 0)
     assert rejections[0].line == 7
     assert "Item size to update has exceeded" in rejections[0].reason
@@ -89,22 +82,51 @@ def test_access_denied_fails_the_file(stubbed: tuple[Any, Stubber]):
     client, stubber = stubbed
     stubber.add_client_error("update_item", "AccessDeniedException", "not authorized", http_status_code=400)
     with pytest.raises(WriteFailed, match=r"line 7: .*AccessDeniedException"):
-        write_all(TableWriter(client, concurrency=1), [UPDATE])
+        write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
 def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[Any, Stubber]):
     """The guarded put of a bare key fails its condition when the item exists; that is success."""
     client, stubber = stubbed
     stubber.add_client_error("put_item", "ConditionalCheckFailedException", "exists")
-    totals, rejections = write_all(TableWriter(client, concurrency=1), [put(3, "1")])
+    totals, rejections = write_all(table_writer(client, concurrency=1), [row(3, "1")])
     assert (totals.written, rejections) == (1, [])
+
+
+def test_an_update_sets_every_attribute_through_placeholders():
+    """Column names never appear in the expression itself: reserved words and odd characters are safe."""
+    operation, params = table_writer(None).request(row(2, "1", name="Ann", **{"a.b #c": "x"}))
+    assert operation == "update_item"
+    assert params == {
+        "TableName": "t",
+        "Key": {"customer_id": {"S": "1"}},
+        "UpdateExpression": "SET #0=:0,#1=:1",
+        "ExpressionAttributeNames": {"#0": "name", "#1": "a.b #c"},
+        "ExpressionAttributeValues": {":0": {"S": "Ann"}, ":1": {"S": "x"}},
+    }
+
+
+def test_a_key_only_row_is_a_put_that_cannot_overwrite():
+    """A bare key becomes a put guarded by attribute_not_exists, so an existing item is never replaced."""
+    operation, params = table_writer(None).request(row(2, "1"))
+    assert operation == "put_item"
+    assert params["ConditionExpression"] == "attribute_not_exists(#k)"
+    assert params["ExpressionAttributeNames"] == {"#k": "customer_id"}
+
+
+def test_the_widest_merge_row_fits_dynamodbs_expression_limit():
+    """The row limit the rules apply in merge mode is exactly what one 4 KB update expression holds."""
+    widest = row(2, "1", **{f"c{i}": "v" for i in range(writing_module.MERGE_MAX_ATTRIBUTES)})
+    expression = table_writer(None).request(widest)[1]["UpdateExpression"]
+    assert len(expression) <= 4096
+    assert len(expression + f",#{writing_module.MERGE_MAX_ATTRIBUTES}=:{writing_module.MERGE_MAX_ATTRIBUTES}") > 4096
 
 
 def test_throttling_after_retries_is_a_failed_row_never_a_lost_one(stubbed: tuple[Any, Stubber]):
     """When throttling outlasts botocore's retries the row is counted and reported as failed, with its line."""
     client, stubber = stubbed
     stubber.add_client_error("update_item", "ProvisionedThroughputExceededException", "slow down")
-    totals, rejections = write_all(TableWriter(client, concurrency=1), [UPDATE])
+    totals, rejections = write_all(table_writer(client, concurrency=1), [UPDATE])
     assert (totals.written, totals.rejected, totals.failed) == (0, 0, 1)
     assert rejections[0].failed
     assert rejections[0].line == 7
@@ -123,9 +145,8 @@ def test_failed_rows_fail_the_file_and_land_in_the_report(stubbed: tuple[Any, St
         ingest_file(
             path,
             source="two.csv",
-            table_name="t",
             key_column="customer_id",
-            writer=TableWriter(client, concurrency=1),
+            writer=table_writer(client, concurrency=1),
             on_reject=rejections.append,
         )
     assert [(r.line, r.failed) for r in rejections] == [(3, True)]
@@ -139,9 +160,7 @@ def test_throttled_requests_are_retried_until_every_row_arrives(stub_endpoint: S
     path = tmp_path / "rows.csv"
     path.write_text("customer_id,seq\n" + "".join(f"{key},{seq}\n" for key, seq in rows))
 
-    result = ingest_file(
-        path, source="rows.csv", table_name="t", key_column="customer_id", writer=TableWriter(client, concurrency=8)
-    )
+    result = ingest_file(path, source="rows.csv", key_column="customer_id", writer=table_writer(client, concurrency=8))
 
     counters = stub_endpoint.counters
     assert counters.throttled > 10  # the stub really throttled
@@ -159,15 +178,12 @@ def test_rows_sharing_a_key_keep_file_order_across_threads():
         def update_item(self, **params: Any) -> None:
             time.sleep(0.0001)
             with lock:
-                seen.setdefault(params["Key"]["customer_id"]["S"], []).append(int(params["UpdateExpression"][4:]))
+                seen.setdefault(params["Key"]["customer_id"]["S"], []).append(
+                    int(params["ExpressionAttributeValues"][":0"]["S"])
+                )
 
-    writes = [
-        Write(
-            i, f"k{i % 5}", "update_item", {"Key": {"customer_id": {"S": f"k{i % 5}"}}, "UpdateExpression": f"SET {i}"}
-        )
-        for i in range(1000)
-    ]
-    totals, _ = write_all(TableWriter(Recorder(), concurrency=8), writes)
+    writes = [row(i, f"k{i % 5}", seq=str(i)) for i in range(1000)]
+    totals, _ = write_all(table_writer(Recorder(), concurrency=8), writes)
     assert totals.written == 1000
     assert all(lines == sorted(lines) for lines in seen.values())
     assert sum(len(lines) for lines in seen.values()) == 1000
@@ -181,13 +197,13 @@ def test_submit_blocks_when_the_table_is_slower_than_the_file():
         def update_item(self, **params: Any) -> None:
             release.wait()
 
-    session = TableWriter(Stuck(), concurrency=2).session(lambda r: None)
+    session = table_writer(Stuck(), concurrency=2).session(lambda r: None)
     submitted = 0
 
     def feed() -> None:
         nonlocal submitted
         for i in range(10_000):
-            session.submit(Write(i, f"k{i}", "update_item", {}), [])
+            session.submit(row(i, f"k{i}", name="n"))
             submitted += 1
 
     feeder = threading.Thread(target=feed, daemon=True)
@@ -204,7 +220,7 @@ def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer):
     """Distinct keys go out 25 to a BatchWriteItem call (the stub, like DynamoDB, refuses more)."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(1), **CREDENTIALS)
     totals, rejections = write_all(
-        TableWriter(client, concurrency=1, mode="replace"), [put(i, f"k{i}") for i in range(100)]
+        table_writer(client, concurrency=1, mode="replace"), [row(i, f"k{i}") for i in range(100)]
     )
     assert (totals.written, rejections, stub_endpoint.counters.rows) == (100, [], 100)
     assert (stub_endpoint.counters.largest_batch, stub_endpoint.counters.requests) == (25, 4)
@@ -213,8 +229,8 @@ def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer):
 def test_replace_mode_batches_never_repeat_a_key(stub_endpoint: StubServer):
     """A batch never holds two puts for one key (DynamoDB refuses that); later rows for a key win whole."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(2), **CREDENTIALS)
-    writes = [put(i, f"k{i % 3}", seq=str(i), **({"first": "x"} if i < 3 else {})) for i in range(300)]
-    totals, rejections = write_all(TableWriter(client, concurrency=2, mode="replace"), writes)
+    writes = [row(i, f"k{i % 3}", seq=str(i), **({"first": "x"} if i < 3 else {})) for i in range(300)]
+    totals, rejections = write_all(table_writer(client, concurrency=2, mode="replace"), writes)
     counters = stub_endpoint.counters
     assert (totals.written, rejections, counters.rows, counters.duplicate_batches) == (300, [], 300, 0)
     assert counters.requests >= 300 // 25
@@ -228,8 +244,8 @@ def test_replace_mode_resends_unprocessed_items(stub_endpoint: StubServer, monke
     """Puts handed back as UnprocessedItems are sent again with backoff until all arrive."""
     monkeypatch.setattr(writing_module, "BATCH_BACKOFF_BASE_S", 0.001)
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(4), **CREDENTIALS)
-    writes = [put(i, f"k{i}", seq=str(i)) for i in range(500)]
-    totals, _ = write_all(TableWriter(client, concurrency=4, mode="replace"), writes)
+    writes = [row(i, f"k{i}", seq=str(i)) for i in range(500)]
+    totals, _ = write_all(table_writer(client, concurrency=4, mode="replace"), writes)
     assert stub_endpoint.counters.throttled > 0
     assert (totals.written, totals.failed, stub_endpoint.counters.rows) == (500, 0, 500)
 
@@ -244,7 +260,7 @@ def test_replace_mode_reports_rows_still_unprocessed_after_retries(
     second = {"PutRequest": {"Item": {"customer_id": {"S": "2"}}}}
     stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
     stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
-    totals, rejections = write_all(TableWriter(client, concurrency=1, mode="replace"), [put(2, "1"), put(3, "2")])
+    totals, rejections = write_all(table_writer(client, concurrency=1, mode="replace"), [row(2, "1"), row(3, "2")])
     assert (totals.written, totals.failed) == (1, 1)
     assert [(r.line, r.key, r.failed) for r in rejections] == [(3, "2", True)]
 
@@ -257,7 +273,7 @@ def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging():
             raise KeyError("boom")
 
     with pytest.raises(WriteFailed, match=r"line \d+: unexpected error: KeyError\('boom'\)"):
-        write_all(TableWriter(Broken(), concurrency=2), [Write(i, f"k{i}", "update_item", {}) for i in range(1000)])
+        write_all(table_writer(Broken(), concurrency=2), [row(i, f"k{i}", name="n") for i in range(1000)])
 
 
 def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tuple[Any, Stubber]):
@@ -268,10 +284,10 @@ def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tup
     def disk_full(rejection: Rejection) -> None:
         raise OSError(28, "No space left on device")
 
-    session = TableWriter(client, concurrency=1).session(disk_full)
+    session = table_writer(client, concurrency=1).session(disk_full)
     with pytest.raises(WriteFailed, match=r"line 0: unexpected error: OSError\(28"):
         for i in range(500):
-            session.submit(Write(i, f"k{i}", "update_item", UPDATE.params), [])
+            session.submit(row(i, f"k{i}", name="Ann"))
         session.close()
 
 
@@ -287,9 +303,9 @@ def test_the_first_refusal_is_reported_and_nothing_more_is_sent():
             error = {"Error": {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}}
             raise ClientError(error, "UpdateItem")
 
-    writes = [Write(line, f"k{line}", "update_item", {}) for line in range(2, 102)]
+    writes = [row(line, f"k{line}", name="n") for line in range(2, 102)]
     with pytest.raises(WriteFailed, match=r"^line 2: .*ResourceNotFoundException"):
-        write_all(TableWriter(Missing(), concurrency=1), writes)
+        write_all(table_writer(Missing(), concurrency=1), writes)
     assert Missing.calls == 1
 
 
@@ -298,7 +314,7 @@ def test_a_key_that_does_not_match_the_table_fails_the_file(stubbed: tuple[Any, 
     client, stubber = stubbed
     stubber.add_client_error("update_item", "ValidationException", "The provided key element does not match the schema")
     with pytest.raises(WriteFailed, match="does not match the schema"):
-        write_all(TableWriter(client, concurrency=1), [UPDATE])
+        write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
 def test_missing_credentials_fail_the_file_with_botocores_words():
@@ -307,7 +323,7 @@ def test_missing_credentials_fail_the_file_with_botocores_words():
     client._request_signer._credentials = None  # what a machine without any AWS configuration gives
 
     with pytest.raises(WriteFailed, match="Unable to locate credentials"):
-        write_all(TableWriter(client, concurrency=1), [UPDATE])
+        write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
 def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_rows():
@@ -321,9 +337,9 @@ def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_row
             Unreachable.calls += 1
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
-    writes = [Write(i, f"k{i}", "update_item", {}) for i in range(1000)]
+    writes = [row(i, f"k{i}", name="n") for i in range(1000)]
     with pytest.raises(WriteFailed, match=f"{writing_module.MAX_CONSECUTIVE_FAILURES} rows in a row could not"):
-        write_all(TableWriter(Unreachable(), concurrency=1), writes)
+        write_all(table_writer(Unreachable(), concurrency=1), writes)
     assert Unreachable.calls == writing_module.MAX_CONSECUTIVE_FAILURES
 
 
@@ -343,9 +359,8 @@ def test_deadline_while_the_writers_are_busy_stops_without_waiting_for_the_queue
         ingest_file(
             path,
             source="big.csv",
-            table_name="t",
             key_column="customer_id",
-            writer=TableWriter(Slow(), concurrency=1),
+            writer=table_writer(Slow(), concurrency=1),
             should_stop=lambda: calls >= 40,
         )
     found = re.search(r"stopped before line (\d+) \((\d+) rows written", str(failure.value))

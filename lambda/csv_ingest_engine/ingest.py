@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest_engine.errors import DeadlineReached, IngestError, WriteFailed
-from ingest_engine.reading import read_records
-from ingest_engine.reports import RejectsReport
-from ingest_engine.rules import Rejection, Write, parse_header, to_write
-from ingest_engine.writing import TableWriter, WriteTotals
+from csv_ingest_engine.constants import DEFAULT_WRITE_MODE, WriteMode
+from csv_ingest_engine.errors import DeadlineReached, IngestError, WriteFailed
+from csv_ingest_engine.reading import read_records
+from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.rules import Rejection, Row, parse_header, to_row
+from csv_ingest_engine.writing import TableWriter, WriteTotals, max_attributes
 
 # How many records pass between two looks at the clock (`should_stop`).
 STOP_CHECK_EVERY = 256
@@ -34,17 +35,18 @@ def ingest_file(
     path: Path,
     *,
     source: str,
-    table_name: str,
     key_column: str,
     writer: TableWriter | None,
+    mode: WriteMode = DEFAULT_WRITE_MODE,
     on_reject: Callable[[Rejection], None] | None = None,
     report: RejectsReport | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> FileResult:
-    """Upsert every row of the CSV at `path` into `table_name`; `source` names the file in messages.
+    """Write every row of the CSV at `path` with `writer`; `source` names the file in messages.
 
-    With `writer=None` nothing is sent: the file is only checked against the rules. Each rejected row goes to
+    With `writer=None` nothing is sent: the file is only checked against the rules of `mode` (a writer brings its
+    own mode). Each rejected row goes to
     `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
     `should_stop()` turns true (asked every few hundred rows), reading stops and `IngestError` names the line.
 
@@ -75,7 +77,7 @@ def ingest_file(
     if report is not None:
         report.header(header.columns)
 
-    replace = writer is not None and writer.mode == "replace"
+    row_limit = max_attributes(writer.mode if writer is not None else mode)
     session = writer.session(reject, should_stop=should_stop) if writer is not None else None
     rows_read = accepted = rejected_by_rules = 0
     stopped_before: int | None = None
@@ -88,11 +90,11 @@ def ingest_file(
                 if session is not None:
                     session.cancel()
                 break
-            outcome = to_write(record, header, table_name=table_name, replace=replace)
-            if isinstance(outcome, Write):
+            outcome = to_row(record, header, max_attributes=row_limit)
+            if isinstance(outcome, Row):
                 accepted += 1
                 if session is not None:
-                    session.submit(outcome, record.cells)
+                    session.submit(outcome)
             else:
                 rejected_by_rules += 1
                 reject(outcome)
@@ -116,6 +118,7 @@ def ingest_file(
     if on_progress is not None:
         on_progress(rows_read, path.stat().st_size)
     if fatal is not None:
+        table_name = writer.table_name if writer is not None else "-"
         raise IngestError(
             source,
             f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest_engine.errors import IngestError
+from csv_ingest_engine.errors import IngestError
 
 # Python's default is 128 KiB. A cell may legally be as large as DynamoDB's whole 400 KB item (the item-size rule
 # rejects it later, per row); the limit still has to exist so that an unclosed quote cannot pull the rest of a

@@ -12,7 +12,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ingest_engine.errors import IngestError
+from csv_ingest_engine.errors import IngestError
 
 # For every client the engine uses. Standard mode retries throttling, 5xx and connection errors with exponential
 # backoff and jitter.

@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 from typing import IO, Any
 
-from ingest_engine.rules import ANNOTATION_COLUMNS, Rejection
+from csv_ingest_engine.rules import ANNOTATION_COLUMNS, Rejection
 
 
 class RejectsReport:

@@ -1,21 +1,22 @@
-"""The file rules, with no AWS in them: header checks and the mapping of a record to a DynamoDB request.
+"""The file rules, with no AWS in them: header checks, and what each record becomes (a row to write, or a rejection).
 
-Requests are built in the low-level client's shape (`{"S": ...}` values) so the writer sends them as they are.
+A `Row` is data (its line, key and attributes), not a request: the writer builds `UpdateItem` / `PutItem` /
+`BatchWriteItem` calls from it, with its own table name and mode.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from ingest_engine.errors import IngestError
-from ingest_engine.reading import Record
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.reading import Record
 
-# DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes), and an
-# expression string of at most 4 KB.
+# DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes); attribute
+# names under 64 KB, and key attribute names of at most 255 bytes.
 MAX_ITEM_BYTES = 400 * 1024
-MAX_EXPRESSION_BYTES = 4 * 1024
+MAX_ATTRIBUTE_NAME_BYTES = 64 * 1024 - 1
+MAX_KEY_NAME_BYTES = 255
 # The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
 ANNOTATION_COLUMNS = ("rejected_line", "rejected_reason")
 
@@ -27,23 +28,24 @@ class Header:
     columns: tuple[str, ...]
     key_column: str
     key_index: int
-    # Indexes of the columns that never become attributes: the key and any report annotations.
-    skip: frozenset[int] = field(repr=False)
-    # Per column: the UTF-8 size of its name (for the item-size rule) and its `SET` fragment, built once per file.
+    # Indexes of the columns that become attributes (not the key, not report annotations), with their names'
+    # UTF-8 sizes for the item-size rule; worked out once per file.
+    value_indexes: tuple[int, ...] = field(repr=False)
     name_sizes: tuple[int, ...] = field(repr=False)
-    set_fragments: tuple[str, ...] = field(repr=False)
-    name_placeholders: tuple[str, ...] = field(repr=False)
-    value_placeholders: tuple[str, ...] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
-    """One DynamoDB request for one record: `update_item` (merge attributes) or a put of a key-only item."""
+class Row:
+    """A record the rules accept: where it is in the file, its key, the attributes to set, and its cells as written.
+
+    `attributes` maps each non-empty, non-key cell's column to its text; empty cells are not in it (they neither
+    write an empty value nor remove an existing attribute).
+    """
 
     line: int
     key: str
-    operation: Literal["update_item", "put_item"]
-    params: dict[str, Any]
+    attributes: dict[str, str]
+    cells: list[str] = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +92,36 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
             f"the header repeats column names {', '.join(repr(d) for d in duplicates)}; "
             "every column needs a unique name",
         )
+    name_sizes = tuple(len(name.encode()) for name in columns)
+    key_index = columns.index(key_column)
+    if name_sizes[key_index] > MAX_KEY_NAME_BYTES:
+        raise IngestError(
+            source,
+            f"the key column's name is {name_sizes[key_index]:,} bytes long; DynamoDB allows at most "
+            f"{MAX_KEY_NAME_BYTES} bytes for a key attribute's name",
+        )
+    too_long = [(i, size) for i, size in enumerate(name_sizes) if size > MAX_ATTRIBUTE_NAME_BYTES]
+    if too_long:
+        i, size = too_long[0]
+        raise IngestError(
+            source,
+            f"column {i + 1} ('{columns[i][:40]}...') has a name of {size:,} bytes; DynamoDB allows attribute names "
+            "under 64 KB. Shorten the column's name (a cell that long in the header usually means the file has no "
+            "header row)",
+        )
     return Header(
         columns=columns,
         key_column=key_column,
-        key_index=columns.index(key_column),
-        skip=frozenset(i for i, name in enumerate(columns) if name == key_column or name in ANNOTATION_COLUMNS),
-        name_sizes=tuple(len(name.encode()) for name in columns),
-        set_fragments=tuple(f"#{i}=:{i}" for i in range(len(columns))),
-        name_placeholders=tuple(f"#{i}" for i in range(len(columns))),
-        value_placeholders=tuple(f":{i}" for i in range(len(columns))),
+        key_index=key_index,
+        value_indexes=tuple(i for i, name in enumerate(columns) if i != key_index and name not in ANNOTATION_COLUMNS),
+        name_sizes=name_sizes,
     )
 
 
-def to_write(record: Record, header: Header, *, table_name: str, replace: bool = False) -> Write | Rejection:
-    """Map one record to its DynamoDB request, or to the reason it cannot be written.
+def to_row(record: Record, header: Header, *, max_attributes: int | None = None) -> Row | Rejection:
+    """What `record` becomes: the row to write, or the reason it cannot be written.
 
-    By default the request merges the row into the item (`update_item`); with `replace`, it is a put of the whole
-    item (the row's non-empty cells), for `BatchWriteItem`.
+    `max_attributes` is the most attributes one request of the writer's mode can set (None: no limit).
     """
     cells = record.cells
     columns = header.columns
@@ -121,9 +136,9 @@ def to_write(record: Record, header: Header, *, table_name: str, replace: bool =
     if key is None:
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
 
-    skip = header.skip
+    width = len(cells)
     # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
-    present = [i for i, value in enumerate(cells) if value and i not in skip]
+    present = [i for i in header.value_indexes if i < width and cells[i]]
     name_sizes = header.name_sizes
     size = name_sizes[header.key_index] + len(key.encode())
     for i in present:
@@ -132,47 +147,15 @@ def to_write(record: Record, header: Header, *, table_name: str, replace: bool =
         return Rejection(
             record.line, key, f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit", cells
         )
-
-    item_key = {header.key_column: {"S": key}}
-    if replace:
-        item = {**item_key, **{columns[i]: {"S": cells[i]} for i in present}}
-        return Write(record.line, key, "put_item", {"TableName": table_name, "Item": item})
-    if not present:
-        # DynamoDB accepts an UpdateItem without an update expression, but moto crashes on it; a put guarded by
-        # attribute_not_exists creates the bare item and leaves an existing one untouched, on both.
-        return Write(
-            record.line,
-            key,
-            "put_item",
-            {
-                "TableName": table_name,
-                "Item": item_key,
-                "ConditionExpression": "attribute_not_exists(#k)",
-                "ExpressionAttributeNames": {"#k": header.key_column},
-            },
-        )
-    fragments = header.set_fragments
-    expression = "SET " + ",".join([fragments[i] for i in present])
-    if len(expression) > MAX_EXPRESSION_BYTES:
+    if max_attributes is not None and len(present) > max_attributes:
         return Rejection(
             record.line,
             key,
-            f"the row fills {len(present)} columns, more than one DynamoDB update expression (4 KB) can set",
+            f"the row fills {len(present)} columns, more than one DynamoDB update expression (4 KB) can set "
+            f"({max_attributes})",
             cells,
         )
-    name_placeholders, value_placeholders = header.name_placeholders, header.value_placeholders
-    return Write(
-        record.line,
-        key,
-        "update_item",
-        {
-            "TableName": table_name,
-            "Key": item_key,
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": {name_placeholders[i]: columns[i] for i in present},
-            "ExpressionAttributeValues": {value_placeholders[i]: {"S": cells[i]} for i in present},
-        },
-    )
+    return Row(record.line, key, {columns[i]: cells[i] for i in present}, cells)
 
 
 def _key_or_none(cells: list[str], header: Header) -> str | None:

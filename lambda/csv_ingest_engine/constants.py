@@ -1,0 +1,51 @@
+"""Facts shared by the stack, the function and the command line, written once; imports nothing but the standard library.
+
+The stack imports this module too (it is pure Python, so no CDK reaches the function's bundle and no AWS SDK
+reaches the synth).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+# The table's partition key when nothing else is configured, and so the column every CSV must have.
+DEFAULT_KEY_COLUMN: Final = "customer_id"
+
+# merge: one UpdateItem per row, keeping the item's other attributes (an upsert). replace: BatchWriteItem puts
+# of whole items, for initial loads into an empty table.
+WriteMode = Literal["merge", "replace"]
+WRITE_MODES: Final[tuple[WriteMode, ...]] = get_args(WriteMode)
+DEFAULT_WRITE_MODE: Final[WriteMode] = "merge"
+
+# Writer threads per file. Measured with benchmarks/run.py on 2 cores (see benchmarks/README.md): 16 keep `merge`
+# near the SDK's CPU limit at 5-20 ms per request; past a few dozen the GIL costs more than the extra requests in
+# flight gain.
+DEFAULT_CONCURRENCY: Final = 16
+MIN_CONCURRENCY: Final = 1
+MAX_CONCURRENCY: Final = 64
+
+# Powertools' service name and metrics namespace: the function's EMF metrics and the alarms and dashboard that
+# read them must agree on both.
+SERVICE_NAME: Final = "csv-ingest"
+METRICS_NAMESPACE: Final = "CsvIngest"
+METRIC_ROWS_WRITTEN: Final = "RowsWritten"
+METRIC_ROWS_REJECTED: Final = "RowsRejected"
+METRIC_FILES_PROCESSED: Final = "FilesProcessed"
+METRIC_FILES_FAILED: Final = "FilesFailed"
+
+# The function's environment: set by the stack from resource attributes, read by `function.Settings`.
+ENV_TABLE_NAME: Final = "TABLE_NAME"
+ENV_KEY_COLUMN: Final = "KEY_COLUMN"
+ENV_REJECTS_BUCKET: Final = "REJECTS_BUCKET"
+ENV_WRITE_MODE: Final = "WRITE_MODE"
+ENV_WRITE_CONCURRENCY: Final = "WRITE_CONCURRENCY"
+
+# The function stops reading this long before Lambda's timeout, to leave time for the rejects report, the metrics
+# and the summary; the stack keeps the timeout well above it.
+DEADLINE_MARGIN_MS: Final = 30_000
+
+# Exit codes of `csv-ingest load / validate / demo`.
+EXIT_OK: Final = 0  # every row written (or valid)
+EXIT_FAILED: Final = 1  # the file failed as a whole
+EXIT_REJECTED: Final = 2  # the file went in, but some rows were rejected
+EXIT_USAGE: Final = 64  # sysexits' EX_USAGE: click's own 2 would read as "rows rejected"

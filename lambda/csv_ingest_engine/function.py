@@ -1,0 +1,226 @@
+"""The Lambda function: S3 `ObjectCreated` event -> ingestion engine -> one summary entry per record.
+
+`lambda/handler.py` (the function's entry point) re-exports `handler`; it lives in the engine package so that
+`csv-ingest demo` can run the very same code from an installed wheel. Logs are JSON (Powertools Logger) with the
+object's bucket, key and version and a correlation id per file; counts go out as CloudWatch EMF metrics. Powertools
+reads the service name and metrics namespace from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, which the
+stack (and the demo and the tests) set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from csv_ingest_engine import IngestError, Rejection, ingest_file
+from csv_ingest_engine.constants import (
+    DEADLINE_MARGIN_MS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_WRITE_MODE,
+    ENV_KEY_COLUMN,
+    ENV_REJECTS_BUCKET,
+    ENV_TABLE_NAME,
+    ENV_WRITE_CONCURRENCY,
+    ENV_WRITE_MODE,
+    METRIC_FILES_FAILED,
+    METRIC_FILES_PROCESSED,
+    METRIC_ROWS_REJECTED,
+    METRIC_ROWS_WRITTEN,
+    WRITE_MODES,
+    WriteMode,
+)
+from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config, rejects_report_key, temporary_path
+from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.writing import TableWriter
+
+logger = Logger()
+metrics = Metrics()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The function's configuration: the only place that reads the environment (Powertools reads its own)."""
+
+    table_name: str
+    key_column: str
+    rejects_bucket: str | None
+    write_mode: WriteMode
+    write_concurrency: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        table_name = os.environ.get(ENV_TABLE_NAME, "")
+        if not table_name:
+            raise RuntimeError(f"{ENV_TABLE_NAME} is not set: the function needs the DynamoDB table's name")
+        mode = os.environ.get(ENV_WRITE_MODE) or DEFAULT_WRITE_MODE
+        if mode not in WRITE_MODES:
+            raise RuntimeError(f"{ENV_WRITE_MODE} must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
+        concurrency = os.environ.get(ENV_WRITE_CONCURRENCY) or str(DEFAULT_CONCURRENCY)
+        if not concurrency.isdigit() or int(concurrency) < 1:
+            raise RuntimeError(f"{ENV_WRITE_CONCURRENCY} must be a whole number of at least 1, not {concurrency!r}")
+        return cls(
+            table_name=table_name,
+            key_column=os.environ.get(ENV_KEY_COLUMN) or DEFAULT_KEY_COLUMN,
+            rejects_bucket=os.environ.get(ENV_REJECTS_BUCKET) or None,
+            write_mode=next(m for m in WRITE_MODES if m == mode),
+            write_concurrency=int(concurrency),
+        )
+
+
+@functools.cache
+def s3_client() -> Any:
+    """One S3 client per process, created on first use (so tests can start moto first)."""
+    return boto3.client("s3", config=CLIENT_CONFIG)
+
+
+@functools.cache
+def dynamodb_client(concurrency: int) -> Any:
+    """One DynamoDB client per process, shared by the writer's threads and reused by warm invocations."""
+    return boto3.client("dynamodb", config=dynamodb_config(concurrency))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
+    """Ingest every CSV object the event names; raise `IngestError` if any of them failed as a whole."""
+    settings = Settings.from_env()
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
+
+    files: list[dict[str, Any]] = []
+    errors: list[IngestError] = []
+    for record in S3Event(event).records:
+        entry, error = _handle_record(record, settings, should_stop)
+        files.append(entry)
+        if error is not None:
+            errors.append(error)
+    summary = {"files": files}
+    logger.info("summary", extra={"summary": summary})
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise IngestError(f"{len(errors)} files", "; ".join(str(error) for error in errors)) from errors[0]
+    return summary
+
+
+def _handle_record(
+    record: S3EventRecord, settings: Settings, should_stop: Callable[[], bool]
+) -> tuple[dict[str, Any], IngestError | None]:
+    bucket = record.s3.bucket.name
+    # S3 URL-encodes the key in events (a space arrives as "+").
+    key = unquote_plus(record.s3.get_object.key)
+    version_id = record.s3.get_object.version_id
+    entry: dict[str, Any] = {"bucket": bucket, "key": key, "version_id": version_id}
+
+    event_name = record.event_name
+    if not event_name.startswith("ObjectCreated:"):
+        return {**entry, "status": "skipped", "reason": f"event {event_name!r} is not ObjectCreated"}, None
+    if not key.lower().endswith(".csv"):
+        return {**entry, "status": "skipped", "reason": "the key does not end in .csv"}, None
+
+    source = f"s3://{bucket}/{key}"
+    # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
+    logger.set_correlation_id(record.response_elements.get("x-amz-request-id") or str(uuid.uuid4()))
+    with logger.append_context_keys(bucket=bucket, object_key=key, version_id=version_id):
+        try:
+            entry.update(
+                _ingest_object(bucket, key, version_id, source=source, settings=settings, should_stop=should_stop)
+            )
+            logger.info(
+                "file ingested", extra={"rows_written": entry["rows_written"], "rows_rejected": entry["rows_rejected"]}
+            )
+        except IngestError as error:
+            logger.error("file failed", extra={"error": str(error)})
+            metrics.add_metric(name=METRIC_FILES_FAILED, unit=MetricUnit.Count, value=1)
+            return {**entry, "status": "failed", "error": str(error)}, error
+    metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=entry["rows_written"])
+    metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=entry["rows_rejected"])
+    return entry, None
+
+
+def _ingest_object(
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    *,
+    source: str,
+    settings: Settings,
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
+    """Download exactly the version the event names and ingest it; rejected rows go to the reports bucket."""
+
+    def log_rejection(rejection: Rejection) -> None:
+        logger.warning("row rejected", extra={"line": rejection.line, "key": rejection.key, "reason": rejection.reason})
+
+    with downloaded(s3_client(), bucket, key, version_id) as path, temporary_path() as report_path:
+        report = RejectsReport(report_path)
+        try:
+            result = ingest_file(
+                path,
+                source=source,
+                key_column=settings.key_column,
+                writer=TableWriter(
+                    dynamodb_client(settings.write_concurrency),
+                    table_name=settings.table_name,
+                    key_column=settings.key_column,
+                    concurrency=settings.write_concurrency,
+                    mode=settings.write_mode,
+                ),
+                on_reject=log_rejection,
+                report=report,
+                should_stop=should_stop,
+            )
+        except IngestError:
+            # Rows rejected before a file-level failure are reported too; the file's own error stays the one
+            # raised, whatever happens to the report.
+            report.close()
+            with contextlib.suppress(IngestError):
+                _upload_report(report, source, key, version_id, settings)
+            raise
+        report.close()
+        report_uri = _upload_report(report, source, key, version_id, settings)
+    summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+    if report_uri:
+        summary["rejects_report"] = report_uri
+    return summary
+
+
+def _upload_report(
+    report: RejectsReport, source: str, key: str, version_id: str | None, settings: Settings
+) -> str | None:
+    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket)."""
+    if not report.count or not settings.rejects_bucket:
+        return None
+    report_key = rejects_report_key(key, version_id)
+    uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    try:
+        s3_client().upload_file(
+            str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": "text/csv; charset=utf-8"}
+        )
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
+        raise IngestError(
+            source,
+            f"{report.count} rows were rejected, but their report could not be written to {uri} ({exc}); "
+            "the rows are listed in this function's log. Check that the rejects bucket exists and that the "
+            "function may s3:PutObject there, then upload the file again.",
+        ) from exc
+    logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
+    return uri
