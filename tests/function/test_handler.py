@@ -34,13 +34,13 @@ def test_sample_good_writes_its_five_customers(aws: Aws, s3_event: EventFactory,
         ]
     }
     items = aws.items()
-    assert sorted(items) == ["1", "2", "3", "4", "5"]
-    assert items["1"] == {
-        "customer_id": "1",
-        "name": "Alice Smith",
+    assert sorted(items) == ["123456", "234567", "345678", "456789", "567890"]
+    assert items["123456"] == {
+        "customer_id": "123456",
+        "name": "Tom",
         "age": "34",
-        "date_of_birth": "1990-04-12",
-        "favourite_colour": "blue",
+        "date_of_birth": "17-04-1987",
+        "favourite_colour": "Green",  # the CRLF line end is not part of the last cell
     }
 
 
