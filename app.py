@@ -31,7 +31,7 @@ CONTEXT_KEYS = (
 
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
     """The app `cdk synth` runs; the tests build it too, passing the context the CLI would."""
-    post_cli_context = {}
+    post_cli_context: dict[str, Any] = {}
     # PythonFunction bundles in Docker; CDK_SKIP_BUNDLING=1 lets `cdk synth` run on a machine without it.
     if os.environ.get("CDK_SKIP_BUNDLING") == "1":
         post_cli_context["aws:cdk:bundling-stacks"] = []

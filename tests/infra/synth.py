@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aws_cdk import Stack
 from aws_cdk.assertions import Template
 
 from app import STACK_ID, build_app
@@ -30,6 +31,7 @@ def synthesize(outdir: Path, **context: Any) -> Synthesized:
     # Runs the validation plugins: raises on any unacknowledged cdk-nag finding.
     assembly = app.synth()
     stack = app.node.find_child(STACK_ID)
+    assert isinstance(stack, Stack)
     return Synthesized(
         template=Template.from_stack(stack),
         template_file=Path(assembly.get_stack_artifact(stack.artifact_id).template_full_path),

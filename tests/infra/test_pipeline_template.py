@@ -2,18 +2,30 @@
 dashboard and outputs."""
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 from tests.infra.logical_ids import (
+    ACCESS_LOGS_BUCKET_AUTO_DELETE_ID,
     ACCESS_LOGS_BUCKET_ID,
+    ACCESS_LOGS_BUCKET_POLICY_ID,
+    ALARM_TOPIC_ID,
+    DASHBOARD_ID,
     FAILED_EVENTS_QUEUE_ID,
+    FAILED_EVENTS_QUEUE_POLICY_ID,
+    FUNCTION_ID,
+    FUNCTION_LOG_GROUP_ID,
+    REJECTS_BUCKET_AUTO_DELETE_ID,
     REJECTS_BUCKET_ID,
+    REJECTS_BUCKET_POLICY_ID,
     TABLE_ID,
+    UPLOAD_BUCKET_AUTO_DELETE_ID,
     UPLOAD_BUCKET_ID,
+    UPLOAD_BUCKET_NOTIFICATIONS_ID,
+    UPLOAD_BUCKET_POLICY_ID,
 )
 
 FUNCTION_ACTIONS = {
@@ -31,7 +43,7 @@ FAILED_EVENTS_QUEUE_ARN = {"Fn::GetAtt": [FAILED_EVENTS_QUEUE_ID, "Arn"]}
 ALARM_METRICS = ["Errors", "RowsRejected", "ApproximateNumberOfMessagesVisible", "Duration"]
 
 
-def single_resource(template: Template, type_: str, props: Any = None) -> tuple[str, dict]:
+def single_resource(template: Template, type_: str, props: Any = None) -> tuple[str, Mapping[str, Any]]:
     resources = template.find_resources(type_, {"Properties": props} if props else None)
     assert len(resources) == 1, f"expected one {type_}, found {sorted(resources)}"
     return next(iter(resources.items()))
@@ -41,8 +53,12 @@ def function_logical_id(template: Template) -> str:
     return single_resource(template, "AWS::Lambda::Function", {"Handler": "handler.handler"})[0]
 
 
-def function_policy_statements(template: Template) -> list[dict]:
-    """Every statement of every IAM policy attached to the ingest function's role."""
+def function_policy_statements(template: Template) -> list[dict[str, Any]]:
+    """Every statement of every IAM policy attached to the ingest function's role.
+
+    The statements come from CDK's action-level grants, which write no Sid and add them in the order the grants are
+    made; a Sid only labels a statement, so the tests compare actions and resources and ignore order.
+    """
     role = Capture()
     template.has_resource_properties(
         "AWS::Lambda::Function", {"Handler": "handler.handler", "Role": {"Fn::GetAtt": [role, "Arn"]}}
@@ -54,11 +70,11 @@ def function_policy_statements(template: Template) -> list[dict]:
     return [s for p in policies.values() for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
-def properties(template: Template, logical_id: str) -> dict:
-    return template.to_json()["Resources"][logical_id]["Properties"]
+def properties(template: Template, logical_id: str) -> dict[str, Any]:
+    return cast(dict[str, Any], template.to_json()["Resources"][logical_id]["Properties"])
 
 
-def as_list(value: Any) -> list:
+def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
@@ -72,19 +88,19 @@ def cfn_text(value: Any) -> str:
         return value
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(cfn_text(part) for part in parts)
+        return str(separator).join(cfn_text(part) for part in parts)
     if "Ref" in value:
-        return "${" + value["Ref"] + "}"
+        return "${" + str(value["Ref"]) + "}"
     if "Fn::GetAtt" in value:
-        return "${" + ".".join(value["Fn::GetAtt"]) + "}"
+        return "${" + ".".join(map(str, value["Fn::GetAtt"])) + "}"
     raise AssertionError(f"unexpected token {value}")
 
 
-def dashboard_widgets(template: Template) -> list[dict]:
+def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
     """The dashboard's widgets, from its body with the tokens (function name, queue name...) written as ${...}."""
     body = Capture()
     template.has_resource_properties("AWS::CloudWatch::Dashboard", {"DashboardBody": body})
-    return json.loads(cfn_text(body.as_object()))["widgets"]
+    return cast(list[dict[str, Any]], json.loads(cfn_text(body.as_object()))["widgets"])
 
 
 # -- stateful resources keep their identity -------------------------------------------------------------------
@@ -103,6 +119,48 @@ STATEFUL_RESOURCES = [
 def test_stateful_resources_keep_their_logical_ids(template: Template, logical_id: str, type_: str) -> None:
     """The buckets, table and queue keep the logical IDs they were first deployed with, so they are never replaced."""
     assert logical_id in template.find_resources(type_)
+
+
+ATTACHED_RESOURCES = [
+    (UPLOAD_BUCKET_POLICY_ID, "AWS::S3::BucketPolicy", {"Bucket": {"Ref": UPLOAD_BUCKET_ID}}),
+    (ACCESS_LOGS_BUCKET_POLICY_ID, "AWS::S3::BucketPolicy", {"Bucket": {"Ref": ACCESS_LOGS_BUCKET_ID}}),
+    (REJECTS_BUCKET_POLICY_ID, "AWS::S3::BucketPolicy", {"Bucket": {"Ref": REJECTS_BUCKET_ID}}),
+    (FAILED_EVENTS_QUEUE_POLICY_ID, "AWS::SQS::QueuePolicy", {"Queues": [{"Ref": FAILED_EVENTS_QUEUE_ID}]}),
+    (UPLOAD_BUCKET_NOTIFICATIONS_ID, "Custom::S3BucketNotifications", {"BucketName": {"Ref": UPLOAD_BUCKET_ID}}),
+    (UPLOAD_BUCKET_AUTO_DELETE_ID, "Custom::S3AutoDeleteObjects", {"BucketName": {"Ref": UPLOAD_BUCKET_ID}}),
+    (ACCESS_LOGS_BUCKET_AUTO_DELETE_ID, "Custom::S3AutoDeleteObjects", {"BucketName": {"Ref": ACCESS_LOGS_BUCKET_ID}}),
+    (REJECTS_BUCKET_AUTO_DELETE_ID, "Custom::S3AutoDeleteObjects", {"BucketName": {"Ref": REJECTS_BUCKET_ID}}),
+]
+
+
+@pytest.mark.parametrize(("logical_id", "type_", "attached_to"), ATTACHED_RESOURCES)
+def test_resources_attached_to_the_data_keep_their_logical_ids(
+    template: Template, logical_id: str, type_: str, attached_to: dict[str, Any]
+) -> None:
+    """Policies, the upload trigger and auto-delete keep their IDs: replacing one would strip it or empty the bucket."""
+    resource = template.to_json()["Resources"].get(logical_id, {})
+    assert resource.get("Type") == type_
+    assert {name: resource["Properties"].get(name) for name in attached_to} == attached_to
+
+
+def test_alarm_topic_keeps_its_logical_id(template: Template) -> None:
+    """The alarm topic keeps its first ID, so its confirmed e-mail subscriptions survive every update."""
+    assert ALARM_TOPIC_ID in template.find_resources("AWS::SNS::Topic")
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "logical_id"),
+    [
+        ("AWS::Lambda::Function", FUNCTION_ID),
+        ("AWS::Logs::LogGroup", FUNCTION_LOG_GROUP_ID),
+        ("AWS::CloudWatch::Dashboard", DASHBOARD_ID),
+    ],
+)
+def test_function_log_group_and_dashboard_keep_their_logical_ids(
+    template: Template, resource_type: str, logical_id: str
+) -> None:
+    """Updating the stack never replaces the function (events queued for it), its logs or the dashboard's name."""
+    assert logical_id in template.find_resources(resource_type)
 
 
 def test_no_resource_has_a_physical_name(template: Template) -> None:
@@ -391,9 +449,8 @@ def test_function_role_has_no_managed_policies(template: Template) -> None:
 
 
 def test_function_may_read_uploaded_objects(template: Template) -> None:
-    """s3:GetObject and s3:GetObjectVersion on the upload bucket's objects."""
+    """s3:GetObject and s3:GetObjectVersion on the upload bucket's objects (a CDK grant: no Sid)."""
     assert {
-        "Sid": "ReadUploadedObjects",
         "Effect": "Allow",
         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [UPLOAD_BUCKET_ID, "Arn"]}, "/*"]]},
@@ -401,9 +458,8 @@ def test_function_may_read_uploaded_objects(template: Template) -> None:
 
 
 def test_function_may_upsert_rows_in_the_table(template: Template) -> None:
-    """dynamodb:UpdateItem and the conditional dynamodb:PutItem on the table itself."""
+    """dynamodb:UpdateItem and the conditional dynamodb:PutItem on the table itself (a CDK grant: no Sid)."""
     assert {
-        "Sid": "UpsertRows",
         "Effect": "Allow",
         "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
         "Resource": {"Fn::GetAtt": [TABLE_ID, "Arn"]},
@@ -417,10 +473,9 @@ def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> 
 
 
 def test_function_may_write_reports_to_the_rejects_bucket_only(template: Template) -> None:
-    """s3:PutObject is allowed on the rejects bucket's objects and nowhere else (not on the upload bucket)."""
+    """s3:PutObject on the rejects bucket's objects and nowhere else, not on the upload bucket (a CDK grant: no Sid)."""
     statements = function_policy_statements(template)
     assert {
-        "Sid": "WriteRejectsReports",
         "Effect": "Allow",
         "Action": "s3:PutObject",
         "Resource": REJECTS_OBJECTS,
@@ -443,12 +498,11 @@ def test_function_may_not_read_the_rejects_bucket(template: Template) -> None:
 
 
 def test_function_may_send_failed_events_to_the_queue_only(template: Template) -> None:
-    """sqs:SendMessage on the failed-events queue is the role's only SQS permission (no GetQueueAttributes/Url)."""
+    """sqs:SendMessage on the queue is the role's only SQS permission: no GetQueueAttributes/Url (CDK grant: no Sid)."""
     statements = function_policy_statements(template)
     sqs_statements = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
     assert sqs_statements == [
         {
-            "Sid": "SendFailedEventsToQueue",
             "Effect": "Allow",
             "Action": "sqs:SendMessage",
             "Resource": FAILED_EVENTS_QUEUE_ARN,
@@ -852,7 +906,7 @@ def test_dashboard_shows_the_state_of_every_alarm(template: Template) -> None:
     ids=["bucket", "table", "function", "topic", "rejects-bucket", "failed-events-queue", "dashboard"],
 )
 def test_outputs_tell_the_user_where_things_are(
-    template: Template, value_of: Callable[[Template], dict], description: str
+    template: Template, value_of: Callable[[Template], dict[str, Any]], description: str
 ) -> None:
     """The stack outputs where uploads, rows, reports, failed events, alarms and the dashboard are, described."""
     assert len(template.find_outputs("*", {"Value": value_of(template), "Description": description})) == 1

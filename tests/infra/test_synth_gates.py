@@ -4,8 +4,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
 from app import STACK_ID, build_app
@@ -16,13 +18,13 @@ from tests.infra.synth import REPO_ROOT, Synthesized, cli_context
 EXPECTED_ACKNOWLEDGEMENTS = {
     (
         f"AwsSolutions-IAM5[Resource::<{UPLOAD_BUCKET_ID}.Arn>/*]",
-        f"{STACK_ID}/Pipeline/FunctionRole/DefaultPolicy",
+        f"{STACK_ID}/Pipeline/Ingestion/FunctionRole/DefaultPolicy",
     ),
     (
         f"AwsSolutions-IAM5[Resource::<{REJECTS_BUCKET_ID}.Arn>/*]",
-        f"{STACK_ID}/Pipeline/FunctionRole/DefaultPolicy",
+        f"{STACK_ID}/Pipeline/Ingestion/FunctionRole/DefaultPolicy",
     ),
-    ("AwsSolutions-SQS3", f"{STACK_ID}/Pipeline/FailedEventsQueue/Resource"),
+    ("AwsSolutions-SQS3", f"{STACK_ID}/Pipeline/Storage/FailedEventsQueue/Resource"),
     (
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         f"{STACK_ID}/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role",
@@ -30,10 +32,10 @@ EXPECTED_ACKNOWLEDGEMENTS = {
 }
 
 
-def nag_report(synth: Synthesized) -> dict:
+def nag_report(synth: Synthesized) -> dict[str, Any]:
     reports = [r for r in synth.validation_report["pluginReports"] if r["pluginName"] == "AwsSolutions"]
     assert len(reports) == 1, "cdk-nag did not report: is the AwsSolutions plugin registered?"
-    return reports[0]
+    return cast(dict[str, Any], reports[0])
 
 
 @pytest.mark.parametrize("synth_name", ["default_synth", "custom_synth"])
@@ -51,7 +53,7 @@ def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) ->
     """The same app plus a bucket without access logs or TLS enforcement does not synthesize."""
     # given
     app = build_app(cli_context(), outdir=str(tmp_path))
-    s3.Bucket(app.node.find_child(STACK_ID), "Careless")
+    s3.Bucket(cast(Stack, app.node.find_child(STACK_ID)), "Careless")
     # when / then
     with pytest.raises(RuntimeError, match="ValidationFailed") as raised:
         app.synth()

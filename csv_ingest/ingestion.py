@@ -1,0 +1,147 @@
+"""The IngestionFunction construct: the Lambda function that loads one uploaded CSV into the table, with its log group
+and role, the S3 trigger that invokes it and the queue that catches the files it fails on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsii
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.aws_lambda_python_alpha import BundlingOptions, PythonFunction
+from constructs import Construct
+
+from csv_ingest_engine.constants import (
+    ENV_KEY_COLUMN,
+    ENV_REJECTS_BUCKET,
+    ENV_TABLE_NAME,
+    ENV_WRITE_CONCURRENCY,
+    ENV_WRITE_MODE,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+    WriteMode,
+)
+
+LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
+CSV_SUFFIXES = (".csv", ".CSV")
+# The function is invoked asynchronously by S3: two retries (Lambda's default, made explicit), and an event that
+# still fails, or waits longer than this, goes to the failed-events queue.
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE = Duration.hours(6)
+
+# The stack-level singleton CDK creates for `add_event_notification`; the id is fixed in aws-cdk-lib. If an
+# upgrade renames it, `find_child` fails the synth, which is the signal to look again.
+_NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+_LAMBDA_BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+class IngestionFunction(Construct):
+    """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (suffix .csv or .CSV), as `role`,
+    logging to `log_group`.
+
+    It is told the table, key column, rejects bucket and write mode through its environment; it is granted nothing
+    here but its own log group and sending to `failed_events_queue`, where the S3 event of a file that fails every
+    attempt goes. Whoever composes it grants the data access.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        upload_bucket: s3.IBucket,
+        table_name: str,
+        rejects_bucket_name: str,
+        failed_events_queue: sqs.IQueue,
+        key_column: str,
+        write_mode: WriteMode,
+        write_concurrency: int,
+        memory_size_mb: int,
+        timeout: Duration,
+        ephemeral_storage_mib: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.log_group = logs.LogGroup(
+            self,
+            "FunctionLogs",
+            retention=logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # An explicit role instead of the default one, which would attach the AWSLambdaBasicExecutionRole
+        # managed policy (logs:CreateLogGroup and writes to any log group).
+        self.role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.log_group.grant_write(self.role)
+        self.function = PythonFunction(
+            self,
+            "Function",
+            entry=str(LAMBDA_DIR),
+            index="handler.py",
+            handler="handler",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            # Graviton costs ~20% less per GB-second; bundling then runs in a linux/arm64 container, which an x86
+            # Docker host runs through QEMU emulation.
+            architecture=lambda_.Architecture.ARM_64,
+            memory_size=memory_size_mb,
+            timeout=timeout,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
+            log_group=self.log_group,
+            role=self.role,
+            # Local build artefacts (pip's egg-info from an editable install, bytecode) stay out of the zip.
+            bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc"]),
+            environment={
+                ENV_TABLE_NAME: table_name,
+                ENV_KEY_COLUMN: key_column,
+                ENV_REJECTS_BUCKET: rejects_bucket_name,
+                ENV_WRITE_MODE: write_mode,
+                ENV_WRITE_CONCURRENCY: str(write_concurrency),
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        # The S3 event of a file that fails every attempt lands in the queue instead of vanishing with the retries.
+        self.function.configure_async_invoke(
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=ASYNC_MAX_EVENT_AGE,
+            on_failure=_SendOnlyQueueDestination(failed_events_queue),
+        )
+        self._trigger_on_csv_uploads(upload_bucket)
+
+    def _trigger_on_csv_uploads(self, bucket: s3.IBucket) -> None:
+        # S3 suffix filters are case-sensitive; Excel on Windows often writes `.CSV`.
+        destination = s3n.LambdaDestination(self.function)
+        for suffix in CSV_SUFFIXES:
+            bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(suffix=suffix)
+            )
+        # The one finding inherent to a resource CDK generates for us, which exists from the first notification on.
+        handler = Stack.of(self).node.find_child(_NOTIFICATIONS_HANDLER_ID)
+        Validations.of(handler.node.find_child("Role")).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM4[{_LAMBDA_BASIC_EXECUTION}]",
+                reason="Role of CDK's BucketNotificationsHandler, which CDK creates with the "
+                "AWSLambdaBasicExecutionRole managed policy and offers no way to replace.",
+            )
+        )
+
+
+@jsii.implements(lambda_.IDestination)
+class _SendOnlyQueueDestination:
+    """An SQS on-failure destination granting only sqs:SendMessage, the one call Lambda makes to deliver an event.
+
+    CDK's SqsDestination grants `send_messages`, which adds sqs:GetQueueAttributes and sqs:GetQueueUrl, calls the
+    delivery does not make.
+    """
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(
+        self, _scope: Construct, fn: lambda_.IFunction, *, type: lambda_.DestinationType | None = None
+    ) -> lambda_.DestinationConfig:
+        sqs.QueueGrants.from_queue(self._queue).actions(fn, ["sqs:SendMessage"])
+        return lambda_.DestinationConfig(destination=self._queue.queue_arn)

@@ -1,0 +1,243 @@
+"""The Monitoring construct: the alarms that tell a person something needs doing, the topic they notify, and the
+dashboard of the pipeline's rows, files, errors, duration, throttles and failed events."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from csv_ingest.ingestion import ASYNC_MAX_EVENT_AGE
+from csv_ingest_engine.constants import (
+    METRIC_FILES_FAILED,
+    METRIC_FILES_PROCESSED,
+    METRIC_ROWS_REJECTED,
+    METRIC_ROWS_WRITTEN,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+)
+
+ALARM_PERIOD = Duration.minutes(5)
+# The duration alarm fires at this share of the timeout: the function is close to running out of time.
+DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
+
+
+class Monitoring(Construct):
+    """Alarms on `function` (errors, a duration near its `timeout`), on its rejected rows and on
+    `failed_events_queue`, each notifying `alarm_topic` (and `alarm_email`, when given); `dashboard` shows it all,
+    with `table`'s write throttles.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        function: lambda_.IFunction,
+        timeout: Duration,
+        table: dynamodb.ITable,
+        failed_events_queue: sqs.IQueue,
+        alarm_email: str | None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.alarm_topic = self._alarm_topic(alarm_email)
+        self.errors_alarm = self._alarm(
+            "FunctionErrorsAlarm",
+            description="The csv-ingest function failed at least once; see its log group for the error.",
+            metric=function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        self.rejected_rows_alarm = self._alarm(
+            "RejectedRowsAlarm",
+            description="Rows of an uploaded CSV were rejected. For each such file the rejects bucket (stack output "
+            "RejectsBucketName) holds a report, <upload key without .csv>.<version id>.rejected.csv, with every "
+            "rejected row's cells, line and reason; the function's log names it (\"rejected rows reported\"). Fix the "
+            "rows in the report and upload it to the upload bucket as a new .csv file (the rejected_line and "
+            "rejected_reason columns are not ingested).",
+            metric=_emf_metric(METRIC_ROWS_REJECTED),
+            threshold=0,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        )
+        self.failed_events_alarm = self._alarm(
+            "FailedEventsAlarm",
+            description="A file failed as a whole on every attempt (or waited longer than "
+            f"{ASYNC_MAX_EVENT_AGE.to_hours()} hours): its S3 event is in the failed-events queue (stack output "
+            "FailedEventsQueueUrl). Each message holds the original event (requestPayload) and the error "
+            "(responsePayload); the function's log group has the details. Fix the cause, then redrive: upload the "
+            "file again, or send the requestPayload back to the function (aws lambda invoke --invocation-type Event), "
+            "and delete the message. Ingesting a file again is safe: its rows overwrite the same items.",
+            metric=failed_events_queue.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # SQS stops sending metrics for a queue nobody has touched for six hours, even one holding messages:
+            # no data keeps the alarm where it was, so it stays in ALARM until someone drains the queue.
+            treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
+        )
+        self.duration_alarm = self._alarm(
+            "DurationAlarm",
+            description=f"An invocation ran for at least {DURATION_ALARM_SHARE_OF_TIMEOUT:.0%} of the function's "
+            f"{timeout.to_seconds()}-second timeout: the file is too large, or nearly, for one invocation. One that "
+            "does not fit fails near the deadline with the line it reached in the log (rows written so far stay, and "
+            "the Errors alarm fires too). Split the file into smaller files and upload those, or load it from your "
+            "machine with `csv-ingest load`.",
+            metric=function.metric_duration(period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
+            threshold=timeout.to_milliseconds() * DURATION_ALARM_SHARE_OF_TIMEOUT,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        self.dashboard = self._dashboard(function, timeout, table, failed_events_queue)
+
+    def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
+        # CloudWatch cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key, so the topic
+        # gets a customer-managed key whose policy lets CloudWatch use it.
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the csv-ingest alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+            pending_window=Duration.days(7),
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheKey",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],  # in a key policy, "*" means this key
+            )
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
+        if alarm_email:
+            topic.add_subscription(sns_subscriptions.EmailSubscription(alarm_email))
+        return topic
+
+    def _alarm(
+        self,
+        id_: str,
+        *,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison_operator: cloudwatch.ComparisonOperator,
+        treat_missing_data: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        """An alarm on one 5-minute period of `metric` that notifies the alarm topic."""
+        alarm = cloudwatch.Alarm(
+            self,
+            id_,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=comparison_operator,
+            treat_missing_data=treat_missing_data,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+        # enforce_ssl gives the topic a policy, which replaces SNS's default one; without this statement
+        # CloudWatch's publish is refused and the alarm fires into the void.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": alarm.alarm_arn},
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                },
+            )
+        )
+        return alarm
+
+    def _dashboard(
+        self, function: lambda_.IFunction, timeout: Duration, table: dynamodb.ITable, queue: sqs.IQueue
+    ) -> cloudwatch.Dashboard:
+        sum_ = cloudwatch.Stats.SUM
+        dashboard = cloudwatch.Dashboard(self, "Dashboard")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Rows",
+                left=[
+                    _emf_metric(METRIC_ROWS_WRITTEN).with_(label="Rows written"),
+                    _emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Files",
+                left=[
+                    _emf_metric(METRIC_FILES_PROCESSED).with_(label="Files processed"),
+                    _emf_metric(METRIC_FILES_FAILED).with_(label="Files failed"),
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Function errors",
+                left=[function.metric_errors(period=ALARM_PERIOD, statistic=sum_, label="Errors")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Duration (ms)",
+                left=[
+                    function.metric_duration(period=ALARM_PERIOD, statistic=cloudwatch.Stats.AVERAGE, label="Average"),
+                    function.metric_duration(period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label="Maximum"),
+                ],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=timeout.to_milliseconds(), label="Timeout")],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Throttles",
+                left=[
+                    function.metric_throttles(period=ALARM_PERIOD, statistic=sum_, label="Lambda throttles"),
+                    table.metric(
+                        "WriteThrottleEvents", period=ALARM_PERIOD, statistic=sum_, label="DynamoDB write throttles"
+                    ),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Failed-event queue",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label="Messages waiting"
+                    ),
+                    # An event Lambda could not deliver to the queue is lost: this should stay at zero.
+                    function.metric(
+                        "DestinationDeliveryFailures", period=ALARM_PERIOD, statistic=sum_, label="Delivery failures"
+                    ),
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms",
+                alarms=[self.errors_alarm, self.rejected_rows_alarm, self.failed_events_alarm, self.duration_alarm],
+                width=24,
+            )
+        )
+        return dashboard
+
+
+def _emf_metric(name: str) -> cloudwatch.Metric:
+    """One of the function's EMF metrics, as Powertools emits it: our namespace, the `service` dimension."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic=cloudwatch.Stats.SUM,
+        period=ALARM_PERIOD,
+    )

@@ -1,0 +1,131 @@
+"""The Storage construct: where the pipeline's data lives (the upload, rejects and access-logs buckets, the table and
+the failed-events queue), each removed with the stack or kept, as the deployment chooses."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+ACCESS_LOGS_EXPIRATION = Duration.days(90)
+ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
+FAILED_EVENTS_RETENTION = Duration.days(14)  # SQS's maximum
+
+
+class Storage(Construct):
+    """CSV files arrive in `upload_bucket`, their rows go to `table` (keyed on `key_column`), reports of rejected rows
+    to `rejects_bucket`, and the S3 events of files that failed every attempt to `failed_events_queue`.
+
+    `access_logs_bucket` receives the upload and rejects buckets' server access logs. With `retain_data` the buckets,
+    table and queue outlive the stack; without it they are deleted with it, the buckets emptied first.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        key_column: str,
+        retain_data: bool,
+        noncurrent_version_expiration: Duration,
+        rejects_expiration: Duration,
+    ) -> None:
+        super().__init__(scope, id_)
+        self._retain_data = retain_data
+        self._removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+
+        # No AwsSolutions-S1 (access logging) acknowledgement needed: cdk-nag treats the bucket that receives
+        # another bucket's access logs as compliant.
+        self.access_logs_bucket = self._secure_bucket(
+            "AccessLogsBucket",
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireAccessLogs",
+                expiration=ACCESS_LOGS_EXPIRATION,
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
+        )
+        self.upload_bucket = self._secure_bucket(
+            "UploadBucket",
+            versioned=True,
+            access_logs_prefix="upload-bucket/",
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireNoncurrentVersions",
+                noncurrent_version_expiration=noncurrent_version_expiration,
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
+        )
+        # No event notification, ever: a report is a CSV, and it must not be ingested until a user has fixed it and
+        # uploaded it to the upload bucket. Not versioned: each report's key names the upload's version already.
+        self.rejects_bucket = self._secure_bucket(
+            "RejectsBucket",
+            access_logs_prefix="rejects-bucket/",
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireRejectsReports",
+                expiration=rejects_expiration,
+                # The function may not AbortMultipartUpload (PutObject only), so a large report whose upload
+                # failed halfway is cleaned up here.
+                abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
+            ),
+        )
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=key_column, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self._removal_policy,
+        )
+        self.failed_events_queue = self._failed_events_queue()
+
+    def _secure_bucket(
+        self,
+        id_: str,
+        *,
+        lifecycle_rule: s3.LifecycleRule,
+        versioned: bool = False,
+        access_logs_prefix: str | None = None,
+    ) -> s3.Bucket:
+        """A bucket with the settings every bucket here shares; with `access_logs_prefix`, its server access logs go
+        to `access_logs_bucket` under that prefix."""
+        return s3.Bucket(
+            self,
+            id_,
+            # SSE-S3: the data needs encryption at rest, not key-level access control; SSE-KMS would add a KMS call
+            # (cost, throttling) to every GetObject the function makes, and S3 server access logging can only
+            # deliver to an SSE-S3 bucket anyway.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            versioned=versioned,
+            server_access_logs_bucket=self.access_logs_bucket if access_logs_prefix else None,
+            server_access_logs_prefix=access_logs_prefix,
+            lifecycle_rules=[lifecycle_rule],
+            # Throw-away in development, kept when `retain_data`.
+            removal_policy=self._removal_policy,
+            auto_delete_objects=not self._retain_data,
+        )
+
+    def _failed_events_queue(self) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "FailedEventsQueue",
+            # SSE-SQS: the messages are S3 event records and error text (no row data), so encryption at rest is
+            # enough; a KMS key would add a key policy, kms:GenerateDataKey for the function and a KMS call per send.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=FAILED_EVENTS_RETENTION,
+            removal_policy=self._removal_policy,
+        )
+        Validations.of(queue.node.find_child("Resource")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter destination: the function's on-failure destination for "
+                "S3 events that failed every retry. Nothing consumes it automatically; a person redrives it.",
+            )
+        )
+        return queue
