@@ -53,4 +53,5 @@ def test_the_function_reads_the_settings_the_stack_gives_it(
 
     assert settings.table_name.startswith('<{"Ref": "PipelineTable')
     assert settings.rejects_bucket is not None and settings.rejects_bucket.startswith('<{"Ref": "PipelineRejectsBucket')
-    assert (settings.key_column, settings.write_mode, settings.write_concurrency) == (key_column, write_mode, concurrency)
+    assert settings.key_column == key_column
+    assert (settings.write_mode, settings.write_concurrency) == (write_mode, concurrency)
