@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -96,7 +97,7 @@ def dynamodb_client(concurrency: int) -> Any:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, Any]]]:
     """Ingest every CSV object the event names; raise `IngestError` if any of them failed as a whole."""
     settings = Settings.from_env()
 

@@ -1,46 +1,43 @@
-"""Fixtures for the command line's tests: a moto server started by the test, on 127.0.0.1 and a free port."""
+"""Fixtures for the command line's tests: S3 on a moto server started by the test (127.0.0.1, a free port), and
+DynamoDB on that server or on dynalite."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
-from moto_endpoint import BUCKET, TABLE, Endpoint
+
+from tests.support import DynamoDBBackend, Endpoint, MotoServer
 
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[str]:
-    """A moto server started by the test on 127.0.0.1, a free port, stopped after the module."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    """A moto server on 127.0.0.1 and a free port, stopped after the module."""
+    server = MotoServer()
+    yield server.url
     server.stop()
 
 
 @pytest.fixture
-def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
-    """A fresh table and bucket on the server, and credentials the CLI's default chain finds."""
+def endpoint(
+    moto_server: str, dynamodb_backend: DynamoDBBackend, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Endpoint]:
+    """A fresh table and bucket, and an environment whose default chain finds credentials and both endpoints.
+
+    The endpoints go in AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_DYNAMODB rather than `--endpoint-url`, which sends
+    both services to one place: with dynalite, S3 stays on the moto server.
+    """
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_S3": moto_server,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_backend.url or moto_server,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server)
-    s3 = boto3.client("s3", endpoint_url=moto_server)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "customer_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    s3.create_bucket(Bucket=BUCKET)
-    yield Endpoint(moto_server, dynamodb, s3)
-    dynamodb.delete_table(TableName=TABLE)
-    for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-        s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
-    s3.delete_bucket(Bucket=BUCKET)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    resources = Endpoint(s3_url=moto_server, dynamodb_url=dynamodb_backend.url or moto_server)
+    resources.create_resources()
+    yield resources
+    resources.delete_resources()

@@ -8,22 +8,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from moto_endpoint import BUCKET, TABLE, Endpoint
+from click.testing import CliRunner, Result
 
 from csv_ingest.cli import main
+from tests.support import Endpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample-csvs"
+# For the tests that fail before any AWS call: the table is never looked at.
+TABLE = "customers"
 
 
-def run(*args: str):
+def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_load_writes_every_row_through_the_endpoint(endpoint: Endpoint):
-    """`load --endpoint-url` upserts the file into the table over HTTP and exits 0."""
-    result = run("load", SAMPLES / "sample-good.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+def test_load_writes_every_row_to_the_table(endpoint: Endpoint) -> None:
+    """`load` upserts the file into the table over HTTP and exits 0."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", endpoint.table)
     assert result.exit_code == 0, result.output
     assert "5 rows written, 0 rejected" in result.output
     items = endpoint.items()
@@ -31,21 +33,29 @@ def test_load_writes_every_row_through_the_endpoint(endpoint: Endpoint):
     assert items["567890"]["favourite_colour"] == "Gold"
 
 
-def test_load_reads_an_s3_object(endpoint: Endpoint):
-    """`load s3://bucket/key` downloads the object and ingests it with the same rules."""
-    endpoint.s3.put_object(Bucket=BUCKET, Key="in/customers.csv", Body=(SAMPLES / "sample-good.csv").read_bytes())
-    result = run("load", f"s3://{BUCKET}/in/customers.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+def test_load_sends_dynamodb_requests_to_the_endpoint_url(endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--endpoint-url` alone takes the writes to a DynamoDB other than AWS's (e.g. DynamoDB Local)."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB")
+    result = run(
+        "load", SAMPLES / "sample-good.csv", "--table", endpoint.table, "--endpoint-url", endpoint.dynamodb_url
+    )
     assert result.exit_code == 0, result.output
     assert len(endpoint.items()) == 5
 
 
-def test_load_with_rejected_rows_exits_2_and_writes_the_rejects_file(endpoint: Endpoint, tmp_path: Path):
+def test_load_reads_an_s3_object(endpoint: Endpoint) -> None:
+    """`load s3://bucket/key` downloads the object and ingests it with the same rules."""
+    body = (SAMPLES / "sample-good.csv").read_bytes()
+    endpoint.s3.put_object(Bucket=endpoint.bucket, Key="in/customers.csv", Body=body)
+    result = run("load", f"s3://{endpoint.bucket}/in/customers.csv", "--table", endpoint.table)
+    assert result.exit_code == 0, result.output
+    assert len(endpoint.items()) == 5
+
+
+def test_load_with_rejected_rows_exits_2_and_writes_the_rejects_file(endpoint: Endpoint, tmp_path: Path) -> None:
     """Rejected rows: the others are written, exit code 2, and --rejects holds every rejected row."""
     rejects = tmp_path / "rejects.csv"
-    result = run(
-        "load", SAMPLES / "edge-rejected-rows.csv", "--table", TABLE, "--endpoint-url", endpoint.url,
-        "--rejects", rejects,
-    )  # fmt: skip
+    result = run("load", SAMPLES / "edge-rejected-rows.csv", "--table", endpoint.table, "--rejects", rejects)
     assert result.exit_code == 2, result.output
     assert sorted(endpoint.items()) == ["201", "203", "204"]
     assert "3 rows written, 3 rejected" in result.output
@@ -54,23 +64,23 @@ def test_load_with_rejected_rows_exits_2_and_writes_the_rejects_file(endpoint: E
     assert [row[3] for row in rows[1:]] == ["3", "4", "5"]
 
 
-def test_load_of_a_bad_file_exits_1_naming_the_problem(endpoint: Endpoint):
+def test_load_of_a_bad_file_exits_1_naming_the_problem(endpoint: Endpoint) -> None:
     """A file without the key column fails as a whole: exit 1, the message names `customer_id`."""
-    result = run("load", SAMPLES / "sample-bad.csv", "--table", TABLE, "--endpoint-url", endpoint.url)
+    result = run("load", SAMPLES / "sample-bad.csv", "--table", endpoint.table)
     assert result.exit_code == 1
     assert "no 'customer_id' column" in result.output
     assert endpoint.items() == {}
 
 
-def test_load_into_a_missing_table_exits_1_naming_the_table(endpoint: Endpoint):
+def test_load_into_a_missing_table_exits_1_naming_the_table(endpoint: Endpoint) -> None:
     """A table that does not exist fails the file with the table's name in the message."""
-    result = run("load", SAMPLES / "sample-good.csv", "--table", "nope", "--endpoint-url", endpoint.url)
+    result = run("load", SAMPLES / "sample-good.csv", "--table", "nope")
     assert result.exit_code == 1
     assert "DynamoDB table 'nope'" in result.output
 
 
 @pytest.mark.parametrize("command", ["load", "validate", "demo"])
-def test_a_missing_file_fails_with_exit_1_before_any_aws_call(command: str):
+def test_a_missing_file_fails_with_exit_1_before_any_aws_call(command: str) -> None:
     """A path that does not exist is a failed file (exit 1), not "rows rejected" (2) nor a usage error."""
     result = run(command, "no-such.csv", *(["--table", TABLE] if command == "load" else []))
     assert result.exit_code == 1
@@ -85,14 +95,14 @@ def test_a_missing_file_fails_with_exit_1_before_any_aws_call(command: str):
         ["load", str(SAMPLES / "sample-good.csv"), "--table", TABLE, "--mode", "upsert"],
     ],
 )
-def test_command_line_mistakes_exit_64_not_2(args: list[str]):
+def test_command_line_mistakes_exit_64_not_2(args: list[str]) -> None:
     """Usage errors have their own exit code, so 2 always means "some rows were rejected"."""
     result = run(*args)
     assert result.exit_code == 64, result.output
     assert "Error:" in result.output
 
 
-def test_load_from_a_malformed_s3_location_fails_with_exit_1():
+def test_load_from_a_malformed_s3_location_fails_with_exit_1() -> None:
     """`s3://bucket` without a key is named as not an S3 location."""
     result = run("load", "s3://bucket-only", "--table", TABLE)
     assert result.exit_code == 1
@@ -113,14 +123,14 @@ def test_load_from_a_malformed_s3_location_fails_with_exit_1():
         ("edge-duplicate-header.csv", 1, "repeats column names 'name'"),
     ],
 )
-def test_validate_needs_no_aws_and_exits_0_only_for_clean_files(sample: str, code: int, expected: str):
+def test_validate_needs_no_aws_and_exits_0_only_for_clean_files(sample: str, code: int, expected: str) -> None:
     """`validate` applies the same rules with no AWS: exit 0 clean, 2 rejected rows, 1 failed file."""
     result = run("validate", SAMPLES / sample)
     assert result.exit_code == code, result.output
     assert expected in " ".join(result.output.split())
 
 
-def test_validate_lists_each_rejected_row_with_line_and_reason():
+def test_validate_lists_each_rejected_row_with_line_and_reason() -> None:
     """The terminal shows line, key and reason for each rejected row."""
     result = run("validate", SAMPLES / "edge-rejected-rows.csv")
     rows = [line.split("│") for line in result.output.splitlines() if line.count("│") == 4]
@@ -129,7 +139,7 @@ def test_validate_lists_each_rejected_row_with_line_and_reason():
     assert ["5", "202", "the row has 4 fields but the header has 3 columns (an unquoted"] in cells
 
 
-def test_demo_prints_the_five_sample_customers():
+def test_demo_prints_the_five_sample_customers() -> None:
     """`demo` runs the handler against the emulator and prints the table."""
     result = run("demo")
     assert result.exit_code == 0, result.output
@@ -142,7 +152,7 @@ def test_demo_prints_the_five_sample_customers():
     ("sample", "code", "expected"),
     [("sample-good.csv", 0, "Pablo"), ("sample-bad.csv", 1, "no 'customer_id' column")],
 )
-def test_run_local_script_on_the_brief_samples(sample: str, code: int, expected: str):
+def test_run_local_script_on_the_brief_samples(sample: str, code: int, expected: str) -> None:
     """`./run-local.sh FILE`, as a newcomer runs it: exit code and the message or the table."""
     completed = subprocess.run(
         [str(ROOT / "run-local.sh"), str(SAMPLES / sample)], capture_output=True, text=True, timeout=300, check=False
@@ -151,7 +161,7 @@ def test_run_local_script_on_the_brief_samples(sample: str, code: int, expected:
     assert expected in " ".join((completed.stdout + completed.stderr).split())
 
 
-def test_progress_bar_shows_rows_and_rate_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_progress_bar_shows_rows_and_rate_on_a_terminal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """On a terminal, `validate`/`load` draw a progress bar with rows and rows/s; piped output stays plain."""
     import io
 

@@ -5,21 +5,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from moto_account import Aws, EventFactory, FakeLambdaContext, emf_metrics, json_logs
 
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import METRICS_NAMESPACE
 from handler import handler
-
-pytestmark = pytest.mark.usefixtures("aws")
+from tests.support import Aws, DemoContext, emf_metrics, json_logs
 
 
 def test_metrics_carry_rows_written_and_rejected(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext, stdout: pytest.CaptureFixture[str]
-):
+    aws: Aws, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
     """One invocation emits RowsWritten, RowsRejected and FilesProcessed in the stack's namespace."""
     key, version = aws.upload_sample("edge-rejected-rows.csv")
-    handler(s3_event(key, version), lambda_context)
+    handler(aws.event(key, version), lambda_context)
     out = stdout.readouterr().out
     assert f'"Namespace":"{METRICS_NAMESPACE}"' in out.replace(" ", "")
     metrics = emf_metrics(out)
@@ -30,40 +28,40 @@ def test_metrics_carry_rows_written_and_rejected(
 
 
 def test_a_failed_file_is_counted_in_files_failed(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext, stdout: pytest.CaptureFixture[str]
-):
+    aws: Aws, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
     """Metrics are flushed even though the invocation raises."""
     key, version = aws.upload_sample("sample-bad.csv")
     with pytest.raises(IngestError):
-        handler(s3_event(key, version), lambda_context)
+        handler(aws.event(key, version), lambda_context)
     assert emf_metrics(stdout.readouterr().out)["FilesFailed"] == [1]
 
 
 def test_logs_carry_the_object_and_a_correlation_id_per_file(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext, stdout: pytest.CaptureFixture[str]
-):
+    aws: Aws, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
     """Each file's log lines name its bucket, key and version, and carry S3's request id as correlation id."""
     key, version = aws.upload_sample("sample-good.csv")
-    handler(s3_event(key, version), lambda_context)
+    handler(aws.event(key, version, request_id="C3D13FE58DE4C810"), lambda_context)
     (ingested,) = [log for log in json_logs(stdout.readouterr().out) if log["message"] == "file ingested"]
     assert ingested["object_key"] == key
     assert ingested["version_id"] == version
-    assert ingested["correlation_id"] == "C3D13FE58DE4C810"  # responseElements.x-amz-request-id of the event
+    assert ingested["correlation_id"] == "C3D13FE58DE4C810"
     assert (ingested["rows_written"], ingested["rows_rejected"]) == (5, 0)
 
 
 def test_deadline_guard_stops_cleanly_naming_the_line_reached(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
-):
+    aws: Aws, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Near the timeout the function stops, names the line from which rows may be missing; written rows stay."""
     # given: plenty of time for the first two looks at the clock, then less than the margin
     answers = iter([900_000, 900_000])
-    lambda_context.get_remaining_time_in_millis = lambda: next(answers, 1_000)  # type: ignore[method-assign]
+    monkeypatch.setattr(lambda_context, "get_remaining_time_in_millis", lambda: next(answers, 1_000))
     body = "customer_id,name\n" + "".join(f"{i},name {i}\n" for i in range(1, 1001))
     version = aws.upload("large.csv", body)
     # when
     with pytest.raises(IngestError) as failure:
-        handler(s3_event("large.csv", version), lambda_context)
+        handler(aws.event("large.csv", version), lambda_context)
     # then
     message = str(failure.value)
     found = re.search(r"about to time out, so ingestion stopped before line (\d+) \((\d+) rows written", message)

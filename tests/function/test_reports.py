@@ -6,20 +6,18 @@ import csv
 import io
 
 import pytest
-from moto_account import BUCKET, REJECTS_BUCKET, Aws, EventFactory, FakeLambdaContext, emf_metrics
 
 from csv_ingest_engine import IngestError
 from handler import handler
-
-pytestmark = pytest.mark.usefixtures("aws")
+from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
 
 
 def test_rejected_rows_produce_exactly_one_report_with_cells_line_and_reason(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
-):
+    aws: Aws, lambda_context: DemoContext
+) -> None:
     """Every rejected row is in the report with its original cells, its line and the reason."""
     key, version = aws.upload_sample("edge-rejected-rows.csv")
-    summary = handler(s3_event(key, version), lambda_context)
+    summary = handler(aws.event(key, version), lambda_context)
     reports = aws.reports()
     report_key = f"edge-rejected-rows.{version}.rejected.csv"
     assert list(reports) == [report_key]
@@ -40,20 +38,18 @@ def test_rejected_rows_produce_exactly_one_report_with_cells_line_and_reason(
     ]
 
 
-def test_clean_file_writes_no_report(aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext):
+def test_clean_file_writes_no_report(aws: Aws, lambda_context: DemoContext) -> None:
     """A file with no rejected rows leaves the rejects bucket empty."""
     key, version = aws.upload_sample("sample-good.csv")
-    summary = handler(s3_event(key, version), lambda_context)
+    summary = handler(aws.event(key, version), lambda_context)
     assert aws.reports() == {}
     assert "rejects_report" not in summary["files"][0]
 
 
-def test_fixed_report_uploads_again_without_its_annotation_columns(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
-):
+def test_fixed_report_uploads_again_without_its_annotation_columns(aws: Aws, lambda_context: DemoContext) -> None:
     """Fill in the missing keys, upload the report as it is: the rows land, `rejected_*` columns do not."""
     key, version = aws.upload_sample("edge-rejected-rows.csv")
-    handler(s3_event(key, version), lambda_context)
+    handler(aws.event(key, version), lambda_context)
     (report,) = aws.reports().values()
     rows = list(csv.reader(io.StringIO(report)))
     rows[1][0], rows[2][0] = "205", "206"  # the user fills in the keys
@@ -62,7 +58,7 @@ def test_fixed_report_uploads_again_without_its_annotation_columns(
     csv.writer(fixed).writerows(rows)
     fixed_version = aws.upload("fixed.csv", fixed.getvalue())
 
-    summary = handler(s3_event("fixed.csv", fixed_version), lambda_context)
+    summary = handler(aws.event("fixed.csv", fixed_version), lambda_context)
 
     assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (3, 0)
     items = aws.items()
@@ -73,16 +69,15 @@ def test_fixed_report_uploads_again_without_its_annotation_columns(
 
 def test_a_report_that_cannot_be_written_fails_that_file_only(
     aws: Aws,
-    s3_event: EventFactory,
-    lambda_context: FakeLambdaContext,
+    lambda_context: DemoContext,
     monkeypatch: pytest.MonkeyPatch,
     stdout: pytest.CaptureFixture[str],
-):
+) -> None:
     """No rejects bucket: the file with rejections fails naming it and the bucket; the next file still goes in."""
     monkeypatch.setenv("REJECTS_BUCKET", "no-such-bucket")
     rejected = aws.upload("rejected.csv", "customer_id,name\n,No key\n1,Ann\n")
     good = aws.upload("good.csv", "customer_id,name\n2,Bob\n")
-    event = {"Records": [s3_event.record("rejected.csv", rejected), s3_event.record("good.csv", good)]}
+    event = {"Records": [aws.record("rejected.csv", rejected), aws.record("good.csv", good)]}
 
     with pytest.raises(IngestError) as failure:
         handler(event, lambda_context)
@@ -95,13 +90,11 @@ def test_a_report_that_cannot_be_written_fails_that_file_only(
     assert (metrics["FilesFailed"], metrics["FilesProcessed"]) == ([1], [1])
 
 
-def test_rows_rejected_before_a_file_failure_are_still_reported(
-    aws: Aws, s3_event: EventFactory, lambda_context: FakeLambdaContext
-):
+def test_rows_rejected_before_a_file_failure_are_still_reported(aws: Aws, lambda_context: DemoContext) -> None:
     """A file that fails half-way keeps its own error, and the rows rejected before it are in a report."""
     body = 'customer_id,name\n,No key\n1,Ann\n2,"never closed\n'
     version = aws.upload("half.csv", body)
     with pytest.raises(IngestError, match="malformed CSV in the row that starts on line 4"):
-        handler(s3_event("half.csv", version), lambda_context)
+        handler(aws.event("half.csv", version), lambda_context)
     (report,) = aws.reports().values()
     assert list(csv.reader(io.StringIO(report)))[1] == ["", "No key", "2", "the 'customer_id' cell is empty"]
