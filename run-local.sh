@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=scripts/bootstrap.sh
-source scripts/bootstrap.sh
+source scripts/bootstrap.sh python
 
 exec csv-ingest demo "$@"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The one test command: bootstraps .venv (and the pinned CDK CLI) on a fresh clone, then lint and every test.
+# The one test command: bootstraps .venv (and the pinned CDK CLI) on a fresh clone, then lint, types and every test.
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=scripts/bootstrap.sh
-source scripts/bootstrap.sh
+source scripts/bootstrap.sh python node
 
 ruff check .
 ruff format --check .
+mypy
 pytest "$@"

@@ -7,14 +7,17 @@ line itself was wrong.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sys
 import time
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -35,7 +38,16 @@ from csv_ingest_engine.constants import (
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.writing import TableWriter
 
-SAMPLE_GOOD = Path(__file__).resolve().parent.parent / "sample-csvs" / "sample-good.csv"
+# `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
+# the repository's own copy in a checkout (an editable install maps the package to the source tree).
+_PACKAGED_SAMPLE = resources.files("csv_ingest") / "samples" / "sample-good.csv"
+SAMPLE_GOOD = (
+    Path(str(_PACKAGED_SAMPLE))
+    if _PACKAGED_SAMPLE.is_file()
+    else Path(__file__).resolve().parent.parent / "sample-csvs" / "sample-good.csv"
+)
+# What `demo` imports beyond the command line's own dependencies: the `demo` extra (module -> distribution).
+DEMO_REQUIREMENTS = {"moto": "moto", "aws_lambda_powertools": "aws-lambda-powertools"}
 # Rejected rows printed on the terminal; the --rejects file has them all.
 SHOWN_REJECTIONS = 20
 
@@ -170,6 +182,13 @@ def validate(path: str, key_column: str, rejects: Path | None) -> None:
 @key_column_option
 def demo(path: str, key_column: str) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table."""
+    missing = [dist for module, dist in DEMO_REQUIREMENTS.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        err.print(
+            f"[bold red]failed:[/] `csv-ingest demo` needs {' and '.join(missing)}, not installed here. "
+            + escape("Install the demo's extra: pip install 'csv-ingest[demo]'")
+        )
+        sys.exit(EXIT_FAILED)
     from csv_ingest.demo import run_demo  # deferred: starts moto
 
     sys.exit(run_demo(_existing_file_or_exit(path), key_column=key_column, out=out, err=err))

@@ -92,7 +92,7 @@ class IngestionFunction(Construct):
             log_group=self.log_group,
             role=self.role,
             # Local build artefacts (pip's egg-info from an editable install, bytecode) stay out of the zip.
-            bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc"]),
+            bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc", "requirements.in"]),
             environment={
                 ENV_TABLE_NAME: table_name,
                 ENV_KEY_COLUMN: key_column,

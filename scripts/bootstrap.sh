@@ -1,24 +1,28 @@
 # Sourced by run-unit-tests.sh (and the other entry scripts): makes .venv and node_modules match the pinned
-# requirements, on a fresh clone or after a pin changes, and stays quiet when nothing changed.
+# requirements, on a fresh clone or after a pin changes, and stays quiet when nothing changed. Say which parts:
+#   source scripts/bootstrap.sh python node   .venv and node_modules (the pinned CDK CLI, for synth and cfn-lint)
+#   source scripts/bootstrap.sh python        .venv only (./run-local.sh: the demo needs no Node)
 # shellcheck shell=bash
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 _bootstrap_python() {
     local venv="$_root/.venv" stamp="$_root/.venv/.requirements.sha256" want
-    want="$(cat "$_root"/requirements.txt "$_root"/requirements-dev.txt "$_root"/lambda/requirements.txt \
-        "$_root"/pyproject.toml | sha256sum | cut -d' ' -f1)"
+    # The lock is what gets installed; pyproject.toml for the project's own metadata (entry points, build backend).
+    want="$(cat "$_root"/requirements-dev.lock "$_root"/pyproject.toml | sha256sum | cut -d' ' -f1)"
     if [[ ! -x "$venv/bin/python" ]]; then
         echo "bootstrap: creating $venv" >&2
         "${PYTHON:-python3}" -m venv "$venv"
     fi
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-        echo "bootstrap: installing requirements-dev.txt into .venv" >&2
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$_root/requirements-dev.txt" \
-            2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-        # The project itself, editable: the `csv-ingest` command, running the code in this checkout.
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --editable "$_root" \
-            2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+        echo "bootstrap: installing requirements-dev.lock into .venv" >&2
+        # Every package, transitive ones too, at the locked version and checked against its hash.
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+            -r "$_root/requirements-dev.lock" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+        # The project itself, editable (the `csv-ingest` command, running the code in this checkout), built by the
+        # locked hatchling already in .venv rather than one fetched into an isolated build environment.
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+            --editable "$_root" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
         echo "$want" > "$stamp"
     fi
 }
@@ -34,8 +38,17 @@ _bootstrap_node() {
     fi
 }
 
-_bootstrap_python
-_bootstrap_node
+if (($# == 0)); then
+    echo "bootstrap.sh: say what to bootstrap (python, node)" >&2
+    return 1
+fi
+for _part in "$@"; do
+    case "$_part" in
+        python) _bootstrap_python ;;
+        node) _bootstrap_node ;;
+        *) echo "bootstrap.sh: unknown part '$_part' (python, node)" >&2; return 1 ;;
+    esac
+done
 export PATH="$_root/.venv/bin:$_root/node_modules/.bin:$PATH"
 # Offline-friendly defaults for jsii and the CDK CLI.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="${JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION:-20}"
