@@ -151,7 +151,8 @@ class Stub:
         assert self.process.stdin is not None
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
-        return json.loads(self._line())
+        counters: dict[str, int] = json.loads(self._line())
+        return counters
 
     def stop(self) -> None:
         self.process.terminate()
@@ -161,7 +162,8 @@ class Stub:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def start_s3() -> tuple[subprocess.Popen[bytes], str]:
@@ -199,7 +201,8 @@ def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]
     completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{name} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> int:
@@ -302,10 +305,10 @@ def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
     )
     print(header)
     for label, r in results.items():
-        rate = r["rows"] / r["seconds"]
+        rows_per_s = r["rows"] / r["seconds"]
         cpu_us = r["cpu_s"] / max(r["rows"], 1) * 1e6
         print(
-            f"{label:<20}{r['runs']:>5}{r['rows']:>10,}{rate:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
+            f"{label:<20}{r['runs']:>5}{r['rows']:>10,}{rows_per_s:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
             f"{r['requests']:>10,}{r['rows_at_stub']:>11,}"
         )
 
