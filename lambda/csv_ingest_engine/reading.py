@@ -7,6 +7,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from csv_ingest_engine.errors import IngestError
 
@@ -16,6 +17,21 @@ from csv_ingest_engine.errors import IngestError
 FIELD_SIZE_LIMIT = 1024 * 1024
 # How many records pass between two progress reports: often enough for a progress bar, rare enough to cost nothing.
 PROGRESS_EVERY = 1024
+SAVE_AS_UTF8 = "save it as 'CSV UTF-8 (comma delimited)' and upload it again"
+# Files uploaded by mistake, recognised by their first bytes (none of which can begin UTF-8 text or a CSV header),
+# and what to say about them. Longer signatures first: UTF-32's byte-order marks begin like UTF-16's.
+SIGNATURES = (
+    (b"\xff\xfe\x00\x00", f"this is UTF-32 text, not UTF-8; {SAVE_AS_UTF8}"),
+    (b"\x00\x00\xfe\xff", f"this is UTF-32 text, not UTF-8; {SAVE_AS_UTF8}"),
+    (b"\xff\xfe", f"this is UTF-16 text, not UTF-8; {SAVE_AS_UTF8}"),
+    (b"\xfe\xff", f"this is UTF-16 text, not UTF-8; {SAVE_AS_UTF8}"),
+    (b"\x1f\x8b", "this is a gzip-compressed file, not CSV text; decompress it and upload the CSV file inside"),
+    (
+        b"PK\x03\x04",
+        "this is a zip archive (an Excel .xlsx workbook is one), not CSV text; save the sheet as "
+        "'CSV UTF-8 (comma delimited)', or unzip the archive, and upload the CSV file",
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,26 +45,36 @@ class Record:
 def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] | None = None) -> Iterator[Record]:
     """Yield the non-blank records of the file at `path`, in order; `source` names the file in errors.
 
+    A blank record is an empty line or one whose cells are all empty (`,,,`, as Excel writes for formatted but
+    empty rows). In the first record, the header, spaces before an opening quote are skipped, so
+    `customer_id, "name"` names a column `name`; later records keep every cell exactly as written.
     `on_progress`, if given, is called now and then with the number of bytes read so far.
     """
     csv.field_size_limit(FIELD_SIZE_LIMIT)
-    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+    with path.open("rb") as raw, io.TextIOWrapper(_text_file(raw, source), encoding="utf-8-sig", newline="") as text:
         # strict: a quote that is never closed is an error, not a cell that silently swallows the rest of the file.
-        reader = csv.reader(text, dialect="excel", strict=True)
-        lines_done = 0
+        # The header gets a reader of its own that skips spaces before a quote; the csv module reads line by line,
+        # so the rows' reader starts exactly where the header's stopped.
+        header_reader = csv.reader(text, dialect="excel", strict=True, skipinitialspace=True)
+        rows_reader = csv.reader(text, dialect="excel", strict=True)
+        lines_before = lines_done = count = 0
         try:
-            for count, cells in enumerate(reader, start=1):
-                line, lines_done = lines_done + 1, reader.line_num
-                if cells:
-                    yield Record(line, cells)
-                if on_progress is not None and count % PROGRESS_EVERY == 0:
-                    on_progress(raw.tell())
+            for reader in (header_reader, rows_reader):
+                for cells in reader:
+                    count += 1
+                    line, lines_done = lines_done + 1, lines_before + reader.line_num
+                    if any(cells):
+                        yield Record(line, cells)
+                        if reader is header_reader:
+                            break
+                    if on_progress is not None and count % PROGRESS_EVERY == 0:
+                        on_progress(raw.tell())
+                lines_before = lines_done
         except UnicodeDecodeError:
             line = _first_invalid_utf8_line(path)
             raise IngestError(
                 source,
-                f"the file is not UTF-8 text (invalid bytes on line {line}); "
-                "save it as 'CSV UTF-8 (comma delimited)' and upload it again",
+                f"the file is not UTF-8 text (invalid bytes on line {line}); {SAVE_AS_UTF8}",
             ) from None
         except csv.Error as exc:
             raise IngestError(
@@ -61,6 +87,16 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
                     else ""
                 ),
             ) from None
+
+
+def _text_file(raw: BinaryIO, source: str) -> BinaryIO:
+    """`raw`, rewound, once its first bytes show it is not a compressed file, an archive or UTF-16/32 text."""
+    start = raw.read(4)
+    for signature, problem in SIGNATURES:
+        if start.startswith(signature):
+            raise IngestError(source, problem)
+    raw.seek(0)
+    return raw
 
 
 def _first_invalid_utf8_line(path: Path) -> int:

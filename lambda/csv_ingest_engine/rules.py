@@ -6,6 +6,8 @@ A `Row` is data (its line, key and attributes), not a request: the writer builds
 
 from __future__ import annotations
 
+import shlex
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -13,21 +15,30 @@ from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.reading import Record
 
 # DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes); attribute
-# names under 64 KB, and key attribute names of at most 255 bytes.
+# names under 64 KB, and key attribute names of at most 255 bytes; a partition key value of at most 2,048 bytes
+# (a sort key's is 1,024, for when the table gets one).
 MAX_ITEM_BYTES = 400 * 1024
 MAX_ATTRIBUTE_NAME_BYTES = 64 * 1024 - 1
 MAX_KEY_NAME_BYTES = 255
+MAX_PARTITION_KEY_BYTES = 2048
 # The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
 ANNOTATION_COLUMNS = ("rejected_line", "rejected_reason")
+BOM = "\ufeff"
+# Unicode categories shown escaped in messages: control and format characters (zero-width spaces, byte-order
+# marks), spaces other than the plain one, separators, private-use and unassigned code points.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
     """A validated header: trimmed column names and where the key column is."""
 
+    # The named columns; nameless columns after the last named one are not among them (see `width`).
     columns: tuple[str, ...]
     key_column: str
     key_index: int
+    # How many cells the header row has, nameless trailing ones included: a value in one of those rejects its row.
+    width: int
     # Indexes of the columns that become attributes (not the key, not report annotations), with their names'
     # UTF-8 sizes for the item-size rule; worked out once per file.
     value_indexes: tuple[int, ...] = field(repr=False)
@@ -38,8 +49,9 @@ class Header:
 class Row:
     """A record the rules accept: where it is in the file, its key, the attributes to set, and its cells as written.
 
-    `attributes` maps each non-empty, non-key cell's column to its text; empty cells are not in it (they neither
-    write an empty value nor remove an existing attribute).
+    `key` is the key cell trimmed and in Unicode NFC; `attributes` maps each non-empty, non-key cell's column to
+    its text as written; empty cells are not in it (they neither write an empty value nor remove an existing
+    attribute).
     """
 
     line: int
@@ -64,19 +76,29 @@ class Rejection:
 
 
 def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> Header:
-    """Validate a header record; raise `IngestError` naming every problem a user must fix."""
+    """Validate a header record; raise `IngestError` naming every problem a user must fix.
+
+    Names are trimmed of whitespace and byte-order marks and put in Unicode NFC. Nameless columns after the last
+    named one (Excel writes them for formatted but empty columns) are dropped.
+    """
     if not cells:
         raise IngestError(source, f"the file is empty: expected a header row with a '{key_column}' column")
-    columns = tuple(cell.strip() for cell in cells)
-    found = ", ".join(f"'{c}'" for c in columns)
-    if key_column not in columns:
+    names = _names(cells)
+    named = len(names)
+    while named and not names[named - 1]:
+        named -= 1
+    columns = tuple(names[:named])
+    found = ", ".join(f"'{_shown(c)}'" for c in columns)
+    wanted = unicodedata.normalize("NFC", key_column)
+    if wanted not in columns:
         hint = ""
         if len(columns) == 1 and any(sep in columns[0] for sep in (";", "\t", "|")):
             hint = " The header looks separated by something other than commas; save the file as comma-separated."
+        advice = (
+            _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
+        )
         raise IngestError(
-            source,
-            f"the header has no '{key_column}' column (columns found: {found}).{hint} "
-            f"Add a '{key_column}' column and upload the file again.",
+            source, f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"
         )
     empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
     if empty:
@@ -89,11 +111,11 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
     if duplicates:
         raise IngestError(
             source,
-            f"the header repeats column names {', '.join(repr(d) for d in duplicates)}; "
+            f"the header repeats column names {', '.join(_quoted(d) for d in duplicates)}; "
             "every column needs a unique name",
         )
     name_sizes = tuple(len(name.encode()) for name in columns)
-    key_index = columns.index(key_column)
+    key_index = columns.index(wanted)
     if name_sizes[key_index] > MAX_KEY_NAME_BYTES:
         raise IngestError(
             source,
@@ -105,14 +127,15 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
         i, size = too_long[0]
         raise IngestError(
             source,
-            f"column {i + 1} ('{columns[i][:40]}...') has a name of {size:,} bytes; DynamoDB allows attribute names "
-            "under 64 KB. Shorten the column's name (a cell that long in the header usually means the file has no "
-            "header row)",
+            f"column {i + 1} ('{_shown(columns[i][:40])}...') has a name of {size:,} bytes; DynamoDB allows "
+            "attribute names under 64 KB. Shorten the column's name (a cell that long in the header usually means "
+            "the file has no header row)",
         )
     return Header(
         columns=columns,
         key_column=key_column,
         key_index=key_index,
+        width=len(cells),
         value_indexes=tuple(i for i, name in enumerate(columns) if i != key_index and name not in ANNOTATION_COLUMNS),
         name_sizes=name_sizes,
     )
@@ -125,22 +148,39 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     """
     cells = record.cells
     columns = header.columns
-    if len(cells) > len(columns):
-        return Rejection(
-            record.line,
-            _key_or_none(cells, header),
-            f"the row has {len(cells)} fields but the header has {len(columns)} columns (an unquoted comma in a cell?)",
-            cells,
-        )
+    width = len(cells)
+    if width > len(columns):
+        # Empty cells past the named columns carry nothing (Excel pads rows to its widest one); a value there has
+        # no column to go to.
+        for i in range(len(columns), width):
+            if cells[i]:
+                reason = (
+                    f"the row has a value in column {i + 1}, which has no name in the header; name the column, "
+                    "or remove the value"
+                    if i < header.width
+                    else f"the row has {width} fields but the header has {header.width} columns "
+                    "(an unquoted comma in a cell?)"
+                )
+                return Rejection(record.line, _key_or_none(cells, header), reason, cells)
     key = _key_or_none(cells, header)
     if key is None:
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
+    if key == columns[header.key_index]:
+        return Rejection(record.line, key, _header_row_reason(cells, columns), cells)
+    key_size = len(key.encode())
+    if key_size > MAX_PARTITION_KEY_BYTES:
+        return Rejection(
+            record.line,
+            key,
+            f"the key is {key_size:,} bytes long in UTF-8; DynamoDB allows at most {MAX_PARTITION_KEY_BYTES:,} bytes "
+            "for a partition key, so shorten it",
+            cells,
+        )
 
-    width = len(cells)
     # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
     present = [i for i in header.value_indexes if i < width and cells[i]]
     name_sizes = header.name_sizes
-    size = name_sizes[header.key_index] + len(key.encode())
+    size = name_sizes[header.key_index] + key_size
     for i in present:
         size += name_sizes[i] + len(cells[i].encode())
     if size > MAX_ITEM_BYTES:
@@ -159,8 +199,68 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
 
 
 def _key_or_none(cells: list[str], header: Header) -> str | None:
-    """The record's key as written, or None when it is missing or only whitespace."""
+    """The record's key, trimmed, without byte-order marks and in NFC; None when it is missing or blank."""
     if header.key_index >= len(cells):
         return None
-    key = cells[header.key_index]
-    return key if key.strip() else None
+    # Only the key is cleaned: it names the item, so ` 42` and `42` (or `café` typed on a Mac, NFD, and on
+    # Windows, NFC) must be one item; DynamoDB compares key bytes. Other cells stay as written.
+    key = cells[header.key_index].strip()
+    if BOM in key:  # two exports joined with `cat`: the second one's BOM lands inside the first cell
+        key = key.replace(BOM, "").strip()
+    if not key.isascii():
+        key = unicodedata.normalize("NFC", key)
+    return key or None
+
+
+def _names(cells: list[str]) -> list[str]:
+    """Header cells as column names: without surrounding whitespace or byte-order marks, in NFC."""
+    return [unicodedata.normalize("NFC", cell.replace(BOM, "").strip()) for cell in cells]
+
+
+def _header_row_reason(cells: list[str], columns: tuple[str, ...]) -> str:
+    """Why a row whose key is the key column's own name is rejected: a header again, the same one or another."""
+    names = _names(cells)
+    if names[: len(columns)] == list(columns) and not any(names[len(columns) :]):
+        return "repeated header row (two files joined into one, each with its header?); it is not data, so remove it"
+    return (
+        "the key is the key column's own name, but the other cells differ from the header: this looks like the header "
+        "of another file joined on, and the rows after it are read with this file's columns; split the file here "
+        "and upload each part on its own"
+    )
+
+
+def _near_match_hint(key_column: str, columns: tuple[str, ...]) -> str:
+    """A sentence naming a column that is the key column but for case, separators or invisible characters."""
+    wanted = _loose(key_column)
+    near = [c for c in columns if c and _loose(c) == wanted] if wanted else []
+    if not near:
+        return ""
+    name = near[0]
+    if any(_invisible(ch) for ch in name):
+        return (
+            f"Column {_quoted(name)} nearly matches: its name has invisible characters in it (shown escaped). "
+            f"Retype the name as {_quoted(key_column)} and upload the file again."
+        )
+    return (
+        f"Column {_quoted(name)} nearly matches: rename it to {_quoted(key_column)} and upload the file again, or, "
+        f"to make it the table's key column, deploy with `-c {shlex.quote('key_column=' + name)}` "
+        f"(`csv-ingest load --key-column {shlex.quote(name)}` for a local load)."
+    )
+
+
+def _loose(name: str) -> str:
+    """`name` compared loosely: compatibility-normalised, case-folded, letters and digits only."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", name).casefold() if ch.isalnum())
+
+
+def _invisible(ch: str) -> bool:
+    return ch != " " and unicodedata.category(ch) in INVISIBLE_CATEGORIES
+
+
+def _shown(name: str) -> str:
+    """`name` for a message: invisible characters escaped (`\\u200b`), everything else as it is."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _invisible(ch) else ch for ch in name)
+
+
+def _quoted(name: str) -> str:
+    return f"'{_shown(name)}'"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,73 @@ def test_invalid_utf8_line_counts_lone_cr_line_ends_like_the_reader(tmp_path: Pa
     """Old Excel for Mac ends lines with a lone CR: the bad line is still named correctly."""
     with pytest.raises(IngestError, match=r"invalid bytes on line 4\)"):
         records(tmp_path, b"customer_id,name\r1,a\r2,b\r3,Jos\xe9\r")
+
+
+def zipped(name: str, data: bytes) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(name, data)
+    return archive.getvalue()
+
+
+def test_rows_of_only_empty_cells_are_skipped_like_blank_lines(tmp_path: Path) -> None:
+    """Excel writes `,,,` for formatted but empty rows: they are blank rows, and line numbers stay right."""
+    data = b'customer_id,name\r\n1,Ann\r\n,\r\n,,,\r\n"",""\r\n2,Bob\r\n'
+    assert records(tmp_path, data) == [(1, ["customer_id", "name"]), (2, ["1", "Ann"]), (6, ["2", "Bob"])]
+
+
+def test_a_row_of_only_empty_cells_before_the_header_is_skipped(tmp_path: Path) -> None:
+    """The header is the first record with something in it."""
+    assert records(tmp_path, b",,\ncustomer_id,name\n")[0] == (2, ["customer_id", "name"])
+
+
+def test_a_row_of_spaces_is_not_blank(tmp_path: Path) -> None:
+    """Only empty cells make a blank row: spaces are data (the rules reject the blank key)."""
+    assert records(tmp_path, b"customer_id,name\n ,\n")[1] == (2, [" ", ""])
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (gzip.compress(b"customer_id,name\n1,Ann\n"), "this is a gzip-compressed file, not CSV text"),
+        ("customer_id,name\n1,Ann\n".encode("utf-16"), "this is UTF-16 text, not UTF-8; save it as 'CSV UTF-8"),
+        (b"\xfe\xff" + "customer_id\n".encode("utf-16-be"), "this is UTF-16 text, not UTF-8"),
+        ("customer_id\n".encode("utf-32"), "this is UTF-32 text, not UTF-8"),
+        (zipped("sheet.xml", b"<x/>"), "this is a zip archive (an Excel .xlsx workbook is one), not CSV text"),
+    ],
+    ids=["gzip", "utf-16-le", "utf-16-be", "utf-32", "zip"],
+)
+def test_files_that_are_not_csv_text_say_what_they_are(tmp_path: Path, data: bytes, problem: str) -> None:
+    """Compressed files, archives and UTF-16/32 text are named as such, not as "invalid bytes on line 1"."""
+    with pytest.raises(IngestError) as failure:
+        records(tmp_path, data)
+    assert str(failure.value).startswith(f"file.csv: {problem}")
+
+
+def test_spaces_before_an_opening_quote_in_the_header_are_skipped(tmp_path: Path) -> None:
+    """`customer_id, "name", "a, b"` names the columns `name` and `a, b`, not `"name"`, `"a` and `b"`."""
+    data = b'customer_id, "name", "a, b"\n1,Ann,x\n'
+    assert records(tmp_path, data)[0] == (1, ["customer_id", "name", "a, b"])
+
+
+def test_spaces_before_a_quote_in_data_rows_are_kept_as_written(tmp_path: Path) -> None:
+    """Values are stored exactly as written: only the header skips spaces before a quote."""
+    data = b'customer_id,name\n1, "Ann"\n'
+    assert records(tmp_path, data)[1] == (2, ["1", ' "Ann"'])
+
+
+def test_line_numbers_after_a_quoted_multi_line_header_count_every_line(tmp_path: Path) -> None:
+    """The header's own reader hands over to the rows' reader without losing a line."""
+    data = b'\ncustomer_id, "two\nlines"\n1,a\n\n2,"b\nc"\n3,d\n'
+    assert records(tmp_path, data) == [
+        (2, ["customer_id", "two\nlines"]),
+        (4, ["1", "a"]),
+        (6, ["2", "b\nc"]),
+        (8, ["3", "d"]),
+    ]
+
+
+def test_malformed_quoting_after_the_header_names_the_right_line(tmp_path: Path) -> None:
+    """An error in the rows' reader counts the lines the header's reader read too."""
+    with pytest.raises(IngestError, match="malformed CSV in the row that starts on line 4"):
+        records(tmp_path, b'\ncustomer_id,name\n1,a\n2,"b"c\n')

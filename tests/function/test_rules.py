@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from csv_ingest_engine import IngestError, Rejection
 from csv_ingest_engine.reading import Record
-from csv_ingest_engine.rules import MAX_ITEM_BYTES, Header, Row, parse_header, to_row
+from csv_ingest_engine.rules import MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, Header, Row, parse_header, to_row
 
 
 def header(*columns: str) -> Header:
@@ -93,3 +95,164 @@ def test_a_key_column_name_over_255_bytes_fails_the_file() -> None:
     long_key = "k" * 256
     with pytest.raises(IngestError, match="key column's name is 256 bytes"):
         parse_header([long_key, "name"], key_column=long_key, source="s3://b/k.csv")
+
+
+def missing_key_message(*columns: str) -> str:
+    with pytest.raises(IngestError) as failure:
+        header(*columns)
+    return str(failure.value)
+
+
+# Keys (issue 10, item 3)
+
+
+@pytest.mark.parametrize("cell", ["42", " 42", "42 ", "\t42", " 42\t ", "\u00a042"])
+def test_surrounding_whitespace_is_not_part_of_the_key(cell: str) -> None:
+    """` 42`, `42 ` and `\t42` are the key `42`: one item, not four."""
+    outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "42"
+
+
+def test_a_trimmed_key_keeps_its_cells_as_written() -> None:
+    """Only the key is cleaned: the row's cells, for a rejects report, stay exactly as in the file."""
+    outcome = to_row(Record(2, [" 42 ", " Ann "]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert (outcome.cells, outcome.attributes) == ([" 42 ", " Ann "], {"name": " Ann "})
+
+
+def test_keys_are_normalised_to_nfc() -> None:
+    """`café` typed on a Mac (NFD) and on Windows (NFC) is one key: DynamoDB compares key bytes."""
+    nfd = unicodedata.normalize("NFD", "café")
+    outcome = to_row(Record(2, [nfd, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "caf\u00e9"
+
+
+def test_values_other_than_the_key_are_not_normalised() -> None:
+    """Non-key cells are data: an NFD value is written as it is."""
+    nfd = unicodedata.normalize("NFD", "café")
+    outcome = to_row(Record(2, ["1", nfd]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.attributes == {"name": nfd}
+
+
+def test_header_names_are_normalised_to_nfc() -> None:
+    """A column typed in NFD is the same attribute as one typed in NFC."""
+    assert header("customer_id", unicodedata.normalize("NFD", "café")).columns == ("customer_id", "caf\u00e9")
+
+
+# Key size (issue 10, item 5)
+
+
+def test_a_key_of_2048_utf8_bytes_is_written() -> None:
+    """DynamoDB's partition key limit is 2,048 bytes: a key exactly that long is fine."""
+    key = "é" * (MAX_PARTITION_KEY_BYTES // 2)
+    assert isinstance(to_row(Record(2, [key]), header("customer_id")), Row)
+
+
+def test_a_key_over_2048_utf8_bytes_is_rejected() -> None:
+    """The limit is in UTF-8 bytes, not characters: 1,025 characters can be 2,049 bytes."""
+    key = "é" * (MAX_PARTITION_KEY_BYTES // 2) + "x"
+    outcome = to_row(Record(2, [key, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Rejection)
+    assert outcome.reason == (
+        "the key is 2,049 bytes long in UTF-8; DynamoDB allows at most 2,048 bytes for a partition key, so shorten it"
+    )
+
+
+# Excel's empty columns (issue 10, item 6)
+
+
+def test_trailing_nameless_header_columns_are_dropped() -> None:
+    """`customer_id,name,,` is a two-column header: Excel pads rows to its widest formatted column."""
+    assert header("customer_id", "name", "", " ").columns == ("customer_id", "name")
+
+
+def test_empty_cells_under_nameless_columns_are_ignored() -> None:
+    """A row padded with empty cells to the header's width is written as if they were not there."""
+    outcome = to_row(Record(2, ["1", "Ann", "", ""]), header("customer_id", "name", "", ""))
+    assert outcome == Row(2, "1", {"name": "Ann"}, ["1", "Ann", "", ""])
+
+
+def test_empty_cells_past_the_header_are_ignored() -> None:
+    """Trailing empty cells beyond the header carry nothing, so they do not make a row "too wide"."""
+    outcome = to_row(Record(2, ["1", "Ann", ""]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+
+
+def test_a_value_under_a_nameless_column_rejects_the_row() -> None:
+    """The value has no column name to be stored under: the row is rejected, saying which column."""
+    outcome = to_row(Record(5, ["1", "Ann", "", "note"]), header("customer_id", "name", "", ""))
+    assert isinstance(outcome, Rejection)
+    assert (outcome.key, outcome.reason) == (
+        "1",
+        "the row has a value in column 4, which has no name in the header; name the column, or remove the value",
+    )
+
+
+def test_a_nameless_column_between_named_ones_fails_the_file() -> None:
+    """Only trailing columns may be nameless: one in the middle is a forgotten name."""
+    with pytest.raises(IngestError, match="empty column names at position 2"):
+        header("customer_id", "", "name")
+
+
+# Concatenated exports (issue 10, item 7)
+
+
+def test_a_row_equal_to_the_header_after_its_bom_is_rejected_as_a_repeated_header() -> None:
+    """Two exports joined with `cat`: the second header (with its BOM) is not an item."""
+    outcome = to_row(Record(4, ["\ufeffcustomer_id", "name"]), header("customer_id", "name"))
+    assert isinstance(outcome, Rejection)
+    assert outcome.reason.startswith("repeated header row")
+
+
+def test_a_header_row_with_other_columns_is_rejected() -> None:
+    """A second header that differs from the first would misname every row after it: it is rejected, saying so."""
+    outcome = to_row(Record(4, ["customer_id", "email"]), header("customer_id", "name"))
+    assert isinstance(outcome, Rejection)
+    assert "looks like the header of another file" in outcome.reason
+
+
+def test_a_bom_inside_a_key_cell_is_not_part_of_the_key() -> None:
+    """A byte-order mark is never written into a key."""
+    outcome = to_row(Record(2, ["\ufeff42", "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "42"
+
+
+def test_a_bom_in_a_header_name_is_not_part_of_the_name() -> None:
+    """A header row whose first cell kept a second BOM still has its key column."""
+    assert header("\ufeffcustomer_id", "name").columns == ("customer_id", "name")
+
+
+# Near matches for the key column (issue 10, item 9)
+
+
+@pytest.mark.parametrize("near", ["Customer_ID", "customer id", "CustomerId", "customer-id"])
+def test_a_near_match_for_the_key_column_is_named_with_how_to_use_it(near: str) -> None:
+    """Case, spaces, separators: the message names the column and both ways out (rename, or key on it)."""
+    message = missing_key_message(near, "name")
+    assert f"Column '{near}' nearly matches: rename it to 'customer_id'" in message
+    assert "-c " in message
+    assert "--key-column " in message
+
+
+def test_a_near_match_with_a_space_is_quoted_for_the_shell() -> None:
+    """The suggested commands can be pasted into a shell as they are."""
+    message = missing_key_message("customer id", "name")
+    assert "deploy with `-c 'key_column=customer id'`" in message
+    assert "`csv-ingest load --key-column 'customer id'`" in message
+
+
+def test_a_zero_width_character_in_a_column_name_is_shown_escaped() -> None:
+    """An invisible character is shown as `\\u200b`, and the hint says to retype the name."""
+    message = missing_key_message("customer\u200b_id", "name")
+    assert "\u200b" not in message
+    assert "(columns found: 'customer\\u200b_id', 'name')" in message
+    assert "Column 'customer\\u200b_id' nearly matches: its name has invisible characters in it" in message
+
+
+def test_a_column_that_only_shares_a_prefix_is_not_a_near_match() -> None:
+    """`customer_name` is another column, not a misspelt key column."""
+    assert "nearly matches" not in missing_key_message("customer_name", "name")
