@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # See it work with no AWS account: the real handler ingests FILE (default: the good sample) into an emulated table.
 #   ./run-local.sh [FILE]
+# FILE is relative to where you run it from, as for any command: the script never changes directory.
 set -euo pipefail
-cd "$(dirname "$0")"
 # shellcheck source=scripts/bootstrap.sh
-source scripts/bootstrap.sh python
+source "$(dirname "${BASH_SOURCE[0]}")/scripts/bootstrap.sh" python
 
 exec csv-ingest demo "$@"

@@ -7,10 +7,14 @@ line itself was wrong.
 from __future__ import annotations
 
 import contextlib
+import functools
+import heapq
 import importlib.util
+import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,7 +52,7 @@ SAMPLE_GOOD = (
 )
 # What `demo` imports beyond the command line's own dependencies: the `demo` extra (module -> distribution).
 DEMO_REQUIREMENTS = {"moto": "moto", "aws_lambda_powertools": "aws-lambda-powertools"}
-# Rejected rows printed on the terminal; the --rejects file has them all.
+# Rejected rows printed on the terminal (and in --json); the --rejects file has them all.
 SHOWN_REJECTIONS = 20
 
 # soft_wrap: messages stay on one line, whole, for copying and grepping; tables still fit the terminal.
@@ -75,6 +79,7 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="csv-ingest", prog_name="csv-ingest", message="%(prog)s %(version)s")
 def main() -> None:
     """Load CSV files into DynamoDB with the same rules as the csv-ingest Lambda.
 
@@ -86,9 +91,46 @@ def main() -> None:
     """
 
 
+def count(number: int, noun: str) -> str:
+    """`1 row`, `2 rows`, `20,000 rows`."""
+    return f"{number:,} {noun if number == 1 else noun + 's'}"
+
+
+# -- options --------------------------------------------------------------------------------------------------------
+
+source_argument = click.argument("source", metavar="SOURCE")
 key_column_option = click.option(
     "--key-column", default=DEFAULT_KEY_COLUMN, show_default=True, help="The column that holds the table's key."
 )
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(WRITE_MODES),
+    default=DEFAULT_WRITE_MODE,
+    show_default=True,
+    help="merge: upsert each row into its item, keeping other attributes. "
+    "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
+)
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the outcome as one JSON object on stdout, for scripts (no progress bar, no table).",
+)
+
+
+def aws_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--endpoint-url`, `--region` and `--profile`: where and as whom the command reaches AWS."""
+    for option in reversed(
+        [
+            click.option(
+                "--endpoint-url", help="A DynamoDB (and S3) endpoint other than AWS's, e.g. http://127.0.0.1:8000."
+            ),
+            click.option("--region", help="AWS region (default: from your AWS configuration)."),
+            click.option("--profile", help="AWS profile from ~/.aws/config."),
+        ]
+    ):
+        command = option(command)
+    return command
 
 
 def _rejects_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -102,25 +144,51 @@ rejects_option = click.option(
     "--rejects",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     callback=_rejects_path,
-    help="Write rejected rows to this CSV (original cells + rejected_line, rejected_reason); fix it, load it again.",
+    help="Write rejected rows to this CSV (original cells + rejected_line, rejected_reason), in line order; fix it, "
+    "load it again. Replaced at the end of each run; removed when no row was rejected.",
 )
+
+
+def _refuse_rejects_on_input(rejects: Path | None, source: str) -> None:
+    """The report must never be the file being read: writing it would destroy the input mid-read."""
+    if rejects is None or source.startswith("s3://"):
+        return
+    with contextlib.suppress(OSError):  # either does not exist: then they are not the same file
+        if Path(source).samefile(rejects):  # also through a symlink, a hard link or another relative path
+            raise click.BadParameter(
+                f"{rejects} is the file being read ({source}); the report would overwrite it. "
+                f"Name another file, e.g. --rejects {Path(source).with_suffix('').name}.rejected.csv",
+                param_hint="'--rejects'",
+            )
+
+
+@dataclass(frozen=True)
+class Aws:
+    """Where and as whom to reach AWS: the command's `--endpoint-url`, `--region` and `--profile`."""
+
+    endpoint_url: str | None
+    region: str | None
+    profile: str | None
+
+    @functools.cached_property
+    def session(self) -> Any:
+        import boto3  # deferred: `validate` of a local file and `--help` need no AWS SDK start-up
+
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    def client(self, service: str, config: Any) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url, config=config)
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
 
 
 @main.command()
-@click.argument("source")
+@source_argument
 @click.option("--table", required=True, help="The DynamoDB table's name.")
 @key_column_option
-@click.option("--endpoint-url", help="A DynamoDB (and S3) endpoint other than AWS's, e.g. http://127.0.0.1:8000.")
-@click.option("--region", help="AWS region (default: from your AWS configuration).")
-@click.option("--profile", help="AWS profile from ~/.aws/config.")
-@click.option(
-    "--mode",
-    type=click.Choice(WRITE_MODES),
-    default=DEFAULT_WRITE_MODE,
-    show_default=True,
-    help="merge: upsert each row into its item, keeping other attributes. "
-    "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
-)
+@aws_options
+@mode_option
 @click.option(
     "--concurrency",
     type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
@@ -129,6 +197,7 @@ rejects_option = click.option(
     help="Parallel writers (rows that share a key are still written in file order).",
 )
 @rejects_option
+@json_option
 def load(
     source: str,
     table: str,
@@ -139,42 +208,47 @@ def load(
     mode: WriteMode,
     concurrency: int,
     rejects: Path | None,
+    as_json: bool,
 ) -> None:
     """Upsert every row of SOURCE (a local path or s3://bucket/key) into a DynamoDB table."""
-    import boto3  # deferred: `validate` and `--help` need no AWS SDK start-up
-    from botocore.exceptions import BotoCoreError
+    _refuse_rejects_on_input(rejects, source)
+    aws = Aws(endpoint_url, region, profile)
 
-    from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
+    def writer() -> TableWriter:
+        from csv_ingest_engine.objects import dynamodb_config
 
-    try:
-        s3_location = _s3_location(source) if source.startswith("s3://") else None
-        local = None if s3_location else _existing_file(source)
-        session = boto3.Session(profile_name=profile, region_name=region)
-        client = session.client("dynamodb", endpoint_url=endpoint_url, config=dynamodb_config(concurrency))
-        writer = TableWriter(client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode)
-        with contextlib.ExitStack() as stack:
-            if s3_location:
-                s3 = session.client("s3", endpoint_url=endpoint_url, config=CLIENT_CONFIG)
-                local = stack.enter_context(downloaded(s3, *s3_location))
-            assert local is not None
-            code = _run(local, source, key_column=key_column, writer=writer, rejects=rejects, verb="written")
-    except IngestError as exc:
-        err.print(f"[bold red]failed:[/] {exc}")
-        code = EXIT_FAILED
-    except BotoCoreError as exc:  # no region, no credentials, unknown profile, endpoint unreachable
-        err.print(f"[bold red]failed:[/] {source}: {exc}")
-        code = EXIT_FAILED
-    sys.exit(code)
+        client = aws.client("dynamodb", config=dynamodb_config(concurrency))
+        return TableWriter(client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode)
+
+    run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=writer, rejects=rejects, as_json=as_json)
+    sys.exit(run.print_outcome(run.execute()))
 
 
 @main.command()
-@click.argument("path")
+@source_argument
 @key_column_option
+@mode_option
+@aws_options
 @rejects_option
-def validate(path: str, key_column: str, rejects: Path | None) -> None:
-    """Check PATH against the ingestion rules, with no AWS at all; exit 0 only if every row would be written."""
-    local = _existing_file_or_exit(path)
-    sys.exit(_run(local, path, key_column=key_column, writer=None, rejects=rejects, verb="valid"))
+@json_option
+def validate(
+    source: str,
+    key_column: str,
+    mode: WriteMode,
+    endpoint_url: str | None,
+    region: str | None,
+    profile: str | None,
+    rejects: Path | None,
+    as_json: bool,
+) -> None:
+    """Check SOURCE (a local path or s3://bucket/key) against the rules `load` applies in --mode, writing nothing.
+
+    Exit 0 only if every row would be written. A local file needs no AWS at all.
+    """
+    _refuse_rejects_on_input(rejects, source)
+    aws = Aws(endpoint_url, region, profile)
+    run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=None, rejects=rejects, as_json=as_json)
+    sys.exit(run.print_outcome(run.execute()))
 
 
 @main.command()
@@ -191,7 +265,158 @@ def demo(path: str, key_column: str) -> None:
         sys.exit(EXIT_FAILED)
     from csv_ingest.demo import run_demo  # deferred: starts moto
 
-    sys.exit(run_demo(_existing_file_or_exit(path), key_column=key_column, out=out, err=err))
+    try:
+        local = _existing_file(path)
+    except IngestError as exc:
+        err.print(f"[bold red]failed:[/] {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    sys.exit(run_demo(local, key_column=key_column, out=out, err=err, progress=_progress))
+
+
+# -- one run of load or validate --------------------------------------------------------------------------------------
+
+
+class FirstRejections:
+    """The rejections with the lowest line numbers, and how many there were in all.
+
+    The rules reject rows as the file is read, the writer's threads report the table's refusals later: the rows to
+    show are the first by line, not the first to arrive.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.total = 0
+        self._size = size
+        self._heap: list[tuple[int, int, Rejection]] = []  # (-line, arrival, rejection): the last line on top
+
+    def add(self, rejection: Rejection) -> None:
+        self.total += 1
+        entry = (-rejection.line, self.total, rejection)
+        if len(self._heap) < self._size:
+            heapq.heappush(self._heap, entry)
+        else:
+            heapq.heappushpop(self._heap, entry)
+
+    def in_line_order(self) -> list[Rejection]:
+        return [rejection for _, _, rejection in sorted(self._heap, reverse=True)]
+
+
+@dataclass
+class Outcome:
+    """What one run did, for the terminal or for --json."""
+
+    source: str
+    verb: str  # "written", or "valid" for validate
+    seconds: float
+    rejections: FirstRejections
+    result: FileResult | None = None  # None: the file failed
+    error: str | None = None
+    report: Path | None = None  # the --rejects file, when this run wrote one
+
+    @property
+    def exit_code(self) -> int:
+        if self.result is None:
+            return EXIT_FAILED
+        return EXIT_REJECTED if self.result.rows_rejected else EXIT_OK
+
+    def as_dict(self) -> dict[str, Any]:
+        status = {EXIT_OK: "ok", EXIT_REJECTED: "rejected", EXIT_FAILED: "failed"}[self.exit_code]
+        return {
+            "source": self.source,
+            "status": status,
+            "exit_code": self.exit_code,
+            f"rows_{self.verb}": self.result.rows_written if self.result else None,
+            "rows_rejected": self.result.rows_rejected if self.result else self.rejections.total,
+            "seconds": round(self.seconds, 3),
+            "rejected_rows": [
+                {"line": r.line, "key": r.key, "reason": r.reason} for r in self.rejections.in_line_order()
+            ],
+            "rejects_report": str(self.report) if self.report else None,
+            "error": self.error,
+        }
+
+
+@dataclass
+class FileRun:
+    """`load` (with a writer) or `validate` (without) of one file, local or in S3."""
+
+    source: str
+    key_column: str
+    mode: WriteMode
+    aws: Aws
+    writer: Callable[[], TableWriter] | None
+    rejects: Path | None
+    as_json: bool
+
+    def execute(self) -> Outcome:
+        rejections = FirstRejections(SHOWN_REJECTIONS)
+        outcome = Outcome(self.source, "valid" if self.writer is None else "written", 0.0, rejections)
+        failures: tuple[type[Exception], ...] = (IngestError,)
+        if self.writer is not None or self.source.startswith("s3://"):
+            from botocore.exceptions import BotoCoreError  # no region, no credentials, endpoint unreachable
+
+            failures = (IngestError, BotoCoreError)
+        started = time.monotonic()
+        try:
+            with self._local_copy() as path:
+                outcome.result = self._ingest(path, rejections, failures)
+        except failures as exc:
+            outcome.error = str(exc) if isinstance(exc, IngestError) else f"{self.source}: {exc}"
+        outcome.seconds = time.monotonic() - started
+        if self.rejects is not None and self.rejects.is_file() and rejections.total:
+            outcome.report = self.rejects
+        return outcome
+
+    @contextlib.contextmanager
+    def _local_copy(self) -> Iterator[Path]:
+        """The file to read: SOURCE itself, or the S3 object downloaded to a temporary file for the run."""
+        if not self.source.startswith("s3://"):
+            yield _existing_file(self.source)
+            return
+        from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded
+
+        bucket, key = _s3_location(self.source)
+        with downloaded(self.aws.client("s3", config=CLIENT_CONFIG), bucket, key) as path:
+            yield path
+
+    def _ingest(self, path: Path, rejections: FirstRejections, failures: tuple[type[Exception], ...]) -> FileResult:
+        writer = self.writer() if self.writer is not None else None
+        with contextlib.ExitStack() as stack:
+            # Only a run that reads the file touches the report: a mistyped path leaves an earlier one alone.
+            report = stack.enter_context(RejectsReport(self.rejects)) if self.rejects else None
+            on_progress = stack.enter_context(_progress(path.stat().st_size, shown=not self.as_json))
+            try:
+                return ingest_file(
+                    path,
+                    source=self.source,
+                    key_column=self.key_column,
+                    writer=writer,
+                    mode=self.mode,
+                    on_reject=rejections.add,
+                    report=report,
+                    on_progress=on_progress,
+                )
+            except failures:
+                if report is not None:
+                    report.close()  # the rows rejected before the failure are reported too
+                raise
+
+    def print_outcome(self, outcome: Outcome) -> int:
+        """Print the outcome (as JSON with --json); return the exit code."""
+        if self.as_json:
+            click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        elif outcome.result is None:
+            err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
+            if outcome.report is not None:
+                total = outcome.rejections.total
+                rows = (
+                    "The row rejected before that is" if total == 1 else f"The {total:,} rows rejected before that are"
+                )
+                err.print(f"{rows} in {escape(str(outcome.report))}.")
+        else:
+            _print_summary(outcome.result, self.source, outcome.verb, outcome.seconds)
+            if outcome.result.rows_rejected:
+                print_rejections(outcome.rejections.in_line_order(), outcome.result.rows_rejected, outcome.report)
+        return outcome.exit_code
 
 
 def _s3_location(source: str) -> tuple[str, str]:
@@ -203,67 +428,17 @@ def _s3_location(source: str) -> tuple[str, str]:
 
 def _existing_file(source: str) -> Path:
     path = Path(source)
+    if path.is_dir():
+        raise IngestError(source, "is a folder, not a file: name one CSV file in it")
     if not path.is_file():
         raise IngestError(source, "no such file")
     return path
 
 
-def _existing_file_or_exit(source: str) -> Path:
-    try:
-        return _existing_file(source)
-    except IngestError as exc:
-        err.print(f"[bold red]failed:[/] {exc}")
-        sys.exit(EXIT_FAILED)
-
-
-def _run(
-    path: Path,
-    source: str,
-    *,
-    key_column: str,
-    writer: TableWriter | None,
-    rejects: Path | None,
-    verb: str,
-) -> int:
-    """Ingest (or, with no writer, validate) one local file; print what happened; return the exit code."""
-    shown: list[Rejection] = []
-
-    def keep(rejection: Rejection) -> None:
-        if len(shown) < SHOWN_REJECTIONS:
-            shown.append(rejection)
-
-    report = RejectsReport(rejects) if rejects else None
-    started = time.monotonic()
-    try:
-        with _progress(path.stat().st_size) as on_progress:
-            result = ingest_file(
-                path,
-                source=source,
-                key_column=key_column,
-                writer=writer,
-                on_reject=keep,
-                report=report,
-                on_progress=on_progress,
-            )
-    except IngestError as exc:
-        err.print(f"[bold red]failed:[/] {exc}")
-        return EXIT_FAILED
-    finally:
-        if report is not None:
-            report.close()
-    _print_summary(result, source, verb, time.monotonic() - started)
-    if result.rows_rejected:
-        print_rejections(shown, result.rows_rejected)
-        if report is not None:
-            out.print(f"All {report.count} rejected rows are in {report.path}: fix them there and load that file.")
-        return EXIT_REJECTED
-    return EXIT_OK
-
-
 @contextlib.contextmanager
-def _progress(total_bytes: int) -> Iterator[Callable[[int, int], None] | None]:
+def _progress(total_bytes: int, *, shown: bool = True) -> Iterator[Callable[[int, int], None] | None]:
     """A progress bar (rows, rows/s, ETA from the file size) when stdout is a terminal; nothing otherwise."""
-    if not out.is_terminal:
+    if not shown or not out.is_terminal:
         yield None
         return
     columns = (
@@ -286,19 +461,28 @@ def _progress(total_bytes: int) -> Iterator[Callable[[int, int], None] | None]:
 
 def _print_summary(result: FileResult, source: str, verb: str, seconds: float) -> None:
     out.print(
-        f"{source}: {result.rows_written:,} rows {verb}, {result.rows_rejected:,} rejected "
+        f"{escape(source)}: {count(result.rows_written, 'row')} {verb}, {result.rows_rejected:,} rejected "
         f"({seconds:.1f} s, {(result.rows_written + result.rows_rejected) / max(seconds, 1e-6):,.0f} rows/s)"
     )
 
 
-def print_rejections(rejections: list[Rejection], total: int) -> None:
-    """The first rejected rows, with line, key and reason."""
+def print_rejections(rejections: list[Rejection], total: int, report: Path | None) -> None:
+    """The first rejected rows, with line, key and reason, and where the others are."""
     table = Table(title=f"Rejected rows ({total:,})", title_justify="left")
     table.add_column("line", justify="right")
     table.add_column("key")
     table.add_column("reason")
     for rejection in rejections:
-        table.add_row(str(rejection.line), rejection.key or "", rejection.reason)
+        table.add_row(str(rejection.line), escape(rejection.key or ""), escape(rejection.reason))
     out.print(table)
-    if total > len(rejections):
-        out.print(f"... and {total - len(rejections):,} more")
+    more = total - len(rejections)
+    where = escape(str(report)) if report else ""
+    if more and report:
+        out.print(f"… and {more:,} more, in {where}.")
+    elif more:
+        out.print(
+            f"… and {more:,} more: add --rejects FILE to write every rejected row to a CSV you can fix and load again."
+        )
+    if report:
+        every = "The rejected row is" if total == 1 else f"All {total:,} rejected rows are"
+        out.print(f"{every} in {where}: fix {'it' if total == 1 else 'them'} there and load that file.")

@@ -6,11 +6,14 @@ is uploaded, and the `ObjectCreated:Put` event S3 would send is delivered to `ha
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import io
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from urllib.parse import quote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from csv_ingest_engine.constants import (
@@ -32,9 +36,14 @@ from csv_ingest_engine.constants import (
     SERVICE_NAME,
 )
 
+# The command line's progress bar: entered with the file's size, it yields the engine's `on_progress` (or None).
+Progress = Callable[[int], contextlib.AbstractContextManager[Callable[[int, int], None] | None]]
+
 UPLOAD_BUCKET = "csv-ingest-demo-uploads"
 REJECTS_BUCKET = "csv-ingest-demo-rejects"
 TABLE = "csv-ingest-demo-table"
+# Items (and rejected rows) printed: a file of 20,000 rows must not print 80,000 lines.
+SHOWN_ITEMS = 20
 
 
 # The ETag S3 gives an empty object; the handler reads neither size nor ETag, so an event may leave both at this.
@@ -126,8 +135,19 @@ def object_created_event(
     return {"Records": [s3_record(bucket, key, version_id, size, etag, request_id=request_id)]}
 
 
-def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
-    """Ingest `path` through the handler in an emulated account; print the summary, table and rejected rows."""
+def run_demo(path: Path, *, key_column: str, out: Console, err: Console, progress: Progress | None = None) -> int:
+    """Ingest `path` through the handler in an emulated account; print the summary, table and rejected rows.
+
+    `progress(total_bytes)`, if given, is entered while the handler runs and yields its progress callback.
+    """
+    if not path.name.lower().endswith(".csv"):
+        # The stack's trigger sends only *.csv keys, and the handler skips any other: say so instead of a summary
+        # with nothing in it.
+        err.print(
+            f"[bold red]failed:[/] {escape(str(path))}: the pipeline only ingests files whose name ends in .csv "
+            f"(S3 triggers the function for no others); copy it to a name like {escape(path.stem)}.csv to try it"
+        )
+        return EXIT_FAILED
     from moto import mock_aws
 
     environment = {
@@ -149,12 +169,14 @@ def run_demo(path: Path, *, key_column: str, out: Console, err: Console) -> int:
         level = handler.logger.log_level
         handler.logger.setLevel(logging.CRITICAL)
         try:
-            return _upload_and_ingest(handler, path, key_column, out, err)
+            return _upload_and_ingest(handler, path, key_column, out, err, progress)
         finally:
             handler.logger.setLevel(level)
 
 
-def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, err: Console) -> int:
+def _upload_and_ingest(
+    handler: Any, path: Path, key_column: str, out: Console, err: Console, progress: Progress | None
+) -> int:
     import boto3
 
     from csv_ingest_engine import IngestError
@@ -163,15 +185,19 @@ def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, 
     _create_resources(s3, dynamodb, key_column)
     key = path.name
     put = s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=path.read_bytes())
-    out.print(f"Uploaded [bold]{key}[/] to s3://{UPLOAD_BUCKET}/{key} (emulated by moto, in this process).")
+    out.print(
+        f"Uploaded [bold]{escape(key)}[/] to s3://{UPLOAD_BUCKET}/{escape(key)} (emulated by moto, in this process)."
+    )
     event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], path.stat().st_size, put["ETag"].strip('"'))
     try:
-        summary = handler.handler(event, DemoContext())
+        with progress(path.stat().st_size) if progress else contextlib.nullcontext() as on_progress:
+            summary = _handle(handler, event, on_progress)
     except IngestError as exc:
-        err.print(f"[bold red]The file failed:[/] {exc}")
+        err.print(f"[bold red]The file failed:[/] {escape(str(exc))}")
         return EXIT_FAILED
     entry = summary["files"][0]
-    out.print(f"Handler summary: {entry['rows_written']} rows written, {entry['rows_rejected']} rejected.")
+    written, rejected = entry["rows_written"], entry["rows_rejected"]
+    out.print(f"Handler summary: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected.")
     out.print(_items_table(dynamodb, key_column))
     if "rejects_report" not in entry:
         return EXIT_OK
@@ -179,6 +205,17 @@ def _upload_and_ingest(handler: Any, path: Path, key_column: str, out: Console, 
     report = s3.get_object(Bucket=REJECTS_BUCKET, Key=report_key)["Body"].read().decode()
     out.print(_report_table(report, entry["rejects_report"]))
     return EXIT_REJECTED
+
+
+def _handle(handler: Any, event: dict[str, Any], on_progress: Callable[[int, int], None] | None) -> Any:
+    """The handler's answer to `event`; with `on_progress`, the engine reports to it as the file is read."""
+    if on_progress is None:
+        return handler.handler(event, DemoContext())
+    # Lambda has no terminal, so the handler takes no progress callback; the demo lends its engine one, the only
+    # difference from the deployed call, so that a long file shows how far it has got.
+    ingest_file = handler.ingest_file
+    with mock.patch.object(handler, "ingest_file", functools.partial(ingest_file, on_progress=on_progress)):
+        return handler.handler(event, DemoContext())
 
 
 def _create_resources(s3: Any, dynamodb: Any, key_column: str) -> None:
@@ -200,20 +237,28 @@ def _items_table(dynamodb: Any, key_column: str) -> Table:
         for item in page["Items"]
     ]
     items.sort(key=lambda item: item[key_column])
-    columns = [key_column, *dict.fromkeys(name for item in items for name in item if name != key_column)]
-    table = Table(title=f"DynamoDB table {TABLE} ({len(items)} items)", title_justify="left")
+    shown = items[:SHOWN_ITEMS]
+    columns = [key_column, *dict.fromkeys(name for item in shown for name in item if name != key_column)]
+    title = f"DynamoDB table {TABLE} ({len(items):,} {'item' if len(items) == 1 else 'items'})"
+    more = len(items) - len(shown)
+    caption = f"… and {more:,} more (the first {len(shown)} by {escape(key_column)} shown)" if more else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in columns:
-        table.add_column(column)
-    for item in items:
-        table.add_row(*(item.get(column, "") for column in columns))
+        table.add_column(escape(column))
+    for item in shown:
+        table.add_row(*(escape(item.get(column, "")) for column in columns))
     return table
 
 
 def _report_table(report: str, uri: str) -> Table:
-    rows = list(csv.reader(io.StringIO(report)))
-    table = Table(title=f"Rejected rows, reported in {uri}", title_justify="left")
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows[1:]:
-        table.add_row(*row)
+    header, *rows = csv.reader(io.StringIO(report))
+    more = len(rows) - SHOWN_ITEMS
+    caption = f"… and {more:,} more, in the report" if more > 0 else None
+    table = Table(
+        title=f"Rejected rows, reported in {uri}", title_justify="left", caption=caption, caption_justify="left"
+    )
+    for column in header:
+        table.add_column(escape(column))
+    for row in rows[:SHOWN_ITEMS]:
+        table.add_row(*map(escape, row))
     return table

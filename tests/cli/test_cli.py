@@ -8,19 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from csv_ingest.cli import main
+from tests.cli.runner import ROOT, SAMPLES, TABLE, run
 from tests.support import Endpoint
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = ROOT / "sample-csvs"
-# For the tests that fail before any AWS call: the table is never looked at.
-TABLE = "customers"
-
-
-def run(*args: str | Path) -> Result:
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
 def test_load_writes_every_row_to_the_table(endpoint: Endpoint) -> None:

@@ -1,13 +1,15 @@
-"""Rejected rows end up in one CSV report in the rejects bucket, which a user can fix and upload again."""
+"""Rejected rows end up in one CSV report (the rejects bucket, or --rejects) a user can fix and upload again."""
 
 from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
-from csv_ingest_engine import IngestError
+from csv_ingest_engine import IngestError, Rejection
+from csv_ingest_engine.reports import RejectsReport
 from handler import handler
 from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
 
@@ -98,3 +100,64 @@ def test_rows_rejected_before_a_file_failure_are_still_reported(aws: Aws, lambda
         handler(aws.event("half.csv", version), lambda_context)
     (report,) = aws.reports().values()
     assert list(csv.reader(io.StringIO(report)))[1] == ["", "No key", "2", "the 'customer_id' cell is empty"]
+
+
+# -- the report file itself (the command line's --rejects, the function's local copy) ---------------------------------
+
+
+def _rejection(line: int, key: str = "") -> Rejection:
+    return Rejection(line, key or None, "the 'customer_id' cell is empty", [key, f"name {line}"])
+
+
+def _report(path: Path) -> RejectsReport:
+    report = RejectsReport(path)
+    report.header(("customer_id", "name"))
+    return report
+
+
+def test_report_rows_are_in_line_order_whatever_order_they_arrive_in(tmp_path: Path) -> None:
+    """The writer's threads report refusals after the rules reject later lines: the report is in line order anyway."""
+    # given
+    path = tmp_path / "rejects.csv"
+    report = _report(path)
+    # when
+    for line in (4, 6, 2, 3, 5):
+        report.reject(_rejection(line))
+    report.close()
+    # then
+    rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
+    assert rows[0] == ["customer_id", "name", "rejected_line", "rejected_reason"]
+    assert [row[2] for row in rows[1:]] == ["2", "3", "4", "5", "6"]
+    assert [row[1] for row in rows[1:]] == ["name 2", "name 3", "name 4", "name 5", "name 6"]
+
+
+def test_report_takes_the_place_of_an_earlier_one_only_when_closed(tmp_path: Path) -> None:
+    """Until the run ends, the report path still holds the earlier report, whole; then this run's report."""
+    path = tmp_path / "rejects.csv"
+    path.write_text("the earlier report\n")
+    report = _report(path)
+    report.reject(_rejection(3))
+    assert path.read_text() == "the earlier report\n"
+    report.close()
+    assert [row[2] for row in list(csv.reader(path.open(encoding="utf-8", newline="")))[1:]] == ["3"]
+    assert [p.name for p in tmp_path.iterdir()] == ["rejects.csv"]
+
+
+def test_a_run_without_rejections_removes_an_earlier_report(tmp_path: Path) -> None:
+    """No rejected row: no report, and none left from an earlier run to be taken for this one's."""
+    path = tmp_path / "rejects.csv"
+    path.write_text("customer_id,name,rejected_line,rejected_reason\r\n,x,2,stale\r\n")
+    report = _report(path)
+    report.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_crashed_run_leaves_the_earlier_report_and_no_temporary_file(tmp_path: Path) -> None:
+    """A run that crashes part-way (an exception out of the `with`) changes nothing on disk."""
+    path = tmp_path / "rejects.csv"
+    path.write_text("the earlier report\n")
+    with pytest.raises(KeyboardInterrupt), _report(path) as report:
+        report.reject(_rejection(2))
+        raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["rejects.csv"]
+    assert path.read_text() == "the earlier report\n"

@@ -1,0 +1,83 @@
+"""What `load` and `validate` print: counts a person reads, JSON a script reads, the version."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+from pathlib import Path
+
+from tests.cli.runner import SAMPLES, run
+from tests.support import Endpoint
+
+
+def _keyless(tmp_path: Path, rows: int) -> Path:
+    """A file of `rows` rows with no key, each rejected."""
+    path = tmp_path / "keyless.csv"
+    path.write_text("customer_id,name\n" + "".join(f",n{i}\n" for i in range(rows)))
+    return path
+
+
+def test_version_prints_the_installed_version() -> None:
+    """`csv-ingest --version` prints the package's version and exits 0."""
+    result = run("--version")
+    assert result.exit_code == 0, result.output
+    assert result.output == f"csv-ingest {importlib.metadata.version('csv-ingest')}\n"
+
+
+def test_one_row_is_counted_in_the_singular(tmp_path: Path) -> None:
+    """ "1 row valid", not "1 rows valid"."""
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,name\n1,Ann\n")
+    result = run("validate", path)
+    assert result.exit_code == 0, result.output
+    assert f"{path}: 1 row valid, 0 rejected" in result.output
+
+
+def test_counts_of_rejected_rows_have_thousands_separators(tmp_path: Path) -> None:
+    """Every count a person reads is grouped by thousands, the --rejects line included."""
+    rejects = tmp_path / "rejects.csv"
+    result = run("validate", _keyless(tmp_path, 1200), "--rejects", rejects)
+    assert result.exit_code == 2, result.output
+    assert "0 rows valid, 1,200 rejected" in result.output
+    assert f"All 1,200 rejected rows are in {rejects}" in " ".join(result.output.split())
+
+
+def test_more_rejections_than_shown_point_to_the_rejects_option(tmp_path: Path) -> None:
+    """Past the first 20 rejected rows, the message names --rejects, which writes them all."""
+    result = run("validate", _keyless(tmp_path, 25))
+    assert result.exit_code == 2, result.output
+    assert "… and 5 more: add --rejects FILE to write every rejected row" in " ".join(result.output.split())
+
+
+def test_validate_json_prints_the_outcome_as_one_object(tmp_path: Path) -> None:
+    """`validate --json`: stdout is exactly one JSON object with the counts and the first rejected rows."""
+    source = SAMPLES / "edge-rejected-rows.csv"
+    result = run("validate", source, "--json")
+    assert result.exit_code == 2, result.output
+    summary = json.loads(result.stdout)
+    assert {k: summary[k] for k in ("source", "status", "exit_code", "rows_valid", "rows_rejected")} == {
+        "source": str(source),
+        "status": "rejected",
+        "exit_code": 2,
+        "rows_valid": 3,
+        "rows_rejected": 3,
+    }
+    assert [(row["line"], row["key"]) for row in summary["rejected_rows"]] == [(3, None), (4, None), (5, "202")]
+
+
+def test_load_json_prints_only_the_object(endpoint: Endpoint) -> None:
+    """`load --json` prints no table or progress: stdout parses as JSON, with the rows written."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", endpoint.table, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["rows_written"], summary["rows_rejected"]) == ("ok", 5, 0)
+    assert result.stderr == ""
+
+
+def test_json_of_a_failed_file_carries_the_error() -> None:
+    """A file that fails as a whole still gives one JSON object, with status "failed" and the message."""
+    result = run("validate", SAMPLES / "sample-bad.csv", "--json")
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["exit_code"]) == ("failed", 1)
+    assert "no 'customer_id' column" in summary["error"]
