@@ -170,8 +170,12 @@ def _ingest_object(
     def log_rejection(rejection: Rejection) -> None:
         logger.warning("row rejected", extra={"line": rejection.line, "key": rejection.key, "reason": rejection.reason})
 
-    with downloaded(s3_client(), bucket, key, version_id) as path, temporary_path() as report_path:
-        report = RejectsReport(report_path)
+    # The report's own temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
+    with (
+        downloaded(s3_client(), bucket, key, version_id) as path,
+        temporary_path() as report_path,
+        RejectsReport(report_path) as report,
+    ):
         try:
             result = ingest_file(
                 path,
