@@ -1,7 +1,8 @@
 """A stub DynamoDB endpoint on loopback: answers writes after a set latency, counts the rows, can throttle.
 
 Used by the benchmark (its own process, `python benchmarks/stub_dynamodb.py --port 0`) and by tests (in a thread).
-It understands exactly what the engine sends: UpdateItem, PutItem and BatchWriteItem (plus DescribeTable).
+It understands exactly what the engine sends: UpdateItem, PutItem and BatchWriteItem (plus DescribeTable), and,
+like DynamoDB (and dynalite), refuses a request over 16 MB with HTTP 413.
 Each response goes out in a single write with TCP_NODELAY: a header and a body in two segments would meet the
 client's delayed ACK and add ~40 ms to every call, measuring the kernel instead of the SDK.
 """
@@ -36,6 +37,10 @@ TOO_MANY_REQUESTS = {
 }
 
 
+# dynalite's limit, and its answer: 413 with an empty body.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+
 class Counters:
     """What the stub received; with `keep_items`, `items` holds each key's attributes as DynamoDB would."""
 
@@ -46,6 +51,8 @@ class Counters:
         self.throttled = 0
         self.duplicate_batches = 0
         self.largest_batch = 0
+        self.too_large = 0
+        self.largest_request = 0
         self.items: dict[str, dict[str, str]] = {}
 
     def as_dict(self) -> dict[str, int]:
@@ -55,6 +62,7 @@ class Counters:
                 "rows": self.rows,
                 "throttled": self.throttled,
                 "duplicate_batches": self.duplicate_batches,
+                "too_large": self.too_large,
             }
 
 
@@ -93,15 +101,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+        length = int(self.headers.get("Content-Length", 0))
         server = self.server
+        if length > MAX_REQUEST_BYTES:
+            while length > 0:  # read it all, so the connection stays usable, but never parse it
+                length -= len(self.rfile.read(min(length, 1 << 20)))
+            with server.counters.lock:
+                server.counters.too_large += 1
+            self._reply(413, None)
+            return
+        body = json.loads(self.rfile.read(length) or b"{}")
+        operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
         if server.latency_s:
             time.sleep(server.latency_s)
         counters = server.counters
         with counters.lock:
             counters.requests += 1
-            throttle = server.throttle_share and server.random.random() < server.throttle_share
+            counters.largest_request = max(counters.largest_request, length)
+            throttle = server.throttle_share > 0 and server.random.random() < server.throttle_share
         if operation == "BatchWriteItem":
             self._reply(*self._batch(body, throttle))
         elif throttle:
@@ -155,9 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
                 for placeholder, value in values.items():
                     current[names["#" + placeholder[1:]]] = value["S"]
 
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        reason = "OK" if status == 200 else "Bad Request"
+    def _reply(self, status: int, payload: dict[str, Any] | None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        reason = {200: "OK", 413: "Request Entity Too Large"}.get(status, "Bad Request")
         head = (
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/x-amz-json-1.0\r\n"
             f"Content-Length: {len(data)}\r\nx-amzn-RequestId: stub\r\n\r\n"
@@ -186,6 +203,7 @@ def _control(server: StubServer) -> None:
             with server.counters.lock:
                 server.counters.requests = server.counters.rows = server.counters.throttled = 0
                 server.counters.duplicate_batches = server.counters.largest_batch = 0
+                server.counters.too_large = server.counters.largest_request = 0
                 server.counters.items.clear()
         print(json.dumps(server.counters.as_dict()), flush=True)
     server.shutdown()

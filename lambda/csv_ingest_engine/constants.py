@@ -44,6 +44,10 @@ ENV_WRITE_CONCURRENCY: Final = "WRITE_CONCURRENCY"
 # and the summary; the stack keeps the timeout well above it.
 DEADLINE_MARGIN_MS: Final = 30_000
 
+# Throttling is the normal state of a bulk load: the writer sends throttled rows again, backing off, for as long as
+# the table takes any write at all, and fails them only after this long without one (or at the deadline, sooner).
+WRITE_PATIENCE_S: Final = 180.0
+
 # Exit codes of `csv-ingest load / validate / demo`.
 EXIT_OK: Final = 0  # every row written (or valid)
 EXIT_FAILED: Final = 1  # the file failed as a whole

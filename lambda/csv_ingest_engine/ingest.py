@@ -22,8 +22,8 @@ STOP_CHECK_EVERY = 256
 class FileResult:
     """What happened to one file's data rows (with no writer: what would happen).
 
-    `rows_failed` are rows the table did not take in time (throttling, retries exhausted); they are also in
-    `rows_rejected`'s report, marked as such, and loading them again later will work.
+    `rows_failed` are rows the table did not take in time (it took no write at all for the writer's patience);
+    they are also in `rows_rejected`'s report, marked as such, and loading them again later will work.
     """
 
     rows_written: int = 0
@@ -48,7 +48,8 @@ def ingest_file(
     With `writer=None` nothing is sent: the file is only checked against the rules of `mode` (a writer brings its
     own mode). Each rejected row goes to
     `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
-    `should_stop()` turns true (asked every few hundred rows), reading stops and `IngestError` names the line.
+    `should_stop()` turns true (asked every few hundred rows, and by the writer while it waits), reading and
+    writing stop within the writer's grace, and `IngestError` names the first line that may be missing.
 
     Raises `IngestError` for a problem with the whole file (header, encoding, the table itself). Rows written
     before such an error stay written: every write is an idempotent upsert, so ingesting the file again is safe.
@@ -106,7 +107,7 @@ def ingest_file(
             session.cancel()
     finally:
         # Always close: it waits for the writes in flight (and the queued ones, unless cancelled at the deadline),
-        # so the counts and the report are whole, even on failure.
+        # so the counts and the report are whole, even on failure; past the deadline it stops waiting.
         totals = WriteTotals(written=accepted)
         if session is not None:
             try:
@@ -124,20 +125,29 @@ def ingest_file(
             f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
             f"{result.rows_written} rows were written, and ingesting the file again is safe",
         ) from fatal
-    if result.rows_failed:
-        raise IngestError(
-            source,
-            f"{result.rows_failed} rows could not be written before retries ran out (the table throttled or did not "
-            f"answer); {result.rows_written} rows were written. Ingesting the file again is safe and will write them.",
-        )
+    # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
+    unsent = totals.first_unsent_line
+    if unsent is not None and (stopped_before is None or unsent < stopped_before):
+        stopped_before = unsent
     if stopped_before is not None:
-        if totals.first_unsent_line is not None:
-            stopped_before = min(stopped_before, totals.first_unsent_line)
+        failed = (
+            f" ({result.rows_failed} of them were not refused: the table throttled, and they are in the report too)"
+            if result.rows_failed
+            else ""
+        )
         raise IngestError(
             source,
             f"the invocation was about to time out, so ingestion stopped before line {stopped_before} "
-            f"({result.rows_written} rows written, {result.rows_rejected} rejected so far). The file is too "
+            f"({result.rows_written} rows written, {result.rows_rejected} rejected so far){failed}. The file is too "
             "large for one invocation: split it into smaller files, or load it with `csv-ingest load`. "
             "Rows already written stay, and uploading the file again is safe (every write is an upsert).",
+        )
+    if result.rows_failed:
+        patience = f"{writer.patience_s:g} s" if writer is not None else "a while"
+        raise IngestError(
+            source,
+            f"{result.rows_failed} rows could not be written before retries ran out (the table took no write at all "
+            f"for {patience}: it throttled or did not answer); {result.rows_written} rows were written. Ingesting the "
+            "file again is safe and will write them.",
         )
     return result

@@ -5,27 +5,40 @@ a key land in file order while different keys go out concurrently. Requests trav
 queue hand-off costs about as much CPU as the CSV work of a row), and every worker's queue is bounded: when the
 table is slower than the file, `submit` blocks, and memory stays flat whatever the file's size.
 
+Throttling slows the load down instead of failing it: a throttled write is sent again, after a jittered backoff,
+for as long as the table takes writes from any worker; a row fails only after `patience_s` without a single write.
+Nothing waits past the caller's deadline (`should_stop`), `close` included.
+
 Two modes:
 - `merge` (default): one `UpdateItem` per row; attributes not in the row are kept (an upsert).
-- `replace`: `BatchWriteItem` puts, 25 per call; each row replaces the whole item. For initial loads.
+- `replace`: `BatchWriteItem` puts, 25 per call (fewer when the rows are large); each row replaces the whole item.
 
 The requests are built here, from the writer's own table name, key column and mode: the rules hand over data.
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from csv_ingest_engine.constants import DEFAULT_CONCURRENCY, DEFAULT_WRITE_MODE, WRITE_MODES, WriteMode
+from csv_ingest_engine.constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_WRITE_MODE,
+    WRITE_MODES,
+    WRITE_PATIENCE_S,
+    WriteMode,
+)
 from csv_ingest_engine.errors import DeadlineReached, WriteFailed
 from csv_ingest_engine.rules import Rejection, Row
 
@@ -33,14 +46,23 @@ from csv_ingest_engine.rules import Rejection, Row
 # worker busy, few enough that memory does not depend on the file.
 CHUNK_SIZE = 32
 QUEUE_DEPTH = 4
-# How often a blocked `submit` looks at the session's state (failure, deadline).
+# How often a blocked `submit` or `close` looks at the session's state (failure, deadline).
 SUBMIT_POLL_S = 0.25
+# Once the deadline has passed, how long `close` still waits for the requests in flight (a write answers in
+# milliseconds, so this only runs out when the table or the network is stuck); what is unsettled then is unsent.
+CLOSE_GRACE_S = 2.0
 BATCH_SIZE = 25  # BatchWriteItem's limit
-# UnprocessedItems (throttled puts inside a successful BatchWriteItem) are not retried by botocore.
-BATCH_RETRIES = 10
-BATCH_BACKOFF_BASE_S = 0.05
-BATCH_BACKOFF_CAP_S = 5.0
-# Rows failing one after another, none written in between: the table is not answering, stop trying.
+# DynamoDB refuses a request over 16 MB (dynalite, like the service, answers HTTP 413). botocore sends JSON with
+# non-ASCII text escaped (`é` travels as 6 bytes), so 25 large rows can weigh far more than their UTF-8 size: a batch
+# is also cut by its size as sent, kept under 15 MiB, below both readings of "16 MB" with room for the envelope.
+BATCH_MAX_BYTES = 15 * 1024 * 1024
+# Escaped JSON spends at most 12 bytes on a character (an astral one, as two `\uXXXX` escapes): below this many
+# characters a row cannot crowd a batch past the cap, so it is not measured exactly.
+_UNMEASURED_CHARS = BATCH_MAX_BYTES // BATCH_SIZE // 12 - 1024
+# Around each put in the body: `{"PutRequest": {"Item": {...}}}, ` and each attribute's `"": {"S": ""}, `.
+_PUT_OVERHEAD_BYTES = 40
+_ATTRIBUTE_OVERHEAD_BYTES = 16
+# Requests of one worker that failed one after another once patience ran out: the table is gone, stop trying.
 MAX_CONSECUTIVE_FAILURES = 50
 # DynamoDB caps an expression at 4 KB. An update sets its row's attributes through positional placeholders
 # (`SET #0=:0,#1=:1,...`), so the expression's length depends only on how many attributes the row has.
@@ -75,26 +97,52 @@ def max_attributes(mode: WriteMode) -> int | None:
 _ROW_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
 # ValidationExceptions that are about the table, not the row: every row would get them, so the file fails.
 _SCHEMA_MISMATCH = ("does not match the schema", "required keys was not given a value", "Missing the key")
-# Transient: botocore's retry mode has already retried these with backoff; what reaches us exhausted its retries.
+# Worth sending again (botocore's standard retry mode's lists, for what DynamoDB's writes can answer): the client
+# makes one attempt per call and the writer does the resending, with backoff, patience and the deadline in view.
 _TRANSIENT_ERRORS = frozenset(
     {
         "ProvisionedThroughputExceededException",
         "ThrottlingException",
+        "Throttling",
         "RequestLimitExceeded",
+        "TooManyRequestsException",
         "InternalServerError",
         "ServiceUnavailable",
         "TransactionConflictException",
+        "ReplicatedWriteConflictException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
     }
 )
-# Transport errors that botocore retried; anything else from botocore (no credentials, no region...) is fatal.
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 _TRANSIENT_TRANSPORT = (BotoConnectionError, HTTPClientError)
+# Anything else from botocore (no credentials, no region, a bad endpoint URL) is the same for every row: fatal.
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The wait before sending a throttled write again: full jitter over `base_s * 2**attempt`, at most `cap_s`."""
+
+    # Each worker backs off on its own, so a throttled table also gets fewer requests in flight. The cap stays
+    # short because a row waiting to be resent holds up the rows behind it on its worker (order per key): against
+    # the stub refusing 60% of writes, a 5 s cap took twice as long as 2 s to load the same 300 rows.
+    base_s: float = 0.05
+    cap_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.cap_s, self.base_s * 2 ** min(attempt, 30)))
+
+
+DEFAULT_BACKOFF = Backoff()
 
 
 @dataclass
 class WriteTotals:
-    """Counts for one file's writes; exact under concurrency (each worker counts its own, summed at the end).
+    """Counts for one file's writes, exact under concurrency.
 
-    `first_unsent_line` is the first line a cancelled session did not send (None when everything was sent).
+    `first_unsent_line` is the first line not known to be written, rejected or failed when the session stopped
+    early (cancelled, or `close` gave up at the deadline); None when every row was settled.
     """
 
     written: int = 0
@@ -103,16 +151,40 @@ class WriteTotals:
     first_unsent_line: int | None = None
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     queue: queue.Queue[list[Row] | None]
-    pending: list[Row] = field(default_factory=list)  # the next chunk, filled by `submit`
-    totals: WriteTotals = field(default_factory=WriteTotals)
+    # The submitting thread's own: the next chunk, and the last chunks handed over. A worker holds at most the
+    # chunk it works on, the one its current batch began in and a full queue, and after the session stops at most
+    # one more reaches it: from these the submitting thread finds the first row a worker has not settled.
+    pending: list[Row] = field(default_factory=list)
+    handed: deque[list[Row]] = field(default_factory=lambda: deque(maxlen=QUEUE_DEPTH + 3))
+    # The worker's own, written under the session's lock: its counts, and the line before which all its rows are
+    # settled (written, rejected or failed).
+    written: int = 0
+    rejected: int = 0
+    failed: int = 0
+    settled_before: int = 0
+    # The worker's own, no lock: requests failed since it last wrote (kept off the per-row path: `written` then),
+    # and whether it has taken its end-of-input marker.
+    failures_in_a_row: int = 0
+    written_at_last_failure: int = 0
+    input_done: bool = False
     thread: threading.Thread | None = None
 
 
+class _Next(enum.Enum):
+    RESEND = enum.auto()
+    GIVE_UP = enum.auto()  # no write went through for `patience_s`: the rows fail
+    STOP = enum.auto()  # the session is stopping: the rows stay unsent
+
+
 class TableWriter:
-    """Configuration and the shared client; `session()` opens the pool for one file."""
+    """Configuration and the shared client; `session()` opens the pool for one file.
+
+    `patience_s` is how long the table may take no write at all before throttled rows fail; `backoff` paces the
+    resending; `close_grace_s` is how long `close` waits for requests in flight once the deadline has passed.
+    """
 
     def __init__(
         self,
@@ -122,6 +194,9 @@ class TableWriter:
         key_column: str,
         concurrency: int = DEFAULT_CONCURRENCY,
         mode: WriteMode = DEFAULT_WRITE_MODE,
+        patience_s: float = WRITE_PATIENCE_S,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        close_grace_s: float = CLOSE_GRACE_S,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -132,6 +207,9 @@ class TableWriter:
         self.key_column = key_column
         self.concurrency = concurrency
         self.mode: WriteMode = mode
+        self.patience_s = patience_s
+        self.backoff = backoff
+        self.close_grace_s = close_grace_s
 
     def request(self, row: Row) -> tuple[str, dict[str, Any]]:
         """The client method and parameters that write `row` on its own in this writer's mode."""
@@ -164,14 +242,24 @@ class TableWriter:
         """The whole item `row` stands for (its key and attributes), as a put writes it."""
         return {self.key_column: {"S": row.key}, **{name: {"S": value} for name, value in row.attributes.items()}}
 
+    def put_size(self, row: Row) -> int:
+        """At least the bytes `row`'s put adds to a `BatchWriteItem` body as botocore sends it (non-ASCII escaped)."""
+        attributes = row.attributes
+        chars = len(self.key_column) + len(row.key) + sum(map(len, attributes)) + sum(map(len, attributes.values()))
+        if chars < _UNMEASURED_CHARS:
+            return 12 * chars + _ATTRIBUTE_OVERHEAD_BYTES * (len(attributes) + 1) + _PUT_OVERHEAD_BYTES
+        # botocore's own encoding: json.dumps with its defaults (ASCII only, ", " and ": " separators)
+        return len(json.dumps(self.item(row))) + _PUT_OVERHEAD_BYTES
+
     def session(
         self, on_reject: Callable[[Rejection], None], *, should_stop: Callable[[], bool] | None = None
     ) -> WriteSession:
         """A pool for one file.
 
         `on_reject` is called from the pool's threads (it must be thread-safe) for rows the table refuses and rows
-        that failed. `should_stop` is asked while `submit` waits for a busy worker; when it turns true, `submit`
-        raises `DeadlineReached`.
+        that failed. `should_stop` is the caller's deadline: asked while `submit` or `close` waits for a busy worker
+        and before a throttled write is sent again; once it turns true nothing more is sent, `submit` raises
+        `DeadlineReached`, and `close` returns within `close_grace_s`.
         """
         return WriteSession(self, on_reject, should_stop)
 
@@ -189,9 +277,19 @@ class WriteSession:
         self._client = writer.client
         self._on_reject = on_reject
         self._should_stop = should_stop
-        self._fatal: WriteFailed | None = None
-        self._cancelled = False
-        self._consecutive_failures = 0
+        # Why the session stops sending, and the workers' settled rows: each set under this lock. `_stopping` turns
+        # true with the first of them and never back, so the per-row checks read it without the lock.
+        self._lock = threading.Lock()
+        self._fatal: WriteFailed | None = None  # the first refusal that fails the file; later ones follow from it
+        self._cancelled = False  # `cancel`, or the deadline seen by a worker waiting to resend
+        self._abandoned = False  # `close` gave up at the deadline: what settles afterwards is not counted
+        self._stopping = False
+        self._wake = threading.Event()  # cuts short a worker's backoff when the session stops
+        # Rows written by all workers as a worker waiting to resend last saw it, and when it changed: the table's
+        # last sign of progress, without a clock read per row.
+        self._seen_progress = -1
+        self._stalled_since = 0.0
+        self._give_up_at: float | None = None  # `close`'s own: when it stops waiting, once the deadline has passed
         self._workers = [_Worker(queue.Queue(maxsize=QUEUE_DEPTH)) for _ in range(writer.concurrency)]
         run = self._run_replace if writer.mode == "replace" else self._run_merge
         for number, worker in enumerate(self._workers):
@@ -204,11 +302,11 @@ class WriteSession:
     def submit(self, row: Row) -> None:
         """Queue one row (waits while its worker is busy).
 
-        Raises `WriteFailed` once the table refused for good, `DeadlineReached` when `should_stop` turned true
-        while waiting.
+        Raises `WriteFailed` once the table refused for good, `DeadlineReached` when the deadline passed (seen here
+        while waiting, or by a worker).
         """
-        if self._fatal is not None:
-            raise self._fatal
+        if self._stopping:
+            raise self._stop_error(row.line)
         worker = self._workers[hash(row.key) % len(self._workers)]
         pending = worker.pending
         pending.append(row)
@@ -218,45 +316,105 @@ class WriteSession:
         while True:
             try:
                 worker.queue.put(pending, timeout=SUBMIT_POLL_S)
-                return
             except queue.Full:
-                if self._fatal is not None:
-                    raise self._fatal from None
-                if self._should_stop is not None and self._should_stop():
-                    worker.pending = pending  # not handed over: `cancel` counts it as unsent
-                    raise DeadlineReached(pending[0].line) from None
+                if self._stopping or (self._should_stop is not None and self._should_stop()):
+                    worker.pending = pending  # not handed over: counted as unsent
+                    raise self._stop_error(pending[0].line) from None
+            else:
+                worker.handed.append(pending)
+                return
 
     def cancel(self) -> None:
         """Stop sending: requests not yet sent are dropped (and counted as unsent) instead of written."""
-        self._cancelled = True
+        with self._lock:
+            self._cancelled = self._stopping = True
+        self._wake.set()
 
     def close(self) -> WriteTotals:
-        """Wait for the queued writes (or, after `cancel`, the ones in flight); return the totals.
+        """Wait for the queued writes (after `cancel`, only the requests in flight); return the totals.
 
-        Raises `WriteFailed` if the table refused for good.
+        Once `should_stop` is true, the requests in flight get `close_grace_s` to finish; whatever is unsettled
+        then is left behind and counted as unsent. Raises `WriteFailed` if the table refused for good.
         """
-        for worker in self._workers:
-            if worker.pending:
-                if self._cancelled:
-                    self._skip(worker.totals, worker.pending[0])
-                else:
-                    worker.queue.put(worker.pending)
-                worker.pending = []
-            worker.queue.put(None)
-        for worker in self._workers:
-            if worker.thread is not None:
-                worker.thread.join()
-                worker.thread = None
-        unsent = [w.totals.first_unsent_line for w in self._workers if w.totals.first_unsent_line is not None]
-        self.totals = WriteTotals(
-            written=sum(w.totals.written for w in self._workers),
-            rejected=sum(w.totals.rejected for w in self._workers),
-            failed=sum(w.totals.failed for w in self._workers),
-            first_unsent_line=min(unsent, default=None),
-        )
-        if self._fatal is not None:
-            raise self._fatal
+        finished = self._hand_over_the_rest() and self._join()
+        with self._lock:
+            if not finished:
+                self._abandoned = self._stopping = True
+            workers = self._workers
+            unsent = [line for worker in workers if (line := self._first_unsettled(worker)) is not None]
+            self.totals = WriteTotals(
+                written=sum(w.written for w in workers),
+                rejected=sum(w.rejected for w in workers),
+                failed=sum(w.failed for w in workers),
+                first_unsent_line=min(unsent, default=None),
+            )
+            fatal = self._fatal
+        if not finished:
+            self._wake.set()
+            for worker in workers:
+                self._release(worker)
+        if fatal is not None:
+            raise fatal
         return self.totals
+
+    # -- closing --------------------------------------------------------------------------------------------
+
+    def _hand_over_the_rest(self) -> bool:
+        """Each worker's last chunk (unless stopping) and end-of-input marker; False if the deadline cut it short."""
+        for worker in self._workers:
+            if worker.pending and not self._stopping:
+                if not self._put(worker, worker.pending):
+                    return False
+                worker.handed.append(worker.pending)
+                worker.pending = []
+            if not self._put(worker, None):
+                return False
+        return True
+
+    def _put(self, worker: _Worker, chunk: list[Row] | None) -> bool:
+        while True:
+            try:
+                worker.queue.put(chunk, timeout=SUBMIT_POLL_S)
+                return True
+            except queue.Full:
+                if self._out_of_time():
+                    return False
+
+    def _join(self) -> bool:
+        for worker in self._workers:
+            assert worker.thread is not None
+            while worker.thread.is_alive():
+                worker.thread.join(SUBMIT_POLL_S)
+                if worker.thread.is_alive() and self._out_of_time():
+                    return False
+        return True
+
+    def _out_of_time(self) -> bool:
+        """Whether `close` should stop waiting: the deadline has passed, and the grace after it too."""
+        if self._give_up_at is None:
+            if self._should_stop is None or not self._should_stop():
+                return False
+            self.cancel()
+            self._give_up_at = time.monotonic() + self._writer.close_grace_s
+        return time.monotonic() >= self._give_up_at
+
+    def _first_unsettled(self, worker: _Worker) -> int | None:
+        """The line of the first row `worker` was given (or was to be given) and has not settled; under the lock."""
+        settled_before = worker.settled_before
+        for chunk in worker.handed:
+            if chunk[-1].line >= settled_before:
+                return next(row.line for row in chunk if row.line >= settled_before)
+        return worker.pending[0].line if worker.pending else None
+
+    def _release(self, worker: _Worker) -> None:
+        """Let an abandoned worker end after its request in flight: empty its queue, then add the end marker."""
+        try:
+            while True:
+                worker.queue.get_nowait()
+        except queue.Empty:
+            pass
+        # Only this thread puts, and the queue was just emptied: there is room.
+        worker.queue.put_nowait(None)
 
     # -- workers --------------------------------------------------------------------------------------------
 
@@ -265,134 +423,228 @@ class WriteSession:
         try:
             run(worker)
         except BaseException as exc:
-            self._set_fatal(WriteFailed(0, f"writer thread failed: {exc!r}"))
-            while worker.queue.get() is not None:  # keep taking chunks, so that `close` can finish
-                pass
+            self._fail_file(WriteFailed(0, f"writer thread failed: {exc!r}"))
+        finally:
+            if not worker.input_done:  # keep taking chunks, so that `submit` and `close` can finish
+                self._drain(worker)
 
-    def _items(self, worker: _Worker) -> Iterator[Row]:
-        """The worker's requests in order, until `close`; nothing more once the file failed or was cancelled."""
-        while (chunk := worker.queue.get()) is not None:
-            for item in chunk:
-                if self._fatal is not None:
-                    break
-                if self._cancelled:
-                    self._skip(worker.totals, item)
-                    break
-                yield item
+    def _drain(self, worker: _Worker) -> None:
+        while worker.queue.get() is not None:
+            pass
+        worker.input_done = True
+
+    def _rows(self, worker: _Worker) -> Iterator[Row]:
+        """The worker's rows in order, until `close`; nothing more once the session stops."""
+        get = worker.queue.get
+        while (chunk := get()) is not None:
+            for row in chunk:
+                if self._stopping:
+                    self._drain(worker)
+                    return
+                yield row
+        worker.input_done = True
 
     def _run_merge(self, worker: _Worker) -> None:
-        for row in self._items(worker):
+        for row in self._rows(worker):
             try:
-                self._send_one(worker.totals, row)
+                self._send_one(worker, row)
             except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
-                self._set_fatal(WriteFailed(row.line, f"unexpected error: {exc!r}"))
+                self._fail_file(WriteFailed(row.line, f"unexpected error: {exc!r}"))
 
-    def _send_one(self, totals: WriteTotals, row: Row) -> None:
+    def _send_one(self, worker: _Worker, row: Row) -> None:
         operation, params = self._writer.request(row)
-        try:
-            getattr(self._client, operation)(**params)
-        except ClientError as exc:
-            code, message = _error(exc)
-            if code == "ConditionalCheckFailedException":
-                self._written(totals, 1)  # a key-only row whose item exists: nothing to change
-            elif _is_row_refusal(code, message):
-                self._reject(totals, row, f"DynamoDB refused the row: {message}")
-            elif code in _TRANSIENT_ERRORS:
-                self._fail(totals, row, f"not written, retries exhausted ({code})")
+        send = getattr(self._client, operation)
+        attempt = 0
+        while True:
+            try:
+                send(**params)
+            except ClientError as exc:
+                code, message = _error(exc)
+                if code == "ConditionalCheckFailedException":
+                    break  # a key-only row whose item exists: nothing to change
+                if _is_row_refusal(code, message):
+                    self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {message}")])
+                    return
+                if not _is_transient(exc, code):
+                    self._fail_file(WriteFailed(row.line, str(exc)))
+                    return
+                reason = code
+            except _TRANSIENT_TRANSPORT as exc:
+                reason = str(exc)
+            except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
+                self._fail_file(WriteFailed(row.line, str(exc)))
+                return
             else:
-                self._set_fatal(WriteFailed(row.line, str(exc)))
-        except _TRANSIENT_TRANSPORT as exc:
-            self._fail(totals, row, f"not written, retries exhausted ({exc})")
-        except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
-            self._set_fatal(WriteFailed(row.line, str(exc)))
-        else:
-            self._written(totals, 1)
+                break
+            step = self._pause(attempt)
+            if step is not _Next.RESEND:
+                if step is _Next.GIVE_UP:
+                    self._give_up(worker, [row], row.line + 1, reason)
+                return
+            attempt += 1
+        self._written(worker, row.line + 1, 1)
 
     def _run_replace(self, worker: _Worker) -> None:
         batch: dict[str, Row] = {}
-        for row in self._items(worker):
+        size = 0
+        put_size = self._writer.put_size
+        for row in self._rows(worker):
+            row_size = put_size(row)
             # A batch may not hold two requests for one key: send what we have before the second one.
-            if len(batch) == BATCH_SIZE or row.key in batch:
-                self._send_batch(worker.totals, batch)
-                batch = {}
+            if batch and (len(batch) == BATCH_SIZE or row.key in batch or size + row_size > BATCH_MAX_BYTES):
+                self._send_batch(worker, list(batch.values()))
+                batch, size = {}, 0
             batch[row.key] = row
-        if batch and self._fatal is None:
-            if self._cancelled:
-                self._skip(worker.totals, min(batch.values(), key=lambda row: row.line))
-            else:
-                self._send_batch(worker.totals, batch)
+            size += row_size
+        if batch and not self._stopping:
+            self._send_batch(worker, list(batch.values()))
 
-    def _send_batch(self, totals: WriteTotals, batch: dict[str, Row]) -> None:
+    def _send_batch(self, worker: _Worker, rows: list[Row]) -> None:
         try:
-            self._send_batch_with_retries(totals, batch)
+            self._write_batch(worker, rows)
         except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
-            self._set_fatal(WriteFailed(min(row.line for row in batch.values()), f"unexpected error: {exc!r}"))
+            self._fail_file(WriteFailed(rows[0].line, f"unexpected error: {exc!r}"))
 
-    def _send_batch_with_retries(self, totals: WriteTotals, batch: dict[str, Row]) -> None:
-        table = self._writer.table_name
-        requests = {key: {"PutRequest": {"Item": self._writer.item(row)}} for key, row in batch.items()}
-        pending = list(requests.values())
-        first_line = min(row.line for row in batch.values())
-        for attempt in range(BATCH_RETRIES + 1):
+    def _write_batch(self, worker: _Worker, rows: list[Row]) -> None:
+        """Put `rows` (distinct keys, in file order) with `BatchWriteItem`, resending what comes back unprocessed."""
+        table, key_column = self._writer.table_name, self._writer.key_column
+        waiting = {row.key: row for row in rows}
+        requests = {row.key: {"PutRequest": {"Item": self._writer.item(row)}} for row in rows}
+        settled_before = rows[-1].line + 1
+        attempt = 0
+        while True:
             try:
-                response = self._client.batch_write_item(RequestItems={table: pending})
+                response = self._client.batch_write_item(RequestItems={table: [requests[key] for key in waiting]})
             except ClientError as exc:
                 code, message = _error(exc)
-                if _is_row_refusal(code, message):
+                left = list(waiting.values())
+                if _is_too_large(exc, code) and len(left) > 1:
+                    # Over DynamoDB's request size after all: halve until each part fits, in file order.
+                    half = len(left) // 2
+                    for part in (left[:half], left[half:]):
+                        if not self._stopping:
+                            self._write_batch(worker, part)
+                    return
+                if _is_row_refusal(code, message) or _is_too_large(exc, code):
                     # One bad item fails the whole batch: send them one by one to find it.
-                    for row in batch.values():
-                        self._send_one(totals, row)
+                    for row in left:
+                        if self._stopping:
+                            return
+                        self._send_one(worker, row)
+                    if not self._stopping:  # each row settled: so are the ones the batch took before
+                        self._written(worker, settled_before, 0)
                     return
-                if code not in _TRANSIENT_ERRORS:
-                    self._set_fatal(WriteFailed(first_line, str(exc)))
+                if not _is_transient(exc, code):
+                    self._fail_file(WriteFailed(left[0].line, str(exc)))
                     return
-                response = {"UnprocessedItems": {table: pending}}
-            except _TRANSIENT_TRANSPORT:
-                response = {"UnprocessedItems": {table: pending}}
+                reason = code
+            except _TRANSIENT_TRANSPORT as exc:
+                reason = str(exc)
             except BotoCoreError as exc:
-                self._set_fatal(WriteFailed(first_line, str(exc)))
+                self._fail_file(WriteFailed(next(iter(waiting.values())).line, str(exc)))
                 return
-            unprocessed = response.get("UnprocessedItems", {}).get(table, [])
-            self._written(totals, len(pending) - len(unprocessed))
-            if not unprocessed:
+            else:
+                unprocessed = response.get("UnprocessedItems", {}).get(table)
+                if not unprocessed:
+                    self._written(worker, settled_before, len(waiting))
+                    return
+                back = {request["PutRequest"]["Item"][key_column]["S"] for request in unprocessed}
+                taken = len(waiting) - len(back)
+                waiting = {key: row for key, row in waiting.items() if key in back}
+                self._written(worker, next(iter(waiting.values())).line, taken)
+                reason = "unprocessed items"
+            step = self._pause(attempt)
+            if step is not _Next.RESEND:
+                if step is _Next.GIVE_UP:
+                    self._give_up(worker, list(waiting.values()), settled_before, reason)
                 return
-            pending = unprocessed
-            if attempt < BATCH_RETRIES:
-                time.sleep(random.uniform(0, min(BATCH_BACKOFF_CAP_S, BATCH_BACKOFF_BASE_S * 2**attempt)))
-        left = {_item_key(request) for request in pending}
-        for row in batch.values():
-            if _item_key(requests[row.key]) in left:
-                self._fail(totals, row, f"not written, {BATCH_RETRIES} retries of unprocessed items exhausted")
+            attempt += 1
 
-    # -- bookkeeping ------------------------------------------------------------------------------------------
+    def _pause(self, attempt: int) -> _Next:
+        """After a transient refusal: wait, then say whether to send again, give up, or stop."""
+        if self._halting():
+            return _Next.STOP
+        now = time.monotonic()
+        with self._lock:
+            progress = sum(worker.written for worker in self._workers)
+            if progress != self._seen_progress:
+                self._seen_progress, self._stalled_since = progress, now
+            stalled = now - self._stalled_since
+        patience = self._writer.patience_s
+        if stalled >= patience:
+            return _Next.GIVE_UP
+        if self._wake.wait(min(self._writer.backoff.delay(attempt), patience - stalled)) or self._halting():
+            return _Next.STOP
+        return _Next.RESEND
 
-    def _written(self, totals: WriteTotals, count: int) -> None:
-        totals.written += count
-        if count:
-            self._consecutive_failures = 0
+    def _halting(self) -> bool:
+        """Whether the session is stopping; a worker that finds the deadline passed stops it."""
+        if self._stopping:
+            return True
+        if self._should_stop is not None and self._should_stop():
+            self.cancel()
+            return True
+        return False
 
-    def _reject(self, totals: WriteTotals, row: Row, reason: str) -> None:
-        totals.rejected += 1
-        self._on_reject(Rejection(row.line, row.key, reason, row.cells))
+    # -- bookkeeping: each worker settles its own rows, under the session's lock ----------------------------
 
-    def _fail(self, totals: WriteTotals, row: Row, reason: str) -> None:
-        totals.failed += 1
-        self._on_reject(Rejection(row.line, row.key, reason, row.cells, failed=True))
-        # Approximate across threads, which is all a circuit breaker needs.
-        self._consecutive_failures += 1
-        if self._consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-            self._set_fatal(
-                WriteFailed(row.line, f"{MAX_CONSECUTIVE_FAILURES} rows in a row could not be written ({reason})")
+    def _written(self, worker: _Worker, settled_before: int, count: int) -> None:
+        with self._lock:
+            if not self._abandoned:
+                worker.written += count
+                worker.settled_before = settled_before
+
+    def _refused(self, worker: _Worker, settled_before: int, rejections: Sequence[Rejection]) -> None:
+        """Count and report rows the table refused (or that failed); a failing report fails the file."""
+        with self._lock:
+            if self._abandoned:
+                return
+            worker.settled_before = settled_before
+            for rejection in rejections:
+                if rejection.failed:
+                    worker.failed += 1
+                else:
+                    worker.rejected += 1
+                try:
+                    self._on_reject(rejection)
+                except Exception as exc:
+                    self._set_fatal(WriteFailed(rejection.line, f"unexpected error: {exc!r}"))
+                    return
+
+    def _give_up(self, worker: _Worker, rows: list[Row], settled_before: int, reason: str) -> None:
+        """The rows of one request failed: the table took no write for `patience_s`."""
+        patience = self._writer.patience_s
+        detail = f"not written, retries exhausted ({reason}): the table took no write for {patience:g} s"
+        self._refused(worker, settled_before, [_rejection(row, detail, failed=True) for row in rows])
+        if worker.written != worker.written_at_last_failure:  # it wrote since: the run starts again
+            worker.failures_in_a_row, worker.written_at_last_failure = 0, worker.written
+        worker.failures_in_a_row += 1
+        if worker.failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
+            self._fail_file(
+                WriteFailed(
+                    rows[0].line,
+                    f"{MAX_CONSECUTIVE_FAILURES} requests in a row could not be written, and the table took no "
+                    f"write for {patience:g} s ({reason})",
+                )
             )
 
-    def _skip(self, totals: WriteTotals, row: Row) -> None:
-        if totals.first_unsent_line is None or row.line < totals.first_unsent_line:
-            totals.first_unsent_line = row.line
+    def _fail_file(self, error: WriteFailed) -> None:
+        with self._lock:
+            self._set_fatal(error)
 
     def _set_fatal(self, error: WriteFailed) -> None:
-        # The first refusal is the one to report; what the other threads hit afterwards follows from it.
-        if self._fatal is None:
+        """Under the lock: the first refusal is the one to report; what other workers hit afterwards follows from it."""
+        if self._fatal is None and not self._abandoned:
             self._fatal = error
+            self._stopping = True
+            self._wake.set()
+
+    def _stop_error(self, line: int) -> WriteFailed | DeadlineReached:
+        return self._fatal if self._fatal is not None else DeadlineReached(line)
+
+
+def _rejection(row: Row, reason: str, *, failed: bool = False) -> Rejection:
+    return Rejection(row.line, row.key, reason, row.cells, failed=failed)
 
 
 def _error(exc: ClientError) -> tuple[str, str]:
@@ -402,10 +654,20 @@ def _error(exc: ClientError) -> tuple[str, str]:
     return code, error.get("Message", code)
 
 
+def _status(exc: ClientError) -> int | None:
+    status: int | None = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status
+
+
 def _is_row_refusal(code: str, message: str) -> bool:
     """A refusal about this row (reject it, go on), as opposed to one about the table (fail the file)."""
     return code in _ROW_ERRORS and not any(text in message for text in _SCHEMA_MISMATCH)
 
 
-def _item_key(request: dict[str, Any]) -> str:
-    return repr(sorted(request["PutRequest"]["Item"].items()))
+def _is_transient(exc: ClientError, code: str) -> bool:
+    return code in _TRANSIENT_ERRORS or _status(exc) in _TRANSIENT_STATUS
+
+
+def _is_too_large(exc: ClientError, code: str) -> bool:
+    """HTTP 413: the request is over DynamoDB's size limit (botocore names a bodiless error by its status)."""
+    return _status(exc) == 413 or code in ("413", "RequestEntityTooLarge", "RequestEntityTooLargeException")

@@ -1,21 +1,23 @@
 """The concurrent writer: DynamoDB's refusals, throttling, order per key, back-pressure and `replace` mode.
 
-botocore's Stubber answers in place of DynamoDB where one exact answer matters (it bypasses botocore's retries, so
-one throttling error stands for "retries exhausted"); the stub endpoint of benchmarks/ answers over real HTTP
-where botocore's own retries must do their work.
+botocore's Stubber answers in place of DynamoDB where one exact answer matters; plain fakes stand in where a table
+must answer the same way for as long as the writer keeps asking; the stub endpoint of benchmarks/ answers over real
+HTTP, through the client settings the engine uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 from stub_dynamodb import StubServer
 
@@ -25,18 +27,46 @@ from csv_ingest_engine.constants import WriteMode
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.objects import dynamodb_config
 from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter
+from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, Backoff, TableWriter, WriteTotals
 
-CREDENTIALS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+
+class Credentials(TypedDict):
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 UPDATE = Row(7, "1", {"name": "Ann"}, ["1", "Ann"])
+# Throttling resent within milliseconds, and given up after a tenth of a second without progress: tests stay fast.
+QUICK = Backoff(base_s=0.001, cap_s=0.01)
+PATIENCE_S = 0.1
 
 
 def row(line: int, key: str, **attributes: str) -> Row:
     return Row(line, key, attributes, [key, *attributes.values()])
 
 
-def table_writer(client: Any, *, concurrency: int = 1, mode: WriteMode = "merge") -> TableWriter:
-    return TableWriter(client, table_name="t", key_column="customer_id", concurrency=concurrency, mode=mode)
+def table_writer(
+    client: Any, *, concurrency: int = 1, mode: WriteMode = "merge", patience_s: float = 180.0
+) -> TableWriter:
+    return TableWriter(
+        client,
+        table_name="t",
+        key_column="customer_id",
+        concurrency=concurrency,
+        mode=mode,
+        patience_s=patience_s,
+        backoff=QUICK,
+    )
+
+
+def throttled(operation: str) -> ClientError:
+    response: Any = {
+        "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(response, operation)
 
 
 @pytest.fixture
@@ -57,7 +87,7 @@ def stub_endpoint(request: pytest.FixtureRequest) -> Iterator[StubServer]:
     server.server_close()
 
 
-def write_all(writer: TableWriter, rows: list[Row]) -> tuple[Any, list[Rejection]]:
+def write_all(writer: TableWriter, rows: list[Row]) -> tuple[WriteTotals, list[Rejection]]:
     rejections: list[Rejection] = []
     session = writer.session(rejections.append)
     for each in rows:
@@ -65,7 +95,7 @@ def write_all(writer: TableWriter, rows: list[Row]) -> tuple[Any, list[Rejection
     return session.close(), rejections
 
 
-def test_validation_error_rejects_the_row(stubbed: tuple[Any, Stubber]):
+def test_validation_error_rejects_the_row(stubbed: tuple[Any, Stubber]) -> None:
     """DynamoDB refusing the item (e.g. merged item over 400 KB) rejects that row with DynamoDB's words."""
     client, stubber = stubbed
     stubber.add_client_error(
@@ -77,7 +107,7 @@ def test_validation_error_rejects_the_row(stubbed: tuple[Any, Stubber]):
     assert "Item size to update has exceeded" in rejections[0].reason
 
 
-def test_access_denied_fails_the_file(stubbed: tuple[Any, Stubber]):
+def test_access_denied_fails_the_file(stubbed: tuple[Any, Stubber]) -> None:
     """A refusal that is not about the row (permissions) stops the file: every later row would fail too."""
     client, stubber = stubbed
     stubber.add_client_error("update_item", "AccessDeniedException", "not authorized", http_status_code=400)
@@ -85,7 +115,7 @@ def test_access_denied_fails_the_file(stubbed: tuple[Any, Stubber]):
         write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
-def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[Any, Stubber]):
+def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[Any, Stubber]) -> None:
     """The guarded put of a bare key fails its condition when the item exists; that is success."""
     client, stubber = stubbed
     stubber.add_client_error("put_item", "ConditionalCheckFailedException", "exists")
@@ -93,7 +123,7 @@ def test_existing_item_for_a_key_only_row_is_not_an_error(stubbed: tuple[Any, St
     assert (totals.written, rejections) == (1, [])
 
 
-def test_an_update_sets_every_attribute_through_placeholders():
+def test_an_update_sets_every_attribute_through_placeholders() -> None:
     """Column names never appear in the expression itself: reserved words and odd characters are safe."""
     operation, params = table_writer(None).request(row(2, "1", name="Ann", **{"a.b #c": "x"}))
     assert operation == "update_item"
@@ -106,7 +136,7 @@ def test_an_update_sets_every_attribute_through_placeholders():
     }
 
 
-def test_a_key_only_row_is_a_put_that_cannot_overwrite():
+def test_a_key_only_row_is_a_put_that_cannot_overwrite() -> None:
     """A bare key becomes a put guarded by attribute_not_exists, so an existing item is never replaced."""
     operation, params = table_writer(None).request(row(2, "1"))
     assert operation == "put_item"
@@ -114,7 +144,7 @@ def test_a_key_only_row_is_a_put_that_cannot_overwrite():
     assert params["ExpressionAttributeNames"] == {"#k": "customer_id"}
 
 
-def test_the_widest_merge_row_fits_dynamodbs_expression_limit():
+def test_the_widest_merge_row_fits_dynamodbs_expression_limit() -> None:
     """The row limit the rules apply in merge mode is exactly what one 4 KB update expression holds."""
     widest = row(2, "1", **{f"c{i}": "v" for i in range(writing_module.MERGE_MAX_ATTRIBUTES)})
     expression = table_writer(None).request(widest)[1]["UpdateExpression"]
@@ -122,22 +152,37 @@ def test_the_widest_merge_row_fits_dynamodbs_expression_limit():
     assert len(expression + f",#{writing_module.MERGE_MAX_ATTRIBUTES}=:{writing_module.MERGE_MAX_ATTRIBUTES}") > 4096
 
 
-def test_throttling_after_retries_is_a_failed_row_never_a_lost_one(stubbed: tuple[Any, Stubber]):
-    """When throttling outlasts botocore's retries the row is counted and reported as failed, with its line."""
+def test_a_throttled_write_is_sent_again_not_failed(stubbed: tuple[Any, Stubber]) -> None:
+    """A throttling answer is not the end of the row: the writer sends it again (it used to count as failed)."""
     client, stubber = stubbed
     stubber.add_client_error("update_item", "ProvisionedThroughputExceededException", "slow down")
+    stubber.add_response("update_item", {})
     totals, rejections = write_all(table_writer(client, concurrency=1), [UPDATE])
+    assert (totals.written, totals.rejected, totals.failed, rejections) == (1, 0, 0, [])
+
+
+def test_throttling_without_progress_for_the_patience_is_a_failed_row_never_a_lost_one() -> None:
+    """When the table takes no write for the patience window, the row is counted and reported as failed."""
+
+    class Throttling:
+        def update_item(self, **params: Any) -> None:
+            raise throttled("UpdateItem")
+
+    totals, rejections = write_all(table_writer(Throttling(), patience_s=PATIENCE_S), [UPDATE])
     assert (totals.written, totals.rejected, totals.failed) == (0, 0, 1)
     assert rejections[0].failed
     assert rejections[0].line == 7
     assert "retries exhausted (ProvisionedThroughputExceededException)" in rejections[0].reason
 
 
-def test_failed_rows_fail_the_file_and_land_in_the_report(stubbed: tuple[Any, Stubber], tmp_path: Path):
+def test_failed_rows_fail_the_file_and_land_in_the_report(tmp_path: Path) -> None:
     """A file with failed rows raises (so Lambda retries it) after every other row was written."""
-    client, stubber = stubbed
-    stubber.add_response("update_item", {})
-    stubber.add_client_error("update_item", "ThrottlingException", "slow down")
+
+    class ThrottlesTwo:
+        def update_item(self, **params: Any) -> None:
+            if params["Key"]["customer_id"]["S"] == "2":
+                raise throttled("UpdateItem")
+
     path = tmp_path / "two.csv"
     path.write_text("customer_id,name\n1,Ann\n2,Bob\n")
     rejections: list[Rejection] = []
@@ -146,15 +191,15 @@ def test_failed_rows_fail_the_file_and_land_in_the_report(stubbed: tuple[Any, St
             path,
             source="two.csv",
             key_column="customer_id",
-            writer=table_writer(client, concurrency=1),
+            writer=table_writer(ThrottlesTwo(), concurrency=1, patience_s=PATIENCE_S),
             on_reject=rejections.append,
         )
     assert [(r.line, r.failed) for r in rejections] == [(3, True)]
 
 
 @pytest.mark.parametrize("stub_endpoint", [0.1], indirect=True)
-def test_throttled_requests_are_retried_until_every_row_arrives(stub_endpoint: StubServer, tmp_path: Path):
-    """With 10% of requests throttled, botocore's retries deliver every row, in file order per key."""
+def test_throttled_requests_are_retried_until_every_row_arrives(stub_endpoint: StubServer, tmp_path: Path) -> None:
+    """With 10% of requests throttled, the writer's resending delivers every row, in file order per key."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(8), **CREDENTIALS)
     rows = [(f"k{i % 7}", str(i)) for i in range(300)]
     path = tmp_path / "rows.csv"
@@ -169,7 +214,7 @@ def test_throttled_requests_are_retried_until_every_row_arrives(stub_endpoint: S
     assert {key: item["seq"] for key, item in counters.items.items()} == dict(rows)
 
 
-def test_rows_sharing_a_key_keep_file_order_across_threads():
+def test_rows_sharing_a_key_keep_file_order_across_threads() -> None:
     """Whatever the threads do, each key's requests reach the client in submission order."""
     seen: dict[str, list[int]] = {}
     lock = threading.Lock()
@@ -189,7 +234,7 @@ def test_rows_sharing_a_key_keep_file_order_across_threads():
     assert sum(len(lines) for lines in seen.values()) == 1000
 
 
-def test_submit_blocks_when_the_table_is_slower_than_the_file():
+def test_submit_blocks_when_the_table_is_slower_than_the_file() -> None:
     """Back-pressure: with every worker stuck, the reader stops after the bounded queues fill."""
     release = threading.Event()
 
@@ -216,7 +261,7 @@ def test_submit_blocks_when_the_table_is_slower_than_the_file():
     assert session.close().written == 10_000
 
 
-def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer):
+def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer) -> None:
     """Distinct keys go out 25 to a BatchWriteItem call (the stub, like DynamoDB, refuses more)."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(1), **CREDENTIALS)
     totals, rejections = write_all(
@@ -226,7 +271,7 @@ def test_replace_mode_fills_batches_of_25(stub_endpoint: StubServer):
     assert (stub_endpoint.counters.largest_batch, stub_endpoint.counters.requests) == (25, 4)
 
 
-def test_replace_mode_batches_never_repeat_a_key(stub_endpoint: StubServer):
+def test_replace_mode_batches_never_repeat_a_key(stub_endpoint: StubServer) -> None:
     """A batch never holds two puts for one key (DynamoDB refuses that); later rows for a key win whole."""
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(2), **CREDENTIALS)
     writes = [row(i, f"k{i % 3}", seq=str(i), **({"first": "x"} if i < 3 else {})) for i in range(300)]
@@ -240,9 +285,8 @@ def test_replace_mode_batches_never_repeat_a_key(stub_endpoint: StubServer):
 
 
 @pytest.mark.parametrize("stub_endpoint", [0.4], indirect=True)
-def test_replace_mode_resends_unprocessed_items(stub_endpoint: StubServer, monkeypatch: pytest.MonkeyPatch):
+def test_replace_mode_resends_unprocessed_items(stub_endpoint: StubServer) -> None:
     """Puts handed back as UnprocessedItems are sent again with backoff until all arrive."""
-    monkeypatch.setattr(writing_module, "BATCH_BACKOFF_BASE_S", 0.001)
     client = boto3.client("dynamodb", endpoint_url=stub_endpoint.url, config=dynamodb_config(4), **CREDENTIALS)
     writes = [row(i, f"k{i}", seq=str(i)) for i in range(500)]
     totals, _ = write_all(table_writer(client, concurrency=4, mode="replace"), writes)
@@ -250,22 +294,22 @@ def test_replace_mode_resends_unprocessed_items(stub_endpoint: StubServer, monke
     assert (totals.written, totals.failed, stub_endpoint.counters.rows) == (500, 0, 500)
 
 
-def test_replace_mode_reports_rows_still_unprocessed_after_retries(
-    stubbed: tuple[Any, Stubber], monkeypatch: pytest.MonkeyPatch
-):
-    """Unprocessed items that outlast the retries are failed rows, each with its line, never dropped."""
-    monkeypatch.setattr(writing_module, "BATCH_RETRIES", 1)
-    monkeypatch.setattr(writing_module, "BATCH_BACKOFF_BASE_S", 0.0)
-    client, stubber = stubbed
-    second = {"PutRequest": {"Item": {"customer_id": {"S": "2"}}}}
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
-    stubber.add_response("batch_write_item", {"UnprocessedItems": {"t": [second]}})
-    totals, rejections = write_all(table_writer(client, concurrency=1, mode="replace"), [row(2, "1"), row(3, "2")])
+def test_replace_mode_reports_rows_still_unprocessed_after_the_patience() -> None:
+    """Unprocessed items the table never takes are failed rows once the patience window passes without a write
+    (it used to be after ten resends, however the rest of the table was doing), each with its line."""
+
+    class KeepsTwo:
+        def batch_write_item(self, RequestItems: dict[str, list[Any]]) -> dict[str, Any]:
+            second = [r for r in RequestItems["t"] if r["PutRequest"]["Item"]["customer_id"]["S"] == "2"]
+            return {"UnprocessedItems": {"t": second} if second else {}}
+
+    writer = table_writer(KeepsTwo(), concurrency=1, mode="replace", patience_s=PATIENCE_S)
+    totals, rejections = write_all(writer, [row(2, "1"), row(3, "2")])
     assert (totals.written, totals.failed) == (1, 1)
     assert [(r.line, r.key, r.failed) for r in rejections] == [(3, "2", True)]
 
 
-def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging():
+def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging() -> None:
     """A bug in a worker thread surfaces as a failure with the row's line; the reader never waits forever."""
 
     class Broken:
@@ -276,7 +320,7 @@ def test_an_unexpected_error_in_a_worker_fails_the_file_instead_of_hanging():
         write_all(table_writer(Broken(), concurrency=2), [row(i, f"k{i}", name="n") for i in range(1000)])
 
 
-def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tuple[Any, Stubber]):
+def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tuple[Any, Stubber]) -> None:
     """If recording a rejection raises (e.g. /tmp full), the file fails; the reader is never left waiting."""
     client, stubber = stubbed
     stubber.add_client_error("update_item", "ValidationException", "Item size has exceeded the maximum")
@@ -291,16 +335,15 @@ def test_a_failing_rejects_report_fails_the_file_instead_of_hanging(stubbed: tup
         session.close()
 
 
-def test_the_first_refusal_is_reported_and_nothing_more_is_sent():
+def test_the_first_refusal_is_reported_and_nothing_more_is_sent() -> None:
     """After a fatal refusal no further request goes out, and the message names the first failing line."""
-    from botocore.exceptions import ClientError
 
     class Missing:
         calls = 0
 
         def update_item(self, **params: Any) -> None:
             Missing.calls += 1
-            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}}
+            error: Any = {"Error": {"Code": "ResourceNotFoundException", "Message": "Requested resource not found"}}
             raise ClientError(error, "UpdateItem")
 
     writes = [row(line, f"k{line}", name="n") for line in range(2, 102)]
@@ -309,7 +352,7 @@ def test_the_first_refusal_is_reported_and_nothing_more_is_sent():
     assert Missing.calls == 1
 
 
-def test_a_key_that_does_not_match_the_table_fails_the_file(stubbed: tuple[Any, Stubber]):
+def test_a_key_that_does_not_match_the_table_fails_the_file(stubbed: tuple[Any, Stubber]) -> None:
     """A wrong key column is the table's problem, not each row's: one failure, not a rejection per row."""
     client, stubber = stubbed
     stubber.add_client_error("update_item", "ValidationException", "The provided key element does not match the schema")
@@ -317,18 +360,18 @@ def test_a_key_that_does_not_match_the_table_fails_the_file(stubbed: tuple[Any, 
         write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
-def test_missing_credentials_fail_the_file_with_botocores_words():
+def test_missing_credentials_fail_the_file_with_botocores_words() -> None:
     """No credentials is not throttling: the file fails at once, saying so."""
-    client = boto3.client("dynamodb", region_name="us-east-1")
+    client: Any = boto3.client("dynamodb", region_name="us-east-1")
     client._request_signer._credentials = None  # what a machine without any AWS configuration gives
 
     with pytest.raises(WriteFailed, match="Unable to locate credentials"):
         write_all(table_writer(client, concurrency=1), [UPDATE])
 
 
-def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_rows():
-    """Connection errors are failed rows, but a long unbroken run of them means the table is gone: stop."""
-    from botocore.exceptions import EndpointConnectionError
+def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_rows() -> None:
+    """Connection errors are resent for the patience window; then a long run of failed requests means the table is
+    gone: stop (it used to take 50 failed rows, with no patience window before the first)."""
 
     class Unreachable:
         calls = 0
@@ -338,12 +381,22 @@ def test_an_endpoint_that_never_answers_fails_the_file_after_a_run_of_failed_row
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
     writes = [row(i, f"k{i}", name="n") for i in range(1000)]
-    with pytest.raises(WriteFailed, match=f"{writing_module.MAX_CONSECUTIVE_FAILURES} rows in a row could not"):
-        write_all(table_writer(Unreachable(), concurrency=1), writes)
-    assert Unreachable.calls == writing_module.MAX_CONSECUTIVE_FAILURES
+    writer = table_writer(Unreachable(), concurrency=1, patience_s=PATIENCE_S)
+    rejections: list[Rejection] = []
+    session = writer.session(rejections.append)
+    with contextlib.suppress(WriteFailed):  # `submit` may see the failure first; `close` always reports it
+        for each in writes:
+            session.submit(each)
+    with pytest.raises(WriteFailed, match=f"{writing_module.MAX_CONSECUTIVE_FAILURES} requests in a row could not"):
+        session.close()
+    # the first row was resent for the whole patience window, each later one sent once: fast, once the table is gone
+    assert len(rejections) == writing_module.MAX_CONSECUTIVE_FAILURES
+    assert all(r.failed for r in rejections)
+    assert Unreachable.calls > writing_module.MAX_CONSECUTIVE_FAILURES
+    assert session.totals.failed == writing_module.MAX_CONSECUTIVE_FAILURES
 
 
-def test_deadline_while_the_writers_are_busy_stops_without_waiting_for_the_queue(tmp_path: Path):
+def test_deadline_while_the_writers_are_busy_stops_without_waiting_for_the_queue(tmp_path: Path) -> None:
     """When the table is slower than the file, the clock is still watched; queued rows are dropped, not sent."""
     calls = 0
 
