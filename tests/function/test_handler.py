@@ -270,9 +270,7 @@ def test_non_csv_and_non_created_records_are_skipped(aws: Aws, lambda_context: D
     assert aws.items()["1"]["name"] == "Upper"
 
 
-def test_an_event_that_is_not_an_s3_event_fails_instead_of_being_skipped(
-    aws: Aws, lambda_context: DemoContext
-) -> None:
+def test_an_event_that_is_not_an_s3_event_fails_instead_of_being_skipped(aws: Aws, lambda_context: DemoContext) -> None:
     """A record without S3's fields is a wiring mistake: the invocation fails loudly, nothing is skipped silently."""
     with pytest.raises(KeyError):
         handler({"Records": [{"eventName": "ObjectCreated:Put", "body": "{}"}]}, lambda_context)
