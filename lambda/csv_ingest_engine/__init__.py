@@ -4,8 +4,8 @@ Data travels one way: a local file -> rows (`reading`) -> updates or rejections 
 orchestrated by `ingest.ingest_file`.
 """
 
-from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.errors import IngestError, IngestStopped
 from csv_ingest_engine.ingest import FileResult, ingest_file
 from csv_ingest_engine.rules import Rejection
 
-__all__ = ["FileResult", "IngestError", "Rejection", "ingest_file"]
+__all__ = ["FileResult", "IngestError", "IngestStopped", "Rejection", "ingest_file"]

@@ -53,3 +53,4 @@ EXIT_OK: Final = 0  # every row written (or valid)
 EXIT_FAILED: Final = 1  # the file failed as a whole
 EXIT_REJECTED: Final = 2  # the file went in, but some rows were rejected
 EXIT_USAGE: Final = 64  # sysexits' EX_USAGE: click's own 2 would read as "rows rejected"
+EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT: Ctrl-C, as a shell reports it

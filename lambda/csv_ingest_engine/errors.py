@@ -1,4 +1,4 @@
-"""The one exception type a user sees when a whole file cannot be ingested."""
+"""The exception types a user sees when a whole file cannot be ingested (or stopped early), and the writer's own."""
 
 
 class IngestError(Exception):
@@ -8,6 +8,27 @@ class IngestError(Exception):
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
+
+
+class IngestStopped(IngestError):
+    """`should_stop` turned true (the Lambda's deadline, Ctrl-C): the rows before `first_missing_line` are settled
+    (written, rejected or failed); from it on, some may be missing. Ingesting the file again is safe."""
+
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        *,
+        rows_written: int,
+        rows_rejected: int,
+        rows_failed: int,
+        first_missing_line: int,
+    ) -> None:
+        super().__init__(source, problem)
+        self.rows_written = rows_written
+        self.rows_rejected = rows_rejected
+        self.rows_failed = rows_failed
+        self.first_missing_line = first_missing_line
 
 
 class WriteFailed(Exception):

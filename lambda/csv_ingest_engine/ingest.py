@@ -1,21 +1,28 @@
-"""One file, start to end: records -> header check -> writes or rejections -> counts."""
+"""One file, start to end: a first pass that checks the whole file, then records -> rows or rejections -> the table.
+
+The first pass reads every record before anything is written, so a file that fails as a whole (not UTF-8, an
+unclosed quote, a cell over the field limit, a bad header) writes nothing. It only reads (no rules, no requests): it
+costs about 1% of a load (see benchmarks/README.md).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from csv_ingest_engine.constants import DEFAULT_WRITE_MODE, WriteMode
-from csv_ingest_engine.errors import DeadlineReached, IngestError, WriteFailed
-from csv_ingest_engine.reading import read_records
+from csv_ingest_engine.errors import DeadlineReached, IngestError, IngestStopped, WriteFailed
+from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
-from csv_ingest_engine.rules import Rejection, Row, parse_header, to_row
-from csv_ingest_engine.writing import TableWriter, WriteTotals, max_attributes
+from csv_ingest_engine.rules import Header, Rejection, Row, parse_header, to_row
+from csv_ingest_engine.writing import TableWriter, WriteSession, WriteTotals, max_attributes
 
 # How many records pass between two looks at the clock (`should_stop`).
 STOP_CHECK_EVERY = 256
+# What DynamoDB says when the table's key is not the one the rows are written with: every row would get it.
+_KEY_SCHEMA_WORDS = ("does not match the schema", "Type mismatch for key", "Missing the key", "required keys")
 
 
 @dataclass(slots=True)
@@ -29,6 +36,23 @@ class FileResult:
     rows_written: int = 0
     rows_rejected: int = 0
     rows_failed: int = 0
+
+
+def check_file(
+    path: Path, *, source: str, key_column: str, should_stop: Callable[[], bool] | None = None
+) -> tuple[Header, int]:
+    """The first pass: read the whole file and check its header; return the header and the number of records.
+
+    Raises `IngestError` for anything that fails the file as a whole, before a single row is written, and
+    `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile.
+    """
+    records = read_records(path, source=source)
+    header = _header(records, source=source, key_column=key_column)
+    count = 0
+    for count, _record in enumerate(records, start=1):
+        if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
+            raise _stopped(source, FileResult(), before_line=1, detail="before the first row was written")
+    return header, count
 
 
 def ingest_file(
@@ -46,108 +70,180 @@ def ingest_file(
     """Write every row of the CSV at `path` with `writer`; `source` names the file in messages.
 
     With `writer=None` nothing is sent: the file is only checked against the rules of `mode` (a writer brings its
-    own mode). Each rejected row goes to
-    `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
-    `should_stop()` turns true (asked every few hundred rows, and by the writer while it waits), reading and
-    writing stop within the writer's grace, and `IngestError` names the first line that may be missing.
+    own mode). Each rejected row goes to `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is
+    called now and then. When `should_stop()` turns true (asked every few hundred rows, and by the writer while it
+    waits), reading and writing stop within the writer's grace, and `IngestStopped` names the first line that may
+    be missing.
 
-    Raises `IngestError` for a problem with the whole file (header, encoding, the table itself). Rows written
-    before such an error stay written: every write is an idempotent upsert, so ingesting the file again is safe.
+    Raises `IngestError` for a problem with the whole file (header, encoding, the table itself); a problem in the
+    file itself is found by a first pass, before anything is written. Rows written before a later error (the table,
+    the deadline) stay written: every write is an idempotent upsert, so ingesting the file again is safe.
     """
-    lock = threading.Lock()  # rejections come from the writer's threads as well as this one
-
-    def reject(rejection: Rejection) -> None:
-        with lock:
-            if on_reject is not None:
-                on_reject(rejection)
-            if report is not None:
-                try:
-                    report.reject(rejection)
-                except OSError as exc:  # e.g. /tmp full: the rows must not go unreported
-                    raise IngestError(source, f"could not write the rejected-rows report ({exc})") from exc
-
-    progress = None
-    if on_progress is not None:
-
-        def progress(bytes_read: int) -> None:
-            on_progress(rows_read, bytes_read)
-
-    records = read_records(path, source=source, on_progress=progress)
-    first = next(records, None)
-    header = parse_header(first.cells if first else None, key_column=key_column, source=source)
+    if writer is not None:
+        check_file(path, source=source, key_column=key_column, should_stop=should_stop)
+    run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
+    records = read_records(path, source=source, on_progress=run.progress if on_progress is not None else None)
+    header = _header(records, source=source, key_column=key_column)
     if report is not None:
         report.header(header.columns)
+    if writer is None:
+        run.check(records, header, max_attributes(mode), should_stop)
+        totals = WriteTotals(written=run.accepted)
+    else:
+        totals = run.write(records, header, writer, should_stop)
+    result = FileResult(totals.written, run.rejected + totals.rejected + totals.failed, totals.failed)
+    if on_progress is not None:
+        on_progress(run.rows_read, path.stat().st_size)
+    _raise_for_outcome(source, result, run, totals, writer, key_column)
+    return result
 
-    row_limit = max_attributes(writer.mode if writer is not None else mode)
-    session = writer.session(reject, should_stop=should_stop) if writer is not None else None
-    rows_read = accepted = rejected_by_rules = 0
-    stopped_before: int | None = None
-    fatal: WriteFailed | None = None
-    try:
+
+def _header(records: Iterator[Record], *, source: str, key_column: str) -> Header:
+    first = next(records, None)
+    return parse_header(first.cells if first else None, key_column=key_column, source=source)
+
+
+class _Run:
+    """One pass over the rows: counts, rejections (from the rules and the writer's threads), how it stopped."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        on_reject: Callable[[Rejection], None] | None,
+        report: RejectsReport | None,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> None:
+        self.source = source
+        self._on_reject = on_reject
+        self._report = report
+        self._on_progress = on_progress
+        self._lock = threading.Lock()  # rejections come from the writer's threads as well as this one
+        self.rows_read = self.accepted = self.rejected = 0
+        self.stopped_before: int | None = None
+        self.fatal: WriteFailed | None = None
+
+    def progress(self, bytes_read: int) -> None:
+        if self._on_progress is not None:
+            self._on_progress(self.rows_read, bytes_read)
+
+    def reject(self, rejection: Rejection) -> None:
+        with self._lock:
+            if self._on_reject is not None:
+                self._on_reject(rejection)
+            if self._report is not None:
+                try:
+                    self._report.reject(rejection)
+                except OSError as exc:  # e.g. /tmp full: the rows must not go unreported
+                    raise IngestError(self.source, f"could not write the rejected-rows report ({exc})") from exc
+
+    def rows(
+        self, records: Iterator[Record], header: Header, row_limit: int | None, should_stop: Callable[[], bool] | None
+    ) -> Iterator[Row]:
+        """The accepted rows, in file order; rejections reported on the way; stops when `should_stop` turns true."""
         for record in records:
-            rows_read += 1
-            if should_stop is not None and rows_read % STOP_CHECK_EVERY == 0 and should_stop():
-                stopped_before = record.line
-                if session is not None:
-                    session.cancel()
-                break
+            self.rows_read += 1
+            if should_stop is not None and self.rows_read % STOP_CHECK_EVERY == 0 and should_stop():
+                self.stopped_before = record.line
+                return
             outcome = to_row(record, header, max_attributes=row_limit)
             if isinstance(outcome, Row):
-                accepted += 1
-                if session is not None:
-                    session.submit(outcome)
+                self.accepted += 1
+                yield outcome
             else:
-                rejected_by_rules += 1
-                reject(outcome)
-    except WriteFailed as exc:
-        fatal = exc
-    except DeadlineReached as exc:  # the writers were busy when time ran out
-        stopped_before = exc.line
-        if session is not None:
-            session.cancel()
-    finally:
-        # Always close: it waits for the writes in flight (and the queued ones, unless cancelled at the deadline),
-        # so the counts and the report are whole, even on failure; past the deadline it stops waiting.
-        totals = WriteTotals(written=accepted)
-        if session is not None:
-            try:
-                totals = session.close()
-            except WriteFailed as exc:
-                fatal, totals = fatal or exc, session.totals
+                self.rejected += 1
+                self.reject(outcome)
 
-    result = FileResult(totals.written, rejected_by_rules + totals.rejected + totals.failed, totals.failed)
-    if on_progress is not None:
-        on_progress(rows_read, path.stat().st_size)
-    if fatal is not None:
-        table_name = writer.table_name if writer is not None else "-"
-        raise IngestError(
-            source,
-            f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
-            f"{result.rows_written} rows were written, and ingesting the file again is safe",
-        ) from fatal
+    def check(
+        self, records: Iterator[Record], header: Header, row_limit: int | None, should_stop: Callable[[], bool] | None
+    ) -> None:
+        for _ in self.rows(records, header, row_limit, should_stop):
+            pass
+
+    def write(
+        self, records: Iterator[Record], header: Header, writer: TableWriter, should_stop: Callable[[], bool] | None
+    ) -> WriteTotals:
+        session = writer.session(self.reject, should_stop=should_stop)
+        try:
+            for row in self.rows(records, header, max_attributes(writer.mode), should_stop):
+                session.submit(row)
+        except WriteFailed as exc:
+            self.fatal = exc
+        except DeadlineReached as exc:  # the writers were busy when time ran out
+            self.stopped_before = exc.line
+        finally:
+            if self.stopped_before is not None:
+                session.cancel()
+            totals = self._close(session)
+        return totals
+
+    def _close(self, session: WriteSession) -> WriteTotals:
+        """Always close: it waits for the writes in flight (and the queued ones, unless cancelled), so the counts
+        and the report are whole, even on failure; past the deadline it stops waiting."""
+        try:
+            return session.close()
+        except WriteFailed as exc:
+            self.fatal = self.fatal or exc
+            return session.totals
+
+
+def _raise_for_outcome(
+    source: str, result: FileResult, run: _Run, totals: WriteTotals, writer: TableWriter | None, key_column: str
+) -> None:
+    """Fail the file when the table refused for good, the run stopped early, or rows could not be written."""
+    if run.fatal is not None and writer is not None:
+        raise IngestError(source, _table_refused(run.fatal, result, writer, key_column)) from run.fatal
     # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
+    stopped_before = run.stopped_before
     unsent = totals.first_unsent_line
     if unsent is not None and (stopped_before is None or unsent < stopped_before):
         stopped_before = unsent
     if stopped_before is not None:
-        failed = (
-            f" ({result.rows_failed} of them were not refused: the table throttled, and they are in the report too)"
-            if result.rows_failed
-            else ""
-        )
-        raise IngestError(
-            source,
-            f"the invocation was about to time out, so ingestion stopped before line {stopped_before} "
-            f"({result.rows_written} rows written, {result.rows_rejected} rejected so far){failed}. The file is too "
-            "large for one invocation: split it into smaller files, or load it with `csv-ingest load`. "
-            "Rows already written stay, and uploading the file again is safe (every write is an upsert).",
-        )
+        raise _stopped(source, result, before_line=stopped_before)
     if result.rows_failed:
         patience = f"{writer.patience_s:g} s" if writer is not None else "a while"
         raise IngestError(
             source,
-            f"{result.rows_failed} rows could not be written before retries ran out (the table took no write at all "
-            f"for {patience}: it throttled or did not answer); {result.rows_written} rows were written. Ingesting the "
-            "file again is safe and will write them.",
+            f"{result.rows_failed:,} rows could not be written before retries ran out (the table took no write at "
+            f"all for {patience}: it throttled or did not answer); {result.rows_written:,} rows were written. "
+            "Ingesting the file again is safe and will write them.",
         )
-    return result
+
+
+def _table_refused(fatal: WriteFailed, result: FileResult, writer: TableWriter, key_column: str) -> str:
+    message = (
+        f"writing line {fatal.line} to DynamoDB table '{writer.table_name}' failed ({fatal.detail}); "
+        f"{result.rows_written:,} rows were written, and ingesting the file again is safe"
+    )
+    if any(words in fatal.detail for words in _KEY_SCHEMA_WORDS):
+        # Every row would get this refusal: say what the rows are written with, so the two can be compared.
+        message += (
+            f". Each row is written with the file's '{key_column}' column as the item's key: a string (S) "
+            f"partition key named '{key_column}', and no sort key. The table's key schema differs (see it with "
+            f"`aws dynamodb describe-table --table-name {writer.table_name} --query Table.KeySchema`): load into "
+            "a table keyed that way, or name the table's key column with --key-column (-c key_column=... for the "
+            "stack)"
+        )
+    return message
+
+
+def _stopped(source: str, result: FileResult, *, before_line: int, detail: str | None = None) -> IngestStopped:
+    failed = (
+        f" ({result.rows_failed:,} of them were not refused: the table throttled, and they are in the report too)"
+        if result.rows_failed
+        else ""
+    )
+    where = detail or (
+        f"before line {before_line} ({result.rows_written:,} rows written, {result.rows_rejected:,} rejected "
+        f"so far){failed}"
+    )
+    return IngestStopped(
+        source,
+        f"the invocation was about to time out, so ingestion stopped {where}. The file is too large for one "
+        "invocation: split it into smaller files, or load it with `csv-ingest load`. Rows already written stay, "
+        "and uploading the file again is safe (every write is an upsert).",
+        rows_written=result.rows_written,
+        rows_rejected=result.rows_rejected,
+        rows_failed=result.rows_failed,
+        first_missing_line=before_line,
+    )

@@ -96,7 +96,12 @@ def max_attributes(mode: WriteMode) -> int | None:
 # A refusal about this row: reject it and go on.
 _ROW_ERRORS = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
 # ValidationExceptions that are about the table, not the row: every row would get them, so the file fails.
-_SCHEMA_MISMATCH = ("does not match the schema", "required keys was not given a value", "Missing the key")
+_SCHEMA_MISMATCH = (
+    "does not match the schema",
+    "required keys was not given a value",
+    "Missing the key",
+    "Type mismatch for key",
+)
 # Worth sending again (botocore's standard retry mode's lists, for what DynamoDB's writes can answer): the client
 # makes one attempt per call and the writer does the resending, with backoff, patience and the deadline in view.
 _TRANSIENT_ERRORS = frozenset(
@@ -171,6 +176,16 @@ class _Worker:
     written_at_last_failure: int = 0
     input_done: bool = False
     thread: threading.Thread | None = None
+
+
+class _Answer(enum.Enum):
+    """What one call to DynamoDB came to."""
+
+    DONE = enum.auto()
+    ROW_REFUSED = enum.auto()  # about the row itself: reject it, go on
+    TOO_LARGE = enum.auto()  # HTTP 413: the request is over DynamoDB's size limit
+    TRANSIENT = enum.auto()  # throttled, busy or unreachable: send it again
+    FATAL = enum.auto()  # about the table or the caller: every row would get it, the file fails
 
 
 class _Next(enum.Enum):
@@ -456,30 +471,19 @@ class WriteSession:
         send = getattr(self._client, operation)
         attempt = 0
         while True:
-            try:
-                send(**params)
-            except ClientError as exc:
-                code, message = _error(exc)
-                if code == "ConditionalCheckFailedException":
-                    break  # a key-only row whose item exists: nothing to change
-                if _is_row_refusal(code, message):
-                    self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {message}")])
-                    return
-                if not _is_transient(exc, code):
-                    self._fail_file(WriteFailed(row.line, str(exc)))
-                    return
-                reason = code
-            except _TRANSIENT_TRANSPORT as exc:
-                reason = str(exc)
-            except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
-                self._fail_file(WriteFailed(row.line, str(exc)))
-                return
-            else:
+            answer, _, detail = _call(send, params)
+            if answer is _Answer.DONE:
                 break
+            if answer in (_Answer.ROW_REFUSED, _Answer.TOO_LARGE):
+                self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {detail}")])
+                return
+            if answer is _Answer.FATAL:
+                self._fail_file(WriteFailed(row.line, detail))
+                return
             step = self._pause(attempt)
             if step is not _Next.RESEND:
                 if step is _Next.GIVE_UP:
-                    self._give_up(worker, [row], row.line + 1, reason)
+                    self._give_up(worker, [row], row.line + 1, detail)
                 return
             attempt += 1
         self._written(worker, row.line + 1, 1)
@@ -507,58 +511,52 @@ class WriteSession:
 
     def _write_batch(self, worker: _Worker, rows: list[Row]) -> None:
         """Put `rows` (distinct keys, in file order) with `BatchWriteItem`, resending what comes back unprocessed."""
-        table, key_column = self._writer.table_name, self._writer.key_column
+        table = self._writer.table_name
         waiting = {row.key: row for row in rows}
         requests = {row.key: {"PutRequest": {"Item": self._writer.item(row)}} for row in rows}
         settled_before = rows[-1].line + 1
         attempt = 0
         while True:
-            try:
-                response = self._client.batch_write_item(RequestItems={table: [requests[key] for key in waiting]})
-            except ClientError as exc:
-                code, message = _error(exc)
-                left = list(waiting.values())
-                if _is_too_large(exc, code) and len(left) > 1:
-                    # Over DynamoDB's request size after all: halve until each part fits, in file order.
-                    half = len(left) // 2
-                    for part in (left[:half], left[half:]):
-                        if not self._stopping:
-                            self._write_batch(worker, part)
-                    return
-                if _is_row_refusal(code, message) or _is_too_large(exc, code):
-                    # One bad item fails the whole batch: send them one by one to find it.
-                    for row in left:
-                        if self._stopping:
-                            return
-                        self._send_one(worker, row)
-                    if not self._stopping:  # each row settled: so are the ones the batch took before
-                        self._written(worker, settled_before, 0)
-                    return
-                if not _is_transient(exc, code):
-                    self._fail_file(WriteFailed(left[0].line, str(exc)))
-                    return
-                reason = code
-            except _TRANSIENT_TRANSPORT as exc:
-                reason = str(exc)
-            except BotoCoreError as exc:
-                self._fail_file(WriteFailed(next(iter(waiting.values())).line, str(exc)))
+            request = {"RequestItems": {table: [requests[key] for key in waiting]}}
+            answer, response, detail = _call(self._client.batch_write_item, request)
+            left = list(waiting.values())
+            if answer is _Answer.TOO_LARGE and len(left) > 1:
+                # Over DynamoDB's request size after all: halve until each part fits, in file order.
+                self._write_batch(worker, left[: len(left) // 2])
+                self._write_batch(worker, left[len(left) // 2 :])
                 return
-            else:
-                unprocessed = response.get("UnprocessedItems", {}).get(table)
-                if not unprocessed:
-                    self._written(worker, settled_before, len(waiting))
+            if answer in (_Answer.ROW_REFUSED, _Answer.TOO_LARGE):
+                # One bad item fails the whole batch: send them one by one to find it.
+                for row in left:
+                    self._send_one(worker, row)
+                return
+            if answer is _Answer.FATAL:
+                self._fail_file(WriteFailed(left[0].line, detail))
+                return
+            if answer is _Answer.DONE:
+                waiting = self._settle_processed(worker, waiting, response.get("UnprocessedItems", {}).get(table))
+                if not waiting:
+                    self._written(worker, settled_before, 0)
                     return
-                back = {request["PutRequest"]["Item"][key_column]["S"] for request in unprocessed}
-                taken = len(waiting) - len(back)
-                waiting = {key: row for key, row in waiting.items() if key in back}
-                self._written(worker, next(iter(waiting.values())).line, taken)
-                reason = "unprocessed items"
+                detail = "unprocessed items"
             step = self._pause(attempt)
             if step is not _Next.RESEND:
                 if step is _Next.GIVE_UP:
-                    self._give_up(worker, list(waiting.values()), settled_before, reason)
+                    self._give_up(worker, list(waiting.values()), settled_before, detail)
                 return
             attempt += 1
+
+    def _settle_processed(
+        self, worker: _Worker, waiting: dict[str, Row], unprocessed: list[dict[str, Any]] | None
+    ) -> dict[str, Row]:
+        """Count the puts a batch took; return the rows handed back, still waiting (in file order)."""
+        key_column = self._writer.key_column
+        back = {request["PutRequest"]["Item"][key_column]["S"] for request in unprocessed or ()}
+        still = {key: row for key, row in waiting.items() if key in back}
+        # Until the rows handed back settle, the worker's settled line stays before the first of them.
+        first_waiting = next(iter(still.values())).line if still else next(reversed(waiting.values())).line + 1
+        self._written(worker, first_waiting, len(waiting) - len(still))
+        return still
 
     def _pause(self, attempt: int) -> _Next:
         """After a transient refusal: wait, then say whether to send again, give up, or stop."""
@@ -641,6 +639,28 @@ class WriteSession:
 
     def _stop_error(self, line: int) -> WriteFailed | DeadlineReached:
         return self._fatal if self._fatal is not None else DeadlineReached(line)
+
+
+def _call(send: Callable[..., Any], params: dict[str, Any]) -> tuple[_Answer, dict[str, Any], str]:
+    """Make one call; say what it came to, with the response (when done) or a detail for the reason."""
+    try:
+        response: dict[str, Any] = send(**params)
+    except ClientError as exc:
+        code, message = _error(exc)
+        if code == "ConditionalCheckFailedException":
+            return _Answer.DONE, {}, ""  # a key-only row whose item exists: nothing to change
+        if _is_too_large(exc, code):
+            return _Answer.TOO_LARGE, {}, message
+        if _is_row_refusal(code, message):
+            return _Answer.ROW_REFUSED, {}, message
+        if _is_transient(exc, code):
+            return _Answer.TRANSIENT, {}, code
+        return _Answer.FATAL, {}, str(exc)
+    except _TRANSIENT_TRANSPORT as exc:
+        return _Answer.TRANSIENT, {}, str(exc)
+    except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
+        return _Answer.FATAL, {}, str(exc)
+    return _Answer.DONE, response or {}, ""
 
 
 def _rejection(row: Row, reason: str, *, failed: bool = False) -> Rejection:

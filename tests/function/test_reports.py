@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -92,14 +93,36 @@ def test_a_report_that_cannot_be_written_fails_that_file_only(
     assert (metrics["FilesFailed"], metrics["FilesProcessed"]) == ([1], [1])
 
 
-def test_rows_rejected_before_a_file_failure_are_still_reported(aws: Aws, lambda_context: DemoContext) -> None:
-    """A file that fails half-way keeps its own error, and the rows rejected before it are in a report."""
-    body = 'customer_id,name\n,No key\n1,Ann\n2,"never closed\n'
-    version = aws.upload("half.csv", body)
-    with pytest.raises(IngestError, match="malformed CSV in the row that starts on line 4"):
+def test_rows_rejected_before_a_file_failure_are_still_reported(
+    aws: Aws, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that fails at the table keeps its own error, and the rows rejected before it are in a report."""
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    version = aws.upload("half.csv", "customer_id,name\n,No key\n1,Ann\n")
+    with pytest.raises(IngestError, match="no-such-table"):
         handler(aws.event("half.csv", version), lambda_context)
     (report,) = aws.reports().values()
     assert list(csv.reader(io.StringIO(report)))[1] == ["", "No key", "2", "the 'customer_id' cell is empty"]
+
+
+@pytest.mark.parametrize(
+    ("tail", "expected"),
+    [
+        ('2,"never closed\n', "malformed CSV in the row that starts on line 5004"),
+        ("2,caf\xe9\n", "not UTF-8 text (invalid bytes on line 5004)"),
+    ],
+)
+def test_a_file_that_fails_as_a_whole_writes_nothing(
+    aws: Aws, lambda_context: DemoContext, tail: str, expected: str
+) -> None:
+    """A bad line near the end fails the file before its first row is written: nothing half-loaded, no report."""
+    rows = "".join(f"{i},name {i}\n" for i in range(1, 5001))
+    body = ("customer_id,name\n,No key\n1,Ann\n" + rows + tail).encode("latin-1")
+    version = aws.upload("late-failure.csv", body)
+    with pytest.raises(IngestError, match=re.escape(expected)):
+        handler(aws.event("late-failure.csv", version), lambda_context)
+    assert aws.items() == {}
+    assert aws.reports() == {}
 
 
 # -- the report file itself (the command line's --rejects, the function's local copy) ---------------------------------
