@@ -1,4 +1,5 @@
-"""Throughput benchmark: the brief's one-call-per-row loop, the project's handler, a floor, and `replace` mode.
+"""Throughput benchmark: the brief's one-call-per-row loop, the project's handler, a floor, `replace` mode, and the
+first pass that checks a file before anything is written.
 
     .venv/bin/python benchmarks/run.py                      # 10,000 rows x 10 columns, 5 ms per request
     .venv/bin/python benchmarks/run.py --latency-ms 20
@@ -113,7 +114,17 @@ def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
     return _finish(len(requests), started, cpu)
 
 
-WORKERS = {"loop": worker_loop, "handler": worker_handler, "floor": worker_floor}
+def worker_check(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine's first pass alone: reads the whole file and checks its header before anything is written."""
+    from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
+    from csv_ingest_engine.ingest import check_file
+
+    started, cpu = _clock()
+    _, rows = check_file(Path(args.csv), source=args.csv, key_column=DEFAULT_KEY_COLUMN)
+    return _finish(rows, started, cpu)
+
+
+WORKERS = {"loop": worker_loop, "handler": worker_handler, "floor": worker_floor, "check": worker_check}
 
 
 def _clock() -> tuple[float, float]:
@@ -269,6 +280,7 @@ def run_all(args: argparse.Namespace) -> int:
                 plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
                 if not args.memory_run:
                     plan.append(("floor", "floor", common, args.rows))
+                    plan.append(("first pass (check)", "check", {"csv": path}, args.rows))
             if not args.memory_run:
                 plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
             runs: dict[str, list[dict[str, Any]]] = {}
@@ -278,7 +290,8 @@ def run_all(args: argparse.Namespace) -> int:
                 counted = stub.command("counters")
                 result.update(requests=counted["requests"], rows_at_stub=counted["rows"])
                 runs.setdefault(label, []).append(result)
-                if result["rows"] != expected or counted["rows"] != expected:
+                writes = worker != "check"  # the first pass only reads
+                if result["rows"] != expected or (writes and counted["rows"] != expected):
                     lost.append(f"{label}: expected {expected}, wrote {result['rows']}, stub counted {counted['rows']}")
             for label, label_runs in runs.items():
                 label_runs.sort(key=lambda r: r["rows"] / r["seconds"])
@@ -323,6 +336,9 @@ def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
         print(f"handler/floor:    {handler / floor:.2f}x")
     if handler and replace:
         print(f"replace/handler:  {replace / handler:.1f}x")
+    check = rate("first pass (check)")
+    if handler and check:
+        print(f"first pass:       {check / handler:.0f}x the handler's rows/s, {handler / check:.1%} of its time")
 
 
 if __name__ == "__main__":
