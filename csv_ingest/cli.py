@@ -1,7 +1,7 @@
 """The `csv-ingest` command line: load, validate and demo, on the Lambda's own engine.
 
 Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 64 the command
-line itself was wrong.
+line itself was wrong, 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import functools
 import heapq
 import importlib.util
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -25,12 +28,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from csv_ingest_engine import FileResult, IngestError, Rejection, ingest_file
+from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection, ingest_file
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_KEY_COLUMN,
     DEFAULT_WRITE_MODE,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
@@ -73,9 +77,9 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort:  # Ctrl-C outside a load's run, or a second one during it
             err.print("Aborted.")
-            sys.exit(EXIT_FAILED)
+            sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,10 +88,11 @@ def main() -> None:
     """Load CSV files into DynamoDB with the same rules as the csv-ingest Lambda.
 
     \b
-    Exit codes: 0  every row written (or valid)
-                1  the file failed as a whole (the message says why)
-                2  the file was processed but some rows were rejected
-                64 the command line was wrong (unknown option, missing --table...)
+    Exit codes: 0   every row written (or valid)
+                1   the file failed as a whole (the message says why)
+                2   the file was processed but some rows were rejected
+                64  the command line was wrong (unknown option, missing --table...)
+                130 interrupted with Ctrl-C (`load` stops sending, then says from which line rows may be missing)
     """
 
 
@@ -308,24 +313,35 @@ class Outcome:
     verb: str  # "written", or "valid" for validate
     seconds: float
     rejections: FirstRejections
-    result: FileResult | None = None  # None: the file failed
+    result: FileResult | None = None  # None: the file failed as a whole
     error: str | None = None
     report: Path | None = None  # the --rejects file, when this run wrote one
+    first_missing_line: int | None = None  # Ctrl-C stopped the load: from this line on, rows may be missing
 
     @property
     def exit_code(self) -> int:
+        if self.first_missing_line is not None:
+            return EXIT_INTERRUPTED
         if self.result is None:
             return EXIT_FAILED
         return EXIT_REJECTED if self.result.rows_rejected else EXIT_OK
 
+    def interrupted(self, stop: IngestStopped) -> None:
+        """Ctrl-C stopped the load: what was settled by then, and the CLI's own words for it (the engine's message
+        speaks of the Lambda's deadline)."""
+        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed)
+        self.first_missing_line = stop.first_missing_line
+        self.error = _interrupted_message(self.source, stop)
+
     def as_dict(self) -> dict[str, Any]:
-        status = {EXIT_OK: "ok", EXIT_REJECTED: "rejected", EXIT_FAILED: "failed"}[self.exit_code]
+        status = {EXIT_OK: "ok", EXIT_REJECTED: "rejected", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
         return {
             "source": self.source,
-            "status": status,
+            "status": status[self.exit_code],
             "exit_code": self.exit_code,
             f"rows_{self.verb}": self.result.rows_written if self.result else None,
             "rows_rejected": self.result.rows_rejected if self.result else self.rejections.total,
+            "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),
             "rejected_rows": [
                 {"line": r.line, "key": r.key, "reason": r.reason} for r in self.rejections.in_line_order()
@@ -359,6 +375,8 @@ class FileRun:
         try:
             with self._local_copy() as path:
                 outcome.result = self._ingest(path, rejections, failures)
+        except IngestStopped as exc:
+            outcome.interrupted(exc)
         except failures as exc:
             outcome.error = str(exc) if isinstance(exc, IngestError) else f"{self.source}: {exc}"
         outcome.seconds = time.monotonic() - started
@@ -384,6 +402,8 @@ class FileRun:
             # Only a run that reads the file touches the report: a mistyped path leaves an earlier one alone.
             report = stack.enter_context(RejectsReport(self.rejects)) if self.rejects else None
             on_progress = stack.enter_context(_progress(path.stat().st_size, shown=not self.as_json))
+            # Only a load has something to wind down: Ctrl-C anywhere else (validate, a download) aborts at once.
+            should_stop = stack.enter_context(_ctrl_c_stops()) if writer is not None else None
             try:
                 return ingest_file(
                     path,
@@ -394,8 +414,9 @@ class FileRun:
                     on_reject=rejections.add,
                     report=report,
                     on_progress=on_progress,
+                    should_stop=should_stop,
                 )
-            except failures:
+            except failures:  # IngestStopped (Ctrl-C) too
                 if report is not None:
                     report.close()  # the rows rejected before the failure are reported too
                 raise
@@ -404,19 +425,41 @@ class FileRun:
         """Print the outcome (as JSON with --json); return the exit code."""
         if self.as_json:
             click.echo(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        elif outcome.first_missing_line is not None:
+            err.print(f"[bold yellow]interrupted:[/] {escape(outcome.error or '')}")
+            _print_rejected_before(outcome)
         elif outcome.result is None:
             err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
-            if outcome.report is not None:
-                total = outcome.rejections.total
-                rows = (
-                    "The row rejected before that is" if total == 1 else f"The {total:,} rows rejected before that are"
-                )
-                err.print(f"{rows} in {escape(str(outcome.report))}.")
+            _print_rejected_before(outcome)
         else:
             _print_summary(outcome.result, self.source, outcome.verb, outcome.seconds)
             if outcome.result.rows_rejected:
                 print_rejections(outcome.rejections.in_line_order(), outcome.result.rows_rejected, outcome.report)
         return outcome.exit_code
+
+
+def _print_rejected_before(outcome: Outcome) -> None:
+    """Where the rows rejected before the file failed (or Ctrl-C stopped it) are, if they were reported."""
+    if outcome.report is not None:
+        total = outcome.rejections.total
+        rows = "The row rejected before that is" if total == 1 else f"The {total:,} rows rejected before that are"
+        err.print(f"{rows} in {escape(str(outcome.report))}.")
+
+
+def _interrupted_message(source: str, stop: IngestStopped) -> str:
+    """What Ctrl-C left behind, in the engine's counts: what a user needs to decide to run the command again."""
+    line = stop.first_missing_line
+    if line <= 1:  # during the first pass, which only reads
+        return (
+            f"Ctrl-C stopped {source} while it was being checked, before the first write: nothing was written. "
+            "Running the same command again is safe."
+        )
+    throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
+    return (
+        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, "
+        f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
+        "missing; running the same command again is safe (every write is an upsert)."
+    )
 
 
 def _s3_location(source: str) -> tuple[str, str]:
@@ -433,6 +476,39 @@ def _existing_file(source: str) -> Path:
     if not path.is_file():
         raise IngestError(source, "no such file")
     return path
+
+
+class _CtrlC:
+    """SIGINT during a load: the first asks it to stop (`pressed`, which the engine polls), a second aborts at once."""
+
+    def __init__(self) -> None:
+        # A plain flag: the handler runs between two bytecodes of the main thread, so it must take no lock.
+        self.pressed = False
+
+    def should_stop(self) -> bool:
+        return self.pressed
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt  # the run unwinds (the --rejects report is discarded), exit 130
+        self.pressed = True
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops() -> Iterator[Callable[[], bool] | None]:
+    """While the block runs, Ctrl-C asks the load to stop instead of raising KeyboardInterrupt; the previous
+    handler comes back after. Yields the `should_stop` to hand the engine (None where Ctrl-C is left alone)."""
+    # Only the main thread may set handlers; and SIGINT ignored (a script's `cmd &` without job control) stays so.
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield None
+        return
+    ctrl_c = _CtrlC()
+    previous = signal.signal(signal.SIGINT, ctrl_c.handle)
+    try:
+        yield ctrl_c.should_stop
+    finally:
+        # None: the handler was not set from Python; the default is the closest to put back.
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 @contextlib.contextmanager
