@@ -41,6 +41,7 @@ from csv_ingest_engine.constants import (
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
+    WRITE_PATIENCE_S,
     WriteMode,
 )
 from csv_ingest_engine.reports import RejectsReport
@@ -201,6 +202,15 @@ class Aws:
     show_default=True,
     help="Parallel writers (rows that share a key are still written in file order).",
 )
+@click.option(
+    "--patience",
+    type=click.FloatRange(min=1),
+    default=WRITE_PATIENCE_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Throttled or unanswered writes are sent again for as long as the table takes any write; rows fail only "
+    "after this long without one (lower it to fail fast against an endpoint that never answers).",
+)
 @rejects_option
 @json_option
 def load(
@@ -212,6 +222,7 @@ def load(
     profile: str | None,
     mode: WriteMode,
     concurrency: int,
+    patience: float,
     rejects: Path | None,
     as_json: bool,
 ) -> None:
@@ -223,7 +234,9 @@ def load(
         from csv_ingest_engine.objects import dynamodb_config
 
         client = aws.client("dynamodb", config=dynamodb_config(concurrency))
-        return TableWriter(client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode)
+        return TableWriter(
+            client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode, patience_s=patience
+        )
 
     run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=writer, rejects=rejects, as_json=as_json)
     sys.exit(run.print_outcome(run.execute()))
