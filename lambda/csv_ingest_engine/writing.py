@@ -466,7 +466,11 @@ class WriteSession:
             except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
                 self._fail_file(WriteFailed(row.line, f"unexpected error: {exc!r}"))
 
-    def _send_one(self, worker: _Worker, row: Row) -> None:
+    def _send_one(self, worker: _Worker, row: Row) -> bool:
+        """Write one row, resending while the table throttles; True once it is settled (written, refused, failed),
+        False when the session stopped first (it stays unsent)."""
+        if self._stopping:
+            return False
         operation, params = self._writer.request(row)
         send = getattr(self._client, operation)
         attempt = 0
@@ -476,17 +480,18 @@ class WriteSession:
                 break
             if answer in (_Answer.ROW_REFUSED, _Answer.TOO_LARGE):
                 self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {detail}")])
-                return
+                return True
             if answer is _Answer.FATAL:
                 self._fail_file(WriteFailed(row.line, detail))
-                return
+                return False
             step = self._pause(attempt)
             if step is not _Next.RESEND:
                 if step is _Next.GIVE_UP:
                     self._give_up(worker, [row], row.line + 1, detail)
-                return
+                return step is _Next.GIVE_UP
             attempt += 1
         self._written(worker, row.line + 1, 1)
+        return True
 
     def _run_replace(self, worker: _Worker) -> None:
         batch: dict[str, Row] = {}
@@ -509,8 +514,15 @@ class WriteSession:
         except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
             self._fail_file(WriteFailed(rows[0].line, f"unexpected error: {exc!r}"))
 
-    def _write_batch(self, worker: _Worker, rows: list[Row]) -> None:
-        """Put `rows` (distinct keys, in file order) with `BatchWriteItem`, resending what comes back unprocessed."""
+    def _write_batch(self, worker: _Worker, rows: list[Row]) -> bool:
+        """Put `rows` (distinct keys, in file order) with `BatchWriteItem`, resending what comes back unprocessed.
+
+        True once every row is settled; False when the session stopped first. Split or sent one by one, the parts
+        go in file order and stop at the first that does not settle: a later part that went through would move the
+        worker's settled line past rows never sent.
+        """
+        if self._stopping:
+            return False
         table = self._writer.table_name
         waiting = {row.key: row for row in rows}
         requests = {row.key: {"PutRequest": {"Item": self._writer.item(row)}} for row in rows}
@@ -522,28 +534,25 @@ class WriteSession:
             left = list(waiting.values())
             if answer is _Answer.TOO_LARGE and len(left) > 1:
                 # Over DynamoDB's request size after all: halve until each part fits, in file order.
-                self._write_batch(worker, left[: len(left) // 2])
-                self._write_batch(worker, left[len(left) // 2 :])
-                return
+                half = len(left) // 2
+                return self._write_batch(worker, left[:half]) and self._write_batch(worker, left[half:])
             if answer in (_Answer.ROW_REFUSED, _Answer.TOO_LARGE):
                 # One bad item fails the whole batch: send them one by one to find it.
-                for row in left:
-                    self._send_one(worker, row)
-                return
+                return all(self._send_one(worker, row) for row in left)
             if answer is _Answer.FATAL:
                 self._fail_file(WriteFailed(left[0].line, detail))
-                return
+                return False
             if answer is _Answer.DONE:
                 waiting = self._settle_processed(worker, waiting, response.get("UnprocessedItems", {}).get(table))
                 if not waiting:
                     self._written(worker, settled_before, 0)
-                    return
+                    return True
                 detail = "unprocessed items"
             step = self._pause(attempt)
             if step is not _Next.RESEND:
                 if step is _Next.GIVE_UP:
                     self._give_up(worker, list(waiting.values()), settled_before, detail)
-                return
+                return step is _Next.GIVE_UP
             attempt += 1
 
     def _settle_processed(

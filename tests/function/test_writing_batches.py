@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from typing import TypedDict
+from pathlib import Path
+from typing import Any, TypedDict
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from stub_dynamodb import MAX_REQUEST_BYTES, StubServer
 
+from csv_ingest_engine import IngestStopped, ingest_file
 from csv_ingest_engine import writing as writing_module
 from csv_ingest_engine.objects import dynamodb_config
 from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import BATCH_MAX_BYTES, TableWriter, WriteTotals
+from csv_ingest_engine.writing import BATCH_MAX_BYTES, Backoff, TableWriter, WriteTotals
 
 
 class Credentials(TypedDict):
@@ -103,3 +107,61 @@ def test_small_rows_still_fill_batches_of_25() -> None:
     writer = TableWriter(None, table_name="t", key_column="customer_id", mode="replace")
     each = row(2, "k", **{f"column {i}": "a value of some length, é" * 4 for i in range(30)})
     assert 25 * writer.put_size(each) <= BATCH_MAX_BYTES
+
+
+class _RefusingBatches:
+    """Refuses batches (a 413 over five puts, or a row-level refusal), throttles key "0", takes every other put."""
+
+    def __init__(self, batch_error: str, status: int) -> None:
+        self.batch_error, self.status = batch_error, status
+        self.written: list[str] = []
+        self.first_throttle: float | None = None
+
+    def _refuse(self, code: str, status: int = 400) -> ClientError:
+        response: Any = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return ClientError(response, "BatchWriteItem")
+
+    def _take(self, keys: list[str]) -> None:
+        if "0" in keys:
+            self.first_throttle = self.first_throttle or time.monotonic()
+            raise self._refuse("ProvisionedThroughputExceededException")
+        self.written += keys
+
+    def batch_write_item(self, **params: Any) -> dict[str, Any]:
+        keys = [request["PutRequest"]["Item"]["customer_id"]["S"] for request in params["RequestItems"]["t"]]
+        if (self.status == 413 and len(keys) > 5) or self.status != 413:
+            raise self._refuse(self.batch_error, self.status)
+        self._take(keys)
+        return {"UnprocessedItems": {}}
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        self._take([params["Item"]["customer_id"]["S"]])
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("batch_error", "status"), [("413", 413), ("ValidationException", 400)], ids=["split", "one-by-one"]
+)
+def test_a_stop_while_a_refused_batch_is_resent_leaves_no_row_unaccounted(
+    tmp_path: Path, batch_error: str, status: int
+) -> None:
+    """Split (413) or one by one (a refused batch): a part stuck at the deadline stops the rest, and is named."""
+    # given: ten rows in one batch; the part holding row "0" (line 2) is throttled until the deadline
+    path = tmp_path / "ten.csv"
+    path.write_text("customer_id,name\n" + "".join(f"{i},n\n" for i in range(10)))
+    client = _RefusingBatches(batch_error, status)
+    writer = TableWriter(
+        client, table_name="t", key_column="customer_id", concurrency=1, mode="replace",
+        backoff=Backoff(base_s=0.05, cap_s=0.05), close_grace_s=0.5,
+    )  # fmt: skip
+
+    def should_stop() -> bool:
+        return client.first_throttle is not None and time.monotonic() > client.first_throttle + 0.2
+
+    # when
+    with pytest.raises(IngestStopped) as stopped:
+        ingest_file(path, source="ten.csv", key_column="customer_id", writer=writer, should_stop=should_stop)
+    # then: nothing after the stuck part was sent, and the counts say so
+    assert stopped.value.first_missing_line == 2
+    assert client.written == []
+    assert stopped.value.rows_written == 0
