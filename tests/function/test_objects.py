@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import socket
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import boto3
 import pytest
@@ -17,15 +17,7 @@ from csv_ingest_engine.constants import DEADLINE_MARGIN_MS
 from csv_ingest_engine.function import handler
 from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
 from tests.support import BUCKET, Aws, DemoContext
-
-
-class Credentials(TypedDict):
-    region_name: str
-    aws_access_key_id: str
-    aws_secret_access_key: str
-
-
-CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+from tests.support.writing import CREDENTIALS
 
 
 def unreachable_s3() -> Any:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import boto3
 import pytest
@@ -23,42 +23,15 @@ from stub_dynamodb import StubServer
 
 from csv_ingest_engine import IngestError, ingest_file
 from csv_ingest_engine import writing as writing_module
-from csv_ingest_engine.constants import WriteMode
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.objects import dynamodb_config
 from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, Backoff, TableWriter, WriteTotals
+from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter, WriteTotals
+from tests.support.writing import CREDENTIALS, row, table_writer
 
-
-class Credentials(TypedDict):
-    region_name: str
-    aws_access_key_id: str
-    aws_secret_access_key: str
-
-
-CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 UPDATE = Row(7, "1", {"name": "Ann"}, ["1", "Ann"])
 # Throttling resent within milliseconds, and given up after a tenth of a second without progress: tests stay fast.
-QUICK = Backoff(base_s=0.001, cap_s=0.01)
 PATIENCE_S = 0.1
-
-
-def row(line: int, key: str, **attributes: str) -> Row:
-    return Row(line, key, attributes, [key, *attributes.values()])
-
-
-def table_writer(
-    client: Any, *, concurrency: int = 1, mode: WriteMode = "merge", patience_s: float = 180.0
-) -> TableWriter:
-    return TableWriter(
-        client,
-        table_name="t",
-        key_column="customer_id",
-        concurrency=concurrency,
-        mode=mode,
-        patience_s=patience_s,
-        backoff=QUICK,
-    )
 
 
 def throttled(operation: str) -> ClientError:

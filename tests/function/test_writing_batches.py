@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import boto3
 import pytest
@@ -18,21 +18,10 @@ from csv_ingest_engine import writing as writing_module
 from csv_ingest_engine.objects import dynamodb_config
 from csv_ingest_engine.rules import Rejection, Row
 from csv_ingest_engine.writing import BATCH_MAX_BYTES, Backoff, TableWriter, WriteTotals
+from tests.support.writing import CREDENTIALS, row
 
-
-class Credentials(TypedDict):
-    region_name: str
-    aws_access_key_id: str
-    aws_secret_access_key: str
-
-
-CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 # 190,000 x "é": 380 KB of UTF-8 (an item under 400 KB), but 1.14 MB of escaped JSON; 25 of them make 28.5 MB.
 ACCENTED = "é" * 190_000
-
-
-def row(line: int, key: str, **attributes: str) -> Row:
-    return Row(line, key, attributes, [key, *attributes.values()])
 
 
 @pytest.fixture

@@ -11,28 +11,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from csv_ingest_engine.constants import WriteMode
 from csv_ingest_engine.errors import WriteFailed
-from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import CHUNK_SIZE, MAX_CONSECUTIVE_FAILURES, Backoff, TableWriter
-
-QUICK = Backoff(base_s=0.001, cap_s=0.005)
-
-
-def row(line: int, key: str, **attributes: str) -> Row:
-    return Row(line, key, attributes, [key, *attributes.values()])
-
-
-def writer(client: Any, *, concurrency: int, mode: WriteMode = "merge", patience_s: float = 180.0) -> TableWriter:
-    return TableWriter(
-        client,
-        table_name="t",
-        key_column="customer_id",
-        concurrency=concurrency,
-        mode=mode,
-        patience_s=patience_s,
-        backoff=QUICK,
-    )
+from csv_ingest_engine.rules import Rejection
+from csv_ingest_engine.writing import CHUNK_SIZE, MAX_CONSECUTIVE_FAILURES
+from tests.support.writing import row
+from tests.support.writing import table_writer as writer
 
 
 def refusal(code: str, message: str, operation: str = "UpdateItem") -> ClientError:

@@ -12,22 +12,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from csv_ingest_engine import IngestError, ingest_file
-from csv_ingest_engine.writing import Backoff, TableWriter
+from tests.support.writing import table_writer as writer
 
 GRACE_S = 0.05
 # Longer than any test here may take: a write that has not returned by then proves `close` waited for it.
 HANG_S = 5.0
-
-
-def writer(client: Any, concurrency: int) -> TableWriter:
-    return TableWriter(
-        client,
-        table_name="t",
-        key_column="customer_id",
-        concurrency=concurrency,
-        backoff=Backoff(base_s=0.001, cap_s=0.01),
-        close_grace_s=GRACE_S,
-    )
 
 
 def csv_file(tmp_path: Path, rows: int) -> Path:
@@ -74,7 +63,7 @@ def test_close_returns_at_the_deadline_while_a_write_hangs(tmp_path: Path, concu
             csv_file(tmp_path, rows),
             source="rows.csv",
             key_column="customer_id",
-            writer=writer(client, concurrency),
+            writer=writer(client, concurrency=concurrency, close_grace_s=GRACE_S),
             should_stop=lambda: time.monotonic() >= deadline,
         )
     elapsed = time.monotonic() - started
@@ -111,7 +100,7 @@ def test_a_writer_waiting_to_resend_stops_at_the_deadline(tmp_path: Path) -> Non
             csv_file(tmp_path, 50),
             source="rows.csv",
             key_column="customer_id",
-            writer=writer(Throttling(), 2),  # the default patience: minutes
+            writer=writer(Throttling(), concurrency=2, close_grace_s=GRACE_S),  # the default patience: minutes
             should_stop=lambda: time.monotonic() >= started + 0.3,
         )
     assert time.monotonic() - started < 1.5

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import boto3
 import pytest
@@ -17,17 +17,8 @@ from csv_ingest_engine import ingest_file
 from csv_ingest_engine.constants import WriteMode
 from csv_ingest_engine.objects import dynamodb_config
 from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import Backoff, TableWriter
-
-
-class Credentials(TypedDict):
-    region_name: str
-    aws_access_key_id: str
-    aws_secret_access_key: str
-
-
-CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-QUICK = Backoff(base_s=0.001, cap_s=0.02)
+from tests.support.writing import CREDENTIALS
+from tests.support.writing import table_writer as writer
 
 
 @pytest.fixture
@@ -38,18 +29,6 @@ def throttling_stub() -> Iterator[StubServer]:
     yield server
     server.shutdown()
     server.server_close()
-
-
-def writer(client: Any, *, concurrency: int, mode: WriteMode = "merge", patience_s: float = 180.0) -> TableWriter:
-    return TableWriter(
-        client,
-        table_name="t",
-        key_column="customer_id",
-        concurrency=concurrency,
-        mode=mode,
-        patience_s=patience_s,
-        backoff=QUICK,
-    )
 
 
 def csv_file(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:

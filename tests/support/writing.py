@@ -1,0 +1,47 @@
+"""The writer's tests' doubles: rows, a writer on table `t`, quick backoff, and credentials for local clients."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from csv_ingest_engine.constants import WRITE_PATIENCE_S, WriteMode
+from csv_ingest_engine.rules import Row
+from csv_ingest_engine.writing import CLOSE_GRACE_S, Backoff, TableWriter
+
+
+class Credentials(TypedDict):
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+# For clients of a stub or a closed port on loopback: any credentials do, but botocore wants some.
+CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+# Throttled writes go out again within milliseconds, so a test of resending takes no time.
+QUICK = Backoff(base_s=0.001, cap_s=0.01)
+
+
+def row(line: int, key: str, **attributes: str) -> Row:
+    """A row as the rules make it: its cells are the key, then the attributes' values."""
+    return Row(line, key, attributes, [key, *attributes.values()])
+
+
+def table_writer(
+    client: Any,
+    *,
+    concurrency: int = 1,
+    mode: WriteMode = "merge",
+    patience_s: float = WRITE_PATIENCE_S,
+    close_grace_s: float = CLOSE_GRACE_S,
+) -> TableWriter:
+    """A writer to table `t`, keyed on customer_id, with quick backoff."""
+    return TableWriter(
+        client,
+        table_name="t",
+        key_column="customer_id",
+        concurrency=concurrency,
+        mode=mode,
+        patience_s=patience_s,
+        backoff=QUICK,
+        close_grace_s=close_grace_s,
+    )
