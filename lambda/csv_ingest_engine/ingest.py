@@ -192,6 +192,8 @@ def _raise_for_outcome(
 ) -> None:
     """Fail the file when the table refused for good, the run stopped early, or rows could not be written."""
     if run.fatal is not None and writer is not None:
+        if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
+            raise run.fatal.__cause__
         raise IngestError(source, _table_refused(run.fatal, result, writer, key_column)) from run.fatal
     # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
     stopped_before = run.stopped_before

@@ -615,7 +615,9 @@ class WriteSession:
                 try:
                     self._on_reject(rejection)
                 except Exception as exc:
-                    self._set_fatal(WriteFailed(rejection.line, f"unexpected error: {exc!r}"))
+                    failure = WriteFailed(rejection.line, f"unexpected error: {exc!r}")
+                    failure.__cause__ = exc  # the caller's own error (e.g. its report) is not the table's doing
+                    self._set_fatal(failure)
                     return
 
     def _give_up(self, worker: _Worker, rows: list[Row], settled_before: int, reason: str) -> None:

@@ -25,6 +25,7 @@ from csv_ingest_engine import IngestError, ingest_file
 from csv_ingest_engine import writing as writing_module
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.objects import dynamodb_config
+from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Rejection, Row
 from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter, WriteTotals
 from tests.support.writing import CREDENTIALS, row, table_writer
@@ -396,3 +397,29 @@ def test_deadline_while_the_writers_are_busy_stops_without_waiting_for_the_queue
     # own check at row 256 only after 64 writes: stopping sooner proves the wait in `submit` watches the clock.
     assert calls < 2 * CHUNK_SIZE
     assert int(found[1]) <= calls + 2  # rows from the named line on were not written
+
+
+def test_a_report_that_cannot_be_written_fails_the_file_naming_the_report_not_the_table(
+    stubbed: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    """A full disk under the rejects report is the report's problem: the message says so, and blames no table."""
+    client, stubber = stubbed
+    stubber.add_client_error("update_item", "ValidationException", "Item size has exceeded the maximum")
+    path = tmp_path / "one.csv"
+    path.write_text("customer_id,name\n1,Ann\n")
+
+    class FullDisk(RejectsReport):
+        def reject(self, rejection: Rejection) -> None:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(IngestError) as failure:
+        ingest_file(
+            path,
+            source="one.csv",
+            key_column="customer_id",
+            writer=table_writer(client),
+            report=FullDisk(tmp_path / "rejects.csv"),
+        )
+    assert (
+        str(failure.value) == "one.csv: could not write the rejected-rows report ([Errno 28] No space left on device)"
+    )
