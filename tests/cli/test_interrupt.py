@@ -56,20 +56,6 @@ def slow_stub() -> Iterator[StubServer]:
         yield server
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Credentials and a region, and no profile or endpoint from the machine: for this process and its children."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return dict(os.environ)
-
-
 def _customers(path: Path, rows: int = ROWS, *, keyless_first: int = 0) -> Path:
     """`keyless_first` rejected rows (no key) at lines 2, 3, ..., then `rows` rows keyed 00000, 00001, ..."""
     path.write_text("customer_id,name\n" + ",no key\n" * keyless_first + "".join(f"{i:05},n{i}\n" for i in range(rows)))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from tests.cli.runner import SAMPLES, run
-from tests.support import Endpoint
+from tests.support import Endpoint, create_table
 
 
 @pytest.fixture
@@ -18,14 +16,9 @@ def mismatched_table(endpoint: Endpoint, request: pytest.FixtureRequest) -> Iter
     """A table whose key is not the string `customer_id` the rows are written with (the schema from the param)."""
     key_schema, definitions = request.param
     name = f"mismatched-{uuid.uuid4().hex[:8]}"
-    client: Any = endpoint.dynamodb
-    client.create_table(
-        TableName=name, KeySchema=key_schema, AttributeDefinitions=definitions, BillingMode="PAY_PER_REQUEST"
-    )
-    while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
-        time.sleep(0.01)
+    create_table(endpoint.dynamodb, name, "customer_id", key_schema=key_schema, definitions=definitions)
     yield name
-    client.delete_table(TableName=name)
+    endpoint.dynamodb.delete_table(TableName=name)
 
 
 NUMBER_KEY = (

@@ -9,17 +9,12 @@ import pytest
 from tests.cli.runner import SAMPLES, run
 
 
-def test_patience_bounds_a_load_against_an_endpoint_that_never_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--patience 1`: writes to a closed port fail after a second without any write, each row in the report."""
+@pytest.mark.usefixtures("aws_env")
+def test_patience_bounds_a_load_against_an_endpoint_that_never_answers() -> None:
+    """`--patience 1`: writes to a closed port fail after a second without any write, counted as not written."""
     with socket.socket() as sock:  # a free loopback port, closed again: connections to it are refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     result = run(
         "load",
         SAMPLES / "sample-good.csv",

@@ -11,7 +11,7 @@ import requests
 
 from csv_ingest.demo import object_created_event, s3_record
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
-from tests.support.dynamodb import create_table
+from tests.support.dynamodb import create_table, table_items
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-csvs"
 BUCKET = "csv-ingest-uploads"
@@ -66,12 +66,7 @@ class Aws:
 
     def items(self) -> dict[str, dict[str, str]]:
         """The table's contents: key -> {attribute: string value}, key included."""
-        items: dict[str, dict[str, str]] = {}
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table):
-            for item in page["Items"]:
-                plain = {name: value["S"] for name, value in item.items()}
-                items[plain[KEY_COLUMN]] = plain
-        return items
+        return table_items(self.dynamodb, self.table, KEY_COLUMN)
 
     def reports(self) -> dict[str, str]:
         """The rejects bucket's objects: key -> text."""

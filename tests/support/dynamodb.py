@@ -125,15 +125,22 @@ def _read_port(process: subprocess.Popen[str], errors: IO[str]) -> int:
     raise RuntimeError(f"dynalite did not start ({DYNALITE_PACKAGE}): {said}")
 
 
-def create_table(client: Any, table: str, key_column: str) -> None:
-    """Create the stack's kind of table (string hash key, on demand) and wait until it is ACTIVE.
+def create_table(
+    client: Any,
+    table: str,
+    key_column: str,
+    *,
+    key_schema: list[dict[str, str]] | None = None,
+    definitions: list[dict[str, str]] | None = None,
+) -> None:
+    """Create a table (by default the stack's kind: string hash key) on demand, and wait until it is ACTIVE.
 
     DynamoDB (and dynalite) create a table CREATING, and refuse writes to it until then; moto's is ACTIVE at once.
     """
     client.create_table(
         TableName=table,
-        KeySchema=[{"AttributeName": key_column, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": key_column, "AttributeType": "S"}],
+        KeySchema=key_schema or [{"AttributeName": key_column, "KeyType": "HASH"}],
+        AttributeDefinitions=definitions or [{"AttributeName": key_column, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     deadline = time.monotonic() + TABLE_ACTIVE_TIMEOUT_S
@@ -141,3 +148,13 @@ def create_table(client: Any, table: str, key_column: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"table {table} was not ACTIVE within {TABLE_ACTIVE_TIMEOUT_S:.0f} s")
         time.sleep(0.01)
+
+
+def table_items(client: Any, table: str, key_column: str) -> dict[str, dict[str, str]]:
+    """The table's contents: key -> {attribute: string value}, key included."""
+    items: dict[str, dict[str, str]] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            plain = {name: value["S"] for name, value in item.items()}
+            items[plain[key_column]] = plain
+    return items

@@ -10,7 +10,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
-from tests.support.dynamodb import create_table
+from tests.support.dynamodb import create_table, table_items
 
 
 class MotoServer:
@@ -52,9 +52,4 @@ class Endpoint:
 
     def items(self) -> dict[str, dict[str, str]]:
         """The table's contents: key -> {attribute: value}."""
-        found: dict[str, dict[str, str]] = {}
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.table):
-            for item in page["Items"]:
-                plain = {name: value["S"] for name, value in item.items()}
-                found[plain[DEFAULT_KEY_COLUMN]] = plain
-        return found
+        return table_items(self.dynamodb, self.table, DEFAULT_KEY_COLUMN)
