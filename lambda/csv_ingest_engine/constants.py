@@ -39,6 +39,33 @@ ENV_KEY_COLUMN: Final = "KEY_COLUMN"
 ENV_REJECTS_BUCKET: Final = "REJECTS_BUCKET"
 ENV_WRITE_MODE: Final = "WRITE_MODE"
 ENV_WRITE_CONCURRENCY: Final = "WRITE_CONCURRENCY"
+# The large-file path (Step Functions): the trigger function starts the state machine for objects over the
+# threshold; the partition task cuts the file into partition objects in the work bucket.
+ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"
+ENV_LARGE_FILE_BYTES: Final = "LARGE_FILE_BYTES"
+ENV_WORK_BUCKET: Final = "WORK_BUCKET"
+ENV_PARTITION_BYTES: Final = "PARTITION_BYTES"
+
+# The Lambda entry points in lambda/handler.py, one per job: the S3 trigger and the state machine's three tasks.
+HANDLER_TRIGGER: Final = "handler"
+HANDLER_PARTITION: Final = "partition"
+HANDLER_INGEST_PARTITION: Final = "ingest_partition"
+HANDLER_FINISH: Final = "finish"
+
+# Objects larger than this go through the state machine instead of one invocation. A file at the threshold must
+# finish in well under half the 15-minute timeout: at the measured ~1,000 upserts/s of one vCPU and rows as short
+# as 32 bytes, 8 MiB is ~262,000 rows, ~4.4 minutes (see the README's "Large files").
+DEFAULT_LARGE_FILE_BYTES: Final = 8 * 1024 * 1024
+# The target size of one partition: one worker invocation writes it in a few minutes at the same rate.
+DEFAULT_PARTITION_BYTES: Final = 8 * 1024 * 1024
+# At most this many partitions per file (bigger partitions beyond that): the partition list travels in the
+# state machine's 256 KB payload.
+MAX_PARTITIONS: Final = 1000
+# Partitions written at once (the Distributed Map's concurrency): workers x rows/s per worker must stay within
+# the table's write capacity; a new on-demand table takes 4,000 writes/s, four workers at ~1,000 rows/s each.
+DEFAULT_MAX_WORKERS: Final = 4
+# The command line's worker processes (`load --workers`): the machine's CPUs, at most this many.
+MAX_CLI_WORKERS: Final = 8
 
 # The function stops reading this long before Lambda's timeout, to leave time for the rejects report, the metrics
 # and the summary; the stack keeps the timeout well above it.

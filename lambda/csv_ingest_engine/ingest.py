@@ -8,7 +8,7 @@ costs about 1% of a load (see benchmarks/README.md).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,18 +84,32 @@ def ingest_file(
     run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
     records = read_records(path, source=source, on_progress=run.progress if on_progress is not None else None)
     header = _header(records, source=source, key_column=key_column)
-    if report is not None:
-        report.header(header.columns)
-    if writer is None:
-        run.check(records, header, max_attributes(mode), should_stop)
-        totals = WriteTotals(written=run.accepted)
-    else:
-        totals = run.write(records, header, writer, should_stop)
-    result = FileResult(totals.written, run.rejected + totals.rejected + totals.failed, totals.failed)
-    if on_progress is not None:
-        on_progress(run.rows_read, path.stat().st_size)
-    _raise_for_outcome(source, result, run, totals, writer, key_column)
-    return result
+    try:
+        return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
+    finally:
+        if on_progress is not None:
+            on_progress(run.rows_read, path.stat().st_size)
+
+
+def ingest_records(
+    records: Iterable[Record],
+    header: Header,
+    *,
+    source: str,
+    writer: TableWriter,
+    on_reject: Callable[[Rejection], None] | None = None,
+    report: RejectsReport | None = None,
+    on_rows: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FileResult:
+    """`ingest_file` for records already read and checked: one partition of a file, in file order, each with its
+    line in the file (see `partitioning`). `on_rows(rows_read)` is called every few hundred records.
+
+    Raises as `ingest_file` does, naming `source`; `IngestStopped.first_missing_line` is a line of the file, and
+    rows of this partition only before it are settled.
+    """
+    run = _Run(source=source, on_reject=on_reject, report=report, on_rows=on_rows)
+    return run.execute(iter(records), header, writer=writer, mode=writer.mode, should_stop=should_stop)
 
 
 def _header(records: Iterator[Record], *, source: str, key_column: str) -> Header:
@@ -112,16 +126,39 @@ class _Run:
         source: str,
         on_reject: Callable[[Rejection], None] | None,
         report: RejectsReport | None,
-        on_progress: Callable[[int, int], None] | None,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_rows: Callable[[int], None] | None = None,
     ) -> None:
         self.source = source
         self._on_reject = on_reject
         self._report = report
         self._on_progress = on_progress
+        self._on_rows = on_rows
         self._lock = threading.Lock()  # rejections come from the writer's threads as well as this one
         self.rows_read = self.accepted = self.rejected = 0
         self.stopped_before: int | None = None
         self.fatal: WriteFailed | None = None
+
+    def execute(
+        self,
+        records: Iterator[Record],
+        header: Header,
+        *,
+        writer: TableWriter | None,
+        mode: WriteMode,
+        should_stop: Callable[[], bool] | None,
+    ) -> FileResult:
+        """Write (or, with no writer, only check) the rows of `records`; raise for the outcome (see `ingest_file`)."""
+        if self._report is not None:
+            self._report.header(header.columns)
+        if writer is None:
+            self.check(records, header, max_attributes(mode), should_stop)
+            totals = WriteTotals(written=self.accepted)
+        else:
+            totals = self.write(records, header, writer, should_stop)
+        result = FileResult(totals.written, self.rejected + totals.rejected + totals.failed, totals.failed)
+        _raise_for_outcome(self.source, result, self, totals, writer, header.key_column)
+        return result
 
     def progress(self, bytes_read: int) -> None:
         if self._on_progress is not None:
@@ -143,9 +180,12 @@ class _Run:
         """The accepted rows, in file order; rejections reported on the way; stops when `should_stop` turns true."""
         for record in records:
             self.rows_read += 1
-            if should_stop is not None and self.rows_read % STOP_CHECK_EVERY == 0 and should_stop():
-                self.stopped_before = record.line
-                return
+            if self.rows_read % STOP_CHECK_EVERY == 0:
+                if should_stop is not None and should_stop():
+                    self.stopped_before = record.line
+                    return
+                if self._on_rows is not None:
+                    self._on_rows(self.rows_read)
             outcome = to_row(record, header, max_attributes=row_limit)
             if isinstance(outcome, Row):
                 self.accepted += 1

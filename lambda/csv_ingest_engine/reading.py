@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, Protocol
 
 from csv_ingest_engine.errors import IngestError
 
@@ -42,8 +43,25 @@ class Record:
     cells: list[str]
 
 
+class ReadableBytes(Protocol):
+    """What records can be read from: a binary file, or an S3 object's streaming body."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] | None = None) -> Iterator[Record]:
     """Yield the non-blank records of the file at `path`, in order; `source` names the file in errors.
+
+    See `read_stream`.
+    """
+    with path.open("rb") as raw:
+        yield from read_stream(raw, source=source, on_progress=on_progress)
+
+
+def read_stream(
+    raw: ReadableBytes, *, source: str, on_progress: Callable[[int], None] | None = None
+) -> Iterator[Record]:
+    """Yield the non-blank records of the bytes `raw` reads, in order, in one pass (memory stays bounded).
 
     A blank record is an empty line or one whose cells are all empty (`,,,`, as Excel writes for formatted but
     empty rows). In the first record, the header, spaces before an opening quote are skipped, so
@@ -51,7 +69,8 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
     `on_progress`, if given, is called now and then with the number of bytes read so far.
     """
     csv.field_size_limit(FIELD_SIZE_LIMIT)
-    with path.open("rb") as raw, io.TextIOWrapper(_text_file(raw, source), encoding="utf-8-sig", newline="") as text:
+    checked = _CheckedUtf8(raw, source)
+    with io.TextIOWrapper(io.BufferedReader(checked), encoding="utf-8-sig", newline="") as text:
         # strict: a quote that is never closed is an error, not a cell that silently swallows the rest of the file.
         # The header gets a reader of its own that skips spaces before a quote; the csv module reads line by line,
         # so the rows' reader starts exactly where the header's stopped.
@@ -68,14 +87,8 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
                         if reader is header_reader:
                             break
                     if on_progress is not None and count % PROGRESS_EVERY == 0:
-                        on_progress(raw.tell())
+                        on_progress(checked.bytes_read)
                 lines_before = lines_done
-        except UnicodeDecodeError:
-            line = _first_invalid_utf8_line(path)
-            raise IngestError(
-                source,
-                f"the file is not UTF-8 text (invalid bytes on line {line}); {SAVE_AS_UTF8}",
-            ) from None
         except csv.Error as exc:
             raise IngestError(
                 source,
@@ -89,25 +102,64 @@ def read_records(path: Path, *, source: str, on_progress: Callable[[int], None] 
             ) from None
 
 
-def _text_file(raw: BinaryIO, source: str) -> BinaryIO:
-    """`raw`, rewound, once its first bytes show it is not a compressed file, an archive or UTF-16/32 text."""
-    start = raw.read(4)
-    for signature, problem in SIGNATURES:
-        if start.startswith(signature):
-            raise IngestError(source, problem)
-    raw.seek(0)
-    return raw
+class _CheckedUtf8(io.RawIOBase):
+    """The bytes of `raw`, checked on the way through: not a compressed file, an archive or UTF-16/32 text (by the
+    first bytes), and valid UTF-8, with the physical line of the first invalid byte in the error.
+
+    Lines end as the csv reader ends them: CRLF, LF, or a lone CR (old Excel for Mac's line end); CR and LF never
+    occur inside a multi-byte UTF-8 sequence, so counting them needs no decoding.
+    """
+
+    def __init__(self, raw: ReadableBytes, source: str) -> None:
+        super().__init__()
+        self._raw = raw
+        self._source = source
+        self._checked_start = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._line_ends = 0  # in the bytes checked so far
+        self._ended_with_cr = False
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # The first read returns the (up to 4) bytes that identify the file: a raw read may return fewer than asked.
+        data = self._first_bytes() if self._checked_start is False else self._raw.read(len(buffer))
+        self._checked_start = True
+        self._check(data, final=not data)
+        buffer[: len(data)] = data
+        self.bytes_read += len(data)
+        return len(data)
+
+    def _first_bytes(self) -> bytes:
+        start = b""
+        while len(start) < 4 and (more := self._raw.read(4 - len(start))):
+            start += more
+        for signature, problem in SIGNATURES:
+            if start.startswith(signature):
+                raise IngestError(self._source, problem)
+        return start
+
+    def _check(self, data: bytes, *, final: bool) -> None:
+        pending = self._decoder.getstate()[0]  # the start of a multi-byte sequence the last read cut in two
+        try:
+            if pending or not data.isascii():  # ASCII is UTF-8: most files need no decoding to check
+                self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            # The offset counts the pending bytes too; they hold no line end.
+            line = 1 + self._line_ends + _line_ends(data[: max(0, exc.start - len(pending))], self._ended_with_cr)
+            raise IngestError(
+                self._source, f"the file is not UTF-8 text (invalid bytes on line {line}); {SAVE_AS_UTF8}"
+            ) from None
+        if data:
+            self._line_ends += _line_ends(data, self._ended_with_cr)
+            self._ended_with_cr = data.endswith(b"\r")
 
 
-def _first_invalid_utf8_line(path: Path) -> int:
-    """The 1-based physical line holding the first byte sequence that is not UTF-8."""
-    # Latin-1 maps every byte to one character, so lines split exactly as the csv reader counts them (CRLF, LF or a
-    # lone CR, old Excel for Mac's line end); CR and LF never occur inside a multi-byte UTF-8 sequence, so each
-    # line can be checked on its own.
-    with path.open(encoding="latin-1", newline=None) as text:
-        for number, line in enumerate(text, start=1):
-            try:
-                line.encode("latin-1").decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0  # pragma: no cover - only called after a decode error, so some line is invalid
+def _line_ends(data: bytes, after_cr: bool) -> int:
+    """How many lines `data` ends (CRLF, LF or a lone CR), when the bytes before it ended with a CR or not."""
+    ends = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    if after_cr and data.startswith(b"\n"):  # the second half of a CRLF split between two reads
+        ends -= 1
+    return ends

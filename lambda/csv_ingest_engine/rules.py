@@ -161,8 +161,8 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
                     else f"the row has {width} fields but the header has {header.width} columns "
                     "(an unquoted comma in a cell?)"
                 )
-                return Rejection(record.line, _key_or_none(cells, header), reason, cells)
-    key = _key_or_none(cells, header)
+                return Rejection(record.line, key_of(cells, header), reason, cells)
+    key = key_of(cells, header)
     if key is None:
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
     if key == columns[header.key_index]:
@@ -198,7 +198,7 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     return Row(record.line, key, {columns[i]: cells[i] for i in present}, cells)
 
 
-def _key_or_none(cells: list[str], header: Header) -> str | None:
+def key_of(cells: list[str], header: Header) -> str | None:
     """The record's key, trimmed, without byte-order marks and in NFC; None when it is missing or blank."""
     if header.key_index >= len(cells):
         return None

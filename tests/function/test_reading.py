@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from csv_ingest_engine import IngestError
-from csv_ingest_engine.reading import read_records
+from csv_ingest_engine.reading import read_records, read_stream
 
 
 def records(tmp_path: Path, data: bytes) -> list[tuple[int, list[str]]]:
@@ -144,3 +144,28 @@ def test_malformed_quoting_after_the_header_names_the_right_line(tmp_path: Path)
     """An error in the rows' reader counts the lines the header's reader read too."""
     with pytest.raises(IngestError, match="malformed CSV in the row that starts on line 4"):
         records(tmp_path, b'\ncustomer_id,name\n1,a\n2,"b"c\n')
+
+
+class _Trickle:
+    """An S3 body that hands out a few bytes per read, so every multi-byte character and CRLF gets cut in two."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = io.BytesIO(data)
+        self._step = step
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self._data.read(min(self._step, size) if size >= 0 else self._step)
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 5])
+def test_a_stream_read_in_pieces_gives_the_records_and_the_invalid_line_of_the_whole_file(
+    tmp_path: Path, step: int
+) -> None:
+    """`read_stream` on an S3 body that returns a few bytes per read: the same records, and the same bad line."""
+    good = 'customer_id,name\r\n1,Zoë\r2,"two\r\nlines"\n3,日本\r\n'.encode()
+    streamed = [(r.line, r.cells) for r in read_stream(_Trickle(good, step), source="s3://b/k.csv")]
+    assert streamed == records(tmp_path, good)
+    bad = good + b"4,Jos\xe9\r\n5,fine\n"
+    for read in (lambda: read_stream(_Trickle(bad, step), source="k.csv"), lambda: records(tmp_path, bad)):
+        with pytest.raises(IngestError, match=r"invalid bytes on line 6\)"):
+            list(read())

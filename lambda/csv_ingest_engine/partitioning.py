@@ -1,0 +1,146 @@
+"""Partition a file by key: every record goes to partition `crc32(key) % N`, in file order, with its line number.
+
+Rows of one key then all land in one partition, in the order the file has them, so partitions can be written at
+the same time with the guarantees of one writer: one key's rows applied in file order, every row written or
+rejected once with its original line. The command line's worker processes take their partitions as chunks of
+records over pipes; the state machine's workers take theirs as chunk objects (CSV, see `ChunkedPartitions`) in
+the work bucket. No rules are applied here: the worker that ingests a partition applies them, so a row is
+rejected exactly as it would be in a one-writer run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from csv_ingest_engine.constants import MAX_PARTITIONS
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.reading import FIELD_SIZE_LIMIT, ReadableBytes, Record
+from csv_ingest_engine.rules import Header, key_of
+
+# What the partition pass may hold in memory for all partitions' chunks together, and the bounds of one chunk.
+CHUNK_BUDGET_BYTES = 256 * 1024 * 1024
+MIN_CHUNK_BYTES = 256 * 1024
+MAX_CHUNK_BYTES = 16 * 1024 * 1024
+
+
+def partition_of(key: str | None, partitions: int) -> int:
+    """The partition of a row with this key (as the rules clean it; None for a blank one): the same in every
+    process and on every machine (CRC-32 of the UTF-8 key, not Python's per-process salted `hash`)."""
+    return zlib.crc32(key.encode()) % partitions if key else 0
+
+
+def partition_count(size_bytes: int, partition_bytes: int) -> int:
+    """How many partitions a file of `size_bytes` is cut into: one per `partition_bytes`, at most MAX_PARTITIONS."""
+    return max(1, min(MAX_PARTITIONS, math.ceil(size_bytes / partition_bytes)))
+
+
+def route(records: Iterable[Record], header: Header, partitions: int) -> Iterator[tuple[int, Record]]:
+    """Each record with the partition its key belongs to, in file order."""
+    for record in records:
+        yield partition_of(key_of(record.cells, header), partitions), record
+
+
+# -- chunk objects: a partition as CSV, for the state machine's workers ------------------------------------------------
+
+
+def chunk_key(work_prefix: str, index: int, chunk: int) -> str:
+    return f"{work_prefix}partitions/p{index:05d}/c{chunk:06d}.csv"
+
+
+def result_key(work_prefix: str, index: int) -> str:
+    return f"{work_prefix}results/p{index:05d}.json"
+
+
+def rejects_key(work_prefix: str, index: int) -> str:
+    return f"{work_prefix}rejects/p{index:05d}.csv"
+
+
+class ChunkedPartitions:
+    """Routes records into `partitions` partitions and hands each one on as chunks: `emit(index, chunk, data)`
+    gets the CSV bytes of the partition's next chunk whenever it reaches the chunk size, and the rest at `close`.
+
+    A chunk is self-contained: the file's header record, then one record per row with its line number in front
+    (`line,cells...`), RFC 4180-quoted. Memory stays bounded whatever the file's size: the chunk size is the budget
+    shared by all partitions.
+    """
+
+    def __init__(
+        self,
+        header: Header,
+        header_cells: list[str],
+        partitions: int,
+        emit: Callable[[int, int, bytes], None],
+        *,
+        budget_bytes: int = CHUNK_BUDGET_BYTES,
+    ) -> None:
+        self._header = header
+        self._header_cells = header_cells
+        self._partitions = partitions
+        self._emit = emit
+        self._chunk_chars = max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, budget_bytes // partitions))
+        self._buffers = [io.StringIO() for _ in range(partitions)]
+        self._writers = [csv.writer(buffer) for buffer in self._buffers]
+        self._pending = [0] * partitions  # rows in the buffer, not yet handed on
+        self.chunks = [0] * partitions
+        self.rows = [0] * partitions
+        for writer in self._writers:
+            writer.writerow(header_cells)
+
+    def add_all(self, records: Iterable[Record]) -> None:
+        for index, record in route(records, self._header, self._partitions):
+            self._writers[index].writerow([record.line, *record.cells])
+            self._pending[index] += 1
+            if self._buffers[index].tell() >= self._chunk_chars:
+                self._flush(index)
+
+    def close(self) -> None:
+        """Hand on every partition's last chunk (a partition without rows has no chunk)."""
+        for index in range(self._partitions):
+            if self._pending[index]:
+                self._flush(index)
+
+    def _flush(self, index: int) -> None:
+        buffer = self._buffers[index]
+        self._emit(index, self.chunks[index], buffer.getvalue().encode())
+        self.chunks[index] += 1
+        self.rows[index] += self._pending[index]
+        self._pending[index] = 0
+        buffer.seek(0)
+        buffer.truncate()
+        self._writers[index].writerow(self._header_cells)
+
+
+def read_chunk(raw: ReadableBytes, *, source: str) -> tuple[list[str], Iterator[Record]]:
+    """The header cells and the records (with their original lines) of one chunk `ChunkedPartitions` wrote."""
+    csv.field_size_limit(FIELD_SIZE_LIMIT + 64)
+    text = io.TextIOWrapper(io.BufferedReader(_Raw(raw)), encoding="utf-8", newline="")
+    reader = csv.reader(text, dialect="excel", strict=True)
+    header_cells = next(reader, None)
+    if header_cells is None:
+        raise IngestError(source, "a partition chunk is empty: the work object was not written by the partition task")
+
+    def records() -> Iterator[Record]:
+        with text:
+            for cells in reader:
+                yield Record(int(cells[0]), cells[1:])
+
+    return header_cells, records()
+
+
+class _Raw(io.RawIOBase):
+    def __init__(self, raw: ReadableBytes) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
