@@ -26,6 +26,9 @@ CONTEXT_KEYS = (
     "rejects_expiration_days",
     "write_mode",
     "write_concurrency",
+    "large_file_bytes",
+    "partition_bytes",
+    "max_workers",
 )
 
 
@@ -66,6 +69,9 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
         "noncurrent_version_expiration_days",
         "rejects_expiration_days",
         "write_concurrency",
+        "large_file_bytes",
+        "partition_bytes",
+        "max_workers",
     ):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)

@@ -1,5 +1,5 @@
 """The Monitoring construct: the alarms that tell a person something needs doing, the topic they notify, and the
-dashboard of the pipeline's rows, files, errors, duration, throttles and failed events."""
+dashboard of the pipeline's rows, files, errors, duration, throttles, failed events and large-file executions."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from csv_ingest.ingestion import ASYNC_MAX_EVENT_AGE
@@ -31,9 +32,9 @@ DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
 
 
 class Monitoring(Construct):
-    """Alarms on `function` (errors, a duration near its `timeout`), on its rejected rows and on
-    `failed_events_queue`, each notifying `alarm_topic` (and `alarm_email`, when given); `dashboard` shows it all,
-    with `table`'s write throttles.
+    """Alarms on `function` (errors, a duration near its `timeout`), on its rejected rows, on
+    `failed_events_queue` and on `state_machine`'s failed executions, each notifying `alarm_topic` (and
+    `alarm_email`, when given); `dashboard` shows it all, with `table`'s write throttles.
     """
 
     def __init__(
@@ -45,6 +46,7 @@ class Monitoring(Construct):
         timeout: Duration,
         table: dynamodb.ITable,
         failed_events_queue: sqs.IQueue,
+        state_machine: sfn.IStateMachine,
         alarm_email: str | None,
     ) -> None:
         super().__init__(scope, id_)
@@ -95,7 +97,19 @@ class Monitoring(Construct):
             threshold=timeout.to_milliseconds() * DURATION_ALARM_SHARE_OF_TIMEOUT,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         )
-        self.dashboard = self._dashboard(function, timeout, table, failed_events_queue)
+        self.failed_executions_alarm = self._alarm(
+            "FailedExecutionsAlarm",
+            description="A large file's state machine execution failed (stack output StateMachineArn). Its "
+            "execution history in the Step Functions console says why: the failed step's error names the object "
+            "and, for the Finish step, the partitions that did not report or rows that failed. Fix the cause, then "
+            "retry: aws stepfunctions redrive-execution --execution-arn <the execution's ARN>, or start a new "
+            "execution with the same input, or upload the file again. Ingesting a file again is safe: its rows "
+            "overwrite the same items.",
+            metric=state_machine.metric_failed(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )
+        self.dashboard = self._dashboard(function, timeout, table, failed_events_queue, state_machine)
 
     def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
         # CloudWatch cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key, so the topic
@@ -159,7 +173,12 @@ class Monitoring(Construct):
         return alarm
 
     def _dashboard(
-        self, function: lambda_.IFunction, timeout: Duration, table: dynamodb.ITable, queue: sqs.IQueue
+        self,
+        function: lambda_.IFunction,
+        timeout: Duration,
+        table: dynamodb.ITable,
+        queue: sqs.IQueue,
+        state_machine: sfn.IStateMachine,
     ) -> cloudwatch.Dashboard:
         sum_ = cloudwatch.Stats.SUM
         dashboard = cloudwatch.Dashboard(self, "Dashboard")
@@ -222,14 +241,45 @@ class Monitoring(Construct):
                 width=12,
             ),
         )
+        dashboard.add_widgets(*_execution_widgets(state_machine))
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(
                 title="Alarms",
-                alarms=[self.errors_alarm, self.rejected_rows_alarm, self.failed_events_alarm, self.duration_alarm],
+                alarms=[
+                    self.errors_alarm,
+                    self.rejected_rows_alarm,
+                    self.failed_events_alarm,
+                    self.duration_alarm,
+                    self.failed_executions_alarm,
+                ],
                 width=24,
             )
         )
         return dashboard
+
+
+def _execution_widgets(state_machine: sfn.IStateMachine) -> list[cloudwatch.IWidget]:
+    """The large-file executions: how many started, succeeded and failed, and how long they took."""
+    sum_ = cloudwatch.Stats.SUM
+    return [
+        cloudwatch.GraphWidget(
+            title="Large-file executions",
+            left=[
+                state_machine.metric_started(period=ALARM_PERIOD, statistic=sum_, label="Started"),
+                state_machine.metric_succeeded(period=ALARM_PERIOD, statistic=sum_, label="Succeeded"),
+                state_machine.metric_failed(period=ALARM_PERIOD, statistic=sum_, label="Failed"),
+            ],
+            width=12,
+        ),
+        cloudwatch.GraphWidget(
+            title="Large-file execution time (ms)",
+            left=[
+                state_machine.metric_time(period=ALARM_PERIOD, statistic=cloudwatch.Stats.AVERAGE, label="Average"),
+                state_machine.metric_time(period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM, label="Maximum"),
+            ],
+            width=12,
+        ),
+    ]
 
 
 def _emf_metric(name: str) -> cloudwatch.Metric:

@@ -1,5 +1,6 @@
-"""The CsvIngestPipeline construct: upload bucket -> Python Lambda -> DynamoDB table, composed of its storage, its
-ingestion function and its monitoring, with the grants between them and the stack outputs."""
+"""The CsvIngestPipeline construct: upload bucket -> Python Lambda (or, for a large file, a Step Functions state
+machine) -> DynamoDB table, composed of its storage, its ingestion function, its large-file flow and its monitoring,
+with the grants between them and the stack outputs."""
 
 from __future__ import annotations
 
@@ -9,20 +10,31 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from csv_ingest.ingestion import IngestionFunction
+from csv_ingest.ingestion import FunctionSizing, IngestionFunction, logical_id
+from csv_ingest.large_files import LargeFileFlow
 from csv_ingest.monitoring import Monitoring
 from csv_ingest.storage import Storage
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_KEY_COLUMN,
+    DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
     WriteMode,
 )
+
+KIB, GIB, TIB = 1024, 1024**3, 1024**4
+S3_MAX_OBJECT_BYTES = 5 * TIB
+# Step Functions' limit for a Distributed Map's MaxConcurrency (0 would mean no limit at all).
+MAX_MAP_CONCURRENCY = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,6 +53,11 @@ class PipelineProps:
     # items, for initial loads into an empty table.
     write_mode: WriteMode = DEFAULT_WRITE_MODE
     write_concurrency: int = DEFAULT_CONCURRENCY
+    # Objects larger than this go through the state machine, in partitions of about `partition_bytes`, `max_workers`
+    # of them written at once (sizing rule: max_workers x ~1,000 rows/s per worker <= the table's write capacity).
+    large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
+    partition_bytes: int = DEFAULT_PARTITION_BYTES
+    max_workers: int = DEFAULT_MAX_WORKERS
 
     def __post_init__(self) -> None:
         if not self.key_column or self.key_column != self.key_column.strip():
@@ -58,16 +75,37 @@ class PipelineProps:
         if self.write_mode not in WRITE_MODES:
             raise ValueError(f"write_mode must be one of {', '.join(WRITE_MODES)}, got {self.write_mode!r}")
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
+        _check_range(
+            "large_file_bytes", self.large_file_bytes, 1, S3_MAX_OBJECT_BYTES, why="5 TiB, S3's largest object"
+        )
+        _check_range(
+            "partition_bytes",
+            self.partition_bytes,
+            KIB,
+            GIB,
+            why="a partition is one invocation's work, which must end within Lambda's 15 minutes",
+        )
+        _check_range(
+            "max_workers", self.max_workers, 1, MAX_MAP_CONCURRENCY, why="Step Functions' Distributed Map limit"
+        )
+
+    @property
+    def sizing(self) -> FunctionSizing:
+        return FunctionSizing(
+            memory_size_mb=self.memory_size_mb, timeout=self.timeout, ephemeral_storage_mib=self.ephemeral_storage_mib
+        )
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+def _check_range(name: str, value: int, low: int, high: int, *, why: str | None = None) -> None:
     if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+        because = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be between {low} and {high}{because}, got {value}")
 
 
 class CsvIngestPipeline(Construct):
     """A CSV dropped into `storage.upload_bucket` triggers `ingestion.function`, which upserts its rows into
-    `storage.table`.
+    `storage.table`, or, for a file larger than `props.large_file_bytes`, starts `large_files.state_machine`, which
+    writes it in partitions through `storage.work_bucket`.
 
     Rejected rows go to a report in `storage.rejects_bucket`; the S3 event of a file that still fails after the
     retries goes to `storage.failed_events_queue`. `monitoring` alarms on both, and on errors and long runs, through
@@ -85,6 +123,21 @@ class CsvIngestPipeline(Construct):
             noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
             rejects_expiration=Duration.days(self.props.rejects_expiration_days),
         )
+        # The state machine first: the trigger function is told its ARN (and the state machine knows nothing of
+        # the trigger, so there is no cycle).
+        self.large_files = LargeFileFlow(
+            self,
+            "LargeFiles",
+            work_bucket_name=self.storage.work_bucket.bucket_name,
+            table_name=self.storage.table.table_name,
+            rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
+            key_column=self.props.key_column,
+            write_mode=self.props.write_mode,
+            write_concurrency=self.props.write_concurrency,
+            partition_bytes=self.props.partition_bytes,
+            max_workers=self.props.max_workers,
+            sizing=self.props.sizing,
+        )
         self.ingestion = IngestionFunction(
             self,
             "Ingestion",
@@ -92,12 +145,12 @@ class CsvIngestPipeline(Construct):
             table_name=self.storage.table.table_name,
             rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
             failed_events_queue=self.storage.failed_events_queue,
+            state_machine_arn=self.large_files.state_machine.state_machine_arn,
+            large_file_bytes=self.props.large_file_bytes,
             key_column=self.props.key_column,
             write_mode=self.props.write_mode,
             write_concurrency=self.props.write_concurrency,
-            memory_size_mb=self.props.memory_size_mb,
-            timeout=self.props.timeout,
-            ephemeral_storage_mib=self.props.ephemeral_storage_mib,
+            sizing=self.props.sizing,
         )
         self.monitoring = Monitoring(
             self,
@@ -106,6 +159,7 @@ class CsvIngestPipeline(Construct):
             timeout=self.props.timeout,
             table=self.storage.table,
             failed_events_queue=self.storage.failed_events_queue,
+            state_machine=self.large_files.state_machine,
             alarm_email=self.props.alarm_email,
         )
         # Every resource was first deployed as a child of the pipeline itself; each keeps the logical ID of then,
@@ -114,10 +168,12 @@ class CsvIngestPipeline(Construct):
         # their replacement is created first and deleting the old one strips the policy or trigger, or empties the
         # bucket; a replaced function can drop events queued for the old one, a replaced log group loses the logs,
         # and a new alarm topic notifies no one until its subscription is confirmed again. This comes before the
-        # acknowledgements below, which read the buckets' logical IDs.
+        # acknowledgements below, which read the buckets' logical IDs. The large-file flow came later: its resources
+        # have the IDs CDK gives them where they are.
         parts = [self.storage, self.ingestion, self.monitoring]
         _keep_logical_ids(parts, first_deployed_without=parts)
         self._grant_data_access()
+        self._grant_large_file_access()
         self._outputs()
 
     def _grant_data_access(self) -> None:
@@ -135,24 +191,65 @@ class CsvIngestPipeline(Construct):
         storage.table.grants.actions(function, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
         # upload_file: a large report goes up in parts, which s3:PutObject authorizes too.
         storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject")
-        default_policy = Validations.of(self.ingestion.role.node.find_child("DefaultPolicy"))
-        for bucket, reason in (
-            (
-                storage.upload_bucket,
-                "The function reads whichever object the S3 event names, so it needs GetObject on every "
-                "key of the upload bucket (and only that bucket).",
-            ),
-            (
-                storage.rejects_bucket,
-                "A report's key follows the key of the upload it belongs to, which can be any key, so the "
-                "function needs PutObject on every key of the rejects bucket (and only that bucket).",
-            ),
-        ):
-            default_policy.acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{_logical_id(bucket)}.Arn>/*]", reason=reason
-                )
-            )
+        _acknowledge_every_key(
+            self.ingestion.role,
+            {
+                storage.upload_bucket: "The function reads whichever object the S3 event names, so it needs GetObject "
+                "on every key of the upload bucket (and only that bucket).",
+                storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
+                "key, so the function needs PutObject on every key of the rejects bucket (and only that bucket).",
+            },
+        )
+
+    def _grant_large_file_access(self) -> None:
+        """Exactly the calls each step of the large-file path makes (lambda/handler.py's entry points).
+
+        Only the trigger function may start the state machine. Work objects live under a prefix named after the
+        execution, chosen at run time, so each grant on the work bucket covers its every key (and only that bucket).
+        """
+        storage, flow = self.storage, self.large_files
+        work_bucket = storage.work_bucket
+        flow.state_machine.grant_start_execution(self.ingestion.function)
+
+        partition = flow.partition.function  # reads the upload's version, writes the partitions' chunks
+        storage.upload_bucket.grants.actions_on_object_keys(partition, "*", "s3:GetObject", "s3:GetObjectVersion")
+        work_bucket.grants.actions_on_object_keys(partition, "*", "s3:PutObject")
+        _acknowledge_every_key(
+            flow.partition.role,
+            {
+                storage.upload_bucket: "The partition step reads whichever upload the execution names, so it needs "
+                "GetObject on every key of the upload bucket (and only that bucket).",
+                work_bucket: "The partition step writes chunks under a prefix named after the execution, chosen at "
+                "run time, so it needs PutObject on every key of the work bucket (and only that bucket).",
+            },
+        )
+
+        worker = flow.ingest_partition.function  # reads its partition's chunks, writes rows, its result and rejects
+        work_bucket.grants.actions_on_object_keys(worker, "*", "s3:GetObject", "s3:PutObject")
+        batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
+        storage.table.grants.actions(worker, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
+        _acknowledge_every_key(
+            flow.ingest_partition.role,
+            {
+                work_bucket: "A worker reads its partition's chunks and writes its result under a prefix named after "
+                "the execution, chosen at run time, so it needs GetObject and PutObject on every key of the work "
+                "bucket (and only that bucket).",
+            },
+        )
+
+        finish = flow.finish.function  # reads the results and partial rejects, writes the report, deletes it all
+        work_bucket.grants.actions_on_object_keys(finish, "*", "s3:GetObject", "s3:DeleteObject")
+        storage.rejects_bucket.grants.actions_on_object_keys(finish, "*", "s3:PutObject")
+        _acknowledge_every_key(
+            flow.finish.role,
+            {
+                work_bucket: "The finish step reads and deletes the objects under a prefix named after the execution, "
+                "chosen at run time, so it needs GetObject and DeleteObject on every key of the work bucket (and only "
+                "that bucket).",
+                storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
+                "key, so the finish step needs PutObject on every key of the rejects bucket (and only that bucket).",
+            },
+        )
 
     def _outputs(self) -> None:
         # Defined here, where they were first deployed, so that their keys in the stack's outputs stay the same.
@@ -191,13 +288,29 @@ class CsvIngestPipeline(Construct):
             value=monitoring.dashboard.dashboard_name,
             description="CloudWatch dashboard of the pipeline",
         )
+        CfnOutput(
+            self,
+            "WorkBucketName",
+            value=storage.work_bucket.bucket_name,
+            description="Partitions of large files while the state machine ingests them (expire after a day)",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.large_files.state_machine.state_machine_arn,
+            description="Step Functions state machine ingesting files larger than large_file_bytes: see its "
+            "executions' history for a failed file",
+        )
 
 
-def _logical_id(construct: IConstruct) -> str:
-    """The logical ID of `construct`'s CloudFormation resource, as the template shows it."""
-    resource = construct.node.default_child
-    assert isinstance(resource, CfnElement), f"{construct.node.path} has no CloudFormation resource"
-    return str(Stack.of(construct).resolve(resource.logical_id))
+def _acknowledge_every_key(role: iam.Role, reasons: dict[s3.IBucket, str]) -> None:
+    """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for `role`'s grant on every key of each bucket, with its
+    reason."""
+    default_policy = Validations.of(role.node.find_child("DefaultPolicy"))
+    for bucket, reason in reasons.items():
+        default_policy.acknowledge(
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/*]", reason=reason)
+        )
 
 
 def _keep_logical_ids(constructs: Iterable[IConstruct], *, first_deployed_without: Iterable[IConstruct]) -> None:

@@ -1,5 +1,5 @@
-"""The Storage construct: where the pipeline's data lives (the upload, rejects and access-logs buckets, the table and
-the failed-events queue), each removed with the stack or kept, as the deployment chooses."""
+"""The Storage construct: where the pipeline's data lives (the upload, rejects, work and access-logs buckets, the table
+and the failed-events queue), each removed with the stack or kept, as the deployment chooses."""
 
 from __future__ import annotations
 
@@ -12,14 +12,18 @@ from constructs import Construct
 ACCESS_LOGS_EXPIRATION = Duration.days(90)
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 FAILED_EVENTS_RETENTION = Duration.days(14)  # SQS's maximum
+# The work bucket holds the large-file path's partitions and partial results for one execution, which the finish
+# step deletes; whatever an execution that never finished leaves behind goes after this long.
+WORK_OBJECTS_EXPIRATION = Duration.days(1)
 
 
 class Storage(Construct):
     """CSV files arrive in `upload_bucket`, their rows go to `table` (keyed on `key_column`), reports of rejected rows
     to `rejects_bucket`, and the S3 events of files that failed every attempt to `failed_events_queue`.
+    `work_bucket` holds the large-file state machine's intermediate objects.
 
-    `access_logs_bucket` receives the upload and rejects buckets' server access logs. With `retain_data` the buckets,
-    table and queue outlive the stack; without it they are deleted with it, the buckets emptied first.
+    `access_logs_bucket` receives the other buckets' server access logs. With `retain_data` the buckets (but the work
+    bucket), table and queue outlive the stack; without it they are deleted with it, the buckets emptied first.
     """
 
     def __init__(
@@ -69,6 +73,19 @@ class Storage(Construct):
                 abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
             ),
         )
+        # Copies of uploaded rows, so logged like the uploads. No event notification: its chunks are CSV too, and
+        # must never start an ingestion of their own. Always deleted with the stack, even with `retain_data`:
+        # nothing in it is not also in the upload bucket, and it empties itself within a day anyway.
+        self.work_bucket = self._secure_bucket(
+            "WorkBucket",
+            access_logs_prefix="work-bucket/",
+            lifecycle_rule=s3.LifecycleRule(
+                id="ExpireWorkObjects",
+                expiration=WORK_OBJECTS_EXPIRATION,
+                abort_incomplete_multipart_upload_after=WORK_OBJECTS_EXPIRATION,
+            ),
+            scratch=True,
+        )
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -89,9 +106,11 @@ class Storage(Construct):
         lifecycle_rule: s3.LifecycleRule,
         versioned: bool = False,
         access_logs_prefix: str | None = None,
+        scratch: bool = False,
     ) -> s3.Bucket:
         """A bucket with the settings every bucket here shares; with `access_logs_prefix`, its server access logs go
-        to `access_logs_bucket` under that prefix."""
+        to `access_logs_bucket` under that prefix. A `scratch` bucket is emptied and deleted with the stack even
+        with `retain_data`."""
         return s3.Bucket(
             self,
             id_,
@@ -106,8 +125,8 @@ class Storage(Construct):
             server_access_logs_prefix=access_logs_prefix,
             lifecycle_rules=[lifecycle_rule],
             # Throw-away in development, kept when `retain_data`.
-            removal_policy=self._removal_policy,
-            auto_delete_objects=not self._retain_data,
+            removal_policy=RemovalPolicy.DESTROY if scratch else self._removal_policy,
+            auto_delete_objects=scratch or not self._retain_data,
         )
 
     def _failed_events_queue(self) -> sqs.Queue:

@@ -24,6 +24,9 @@ CUSTOM_CONTEXT = {
     "rejects_expiration_days": "14",
     "write_mode": "replace",
     "write_concurrency": "32",
+    "large_file_bytes": "1048576",
+    "partition_bytes": "524288",
+    "max_workers": "16",
 }
 
 

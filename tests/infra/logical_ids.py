@@ -26,3 +26,8 @@ ALARM_TOPIC_ID = "PipelineAlarmTopicD2AEE5E8"
 FUNCTION_ID = "PipelineFunction478EC3AB"
 FUNCTION_LOG_GROUP_ID = "PipelineFunctionLogs0A037C02"
 DASHBOARD_ID = "PipelineDashboard5FF69C30"
+
+# The large-file path, recorded from its first deployment on. Replacing the state machine loses its executions'
+# history, and with it the redrive of a failed file; replacing the work bucket fails the executions in flight.
+WORK_BUCKET_ID = "PipelineWorkBucket6892410F"
+STATE_MACHINE_ID = "PipelineLargeFilesStateMachineDFEF873B"

@@ -14,6 +14,7 @@ from tests.infra.logical_ids import (
     REJECTS_BUCKET_ID,
     TABLE_ID,
     UPLOAD_BUCKET_ID,
+    WORK_BUCKET_ID,
 )
 from tests.infra.test_pipeline_template import function_policy_statements, properties
 
@@ -37,8 +38,11 @@ def test_retain_data_keeps_buckets_table_and_queue(custom_template: Template, lo
 
 
 def test_retain_data_does_not_empty_the_buckets(custom_template: Template) -> None:
-    """With retain_data=true there is no auto-delete-objects custom resource."""
-    custom_template.resource_count_is("Custom::S3AutoDeleteObjects", 0)
+    """With retain_data=true only the work bucket (copies of uploads, for an hour or so) is emptied with the stack."""
+    emptied = [
+        r["Properties"]["BucketName"] for r in custom_template.find_resources("Custom::S3AutoDeleteObjects").values()
+    ]
+    assert emptied == [{"Ref": WORK_BUCKET_ID}]
 
 
 def test_alarm_email_subscribes_the_address_to_the_topic(custom_template: Template) -> None:
@@ -138,7 +142,17 @@ def test_retain_data_rejects_anything_but_true_or_false(raw: object) -> None:
         props_from_context({"retain_data": raw})
 
 
-@pytest.mark.parametrize("key", ["memory_size_mb", "rejects_expiration_days", "write_concurrency"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "memory_size_mb",
+        "rejects_expiration_days",
+        "write_concurrency",
+        "large_file_bytes",
+        "partition_bytes",
+        "max_workers",
+    ],
+)
 @pytest.mark.parametrize("raw", ["2GB", "1.5", "-1", "", True, 2.0])
 def test_number_context_rejects_non_integers(key: str, raw: object) -> None:
     """memory_size_mb=2GB (or any non-integer, for any number key) fails with the key name in the message."""
@@ -166,6 +180,15 @@ def test_write_concurrency_context_is_range_checked(raw: str) -> None:
         props_from_context({"write_concurrency": raw})
 
 
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [("large_file_bytes", "1048576", 1048576), ("partition_bytes", " 4096 ", 4096), ("max_workers", 16, 16)],
+)
+def test_large_file_context_accepts_whole_numbers(key: str, raw: object, expected: int) -> None:
+    """`-c large_file_bytes=1048576` arrives as a string, cdk.json may hold a JSON number."""
+    assert getattr(props_from_context({key: raw}), key) == expected
+
+
 def test_timeout_minutes_become_a_duration() -> None:
     """timeout_minutes=5 becomes a 5-minute function timeout."""
     assert props_from_context({"timeout_minutes": "5"}).timeout.to_seconds() == 300
@@ -178,6 +201,7 @@ def test_absent_context_keeps_the_defaults() -> None:
     assert (props.memory_size_mb, props.timeout.to_minutes(), props.ephemeral_storage_mib) == (1769, 15, 4096)
     assert props.noncurrent_version_expiration_days == 30
     assert (props.rejects_expiration_days, props.write_mode, props.write_concurrency) == (30, "merge", 16)
+    assert (props.large_file_bytes, props.partition_bytes, props.max_workers) == (8 * 1024 * 1024, 8 * 1024 * 1024, 4)
 
 
 @pytest.mark.parametrize(
@@ -192,6 +216,17 @@ def test_absent_context_keeps_the_defaults() -> None:
         ({"write_concurrency": 65}, "write_concurrency must be between 1 and 64"),
         ({"key_column": " customer_id"}, "key_column must be a non-empty name"),
         ({"alarm_email": "ops"}, "alarm_email must be an e-mail address"),
+        (
+            {"large_file_bytes": 0},
+            r"large_file_bytes must be between 1 and 5497558138880 \(5 TiB, S3's largest object\)",
+        ),
+        (
+            {"partition_bytes": 1000},
+            r"partition_bytes must be between 1024 and 1073741824 \(a partition is one invocation's work",
+        ),
+        ({"partition_bytes": 2 * 1024**3}, "partition_bytes must be between 1024 and 1073741824"),
+        ({"max_workers": 0}, r"max_workers must be between 1 and 10000 \(Step Functions' Distributed Map limit\)"),
+        ({"max_workers": 10_001}, "max_workers must be between 1 and 10000"),
     ],
 )
 def test_props_reject_values_lambda_s3_or_dynamodb_would_refuse(props: dict[str, Any], message: str) -> None:

@@ -1,5 +1,5 @@
 """The default deployment's template: storage, function, trigger, least-privilege IAM, failure handling, alarms,
-dashboard and outputs."""
+dashboard and outputs (the large-file state machine's own resources: test_large_files.py)."""
 
 import json
 from collections.abc import Callable, Mapping
@@ -21,11 +21,13 @@ from tests.infra.logical_ids import (
     REJECTS_BUCKET_AUTO_DELETE_ID,
     REJECTS_BUCKET_ID,
     REJECTS_BUCKET_POLICY_ID,
+    STATE_MACHINE_ID,
     TABLE_ID,
     UPLOAD_BUCKET_AUTO_DELETE_ID,
     UPLOAD_BUCKET_ID,
     UPLOAD_BUCKET_NOTIFICATIONS_ID,
     UPLOAD_BUCKET_POLICY_ID,
+    WORK_BUCKET_ID,
 )
 
 FUNCTION_ACTIONS = {
@@ -37,10 +39,11 @@ FUNCTION_ACTIONS = {
     "dynamodb:PutItem",
     "s3:PutObject",
     "sqs:SendMessage",
+    "states:StartExecution",
 }
 REJECTS_OBJECTS = {"Fn::Join": ["", [{"Fn::GetAtt": [REJECTS_BUCKET_ID, "Arn"]}, "/*"]]}
 FAILED_EVENTS_QUEUE_ARN = {"Fn::GetAtt": [FAILED_EVENTS_QUEUE_ID, "Arn"]}
-ALARM_METRICS = ["Errors", "RowsRejected", "ApproximateNumberOfMessagesVisible", "Duration"]
+ALARM_METRICS = ["Errors", "RowsRejected", "ApproximateNumberOfMessagesVisible", "Duration", "ExecutionsFailed"]
 
 
 def single_resource(template: Template, type_: str, props: Any = None) -> tuple[str, Mapping[str, Any]]:
@@ -174,6 +177,7 @@ def test_no_resource_has_a_physical_name(template: Template) -> None:
         "DashboardName",
         "RoleName",
         "LogGroupName",
+        "StateMachineName",
     }
     hard_coded = [
         (logical_id, name)
@@ -186,7 +190,7 @@ def test_no_resource_has_a_physical_name(template: Template) -> None:
 
 # -- buckets --------------------------------------------------------------------------------------------------
 
-BUCKETS = [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID, REJECTS_BUCKET_ID]
+BUCKETS = [UPLOAD_BUCKET_ID, ACCESS_LOGS_BUCKET_ID, REJECTS_BUCKET_ID, WORK_BUCKET_ID]
 
 
 @pytest.mark.parametrize("bucket_id", BUCKETS)
@@ -238,10 +242,12 @@ def test_bucket_denies_requests_without_tls(template: Template, bucket_id: str) 
 
 
 @pytest.mark.parametrize(
-    ("bucket_id", "prefix"), [(UPLOAD_BUCKET_ID, "upload-bucket/"), (REJECTS_BUCKET_ID, "rejects-bucket/")]
+    ("bucket_id", "prefix"),
+    [(UPLOAD_BUCKET_ID, "upload-bucket/"), (REJECTS_BUCKET_ID, "rejects-bucket/"), (WORK_BUCKET_ID, "work-bucket/")],
 )
 def test_bucket_logs_access_to_the_access_logs_bucket(template: Template, bucket_id: str, prefix: str) -> None:
-    """Server access logs of the upload and rejects buckets go to the separate logs bucket, each under its prefix."""
+    """Server access logs of the upload, rejects and work buckets go to the separate logs bucket, each under its
+    prefix."""
     assert properties(template, bucket_id)["LoggingConfiguration"] == {
         "DestinationBucketName": {"Ref": ACCESS_LOGS_BUCKET_ID},
         "LogFilePrefix": prefix,
@@ -273,9 +279,10 @@ def test_access_logs_expire_after_90_days(template: Template) -> None:
     ]
 
 
-@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, REJECTS_BUCKET_ID])
+@pytest.mark.parametrize("bucket_id", [UPLOAD_BUCKET_ID, REJECTS_BUCKET_ID, WORK_BUCKET_ID])
 def test_access_logs_bucket_accepts_logs_from_the_pipeline_buckets(template: Template, bucket_id: str) -> None:
-    """S3 log delivery may write to the logs bucket on behalf of the upload and rejects buckets (by source ARN)."""
+    """S3 log delivery may write to the logs bucket on behalf of the upload, rejects and work buckets (by source
+    ARN)."""
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
         {
@@ -467,7 +474,8 @@ def test_function_may_upsert_rows_in_the_table(template: Template) -> None:
 
 
 def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> None:
-    """The role allows exactly: write its logs, read uploads, update/put items, write reports, send failed events."""
+    """The role allows exactly: write its logs, read uploads, update/put items, write reports, send failed events,
+    start the large-file state machine."""
     actions = {a for s in function_policy_statements(template) for a in as_list(s["Action"])}
     assert actions == FUNCTION_ACTIONS
 
@@ -550,6 +558,16 @@ def test_function_policy_has_no_wildcard_resource(template: Template) -> None:
         for r in as_list(s["Resource"])
     ]
     assert dynamodb_resources == [{"Fn::GetAtt": [TABLE_ID, "Arn"]}]
+
+
+def test_function_may_start_executions_of_the_state_machine_only(template: Template) -> None:
+    """states:StartExecution on the large-file state machine is the role's only Step Functions permission."""
+    states_statements = [
+        s for s in function_policy_statements(template) if any(a.startswith("states:") for a in as_list(s["Action"]))
+    ]
+    assert states_statements == [
+        {"Effect": "Allow", "Action": "states:StartExecution", "Resource": {"Ref": STATE_MACHINE_ID}}
+    ]
 
 
 # -- trigger --------------------------------------------------------------------------------------------------
@@ -734,6 +752,7 @@ def test_duration_alarm_fires_at_80_percent_of_the_timeout(template: Template) -
         ("RowsRejected", ["RejectsBucketName", ".rejected.csv", "upload it to the upload bucket"]),
         ("ApproximateNumberOfMessagesVisible", ["FailedEventsQueueUrl", "redrive", "delete the message"]),
         ("Duration", ["too large", "Split the file", "csv-ingest load"]),
+        ("ExecutionsFailed", ["StateMachineArn", "execution history", "redrive-execution", "same input", "safe"]),
     ],
 )
 def test_alarm_description_tells_the_reader_what_to_do(
@@ -852,11 +871,16 @@ def test_no_email_subscription_without_alarm_email(template: Template) -> None:
         ("AWS/Lambda", "Throttles", "FunctionName", "${Function}"),
         ("AWS/DynamoDB", "WriteThrottleEvents", "TableName", "${" + TABLE_ID + "}"),
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${" + FAILED_EVENTS_QUEUE_ID + ".QueueName}"),
+        ("AWS/States", "ExecutionsStarted", "StateMachineArn", "${" + STATE_MACHINE_ID + "}"),
+        ("AWS/States", "ExecutionsSucceeded", "StateMachineArn", "${" + STATE_MACHINE_ID + "}"),
+        ("AWS/States", "ExecutionsFailed", "StateMachineArn", "${" + STATE_MACHINE_ID + "}"),
+        ("AWS/States", "ExecutionTime", "StateMachineArn", "${" + STATE_MACHINE_ID + "}"),
     ],
     ids=lambda metric: metric[1],
 )
 def test_dashboard_graphs_the_metric(template: Template, metric: tuple[str, ...]) -> None:
-    """The dashboard graphs rows, files, errors, duration, throttles and queue depth, of this stack's resources."""
+    """The dashboard graphs rows, files, errors, duration, throttles, queue depth and large-file executions, of this
+    stack's resources."""
     expected = tuple(v.replace("${Function}", "${" + function_logical_id(template) + "}") for v in metric)
     graphed = {
         tuple(line[:4]) for widget in dashboard_widgets(template) for line in widget["properties"].get("metrics", [])
@@ -875,7 +899,7 @@ def test_dashboard_marks_the_timeout_on_the_duration_graph(template: Template) -
 
 
 def test_dashboard_shows_the_state_of_every_alarm(template: Template) -> None:
-    """An alarm-status widget lists the four alarms."""
+    """An alarm-status widget lists the five alarms."""
     (alarms,) = [w["properties"]["alarms"] for w in dashboard_widgets(template) if w["type"] == "alarm"]
     assert sorted(alarms) == sorted("${" + alarm_logical_id(template, m) + ".Arn}" for m in ALARM_METRICS)
 
@@ -902,11 +926,31 @@ def test_dashboard_shows_the_state_of_every_alarm(template: Template) -> None:
             lambda t: {"Ref": single_resource(t, "AWS::CloudWatch::Dashboard")[0]},
             "CloudWatch dashboard of the pipeline",
         ),
+        (
+            lambda t: {"Ref": WORK_BUCKET_ID},
+            "Partitions of large files while the state machine ingests them (expire after a day)",
+        ),
+        (
+            lambda t: {"Ref": STATE_MACHINE_ID},
+            "Step Functions state machine ingesting files larger than large_file_bytes: see its executions' history "
+            "for a failed file",
+        ),
     ],
-    ids=["bucket", "table", "function", "topic", "rejects-bucket", "failed-events-queue", "dashboard"],
+    ids=[
+        "bucket",
+        "table",
+        "function",
+        "topic",
+        "rejects-bucket",
+        "failed-events-queue",
+        "dashboard",
+        "work-bucket",
+        "state-machine",
+    ],
 )
 def test_outputs_tell_the_user_where_things_are(
     template: Template, value_of: Callable[[Template], dict[str, Any]], description: str
 ) -> None:
-    """The stack outputs where uploads, rows, reports, failed events, alarms and the dashboard are, described."""
+    """The stack outputs where uploads, rows, reports, failed events, alarms, the dashboard and the large-file path
+    are, described."""
     assert len(template.find_outputs("*", {"Value": value_of(template), "Description": description})) == 1

@@ -11,8 +11,21 @@ from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
 from app import STACK_ID, build_app
-from tests.infra.logical_ids import REJECTS_BUCKET_ID, UPLOAD_BUCKET_ID
+from tests.infra.logical_ids import REJECTS_BUCKET_ID, STATE_MACHINE_ID, UPLOAD_BUCKET_ID, WORK_BUCKET_ID
 from tests.infra.synth import REPO_ROOT, Synthesized, cli_context
+
+LARGE_FILES = f"{STACK_ID}/Pipeline/LargeFiles"
+# CDK's IDs for the large-file functions (the state machine's role may invoke each, versions included).
+LARGE_FILE_FUNCTION_IDS = [
+    "PipelineLargeFilesPartitionFunction28844A41",
+    "PipelineLargeFilesIngestPartitionFunction54E98B1A",
+    "PipelineLargeFilesFinishFunction60D1FB9F",
+]
+# How cdk-nag writes the ARN of the state machine's executions: "execution:" and the name, from its ARN.
+EXECUTIONS = (
+    "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+    f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{STATE_MACHINE_ID}"}}]}}]}}'
+)
 
 # Each one a finding that is inherent to the design, acknowledged with a reason at the narrowest construct.
 EXPECTED_ACKNOWLEDGEMENTS = {
@@ -29,6 +42,24 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
         f"{STACK_ID}/BucketNotificationsHandler050a0587b7544547bf325f094a3db834/Role",
     ),
+    # Every key of a bucket: object keys follow the upload's or the execution's name, chosen at run time.
+    (f"AwsSolutions-IAM5[Resource::<{UPLOAD_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/PartitionFunctionRole/DefaultPolicy"),
+    (f"AwsSolutions-IAM5[Resource::<{WORK_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/PartitionFunctionRole/DefaultPolicy"),
+    (
+        f"AwsSolutions-IAM5[Resource::<{WORK_BUCKET_ID}.Arn>/*]",
+        f"{LARGE_FILES}/IngestPartitionFunctionRole/DefaultPolicy",
+    ),
+    (f"AwsSolutions-IAM5[Resource::<{WORK_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/FinishFunctionRole/DefaultPolicy"),
+    (f"AwsSolutions-IAM5[Resource::<{REJECTS_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/FinishFunctionRole/DefaultPolicy"),
+    # The state machine's role: CDK's invoke grant covers each function's versions, log delivery and X-Ray take
+    # Resource * only, and the Distributed Map reaches its executions by name pattern.
+    *(
+        (f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]", f"{LARGE_FILES}/StateMachine/Role/DefaultPolicy")
+        for function_id in LARGE_FILE_FUNCTION_IDS
+    ),
+    ("AwsSolutions-IAM5[Resource::*]", f"{LARGE_FILES}/StateMachine/Role/DefaultPolicy"),
+    (f"AwsSolutions-IAM5[Resource::{EXECUTIONS}:*]", f"{LARGE_FILES}/StateMachine/DistributedMapPolicy"),
+    (f"AwsSolutions-IAM5[Resource::{EXECUTIONS}/*:*]", f"{LARGE_FILES}/StateMachine/DistributedMapPolicy"),
 }
 
 

@@ -162,3 +162,13 @@ def test_the_wheel_ships_the_brief_sample_for_the_demo(installed: Installed) -> 
     shipped = Path(result.stdout.strip())
     assert shipped.is_relative_to(installed.root)
     assert shipped.read_bytes() == SAMPLE_GOOD.read_bytes()
+
+
+def test_the_wheel_ships_the_large_file_state_machine_definition(installed: Installed) -> None:
+    """The demo's state machine definition is package data, byte for byte the repository's, found from site-packages."""
+    probe = "from importlib import resources; print(resources.files('csv_ingest') / 'flows' / 'large_file.asl.json')"
+    result = installed.run("python", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    shipped = Path(result.stdout.strip())
+    assert shipped.is_relative_to(installed.root)
+    assert shipped.read_bytes() == (REPO_ROOT / "csv_ingest" / "flows" / "large_file.asl.json").read_bytes()

@@ -1,0 +1,186 @@
+"""The LargeFileFlow construct: the Standard state machine that ingests a file too large for one invocation
+(Partition -> a Distributed Map of Ingest partition -> Finish), its three functions, and its logs and tracing."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from csv_ingest.ingestion import EngineFunction, FunctionSizing, engine_function, logical_id
+from csv_ingest_engine.constants import (
+    ENV_KEY_COLUMN,
+    ENV_PARTITION_BYTES,
+    ENV_REJECTS_BUCKET,
+    ENV_TABLE_NAME,
+    ENV_WORK_BUCKET,
+    ENV_WRITE_CONCURRENCY,
+    ENV_WRITE_MODE,
+    HANDLER_FINISH,
+    HANDLER_INGEST_PARTITION,
+    HANDLER_PARTITION,
+    WriteMode,
+)
+
+# Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
+# `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
+THROTTLE_RETRY_INTERVAL = Duration.seconds(2)
+THROTTLE_RETRY_ATTEMPTS = 6
+THROTTLE_RETRY_BACKOFF = 2.0
+# The state names, which the execution history, the logs and the packaged definition show.
+PARTITION_STATE = "Partition"
+INGEST_STATE = "Ingest"
+INGEST_PARTITION_STATE = "IngestPartition"
+FINISH_STATE = "Finish"
+
+
+class LargeFileFlow(Construct):
+    """`state_machine` ingests one uploaded object through the work bucket: `partition` splits it by key into
+    partitions of about `partition_bytes`, up to `max_workers` invocations of `ingest_partition` write one partition
+    each to the table, and `finish` merges their rejects into one report in the rejects bucket and fails the
+    execution if any partition did not report.
+
+    Each function runs as its own role, which is granted nothing here but its own log group: whoever composes the
+    flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        work_bucket_name: str,
+        table_name: str,
+        rejects_bucket_name: str,
+        key_column: str,
+        write_mode: WriteMode,
+        write_concurrency: int,
+        partition_bytes: int,
+        max_workers: int,
+        sizing: FunctionSizing,
+    ) -> None:
+        super().__init__(scope, id_)
+        work = {ENV_WORK_BUCKET: work_bucket_name, ENV_KEY_COLUMN: key_column}
+        self.partition = engine_function(
+            self,
+            "PartitionFunction",
+            handler=HANDLER_PARTITION,
+            environment={**work, ENV_PARTITION_BYTES: str(partition_bytes)},
+            sizing=sizing,
+        )
+        self.ingest_partition = engine_function(
+            self,
+            "IngestPartitionFunction",
+            handler=HANDLER_INGEST_PARTITION,
+            environment={
+                **work,
+                ENV_TABLE_NAME: table_name,
+                ENV_WRITE_MODE: write_mode,
+                ENV_WRITE_CONCURRENCY: str(write_concurrency),
+            },
+            sizing=sizing,
+        )
+        self.finish = engine_function(
+            self,
+            "FinishFunction",
+            handler=HANDLER_FINISH,
+            environment={**work, ENV_REJECTS_BUCKET: rejects_bucket_name},
+            sizing=sizing,
+        )
+        self.log_group = logs.LogGroup(
+            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            # Standard, not Express: an execution outlives Express's five minutes, and its history (kept 90 days)
+            # is where a failed file is investigated and redriven from.
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition(max_workers)),
+            # ALL: every state's start and end, so the log tells how long each step took (cdk-nag's AwsSolutions-SF1
+            # asks for it too). With the execution data (each step's input and output, and a failed step's error
+            # details), so that the log group alone says which object failed and why, across executions, without
+            # opening each one's history. That data is bucket, key, version and counts: rows never travel in the
+            # payload (they go through the work bucket), so no row content reaches the log.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        self._acknowledge_state_machine_findings()
+
+    def _definition(self, max_workers: int) -> sfn.IChainable:
+        partition = self._invoke(PARTITION_STATE, self.partition)
+        # The partition list comes from the Partition step's result, each entry all its worker needs. Workers
+        # write their results to the work bucket, where Finish counts them: the Map tolerates every failure so that
+        # Finish always runs, and discards its own result, which Finish does not read.
+        ingest = sfn.DistributedMap(
+            self,
+            INGEST_STATE,
+            items_path="$.partitions",
+            max_concurrency=max_workers,
+            map_execution_type=sfn.StateMachineType.STANDARD,  # a worker may run Lambda's full 15 minutes
+            tolerated_failure_percentage=100,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        ingest.item_processor(self._invoke(INGEST_PARTITION_STATE, self.ingest_partition))
+        return partition.next(ingest).next(self._invoke(FINISH_STATE, self.finish))
+
+    def _invoke(self, state_name: str, target: EngineFunction) -> tasks.LambdaInvoke:
+        """The state `state_name`: `target`'s function called with the state as its event, its return value the
+        state's result; retried on Lambda's service errors (CDK's default) and throttles."""
+        task = tasks.LambdaInvoke(self, state_name, lambda_function=target.function, payload_response_only=True)
+        task.add_retry(
+            errors=["Lambda.TooManyRequestsException"],
+            interval=THROTTLE_RETRY_INTERVAL,
+            max_attempts=THROTTLE_RETRY_ATTEMPTS,
+            backoff_rate=THROTTLE_RETRY_BACKOFF,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _acknowledge_state_machine_findings(self) -> None:
+        """The wildcards CDK writes into the state machine's role for its tasks, logging, tracing and Map: each
+        inherent to the service, none widening what the state machine can reach beyond its own functions and
+        executions."""
+        role_policy = Validations.of(self.state_machine.role.node.find_child("DefaultPolicy"))
+        for target in (self.partition, self.ingest_partition, self.finish):
+            role_policy.acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(target.function)}.Arn>:*]",
+                    reason="CDK's LambdaInvoke grants lambda:InvokeFunction on the function and its versions and "
+                    "aliases (ARN:*) and offers no way to narrow it; the state machine invokes the unqualified "
+                    "function only.",
+                )
+            )
+        role_policy.acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="Logging to CloudWatch Logs (logs:CreateLogDelivery and the other log-delivery actions) and "
+                "X-Ray tracing (xray:PutTraceSegments...) support no resource-level permissions: AWS documents "
+                "Resource * for both, and these are the only actions on it.",
+            )
+        )
+        # The Distributed Map's policy names executions by a pattern: their names are chosen at run time.
+        executions = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:" + json.dumps(
+            {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": logical_id(self.state_machine)}]}]},
+            separators=(",", ":"),
+        )
+        map_policy = Validations.of(self.state_machine.node.find_child("DistributedMapPolicy"))
+        for wildcard, reason in (
+            (
+                ":*",
+                "The Distributed Map describes and stops executions of this state machine (and only this one), "
+                "whose names are chosen at run time, one per large upload.",
+            ),
+            (
+                "/*:*",
+                "The Distributed Map redrives its child executions, one per partition, whose names Step Functions "
+                "chooses at run time; the pattern covers this state machine's Map runs only.",
+            ),
+        ):
+            map_policy.acknowledge(
+                Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{executions}{wildcard}]", reason=reason)
+            )
