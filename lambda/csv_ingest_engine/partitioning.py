@@ -65,8 +65,8 @@ class ChunkedPartitions:
     gets the CSV bytes of the partition's next chunk whenever it reaches the chunk size, and the rest at `close`.
 
     A chunk is self-contained: the file's header record, then one record per row with its line number in front
-    (`line,cells...`), RFC 4180-quoted. Memory stays bounded whatever the file's size: the chunk size is the budget
-    shared by all partitions.
+    (`line,cells...`), RFC 4180-quoted. Memory stays bounded whatever the file's size: the partitions' buffers are
+    UTF-8 bytes, and together they hold at most `budget_bytes` (plus one row each).
     """
 
     def __init__(
@@ -79,23 +79,25 @@ class ChunkedPartitions:
         budget_bytes: int = CHUNK_BUDGET_BYTES,
     ) -> None:
         self._header = header
-        self._header_cells = header_cells
         self._partitions = partitions
         self._emit = emit
-        self._chunk_chars = max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, budget_bytes // partitions))
-        self._buffers = [io.StringIO() for _ in range(partitions)]
-        self._writers = [csv.writer(buffer) for buffer in self._buffers]
+        self._chunk_bytes = max(MIN_CHUNK_BYTES, min(MAX_CHUNK_BYTES, budget_bytes // partitions))
+        # Each row is formatted once, in this one small text buffer, then kept as bytes: a text buffer per
+        # partition would hold up to 4 bytes per character.
+        self._text = io.StringIO()
+        self._csv = csv.writer(self._text)
+        self._header_bytes = self._encoded(header_cells)
+        self._buffers = [bytearray(self._header_bytes) for _ in range(partitions)]
         self._pending = [0] * partitions  # rows in the buffer, not yet handed on
         self.chunks = [0] * partitions
         self.rows = [0] * partitions
-        for writer in self._writers:
-            writer.writerow(header_cells)
 
     def add_all(self, records: Iterable[Record]) -> None:
         for index, record in route(records, self._header, self._partitions):
-            self._writers[index].writerow([record.line, *record.cells])
+            buffer = self._buffers[index]
+            buffer += self._encoded([record.line, *record.cells])
             self._pending[index] += 1
-            if self._buffers[index].tell() >= self._chunk_chars:
+            if len(buffer) >= self._chunk_bytes:
                 self._flush(index)
 
     def close(self) -> None:
@@ -104,15 +106,20 @@ class ChunkedPartitions:
             if self._pending[index]:
                 self._flush(index)
 
+    def _encoded(self, cells: list[object]) -> bytes:
+        self._csv.writerow(cells)
+        text = self._text.getvalue()
+        self._text.seek(0)
+        self._text.truncate()
+        return text.encode()
+
     def _flush(self, index: int) -> None:
-        buffer = self._buffers[index]
-        self._emit(index, self.chunks[index], buffer.getvalue().encode())
+        self._emit(index, self.chunks[index], bytes(self._buffers[index]))
         self.chunks[index] += 1
         self.rows[index] += self._pending[index]
         self._pending[index] = 0
-        buffer.seek(0)
-        buffer.truncate()
-        self._writers[index].writerow(self._header_cells)
+        # A new buffer: a cleared one would keep the capacity it grew to.
+        self._buffers[index] = bytearray(self._header_bytes)
 
 
 def read_chunk(raw: ReadableBytes, *, source: str) -> tuple[list[str], Iterator[Record]]:
