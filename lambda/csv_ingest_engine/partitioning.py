@@ -14,7 +14,7 @@ import csv
 import io
 import math
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from csv_ingest_engine.constants import MAX_PARTITIONS
@@ -106,7 +106,7 @@ class ChunkedPartitions:
             if self._pending[index]:
                 self._flush(index)
 
-    def _encoded(self, cells: list[object]) -> bytes:
+    def _encoded(self, cells: Sequence[object]) -> bytes:
         self._csv.writerow(cells)
         text = self._text.getvalue()
         self._text.seek(0)
