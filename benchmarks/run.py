@@ -4,6 +4,8 @@ first pass that checks a file before anything is written.
     .venv/bin/python benchmarks/run.py                      # 10,000 rows x 10 columns, 5 ms per request
     .venv/bin/python benchmarks/run.py --latency-ms 20
     .venv/bin/python benchmarks/run.py --memory-run         # the handler alone on 1,000,000 rows: peak RSS
+    .venv/bin/python benchmarks/run.py --workers 2 --rows 20000   # `csv-ingest load --workers 1` vs 2, and the
+                                                                  # partition pass alone on 1,000,000 rows
 
 Everything runs on 127.0.0.1 with no AWS account: S3 is a moto server, DynamoDB a stub endpoint that sleeps the
 given latency per request and counts the rows it receives (benchmarks/stub_dynamodb.py). Each contender runs in a
@@ -13,6 +15,7 @@ process of its own; CPU time and peak RSS are that process's own. The script fai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -124,7 +127,114 @@ def worker_check(args: argparse.Namespace) -> dict[str, Any]:
     return _finish(rows, started, cpu)
 
 
-WORKERS = {"loop": worker_loop, "handler": worker_handler, "floor": worker_floor, "check": worker_check}
+def worker_cli(args: argparse.Namespace) -> dict[str, Any]:
+    """`csv-ingest load --workers N --json` as a user runs it; CPU time is its whole process tree's."""
+    command = [sys.executable, "-c", "import sys; from csv_ingest.cli import main; sys.exit(main())"]
+    command += ["load", args.csv, "--table", TABLE, "--workers", str(args.workers), "--json"]
+    command += ["--concurrency", str(args.concurrency), "--mode", args.mode]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode != 0:
+        raise RuntimeError(f"csv-ingest load exited {completed.returncode}: {completed.stdout}{completed.stderr}")
+    outcome = json.loads(completed.stdout)
+    return {
+        "rows": outcome["rows_written"],
+        "seconds": outcome["seconds"],  # the load's own time: worker start-up, first pass and routing included
+        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+        "peak_rss_mb": after.ru_maxrss / 1024,  # the largest process of the tree
+    }
+
+
+def worker_split(args: argparse.Namespace) -> dict[str, Any]:
+    """The issue's yardstick for `--workers N`: N independent `csv-ingest load --workers 1` processes at once, each on
+    the rows of one key partition (files cut beforehand, --csv is their common prefix); `seconds` is the slowest's."""
+    parts = sorted(Path(args.csv).parent.glob(Path(args.csv).name + ".part*"))
+    command = [sys.executable, "-c", "import sys; from csv_ingest.cli import main; sys.exit(main())", "load"]
+    options = [
+        "--table",
+        TABLE,
+        "--workers",
+        "1",
+        "--json",
+        "--concurrency",
+        str(args.concurrency),
+        "--mode",
+        args.mode,
+    ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    processes = [
+        subprocess.Popen([*command, str(part), *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for part in parts
+    ]
+    outcomes = []
+    for process in processes:
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"csv-ingest load exited {process.returncode}: {stdout}{stderr}")
+        outcomes.append(json.loads(stdout))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "rows": sum(outcome["rows_written"] for outcome in outcomes),
+        "seconds": max(outcome["seconds"] for outcome in outcomes),
+        "cpu_s": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+        "peak_rss_mb": after.ru_maxrss / 1024,
+    }
+
+
+def split_by_key(path: Path, partitions: int) -> None:
+    """`path.part0`, `path.part1`, ...: the header and the rows of each key partition, as `--workers` routes them."""
+    from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
+    from csv_ingest_engine.partitioning import partition_of
+    from csv_ingest_engine.rules import key_of, parse_header
+
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = csv.reader(file)
+        header_cells = next(rows)
+        header = parse_header(header_cells, key_column=DEFAULT_KEY_COLUMN, source=str(path))
+        with contextlib.ExitStack() as stack:
+            parts = [
+                stack.enter_context(path.with_name(f"{path.name}.part{i}").open("w", newline=""))
+                for i in range(partitions)
+            ]
+            writers = [csv.writer(part) for part in parts]
+            for writer in writers:
+                writer.writerow(header_cells)
+            for cells in rows:
+                writers[partition_of(key_of(cells, header), partitions)].writerow(cells)
+
+
+def worker_partition(args: argparse.Namespace) -> dict[str, Any]:
+    """What `load --workers N`'s parent does per record after the first pass: read, route by key, gather chunks,
+    pickle them as its queues do (the workers' side left out)."""
+    from multiprocessing.reduction import ForkingPickler
+
+    from csv_ingest.parallel import Chunker
+    from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
+    from csv_ingest_engine.reading import read_records
+    from csv_ingest_engine.rules import parse_header
+
+    started, cpu = _clock()
+    records = read_records(Path(args.csv), source=args.csv)
+    header = parse_header(next(records).cells, key_column=DEFAULT_KEY_COLUMN, source=args.csv)
+    chunker = Chunker(header, args.workers)
+    rows = 0
+    for chunks in (chunker.full(records), chunker.rest()):
+        for _, chunk in chunks:
+            ForkingPickler.dumps(chunk)
+            rows += len(chunk)
+    return {**_finish(rows, started, cpu), "bytes": Path(args.csv).stat().st_size}
+
+
+WORKERS = {
+    "loop": worker_loop,
+    "handler": worker_handler,
+    "floor": worker_floor,
+    "check": worker_check,
+    "cli": worker_cli,
+    "split": worker_split,
+    "partition": worker_partition,
+}
 
 
 def _clock() -> tuple[float, float]:
@@ -164,6 +274,14 @@ class Stub:
         self.process.stdin.flush()
         counters: dict[str, int] = json.loads(self._line())
         return counters
+
+    def cpu_s(self) -> float:
+        """The stub's CPU time so far (Linux's /proc; 0 elsewhere): it shares the cores with the client."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     def stop(self) -> None:
         self.process.terminate()
@@ -227,10 +345,17 @@ def main() -> int:
         "--repeat", type=int, default=3, help="runs of the handler and the floor, interleaved; the median is shown"
     )
     parser.add_argument("--memory-run", action="store_true", help="only the handler, on 1,000,000 rows")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="only `csv-ingest load --workers 1` and `--workers N` (interleaved, --repeat times each), and the "
+        "partition pass alone on --partition-rows rows",
+    )
+    parser.add_argument("--partition-rows", type=int, default=1_000_000, help="rows for the partition pass (0: none)")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
-    parser.add_argument("--mode", default="merge", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="merge", help="write mode of the --workers runs (the handler runs do both)")
     args = parser.parse_args()
 
     from csv_ingest_engine.constants import DEFAULT_CONCURRENCY
@@ -245,8 +370,6 @@ def main() -> int:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    import boto3
-
     stub = Stub(args.latency_ms)
     s3_process, s3_url = start_s3()
     env = {
@@ -264,38 +387,24 @@ def run_all(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bench.csv"
             generate_csv(path, args.rows, args.columns)
-            s3 = boto3.client(
-                "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
-            )
-            s3.create_bucket(Bucket=BUCKET)
-            s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-            s3.upload_file(str(path), BUCKET, "bench.csv")
-            plan: list[tuple[str, str, dict[str, Any], int]] = []
-            if not args.memory_run:
-                loop_rows = min(args.loop_rows, args.rows)
-                plan.append(("loop", "loop", {"csv": path, "rows": loop_rows}, loop_rows))
-            common = {"key": "bench.csv", "concurrency": args.concurrency, "rows": args.rows, "columns": args.columns}
-            # The handler and the floor alternate, so that drift on a shared machine hits both alike.
-            for _ in range(1 if args.memory_run else args.repeat):
-                plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
-                if not args.memory_run:
-                    plan.append(("floor", "floor", common, args.rows))
-                    plan.append(("first pass (check)", "check", {"csv": path}, args.rows))
-            if not args.memory_run:
-                plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
+            plan = workers_plan(args, path) if args.workers else handler_plan(args, path, s3_url)
             runs: dict[str, list[dict[str, Any]]] = {}
             for label, worker, options, expected in plan:
                 stub.command("reset")
+                stub_cpu = stub.cpu_s()
                 result = run_worker(worker, env, **options)
                 counted = stub.command("counters")
-                result.update(requests=counted["requests"], rows_at_stub=counted["rows"])
+                result.update(
+                    requests=counted["requests"], rows_at_stub=counted["rows"], stub_cpu_s=stub.cpu_s() - stub_cpu
+                )
                 runs.setdefault(label, []).append(result)
-                writes = worker != "check"  # the first pass only reads
+                writes = worker not in ("check", "partition")  # they only read
                 if result["rows"] != expected or (writes and counted["rows"] != expected):
                     lost.append(f"{label}: expected {expected}, wrote {result['rows']}, stub counted {counted['rows']}")
             for label, label_runs in runs.items():
+                rates = [r["rows"] / r["seconds"] for r in label_runs]  # in the order run
                 label_runs.sort(key=lambda r: r["rows"] / r["seconds"])
-                results[label] = {**label_runs[len(label_runs) // 2], "runs": len(label_runs)}
+                results[label] = {**label_runs[len(label_runs) // 2], "runs": len(label_runs), "rates": rates}
     finally:
         stub.stop()
         s3_process.terminate()
@@ -306,23 +415,74 @@ def run_all(args: argparse.Namespace) -> int:
     return 1 if lost else 0
 
 
+Plan = list[tuple[str, str, dict[str, Any], int]]  # label, contender, its options, the rows it must handle
+
+
+def handler_plan(args: argparse.Namespace, path: Path, s3_url: str) -> Plan:
+    """The brief's loop, the handler in both modes, the floor and the first pass (the file uploaded to S3)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+    )
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.upload_file(str(path), BUCKET, "bench.csv")
+    plan: Plan = []
+    if not args.memory_run:
+        loop_rows = min(args.loop_rows, args.rows)
+        plan.append(("loop", "loop", {"csv": path, "rows": loop_rows}, loop_rows))
+    common = {"key": "bench.csv", "concurrency": args.concurrency, "rows": args.rows, "columns": args.columns}
+    # The handler and the floor alternate, so that drift on a shared machine hits both alike.
+    for _ in range(1 if args.memory_run else args.repeat):
+        plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
+        if not args.memory_run:
+            plan.append(("floor", "floor", common, args.rows))
+            plan.append(("first pass (check)", "check", {"csv": path}, args.rows))
+    if not args.memory_run:
+        plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
+    return plan
+
+
+def workers_plan(args: argparse.Namespace, path: Path) -> Plan:
+    """`load --workers 1` and `--workers N`, alternating; then the partition pass and the first pass on a file of
+    --partition-rows rows (generated next to the first)."""
+    split_by_key(path, args.workers)
+    plan: Plan = []
+    common = {"csv": path, "concurrency": args.concurrency, "mode": args.mode}
+    for _ in range(args.repeat):
+        plan.append(("load, 1 worker", "cli", {**common, "workers": 1}, args.rows))
+        plan.append((f"load, {args.workers} workers", "cli", {**common, "workers": args.workers}, args.rows))
+        plan.append((f"{args.workers} loads, split", "split", common, args.rows))
+    if not args.partition_rows:
+        return plan
+    big = path.with_name("partition.csv")
+    generate_csv(big, args.partition_rows, args.columns)
+    for _ in range(args.repeat):
+        plan.append(("partition pass", "partition", {"csv": big, "workers": args.workers}, args.partition_rows))
+        plan.append(("first pass (check)", "check", {"csv": big}, args.partition_rows))
+    return plan
+
+
 def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
     print(
         f"# {platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}), "
         f"{time.strftime('%Y-%m-%d')}: {args.rows:,} rows x {args.columns} columns, "
-        f"{args.latency_ms:g} ms per request, concurrency {args.concurrency} (median of the runs shown)"
+        f"{args.latency_ms:g} ms per request, concurrency {args.concurrency}"
+        f"{f', --mode {args.mode}' if args.workers else ''} (median of the runs shown)"
     )
     header = (
         f"{'run':<20}{'runs':>5}{'rows':>10}{'rows/s':>10}{'CPU us/row':>12}{'peak RSS MB':>13}{'requests':>10}"
-        f"{'stub rows':>11}"
+        f"{'stub rows':>11}{'stub CPU us/request':>21}"
     )
     print(header)
     for label, r in results.items():
         rows_per_s = r["rows"] / r["seconds"]
         cpu_us = r["cpu_s"] / max(r["rows"], 1) * 1e6
+        stub_us = f"{r['stub_cpu_s'] / r['requests'] * 1e6:,.0f}" if r["requests"] else "-"
         print(
             f"{label:<20}{r['runs']:>5}{r['rows']:>10,}{rows_per_s:>10,.0f}{cpu_us:>12,.0f}{r['peak_rss_mb']:>13,.0f}"
-            f"{r['requests']:>10,}{r['rows_at_stub']:>11,}"
+            f"{r['requests']:>10,}{r['rows_at_stub']:>11,}{stub_us:>21}"
         )
 
     def rate(label: str) -> float | None:
@@ -339,6 +499,37 @@ def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
     check = rate("first pass (check)")
     if handler and check:
         print(f"first pass:       {check / handler:.0f}x the handler's rows/s, {handler / check:.1%} of its time")
+    if args.workers:
+        print_workers_report(args, results)
+
+
+def print_workers_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    """`load --workers N` against one worker, and the partition pass against one worker, with the issue's targets."""
+    one, many = results.get("load, 1 worker"), results.get(f"load, {args.workers} workers")
+    split = results.get(f"{args.workers} loads, split")
+    if not (one and many and split):
+        return
+    one_rate = one["rows"] / one["seconds"]
+
+    def speedups(r: dict[str, Any]) -> str:
+        each = ", ".join(f"{rate / first:.2f}" for rate, first in zip(r["rates"], one["rates"], strict=True))
+        return f"{r['rows'] / r['seconds'] / one_rate:.2f}x the rows/s (each repeat: {each})"
+
+    print(f"{args.workers} workers / 1:    {speedups(many)} (target >= 1.7x at 5 ms)")
+    print(
+        f"{args.workers} split / 1:      {speedups(split)}: the yardstick, {args.workers} independent processes on the "
+        "key partitions, cut beforehand"
+    )
+    partition, check = results.get("partition pass"), results.get("first pass (check)")
+    if not (partition and check):
+        return
+    partition_rate = partition["rows"] / partition["seconds"]
+    print(
+        f"partition pass:   {partition_rate:,.0f} rows/s, {partition['bytes'] / partition['seconds'] / 1e6:,.0f} MB/s "
+        f"on {partition['rows']:,} rows ({partition['bytes'] / 1e6:,.0f} MB), {partition_rate / one_rate:.0f}x one "
+        f"worker's rows/s (target >= 50x), peak RSS {partition['peak_rss_mb']:,.0f} MB (target <= 200 MB)"
+    )
+    print(f"first pass:       {check['rows'] / check['seconds']:,.0f} rows/s on the same file")
 
 
 if __name__ == "__main__":

@@ -28,16 +28,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from csv_ingest.parallel import SMALL_FILE_BYTES, WriterSettings, default_workers, ingest_in_workers
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection, ingest_file
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_KEY_COLUMN,
+    DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_WRITE_MODE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
+    MAX_CLI_WORKERS,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
@@ -200,7 +203,16 @@ class Aws:
     type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
     default=DEFAULT_CONCURRENCY,
     show_default=True,
-    help="Parallel writers (rows that share a key are still written in file order).",
+    help="Writer threads, in each worker process (rows that share a key are still written in file order).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_CLI_WORKERS),
+    metavar="N",
+    help=f"Worker processes, each writing the rows of its share of the keys (all rows of a key go to one, in file "
+    f"order). Default: this machine's CPUs (at most {MAX_CLI_WORKERS}), but 1 for a file under "
+    f"{SMALL_FILE_BYTES['merge'] // 1024} KiB ({SMALL_FILE_BYTES['replace'] // 1024 // 1024} MiB with --mode "
+    "replace), where starting the processes takes longer than they save. 1: everything in this process.",
 )
 @click.option(
     "--patience",
@@ -222,6 +234,7 @@ def load(
     profile: str | None,
     mode: WriteMode,
     concurrency: int,
+    workers: int | None,
     patience: float,
     rejects: Path | None,
     as_json: bool,
@@ -229,17 +242,9 @@ def load(
     """Upsert every row of SOURCE (a local path or s3://bucket/key) into a DynamoDB table."""
     _refuse_rejects_on_input(rejects, source)
     aws = Aws(endpoint_url, region, profile)
-
-    def writer() -> TableWriter:
-        from csv_ingest_engine.objects import dynamodb_config
-
-        client = aws.client("dynamodb", config=dynamodb_config(concurrency))
-        return TableWriter(
-            client, table_name=table, key_column=key_column, concurrency=concurrency, mode=mode, patience_s=patience
-        )
-
+    writer = WriterSettings(table, key_column, mode, concurrency, patience, endpoint_url, region, profile)
     run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=writer, rejects=rejects, as_json=as_json)
-    sys.exit(run.print_outcome(run.execute()))
+    sys.exit(run.print_outcome(run.execute(workers)))
 
 
 @main.command()
@@ -272,8 +277,28 @@ def validate(
 @main.command()
 @click.argument("path", default=str(SAMPLE_GOOD))
 @key_column_option
-def demo(path: str, key_column: str) -> None:
-    """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table."""
+@click.option(
+    "--large-file-bytes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LARGE_FILE_BYTES,
+    show_default=True,
+    metavar="N",
+    help="A file over N bytes goes through the stack's large-file state machine (Partition, a Map of partition "
+    "workers, Finish), as the deployed trigger sends it; 0 sends every file there.",
+)
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Write the resulting table to PATH as CSV (the key column, then every attribute name seen, sorted; one "
+    "line per item, by key), so that two runs can be compared with diff.",
+)
+def demo(path: str, key_column: str, large_file_bytes: int, export: Path | None) -> None:
+    """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
+
+    A file over --large-file-bytes goes through the state machine, executed by moto with the Lambda tasks run in
+    this process: the demo shows the partitions, their counts and the execution's outcome.
+    """
     missing = [dist for module, dist in DEMO_REQUIREMENTS.items() if importlib.util.find_spec(module) is None]
     if missing:
         err.print(
@@ -288,7 +313,22 @@ def demo(path: str, key_column: str) -> None:
     except IngestError as exc:
         err.print(f"[bold red]failed:[/] {escape(str(exc))}")
         sys.exit(EXIT_FAILED)
-    sys.exit(run_demo(local, key_column=key_column, out=out, err=err, progress=_progress))
+    with contextlib.suppress(OSError):  # an export file that does not exist yet is not the input
+        if export is not None and local.samefile(export):
+            raise click.BadParameter(
+                f"{export} is the file being ingested ({path}); the export would overwrite it. Name another file.",
+                param_hint="'--export'",
+            )
+    code = run_demo(
+        local,
+        key_column=key_column,
+        out=out,
+        err=err,
+        progress=_progress,
+        large_file_bytes=large_file_bytes,
+        export=export,
+    )
+    sys.exit(code)
 
 
 # -- one run of load or validate --------------------------------------------------------------------------------------
@@ -372,11 +412,12 @@ class FileRun:
     key_column: str
     mode: WriteMode
     aws: Aws
-    writer: Callable[[], TableWriter] | None
+    writer: WriterSettings | None
     rejects: Path | None
     as_json: bool
 
-    def execute(self) -> Outcome:
+    def execute(self, workers: int | None = 1) -> Outcome:
+        """Run it; a load with `workers` processes (None: by the file's size, see `default_workers`)."""
         rejections = FirstRejections(SHOWN_REJECTIONS)
         outcome = Outcome(self.source, "valid" if self.writer is None else "written", 0.0, rejections)
         failures: tuple[type[Exception], ...] = (IngestError,)
@@ -387,7 +428,7 @@ class FileRun:
         started = time.monotonic()
         try:
             with self._local_copy() as path:
-                outcome.result = self._ingest(path, rejections, failures)
+                outcome.result = self._ingest(path, rejections, failures, workers)
         except IngestStopped as exc:
             outcome.interrupted(exc)
         except failures as exc:
@@ -409,29 +450,63 @@ class FileRun:
         with downloaded(self.aws.client("s3", config=CLIENT_CONFIG), bucket, key) as path:
             yield path
 
-    def _ingest(self, path: Path, rejections: FirstRejections, failures: tuple[type[Exception], ...]) -> FileResult:
-        writer = self.writer() if self.writer is not None else None
+    def _ingest(
+        self, path: Path, rejections: FirstRejections, failures: tuple[type[Exception], ...], workers: int | None
+    ) -> FileResult:
+        workers = workers or default_workers(path.stat().st_size, self.mode)
+        if self.writer is not None and workers > 1:
+            return self._ingest_in_workers(self.writer, path, rejections, failures, workers)
+        writer = self.writer.writer(TableWriter) if self.writer is not None else None
         with contextlib.ExitStack() as stack:
-            # Only a run that reads the file touches the report: a mistyped path leaves an earlier one alone.
-            report = stack.enter_context(RejectsReport(self.rejects)) if self.rejects else None
+            report = stack.enter_context(self._report(failures))
             on_progress = stack.enter_context(_progress(path.stat().st_size, shown=not self.as_json))
             # Only a load has something to wind down: Ctrl-C anywhere else (validate, a download) aborts at once.
             should_stop = stack.enter_context(_ctrl_c_stops()) if writer is not None else None
+            return ingest_file(
+                path,
+                source=self.source,
+                key_column=self.key_column,
+                writer=writer,
+                mode=self.mode,
+                on_reject=rejections.add,
+                report=report,
+                on_progress=on_progress,
+                should_stop=should_stop,
+            )
+
+    def _ingest_in_workers(
+        self,
+        writer: WriterSettings,
+        path: Path,
+        rejections: FirstRejections,
+        failures: tuple[type[Exception], ...],
+        workers: int,
+    ) -> FileResult:
+        """A load by `workers` processes, one per share of the keys: one bar, one report, one outcome."""
+        with self._report(failures) as report, _ctrl_c_stops() as should_stop:
+            return ingest_in_workers(
+                path,
+                source=self.source,
+                settings=writer,
+                workers=workers,
+                on_reject=rejections.add,
+                report=report,
+                progress=functools.partial(_progress, shown=not self.as_json),  # entered with the records counted
+                should_stop=should_stop,
+            )
+
+    @contextlib.contextmanager
+    def _report(self, failures: tuple[type[Exception], ...]) -> Iterator[RejectsReport | None]:
+        """The --rejects report of a run that reads the file (a mistyped path leaves an earlier one alone): whole at
+        the end, with the rows rejected before a failure or Ctrl-C too, and the earlier one left if the run crashed."""
+        if self.rejects is None:
+            yield None
+            return
+        with RejectsReport(self.rejects) as report:
             try:
-                return ingest_file(
-                    path,
-                    source=self.source,
-                    key_column=self.key_column,
-                    writer=writer,
-                    mode=self.mode,
-                    on_reject=rejections.add,
-                    report=report,
-                    on_progress=on_progress,
-                    should_stop=should_stop,
-                )
+                yield report
             except failures:  # IngestStopped (Ctrl-C) too
-                if report is not None:
-                    report.close()  # the rows rejected before the failure are reported too
+                report.close()
                 raise
 
     def print_outcome(self, outcome: Outcome) -> int:
@@ -525,8 +600,9 @@ def _ctrl_c_stops() -> Iterator[Callable[[], bool] | None]:
 
 
 @contextlib.contextmanager
-def _progress(total_bytes: int, *, shown: bool = True) -> Iterator[Callable[[int, int], None] | None]:
-    """A progress bar (rows, rows/s, ETA from the file size) when stdout is a terminal; nothing otherwise."""
+def _progress(total: int, *, shown: bool = True) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar when stdout is a terminal (nothing otherwise): rows, rows/s, and the ETA from `total`, the file's
+    size (the update is `(rows, bytes_read)`) or, with worker processes, its record count (`(rows, rows)`)."""
     if not shown or not out.is_terminal:
         yield None
         return
@@ -539,11 +615,11 @@ def _progress(total_bytes: int, *, shown: bool = True) -> Iterator[Callable[[int
     )
     started = time.monotonic()
     with Progress(*columns, console=out, transient=True) as progress:
-        task = progress.add_task("ingesting", total=total_bytes, rows=0, rate=0.0)
+        task = progress.add_task("ingesting", total=total, rows=0, rate=0.0)
 
-        def update(rows: int, bytes_read: int) -> None:
+        def update(rows: int, completed: int) -> None:
             rate = rows / max(time.monotonic() - started, 1e-6)
-            progress.update(task, completed=bytes_read, rows=rows, rate=rate)
+            progress.update(task, completed=completed, rows=rows, rate=rate)
 
         yield update
 

@@ -102,9 +102,11 @@ class Monitoring(Construct):
             description="A large file's state machine execution failed (stack output StateMachineArn). Its "
             "execution history in the Step Functions console says why: the failed step's error names the object "
             "and, for the Finish step, the partitions that did not report or rows that failed. Fix the cause, then "
-            "retry: aws stepfunctions redrive-execution --execution-arn <the execution's ARN>, or start a new "
-            "execution with the same input, or upload the file again. Ingesting a file again is safe: its rows "
-            "overwrite the same items.",
+            "ingest the file again: upload it again, or start a new execution with the failed execution's input. "
+            "That is safe: a new run has its own work objects, and every write is an upsert. "
+            "aws stepfunctions redrive-execution reruns only the failed step (the Map tolerates its partitions' "
+            "failures), so it helps only when Partition or Finish itself failed on an AWS-side error, such as S3 "
+            "throttling.",
             metric=state_machine.metric_failed(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

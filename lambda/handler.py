@@ -1,9 +1,12 @@
-"""The Lambda function's entry point (handler setting `handler.handler`): the engine's S3-event handler.
+"""The Lambda functions' entry points: the S3 trigger (`handler.handler`) and the large-file state machine's three
+tasks (`handler.partition`, `handler.ingest_partition`, `handler.finish`), one per function, all in one code asset.
 
-The code lives in `csv_ingest_engine.function`, so that `csv-ingest demo` runs the very same handler from an
-installed package; this file is what Lambda's layout (and the bundle) addresses.
+The code lives in the engine package (`csv_ingest_engine.function` and `.large_files`), so that `csv-ingest demo`
+runs the very same handlers from an installed package; this file is what Lambda's layout (and the bundle) addresses.
+The names are `constants.HANDLER_*`, which the stack sets as each function's handler.
 """
 
 from csv_ingest_engine.function import handler
+from csv_ingest_engine.large_files import finish, ingest_partition, partition
 
-__all__ = ["handler"]
+__all__ = ["finish", "handler", "ingest_partition", "partition"]

@@ -33,7 +33,7 @@ METRIC_ROWS_REJECTED: Final = "RowsRejected"
 METRIC_FILES_PROCESSED: Final = "FilesProcessed"
 METRIC_FILES_FAILED: Final = "FilesFailed"
 
-# The function's environment: set by the stack from resource attributes, read by `function.Settings`.
+# The functions' environment: set by the stack from resource attributes, read by `settings` (one class per function).
 ENV_TABLE_NAME: Final = "TABLE_NAME"
 ENV_KEY_COLUMN: Final = "KEY_COLUMN"
 ENV_REJECTS_BUCKET: Final = "REJECTS_BUCKET"

@@ -1,24 +1,21 @@
 """The Lambda function: S3 `ObjectCreated` event -> ingestion engine -> one summary entry per record.
 
-`lambda/handler.py` (the function's entry point) re-exports `handler`; it lives in the engine package so that
-`csv-ingest demo` can run the very same code from an installed wheel. Logs are JSON (Powertools Logger) with the
-object's bucket, key and version and a correlation id per file; counts go out as CloudWatch EMF metrics. Powertools
-reads the service name and metrics namespace from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, which the
-stack (and the demo and the tests) set.
+An object larger than LARGE_FILE_BYTES (with a state machine configured) is not ingested here: the function starts
+the large-file state machine on it and returns (see `large_files`). `lambda/handler.py` (the function's entry point)
+re-exports `handler`; it lives in the engine package so that `csv-ingest demo` can run the very same code from an
+installed wheel. Logs are JSON (Powertools Logger) with the object's bucket, key and version and a correlation id per
+file; counts go out as CloudWatch EMF metrics. Powertools reads the service name and metrics namespace from
+POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, which the stack (and the demo and the tests) set.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import S3Event
@@ -28,71 +25,22 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine import IngestError, Rejection, ingest_file
+from csv_ingest_engine.clients import dynamodb_client, s3_client, stepfunctions_client
 from csv_ingest_engine.constants import (
     DEADLINE_MARGIN_MS,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_KEY_COLUMN,
-    DEFAULT_WRITE_MODE,
-    ENV_KEY_COLUMN,
-    ENV_REJECTS_BUCKET,
-    ENV_TABLE_NAME,
-    ENV_WRITE_CONCURRENCY,
-    ENV_WRITE_MODE,
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_WRITTEN,
-    WRITE_MODES,
-    WriteMode,
 )
-from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config, rejects_report_key, temporary_path
+from csv_ingest_engine.large_files import FileJob, start_execution
+from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
 from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.settings import Settings as Settings  # re-exported: the stack's tests read it from here
 from csv_ingest_engine.writing import TableWriter
 
 logger = Logger()
 metrics = Metrics()
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """The function's configuration: the only place that reads the environment (Powertools reads its own)."""
-
-    table_name: str
-    key_column: str
-    rejects_bucket: str | None
-    write_mode: WriteMode
-    write_concurrency: int
-
-    @classmethod
-    def from_env(cls) -> Settings:
-        table_name = os.environ.get(ENV_TABLE_NAME, "")
-        if not table_name:
-            raise RuntimeError(f"{ENV_TABLE_NAME} is not set: the function needs the DynamoDB table's name")
-        mode = os.environ.get(ENV_WRITE_MODE) or DEFAULT_WRITE_MODE
-        if mode not in WRITE_MODES:
-            raise RuntimeError(f"{ENV_WRITE_MODE} must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
-        concurrency = os.environ.get(ENV_WRITE_CONCURRENCY) or str(DEFAULT_CONCURRENCY)
-        if not concurrency.isdigit() or int(concurrency) < 1:
-            raise RuntimeError(f"{ENV_WRITE_CONCURRENCY} must be a whole number of at least 1, not {concurrency!r}")
-        return cls(
-            table_name=table_name,
-            key_column=os.environ.get(ENV_KEY_COLUMN) or DEFAULT_KEY_COLUMN,
-            rejects_bucket=os.environ.get(ENV_REJECTS_BUCKET) or None,
-            write_mode=next(m for m in WRITE_MODES if m == mode),
-            write_concurrency=int(concurrency),
-        )
-
-
-@functools.cache
-def s3_client() -> Any:
-    """One S3 client per process, created on first use (so tests can start moto first)."""
-    return boto3.client("s3", config=CLIENT_CONFIG)
-
-
-@functools.cache
-def dynamodb_client(concurrency: int) -> Any:
-    """One DynamoDB client per process, shared by the writer's threads and reused by warm invocations."""
-    return boto3.client("dynamodb", config=dynamodb_config(concurrency))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -140,6 +88,10 @@ def _handle_record(
     logger.set_correlation_id(record.response_elements.get("x-amz-request-id") or str(uuid.uuid4()))
     with logger.append_context_keys(bucket=bucket, object_key=key, version_id=version_id):
         try:
+            size = record.s3.get_object.size
+            if settings.state_machine_arn is not None and size > settings.large_file_bytes:
+                job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=record.s3.get_object.sequencer)
+                return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
             entry.update(
                 _ingest_object(bucket, key, version_id, source=source, settings=settings, should_stop=should_stop)
             )
@@ -154,6 +106,19 @@ def _handle_record(
     metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=entry["rows_written"])
     metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=entry["rows_rejected"])
     return entry, None
+
+
+def _start_large_file(job: FileJob, state_machine_arn: str, settings: Settings) -> dict[str, Any]:
+    """Hand the object to the state machine, once per upload; Finish counts the file and its rows."""
+    started = start_execution(stepfunctions_client(), state_machine_arn, job)
+    message = "large file handed to the state machine"
+    if started.already:  # S3 delivered the event twice, or this invocation is a retry
+        message = "large file already handed to the state machine"
+    logger.info(
+        message,
+        extra={"size": job.size, "large_file_bytes": settings.large_file_bytes, "execution_arn": started.execution_arn},
+    )
+    return {"status": "started", "execution_arn": started.execution_arn}
 
 
 def _ingest_object(

@@ -234,7 +234,8 @@ def _raise_for_outcome(
     if run.fatal is not None and writer is not None:
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
             raise run.fatal.__cause__
-        raise IngestError(source, _table_refused(run.fatal, result, writer, key_column)) from run.fatal
+        message = table_refused(run.fatal, result, table_name=writer.table_name, key_column=key_column)
+        raise IngestError(source, message) from run.fatal
     # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
     stopped_before = run.stopped_before
     unsent = totals.first_unsent_line
@@ -243,18 +244,27 @@ def _raise_for_outcome(
     if stopped_before is not None:
         raise _stopped(source, result, before_line=stopped_before)
     if result.rows_failed:
-        patience = f"{writer.patience_s:g} s" if writer is not None else "a while"
-        raise IngestError(
-            source,
-            f"{result.rows_failed:,} rows could not be written before retries ran out (the table took no write at "
-            f"all for {patience}: it throttled or did not answer); {result.rows_written:,} rows were written. "
-            "Ingesting the file again is safe and will write them.",
-        )
+        raise IngestError(source, rows_not_written(result, patience_s=writer.patience_s if writer else None))
 
 
-def _table_refused(fatal: WriteFailed, result: FileResult, writer: TableWriter, key_column: str) -> str:
+# The two messages below also word the outcome of a file written by several processes (`csv-ingest load
+# --workers`), from the counts of all of them.
+
+
+def rows_not_written(result: FileResult, *, patience_s: float | None) -> str:
+    """Why a file whose rows the table would not take in time failed (`result.rows_failed` > 0)."""
+    patience = f"{patience_s:g} s" if patience_s is not None else "a while"
+    return (
+        f"{result.rows_failed:,} rows could not be written before retries ran out (the table took no write at "
+        f"all for {patience}: it throttled or did not answer); {result.rows_written:,} rows were written. "
+        "Ingesting the file again is safe and will write them."
+    )
+
+
+def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, key_column: str) -> str:
+    """Why a file failed when the table refused a write for a reason every row would get."""
     message = (
-        f"writing line {fatal.line} to DynamoDB table '{writer.table_name}' failed ({fatal.detail}); "
+        f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
         f"{result.rows_written:,} rows were written, and ingesting the file again is safe"
     )
     if any(words in fatal.detail for words in _KEY_SCHEMA_WORDS):
@@ -262,7 +272,7 @@ def _table_refused(fatal: WriteFailed, result: FileResult, writer: TableWriter, 
         message += (
             f". Each row is written with the file's '{key_column}' column as the item's key: a string (S) "
             f"partition key named '{key_column}', and no sort key. The table's key schema differs (see it with "
-            f"`aws dynamodb describe-table --table-name {writer.table_name} --query Table.KeySchema`): load into "
+            f"`aws dynamodb describe-table --table-name {table_name} --query Table.KeySchema`): load into "
             "a table keyed that way, or name the table's key column with --key-column (-c key_column=... for the "
             "stack)"
         )
@@ -282,8 +292,10 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
     return IngestStopped(
         source,
         f"the invocation was about to time out, so ingestion stopped {where}. The file is too large for one "
-        "invocation: split it into smaller files, or load it with `csv-ingest load`. Rows already written stay, "
-        "and uploading the file again is safe (every write is an upsert).",
+        "invocation: split it into smaller files, or load it with `csv-ingest load`. Files over the stack's "
+        "large-file threshold (context large_file_bytes) are written in parallel partitions instead, so lowering "
+        "it sends files like this one there. Rows already written stay, and uploading the file again is safe "
+        "(every write is an upsert).",
         rows_written=result.rows_written,
         rows_rejected=result.rows_rejected,
         rows_failed=result.rows_failed,

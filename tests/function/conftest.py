@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from csv_ingest_engine import function
+from csv_ingest_engine import clients, function
 from tests.support import KEY_COLUMN, REJECTS_BUCKET, Aws, DemoContext, DynamoDBBackend, reset_moto
 
 
@@ -56,15 +56,18 @@ def aws(
         monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_backend.url)
     reset_moto()
     # The handler keeps one client per process; start each test with clients made for this environment.
-    function.s3_client.cache_clear()
-    function.dynamodb_client.cache_clear()
+    _clear_clients()
     account = Aws()
     account.create_resources()
     monkeypatch.setenv("TABLE_NAME", account.table)
     yield account
     account.delete_table()
-    function.s3_client.cache_clear()
-    function.dynamodb_client.cache_clear()
+    _clear_clients()
+
+
+def _clear_clients() -> None:
+    for client in (clients.s3_client, clients.dynamodb_client, clients.stepfunctions_client):
+        client.cache_clear()
 
 
 @pytest.fixture

@@ -69,6 +69,7 @@ def test_deadline_guard_stops_cleanly_naming_the_line_reached(
     assert found, message
     line, written = int(found[1]), int(found[2])
     assert "too large for one invocation" in message
+    assert "large-file threshold (context large_file_bytes) are written in parallel partitions" in message
     items = aws.items()
     assert len(items) == written < 1000  # the count is exact, and the file was not finished
     # every row before the named line is in the table (customer i is on line i + 1)

@@ -752,7 +752,18 @@ def test_duration_alarm_fires_at_80_percent_of_the_timeout(template: Template) -
         ("RowsRejected", ["RejectsBucketName", ".rejected.csv", "upload it to the upload bucket"]),
         ("ApproximateNumberOfMessagesVisible", ["FailedEventsQueueUrl", "redrive", "delete the message"]),
         ("Duration", ["too large", "Split the file", "csv-ingest load"]),
-        ("ExecutionsFailed", ["StateMachineArn", "execution history", "redrive-execution", "same input", "safe"]),
+        (
+            "ExecutionsFailed",
+            [
+                "StateMachineArn",
+                "execution history",
+                "upload it again",
+                "start a new execution with the failed execution's input",
+                "a new run has its own work objects",
+                "redrive-execution reruns only the failed step",
+                "helps only when Partition or Finish itself failed on an AWS-side error",
+            ],
+        ),
     ],
 )
 def test_alarm_description_tells_the_reader_what_to_do(

@@ -5,6 +5,7 @@
 - `Endpoint` and `MotoServer`: the command line's AWS over loopback HTTP;
 - `Dynalite` and the `DynamoDBBackend` a test runs against;
 - `StubServer`: the stub DynamoDB endpoint the benchmark uses (throttling, latency), kept in benchmarks/.
+- `tests.support.large_files`: the large-file state machine in moto, and a file sent through it.
 """
 
 from stub_dynamodb import StubServer

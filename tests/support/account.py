@@ -56,9 +56,12 @@ class Aws:
         """Upload a file of sample-csvs/ under its own name; return (key, version id)."""
         return name, self.upload(name, (SAMPLES / name).read_bytes())
 
-    def event(self, key: str, version_id: str | None, *, request_id: str | None = None) -> dict[str, Any]:
-        """The event S3 sends for one upload to the stack's bucket."""
-        return object_created_event(BUCKET, key, version_id, request_id=request_id)
+    def event(
+        self, key: str, version_id: str | None, *, request_id: str | None = None, size: int = 0
+    ) -> dict[str, Any]:
+        """The event S3 sends for one upload to the stack's bucket (of `size` bytes: 0 keeps it on the one-invocation
+        path, whatever the threshold)."""
+        return object_created_event(BUCKET, key, version_id, size, request_id=request_id)
 
     def record(self, key: str, version_id: str | None, *, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
         """One record of an event about the stack's bucket, for events that carry several."""

@@ -1,0 +1,27 @@
+"""The functions' AWS clients: one of each per process, created on first use, so that tests can start moto first and
+warm invocations reuse their connections."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+
+from csv_ingest_engine.objects import CLIENT_CONFIG, dynamodb_config
+
+
+@functools.cache
+def s3_client() -> Any:
+    return boto3.client("s3", config=CLIENT_CONFIG)
+
+
+@functools.cache
+def dynamodb_client(concurrency: int) -> Any:
+    """Shared by the writer's threads (one connection each) and reused by warm invocations."""
+    return boto3.client("dynamodb", config=dynamodb_config(concurrency))
+
+
+@functools.cache
+def stepfunctions_client() -> Any:
+    return boto3.client("stepfunctions", config=CLIENT_CONFIG)

@@ -1,0 +1,354 @@
+"""`load --workers N`: the file partitioned by key over N processes, with the table, report, exit codes and Ctrl-C
+of a load by one."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stub_dynamodb import StubServer
+
+from csv_ingest.parallel import SMALL_FILE_BYTES, default_workers
+from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, MAX_CLI_WORKERS, WriteMode
+from csv_ingest_engine.partitioning import partition_of
+from tests.cli.runner import TABLE, run
+from tests.support import Endpoint, create_table
+from tests.support.dynamodb import table_items
+
+# How long anything may take to start or end before a test calls it a failure (not a measurement).
+PATIENCE_S = 120.0
+# `csv-ingest`, as an interactive shell starts it: SIGINT at its default (see test_interrupt.py).
+CSV_INGEST = [
+    sys.executable,
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from csv_ingest.cli import main; sys.exit(main())",
+]
+HEADER = "customer_id,name,city,visits"
+KEYS = 23
+# Rows the rules reject, at these lines: a blank key, a value past the header's columns, the header again.
+REJECTED_LINES = {50: ",no key,nowhere,0", 300: "k1,too,many,fields,here", 550: HEADER}
+
+
+def _repeating_keys(path: Path, rows: int = 600) -> Path:
+    """`rows` rows over KEYS keys that recur from the first line to the last; a key's later rows overwrite its
+    name and visits, and leave its city empty two times in three (kept from an earlier row); REJECTED_LINES too."""
+    lines = [HEADER]
+    for i in range(rows):
+        line = len(lines) + 1
+        lines.append(REJECTED_LINES.get(line) or f"k{i % KEYS},name {i},{'' if i % 3 else f'city {i}'},{i}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _expected_table(path: Path) -> dict[str, dict[str, str]]:
+    """The table a load of `path` must leave: each key's rows applied in file order, empty cells skipped."""
+    names = HEADER.split(",")
+    items: dict[str, dict[str, str]] = {}
+    for line, text in enumerate(path.read_text().splitlines(), start=1):
+        if line == 1 or line in REJECTED_LINES:
+            continue
+        cells = dict(zip(names, text.split(","), strict=True))
+        items.setdefault(cells[DEFAULT_KEY_COLUMN], {}).update({name: value for name, value in cells.items() if value})
+    return items
+
+
+def _summary(output: str) -> dict[str, Any]:
+    """--json's object, without what differs from run to run (the time)."""
+    summary: dict[str, Any] = json.loads(output)
+    del summary["seconds"]
+    return summary
+
+
+def test_two_workers_leave_the_table_report_and_counts_of_one(endpoint: Endpoint, tmp_path: Path) -> None:
+    """Keys recurring across the whole file, rejected rows at known lines: `--workers 2` leaves the same table as
+    `--workers 1` (each key's last row wins), the same report byte for byte, the same exit code and --json."""
+    # given: both partitions hold keys, and a second table for the one-worker load
+    source = _repeating_keys(tmp_path / "customers.csv")
+    assert {partition_of(f"k{i}", 2) for i in range(KEYS)} == {0, 1}
+    rejects = tmp_path / "rejects.csv"
+    one_table = f"{endpoint.table}-one"
+    create_table(endpoint.dynamodb, one_table, DEFAULT_KEY_COLUMN)
+    try:
+        # when
+        one = run("load", source, "--table", one_table, "--workers", "1", "--rejects", rejects, "--json")
+        one_report = rejects.read_bytes()
+        two = run("load", source, "--table", endpoint.table, "--workers", "2", "--rejects", rejects, "--json")
+        # then
+        assert (one.exit_code, two.exit_code) == (2, 2), one.output + two.output
+        assert endpoint.items() == table_items(endpoint.dynamodb, one_table, DEFAULT_KEY_COLUMN)
+        assert endpoint.items() == _expected_table(source)
+        assert rejects.read_bytes() == one_report
+        assert _summary(two.output) == _summary(one.output)
+        assert [row["line"] for row in _summary(two.output)["rejected_rows"]] == sorted(REJECTED_LINES)
+    finally:
+        endpoint.dynamodb.delete_table(TableName=one_table)
+
+
+def test_a_table_that_does_not_exist_fails_the_file_with_exit_1(endpoint: Endpoint, tmp_path: Path) -> None:
+    """Every worker's writes are refused: exit 1, and the message names the table, as a load by one process does."""
+    result = run("load", _repeating_keys(tmp_path / "customers.csv"), "--table", "nope", "--workers", "2")
+    assert result.exit_code == 1, result.output
+    message = " ".join(result.output.split())
+    assert "failed: " in message
+    assert "to DynamoDB table 'nope' failed" in message
+    assert "0 rows were written, and ingesting the file again is safe" in message
+
+
+@contextlib.contextmanager
+def _stub(latency_s: float, *, refused_keys: frozenset[str] = frozenset()) -> Iterator[StubServer]:
+    server = StubServer(latency_s=latency_s, keep_items=True, refused_keys=refused_keys).start_in_thread()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _customers(path: Path, rows: int) -> Path:
+    """`rows` rows keyed 00000, 00001, ...: line n holds key n - 2."""
+    path.write_text("customer_id,name\n" + "".join(f"{i:05},n{i}\n" for i in range(rows)))
+    return path
+
+
+def test_a_worker_the_table_refuses_stops_the_others_and_the_message_counts_them_all(
+    aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    """One worker's rows are refused (AccessDenied) part-way: exit 1, the message names the line, and its count is
+    every row written, by both workers (the table's own count)."""
+    # given: the key on line 1,502 is refused, as a table whose policy denies it would
+    refused = f"{1500:05}"
+    with _stub(0.001, refused_keys=frozenset({refused})) as stub:
+        # when
+        result = run(
+            "load", _customers(tmp_path / "customers.csv", 2000), "--table", TABLE, "--endpoint-url", stub.url,
+            "--workers", "2", "--json",
+        )  # fmt: skip
+        # then
+        summary = json.loads(result.output)
+        assert (result.exit_code, summary["status"]) == (1, "failed"), result.output
+        written = re.search(
+            r"writing line 1502 to DynamoDB table 'customers' failed \(.*AccessDenied.*\); ([\d,]+) rows were written, "
+            r"and ingesting the file again is safe",
+            summary["error"],
+        )
+        assert written, summary["error"]
+        assert int(written[1].replace(",", "")) == stub.counters.as_dict()["rows"]
+        assert {partition_of(key, 2) for key in stub.counters.items} == {0, 1}  # both workers wrote
+
+
+def test_an_unknown_profile_fails_the_file_before_anything_is_written(tmp_path: Path) -> None:
+    """A worker that cannot build its client (here: no such profile) fails the file, naming the problem."""
+    with _stub(0.0) as stub:
+        result = run(
+            "load", _customers(tmp_path / "customers.csv", 100), "--table", TABLE, "--endpoint-url", stub.url,
+            "--profile", "no-such-profile", "--workers", "2",
+        )  # fmt: skip
+        assert result.exit_code == 1, result.output
+        assert "The config profile (no-such-profile) could not be found" in result.output
+        assert stub.counters.as_dict()["rows"] == 0
+
+
+class _Load:
+    """`csv-ingest load ... --workers 2` in a session of its own, so that Ctrl-C can reach its whole process group as
+    a terminal's does (the workers too)."""
+
+    def __init__(self, source: Path, stub: StubServer, env: dict[str, str], *options: str) -> None:
+        self.stub = stub
+        self.process = subprocess.Popen(
+            [
+                *CSV_INGEST,
+                "load",
+                str(source),
+                "--table",
+                TABLE,
+                "--endpoint-url",
+                stub.url,
+                "--workers",
+                "2",
+                *options,
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    def wait_for_rows(self, rows: int) -> None:
+        give_up = time.monotonic() + PATIENCE_S
+        while self.stub.counters.as_dict()["rows"] < rows:
+            if self.process.poll() is not None or time.monotonic() > give_up:
+                self.process.kill()
+                stdout, stderr = self.process.communicate()
+                pytest.fail(f"the load never wrote {rows} rows (exit {self.process.returncode}): {stdout}{stderr}")
+            time.sleep(0.05)
+
+    def workers(self) -> list[int]:
+        """The process ids of the load's worker processes (not multiprocessing's resource tracker)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    def ctrl_c(self) -> None:
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def end(self) -> tuple[int, str, str]:
+        """Exit code, stdout, stderr (on one line)."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=PATIENCE_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            stdout, stderr = self.process.communicate()
+            pytest.fail(f"the load did not end {PATIENCE_S:.0f} s after Ctrl-C: {stdout}{stderr}")
+        return self.process.returncode, stdout, " ".join(stderr.split())
+
+
+def _gone(pid: int) -> bool:
+    """Whether the process has exited (a zombie waiting for its new parent counts as exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_ctrl_c_stops_every_worker_and_names_the_first_line_that_may_be_missing(
+    aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Ctrl-C to the whole process group: the workers do not crash on it, the load exits 130 with the first line
+    that may be missing, and every row before that line, in either partition, is in the table."""
+    # given: a load by two workers that has started writing (0.2 s a write: about a minute for the file)
+    rows = 5_000
+    with _stub(0.2) as stub:
+        load = _Load(_customers(tmp_path / "customers.csv", rows), stub, aws_env)
+        load.wait_for_rows(50)
+        assert len(load.workers()) == 2
+        # when
+        load.ctrl_c()
+        code, _, stderr = load.end()
+        # then
+        assert code == 130, stderr
+        stopped = re.search(
+            r"interrupted: Ctrl-C stopped \S*customers\.csv before line (\d+): ([\d,]+) rows? written, 0 rejected; "
+            r"queued rows were not sent\. Rows from line \1 on may be missing; running the same command again is "
+            r"safe \(every write is an upsert\)\.",
+            stderr,
+        )
+        assert stopped, stderr
+        assert "Traceback" not in stderr
+        first_missing, written = int(stopped[1]), int(stopped[2].replace(",", ""))
+        received = set(stub.counters.items)
+        assert 0 < written <= len(received) < rows
+        assert {f"{line - 2:05}" for line in range(2, first_missing)} <= received
+
+
+def test_a_second_ctrl_c_ends_the_workers_at_once(aws_env: dict[str, str], tmp_path: Path) -> None:
+    """A second Ctrl-C does not wait for the writes in flight: "Aborted.", exit 130, no worker left running, and the
+    earlier report untouched."""
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("the earlier report\n")
+    # given: writes that take 3 s, so that after the first Ctrl-C the workers wait for them
+    with _stub(3.0) as stub:
+        load = _Load(_customers(tmp_path / "customers.csv", 2_000), stub, aws_env, "--rejects", str(rejects))
+        load.wait_for_rows(1)
+        workers = load.workers()
+        # when
+        load.ctrl_c()
+        time.sleep(0.5)
+        load.ctrl_c()
+        code, _, stderr = load.end()
+    # then
+    assert code == 130, stderr
+    assert "Aborted." in stderr
+    assert "interrupted:" not in stderr
+    assert len(workers) == 2
+    assert all(_gone(pid) for pid in workers)
+    assert rejects.read_text() == "the earlier report\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["customers.csv", "rejects.csv"]
+
+
+def test_one_progress_bar_counts_the_rows_of_every_worker(
+    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal, `load --workers 2` draws one bar, with the rows the workers have taken up and rows/s."""
+    import io
+
+    from rich.console import Console
+
+    from csv_ingest import cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "out", Console(file=screen, force_terminal=True, width=120))
+    with _stub(0.005) as stub:
+        result = run(
+            "load", _customers(tmp_path / "customers.csv", 5_000), "--table", TABLE, "--endpoint-url", stub.url,
+            "--workers", "2",
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    drawn = screen.getvalue()
+    assert "━" in drawn
+    shown = [int(rows.replace(",", "")) for rows in re.findall(r"([\d,]+) rows, [\d,]+ rows/s", drawn)]
+    assert max(shown) > 0
+
+
+def test_help_says_how_many_workers_by_default() -> None:
+    """`load --help` explains --workers and its default."""
+    result = run("load", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert f"Default: this machine's CPUs (at most {MAX_CLI_WORKERS}), but 1 for a file under 256 KiB" in text
+    assert "(1 MiB with --mode replace)" in text
+    assert "1: everything in this process." in text
+
+
+@pytest.mark.parametrize("workers", ["0", str(MAX_CLI_WORKERS + 1)])
+def test_workers_out_of_range_is_a_usage_error(workers: str) -> None:
+    """`--workers` outside 1..MAX_CLI_WORKERS exits 64 before reading anything."""
+    result = run("load", "no-such.csv", "--table", TABLE, "--workers", workers)
+    assert result.exit_code == 64, result.output
+    assert "Invalid value for '--workers'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("size", "mode", "cpus", "expected"),
+    [
+        (SMALL_FILE_BYTES["merge"] - 1, "merge", 4, 1),
+        (SMALL_FILE_BYTES["merge"], "merge", 4, 4),
+        (SMALL_FILE_BYTES["merge"], "replace", 4, 1),
+        (SMALL_FILE_BYTES["replace"], "replace", 4, 4),
+        (10**9, "merge", 1, 1),
+        (10**9, "merge", 32, MAX_CLI_WORKERS),
+    ],
+)
+def test_default_workers_are_the_cpus_but_one_for_a_small_file(
+    size: int, mode: WriteMode, cpus: int, expected: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default: one process for a file too small to repay starting others; else the CPUs, at most 8."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)))
+    assert default_workers(size, mode) == expected
+
+
+def test_a_small_file_loads_in_this_process_by_default(
+    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --workers, a file under the threshold never starts a worker process."""
+
+    def no_workers(*args: object, **kwargs: object) -> None:
+        raise AssertionError("worker processes started for a small file")
+
+    monkeypatch.setattr("csv_ingest.cli.ingest_in_workers", no_workers)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    with _stub(0.0) as stub:
+        result = run("load", _customers(tmp_path / "customers.csv", 100), "--table", TABLE, "--endpoint-url", stub.url)
+        assert result.exit_code == 0, result.output
+        assert stub.counters.as_dict()["rows"] == 100

@@ -1,0 +1,549 @@
+"""The state machine's three tasks called directly (S3 in moto; DynamoDB in moto, then in dynalite): Partition's
+chunks and output, a worker's rows, result and partial rejects, Finish's verdict, report and clean-up."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from csv_ingest_engine import IngestError, clients
+from csv_ingest_engine.constants import DEADLINE_MARGIN_MS, MAX_PARTITIONS
+from csv_ingest_engine.large_files import FileJob, PartitionItem, finish_file, fitting_partitions
+from csv_ingest_engine.objects import rejects_report_key
+from csv_ingest_engine.partitioning import chunk_key, partition_of, read_chunk, rejects_key, result_key
+from csv_ingest_engine.settings import FinishSettings
+from handler import finish, handler, ingest_partition, partition
+from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
+from tests.support.large_files import WORK_BUCKET, work_objects
+
+CONTRACT_OUTPUT = {"bucket", "key", "version_id", "size", "work_prefix", "run_prefix", "rows", "partitions"}
+CONTRACT_ENTRY = {"bucket", "key", "version_id", "work_prefix", "run_prefix", "index", "chunks", "rows"}
+RESULT_FIELDS = {
+    "index",
+    "rows_written",
+    "rows_rejected",
+    "rows_failed",
+    "first_missing_line",
+    "error",
+    "rejects_report",
+}
+# Rows that the rules reject, at known lines: a blank key, too many fields, a header joined on.
+REJECTED = {
+    9: ",no key,x",
+    20: "k0003,too,many,fields",
+    31: "customer_id,name,city",
+}
+
+
+@pytest.fixture
+def work(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The work bucket, and the variables the stack gives the tasks (the account sets the table's and the rest)."""
+    aws.s3.create_bucket(Bucket=WORK_BUCKET)
+    monkeypatch.setenv("WORK_BUCKET", WORK_BUCKET)
+    monkeypatch.setenv("PARTITION_BYTES", "200")
+    return WORK_BUCKET
+
+
+def spread_file(rows: int = 40, keys: int = 6) -> str:
+    """`rows` data rows over `keys` keys, each key's rows all over the file, and the REJECTED rows at their lines."""
+    lines = ["customer_id,name,city"]
+    for line in range(2, rows + 2):
+        lines.append(REJECTED.get(line, f"k{line % keys:04d},name {line},city {line % 3}"))
+    return "\n".join(lines) + "\n"
+
+
+def job_event(aws: Aws, key: str, version: str, *, size: int | None = None) -> dict[str, Any]:
+    """The execution's input for an uploaded object, as the trigger makes it."""
+    body = aws.s3.get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read()
+    job = FileJob.for_upload(BUCKET, key, version, size=len(body) if size is None else size, sequencer="01")
+    event: dict[str, Any] = job.as_input()
+    return event
+
+
+def run_tasks(aws: Aws, key: str, version: str, context: DemoContext, *, skip: int | None = None) -> dict[str, Any]:
+    """Partition, every worker (but `skip`'s), then Finish's input: what the state machine does, in order."""
+    output: dict[str, Any] = partition(job_event(aws, key, version), context)
+    for entry in output["partitions"]:
+        if entry["index"] != skip:
+            ingest_partition(entry, context)
+    return output
+
+
+def single_path(aws: Aws, key: str, version: str, context: DemoContext) -> tuple[dict[str, Any], str | None]:
+    """The one-invocation path's summary entry and report text for the same object."""
+    (entry,) = handler(aws.event(key, version), context)["files"]
+    report = aws.reports().get(rejects_report_key(key, version))
+    return entry, report
+
+
+# -- Partition -------------------------------------------------------------------------------------------------------
+
+
+def test_partition_writes_each_partition_as_chunks_and_returns_the_contract_output(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """One partition per PARTITION_BYTES of the object; each entry repeats the job; the chunks hold every data row
+    once, in its key's partition, with its line."""
+    # given
+    body = spread_file()
+    version = aws.upload("spread.csv", body)
+    event = job_event(aws, "spread.csv", version)
+    # when
+    output = partition(event, lambda_context)
+    # then
+    assert set(output) == CONTRACT_OUTPUT
+    assert {name: output[name] for name in event} == event
+    assert output["rows"] == 40
+    count = -(-len(body.encode()) // 200)  # ceil: 7 partitions
+    assert all(set(entry) == CONTRACT_ENTRY for entry in output["partitions"])
+    assert all(entry["index"] < count and entry["rows"] > 0 for entry in output["partitions"])
+    lines: dict[int, list[int]] = {}
+    for entry in output["partitions"]:
+        for chunk in range(entry["chunks"]):
+            data = aws.s3.get_object(Bucket=work, Key=chunk_key(output["run_prefix"], entry["index"], chunk))["Body"]
+            header, records = read_chunk(data, source="t")
+            assert header == ["customer_id", "name", "city"]
+            for record in records:
+                assert partition_of(record.cells[0].strip() or None, count) == entry["index"]
+                lines.setdefault(entry["index"], []).append(record.line)
+    assert sorted(line for found in lines.values() for line in found) == list(range(2, 42))
+    assert all(found == sorted(found) for found in lines.values())
+    assert {entry["index"]: entry["rows"] for entry in output["partitions"]} == {i: len(f) for i, f in lines.items()}
+
+
+def test_each_partition_run_puts_its_work_objects_under_its_own_run_prefix(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """Two runs of Partition on one input (a new execution with the same input, or a retry) write under two run
+    prefixes inside the execution's work prefix, which the output and every entry name."""
+    # given
+    version = aws.upload("spread.csv", spread_file())
+    event = job_event(aws, "spread.csv", version)
+    # when
+    first, second = (partition(event, lambda_context) for _ in range(2))
+    # then
+    runs = (first["run_prefix"], second["run_prefix"])
+    assert runs[0] != runs[1]
+    assert all(re.fullmatch(re.escape(event["work_prefix"]) + "[0-9a-f]{32}/", run) for run in runs)
+    for output in (first, second):
+        assert {entry["run_prefix"] for entry in output["partitions"]} == {output["run_prefix"]}
+        chunks = [key for key in work_objects(aws) if key.startswith(output["run_prefix"])]
+        assert len(chunks) == sum(entry["chunks"] for entry in output["partitions"])
+    assert len(work_objects(aws)) == sum(
+        entry["chunks"] for output in (first, second) for entry in output["partitions"]
+    )
+
+
+def test_partition_lists_only_the_partitions_that_have_rows(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """A file whose rows all share a key has one partition with rows, whatever the partition count."""
+    version = aws.upload("one-key.csv", "customer_id,name\n" + "".join(f"7,n{i}\n" for i in range(60)))
+    output = partition(job_event(aws, "one-key.csv", version), lambda_context)
+    (entry,) = output["partitions"]
+    assert (entry["rows"], output["rows"]) == (60, 60)
+
+
+def test_a_file_with_only_a_header_has_no_partitions(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """No rows, no partitions, no work objects: the Map has nothing to do and Finish reports 0 rows."""
+    version = aws.upload("empty.csv", "customer_id,name\n")
+    output = partition(job_event(aws, "empty.csv", version), lambda_context)
+    assert (output["rows"], output["partitions"]) == (0, [])
+    assert work_objects(aws) == []
+    summary = finish(output, lambda_context)
+    assert summary == {"status": "ingested", "rows_written": 0, "rows_rejected": 0, "partitions": 0}
+
+
+def test_a_header_error_fails_partition_with_the_one_invocation_message(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """The brief's bad sample fails Partition with today's message (naming the object, the key column and the
+    columns found) before anything is written; it counts as a failed file."""
+    key, version = aws.upload_sample("sample-bad.csv")
+    with pytest.raises(IngestError) as single:
+        handler(aws.event(key, version), lambda_context)
+    stdout.readouterr()
+    with pytest.raises(IngestError) as partitioned:
+        partition(job_event(aws, key, version), lambda_context)
+    assert str(partitioned.value) == str(single.value)
+    assert str(partitioned.value).startswith(f"s3://{BUCKET}/sample-bad.csv: the header has no 'customer_id' column")
+    assert work_objects(aws) == []
+    assert emf_metrics(stdout.readouterr().out)["FilesFailed"] == [1.0]
+
+
+def test_a_bad_byte_further_down_fails_partition_naming_its_line(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """Invalid UTF-8 after a few thousand rows fails the task with the line (the workers never start, so the table
+    is not written)."""
+    body = b"customer_id,name\n" + b"".join(b"%d,n\n" % i for i in range(3000)) + b"3000,Jos\xe9\n"
+    version = aws.upload("latin1.csv", body)
+    with pytest.raises(IngestError, match=r"latin1.csv: the file is not UTF-8 text \(invalid bytes on line 3002\)"):
+        partition(job_event(aws, "latin1.csv", version), lambda_context)
+    assert aws.items() == {}
+
+
+def test_partition_reads_the_version_the_event_names(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """A newer upload of the same key does not change what an execution of the older one partitions."""
+    first = aws.upload("daily.csv", "customer_id,name\n1,a\n2,b\n")
+    aws.upload("daily.csv", "customer_id,name\n1,a\n2,b\n3,c\n4,d\n")
+    assert partition(job_event(aws, "daily.csv", first), lambda_context)["rows"] == 2
+
+
+def test_partition_reads_an_object_of_a_bucket_without_versioning(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """No version id in the event (S3 sends none without versioning): the object as it is now is partitioned."""
+    aws.s3.create_bucket(Bucket="plain-uploads")
+    aws.s3.put_object(Bucket="plain-uploads", Key="p.csv", Body=b"customer_id,name\n1,a\n2,b\n3,c\n")
+    job = FileJob.for_upload("plain-uploads", "p.csv", None, size=26, sequencer="01")
+    output = partition(job.as_input(), lambda_context)
+    assert (output["rows"], output["version_id"]) == (3, None)
+    assert all(entry["version_id"] is None for entry in output["partitions"])
+
+
+def test_partition_stops_before_the_deadline_with_a_clear_error(aws: Aws, work: str) -> None:
+    """Near the invocation's end the task stops reading and fails, saying nothing was written and what to change."""
+    version = aws.upload("slow.csv", "customer_id,name\n" + "".join(f"{i},n\n" for i in range(600)))
+    with pytest.raises(IngestError) as failure:
+        partition(job_event(aws, "slow.csv", version), DemoContext(remaining_ms=DEADLINE_MARGIN_MS - 1))
+    message = str(failure.value)
+    assert "the partition task was about to time out after reading 256 rows (up to line 257)" in message
+    assert "nothing was written to the table" in message
+
+
+def test_a_missing_object_fails_partition_naming_it(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """An object deleted before its execution ran: the error names it and the permission to check."""
+    event = job_event(aws, "gone.csv", aws.upload("gone.csv", "customer_id\n1\n"))
+    aws.s3.delete_object(Bucket=BUCKET, Key="gone.csv", VersionId=event["version_id"])
+    with pytest.raises(IngestError, match=r"s3://csv-ingest-uploads/gone.csv: could not read the object version"):
+        partition(event, lambda_context)
+
+
+def test_the_partition_list_fits_the_execution_state(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """However many partitions the size asks for, the list stays inside Step Functions' 256 KiB state: a long key
+    makes fewer, larger partitions."""
+    # given: a 1,000-character key, and a size that would ask for MAX_PARTITIONS
+    key = "exports/" + "k" * 988 + ".csv"
+    version = aws.upload(key, "customer_id,name\n" + "".join(f"{i},n\n" for i in range(3000)))
+    event = job_event(aws, key, version, size=10**12)
+    # when
+    output = partition(event, lambda_context)
+    # then
+    assert fitting_partitions(FileJob.from_event(event)) < MAX_PARTITIONS
+    assert len(output["partitions"]) == fitting_partitions(FileJob.from_event(event))
+    assert len(json.dumps(output).encode()) < 256 * 1024
+    assert output["rows"] == 3000
+
+
+# -- Ingest one partition --------------------------------------------------------------------------------------------
+
+
+def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """Each worker writes its partition's rows (the last row of a key wins, as in file order), puts its result
+    where Finish looks, and a partial report of its rejected rows, with their lines, only if it has some."""
+    # given
+    version = aws.upload("spread.csv", spread_file())
+    output = partition(job_event(aws, "spread.csv", version), lambda_context)
+    prefix = output["run_prefix"]
+    # when
+    results = [ingest_partition(entry, lambda_context) for entry in output["partitions"]]
+    # then
+    for result in results:
+        assert set(result) == RESULT_FIELDS
+        stored = aws.s3.get_object(Bucket=work, Key=result_key(prefix, result["index"]))["Body"].read()
+        assert json.loads(stored) == result
+        assert result["error"] is None and result["first_missing_line"] is None
+    assert sum(r["rows_written"] for r in results) == 37
+    assert sum(r["rows_rejected"] for r in results) == 3
+    reports = {r["index"]: r for r in results if r["rows_rejected"]}
+    assert sorted(k for k in work_objects(aws) if "/rejects/" in k) == sorted(rejects_key(prefix, i) for i in reports)
+    lines = []
+    for index in reports:
+        text = aws.s3.get_object(Bucket=work, Key=rejects_key(prefix, index))["Body"].read().decode()
+        lines += [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(text))]
+    assert sorted(lines) == sorted(REJECTED)
+    items = aws.items()
+    assert items["k0001"] == {"customer_id": "k0001", "name": "name 37", "city": "city 1"}  # line 37 is its last
+    assert len(items) == 6
+
+
+def test_a_chunk_that_cannot_be_read_is_a_result_not_an_exception(
+    aws: Aws, work: str, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition whose second chunk is gone (work objects expire after a day) writes the first chunk's rows,
+    counts them exactly and says where the missing rows start, instead of failing the Map iteration."""
+    # given: ~600 KB of one key, cut into as many partitions as the state holds, so chunks of a few hundred KB
+    monkeypatch.setenv("PARTITION_BYTES", "1")
+    cell = "x" * 2000
+    version = aws.upload("long.csv", "customer_id,notes\n" + "".join(f"7,{i}{cell}\n" for i in range(300)))
+    (entry,) = partition(job_event(aws, "long.csv", version, size=10**12), lambda_context)["partitions"]
+    assert entry["chunks"] >= 2
+    first = aws.s3.get_object(Bucket=work, Key=chunk_key(entry["run_prefix"], entry["index"], 0))["Body"]
+    lines = [record.line for record in read_chunk(first, source="t")[1]]
+    aws.s3.delete_object(Bucket=work, Key=chunk_key(entry["run_prefix"], entry["index"], 1))
+    # when
+    result = ingest_partition(entry, lambda_context)
+    # then
+    assert result["rows_written"] == len(lines) < 300
+    assert result["first_missing_line"] == lines[-1] + 1
+    missing = chunk_key(entry["run_prefix"], entry["index"], 1)
+    assert f"its chunk s3://{work}/{missing} could not be read" in result["error"]
+    assert aws.items()["7"]["notes"].startswith(f"{len(lines) - 1}x")  # the first chunk's last row, written last
+
+
+def test_a_worker_out_of_time_says_from_which_line_rows_may_be_missing(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """The worker's deadline stops it; the result names the first line that may be missing, and is still written."""
+    version = aws.upload("slow.csv", "customer_id,name\n" + "".join(f"{i},n\n" for i in range(600)))
+    output = partition(job_event(aws, "slow.csv", version, size=1), lambda_context)
+    (entry,) = output["partitions"]
+    result = ingest_partition(entry, DemoContext(remaining_ms=DEADLINE_MARGIN_MS - 1))
+    assert result["first_missing_line"] is not None and result["first_missing_line"] <= 258
+    assert "the invocation was about to time out" in result["error"]
+    assert result["rows_written"] == len(aws.items()) < 600
+    assert json.loads(aws.s3.get_object(Bucket=work, Key=result_key(output["run_prefix"], 0))["Body"].read()) == result
+
+
+def test_a_table_that_refuses_every_write_is_recorded_in_the_result(
+    aws: Aws, work: str, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing table fails the partition with the one-invocation path's message, as a result Finish can report."""
+    version = aws.upload("t.csv", "customer_id,name\n1,a\n")
+    (entry,) = partition(job_event(aws, "t.csv", version), lambda_context)["partitions"]
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    result = ingest_partition(entry, lambda_context)
+    assert result["rows_written"] == 0
+    assert result["error"].startswith("writing line 2 to DynamoDB table 'no-such-table' failed")
+
+
+# -- Finish ----------------------------------------------------------------------------------------------------------
+
+
+def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """The partial reports become one report, in line order, where and as the one-invocation path writes it; the
+    file's metrics go out; every work object is deleted."""
+    # given
+    body = spread_file()
+    single_version = aws.upload("single.csv", body)
+    single, single_report = single_path(aws, "single.csv", single_version, lambda_context)
+    version = aws.upload("spread.csv", body)
+    stdout.readouterr()
+    # when
+    summary = finish(run_tasks(aws, "spread.csv", version, lambda_context), lambda_context)
+    # then
+    report_uri = f"s3://{REJECTS_BUCKET}/{rejects_report_key('spread.csv', version)}"
+    assert summary == {
+        "status": "ingested",
+        "rows_written": single["rows_written"],
+        "rows_rejected": single["rows_rejected"],
+        "partitions": summary["partitions"],
+        "rejects_report": report_uri,
+    }
+    assert summary["partitions"] > 1
+    report = aws.reports()[rejects_report_key("spread.csv", version)]
+    assert report == single_report
+    assert [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(report))] == sorted(REJECTED)
+    assert work_objects(aws) == []
+    metrics = emf_metrics(stdout.readouterr().out)
+    assert metrics["FilesProcessed"] == [1.0]
+    assert (metrics["RowsWritten"], metrics["RowsRejected"]) == ([37.0], [3.0])
+
+
+def test_finish_fails_naming_the_object_and_the_partition_that_did_not_report(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """A partition without a result (its worker crashed) fails the file: the message names the object, the
+    partition, what was written and that ingesting again is safe; the work objects stay for a look."""
+    # given
+    version = aws.upload("spread.csv", spread_file())
+    output = partition(job_event(aws, "spread.csv", version), lambda_context)
+    skipped = output["partitions"][0]
+    results = [ingest_partition(entry, lambda_context) for entry in output["partitions"][1:]]
+    stdout.readouterr()
+    # when
+    with pytest.raises(IngestError) as failure:
+        finish(output, lambda_context)
+    # then
+    message = str(failure.value)
+    written, rejected = sum(r["rows_written"] for r in results), sum(r["rows_rejected"] for r in results)
+    assert message.startswith(f"s3://{BUCKET}/spread.csv: 1 of {len(output['partitions'])} partitions did not finish: ")
+    assert f"partition {skipped['index']} ({skipped['rows']} rows) did not report" in message
+    assert f"{written} rows were written and {rejected} rejected" in message
+    assert written + rejected + skipped["rows"] == 40
+    assert "ingesting the file again is safe" in message
+    assert any(key.startswith(output["run_prefix"]) for key in work_objects(aws))
+    assert emf_metrics(stdout.readouterr().out)["FilesFailed"] == [1.0]
+
+
+def test_finish_does_not_count_a_result_an_earlier_run_left(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """An earlier run of the same input left a result for every partition; in this run one worker died: Finish
+    fails naming that partition (the earlier run's result for it is not this run's)."""
+    # given: run 1 complete but for Finish, and run 2 with partition 0's worker gone
+    version = aws.upload("spread.csv", spread_file())
+    run_tasks(aws, "spread.csv", version, lambda_context)
+    output = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
+    (skipped,) = [entry for entry in output["partitions"] if entry["index"] == 0]
+    # when
+    with pytest.raises(IngestError) as failure:
+        finish(output, lambda_context)
+    # then
+    message = str(failure.value)
+    assert (
+        f"1 of {len(output['partitions'])} partitions did not finish: partition 0 ({skipped['rows']} rows)" in message
+    )
+    assert f"there is no result at s3://{work}/{result_key(output['run_prefix'], 0)} (NoSuchKey)" in message
+
+
+def test_a_partial_report_that_could_not_be_written_fails_only_its_partition(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """A worker whose partial report cannot be put in the work bucket fails its partition, and says so; the other
+    partitions' rejected rows are still merged into the file's report, in line order."""
+    # given: partitions 0, 3 and 4 each reject one row (lines 9, 20 and 31); partition 3's report cannot be written
+    version = aws.upload("spread.csv", spread_file())
+    output = partition(job_event(aws, "spread.csv", version), lambda_context)
+    refused = rejects_key(output["run_prefix"], 3)
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") == refused:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "a test's refusal"}}, "PutObject")
+
+    clients.s3_client().meta.events.register("provide-client-params.s3.PutObject", refuse)
+    results = {entry["index"]: ingest_partition(entry, lambda_context) for entry in output["partitions"]}
+    assert {index for index, result in results.items() if result["rows_rejected"]} == {0, 3, 4}
+    assert results[3]["rejects_report"] is None
+    assert results[0]["rejects_report"] == rejects_key(output["run_prefix"], 0)
+    # when
+    with pytest.raises(IngestError) as failure:
+        finish(output, lambda_context)
+    # then
+    message = str(failure.value)
+    report_key = rejects_report_key("spread.csv", version)
+    assert f"1 of {len(output['partitions'])} partitions did not finish: partition 3 " in message
+    assert f"failed: its 1 rejected rows could not be written to s3://{work}/{refused}" in message
+    assert f"reported in s3://{REJECTS_BUCKET}/{report_key}" in message
+    report = aws.reports()[report_key]
+    assert [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(report))] == [9, 31]
+
+
+def test_finish_fails_a_partition_whose_rejected_rows_have_no_report(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """A result that counts rejected rows but names no partial report fails its partition: no row is rejected
+    without a report."""
+    version = aws.upload("t.csv", "customer_id,name\n,no key\n1,a\n")
+    output = partition(job_event(aws, "t.csv", version, size=1), lambda_context)
+    (entry,) = output["partitions"]
+    result = ingest_partition(entry, lambda_context)
+    tampered = {**result, "rejects_report": None}
+    aws.s3.put_object(Bucket=work, Key=result_key(entry["run_prefix"], 0), Body=json.dumps(tampered).encode())
+    with pytest.raises(IngestError, match=r"partition 0 \(2 rows\) rejected 1 rows but left no report of them"):
+        finish(output, lambda_context)
+
+
+def test_a_result_finish_may_not_read_names_the_missing_permission_too() -> None:
+    """Without s3:ListBucket S3 answers a missing result with AccessDenied, as it answers a missing s3:GetObject:
+    Finish's message names both causes."""
+
+    class Refusing:
+        def get_object(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+    # given
+    job = FileJob.for_upload(BUCKET, "t.csv", "v1", size=10, sequencer="01")
+    run_prefix = f"{job.work_prefix}run/"
+    entry = PartitionItem(BUCKET, "t.csv", "v1", job.work_prefix, run_prefix, index=0, chunks=1, rows=5)
+    # when
+    with pytest.raises(IngestError) as failure:
+        finish_file(Refusing(), job, run_prefix, [entry], FinishSettings(WORK_BUCKET, rejects_bucket=None))
+    # then
+    message = str(failure.value)
+    result = f"s3://{WORK_BUCKET}/{run_prefix}results/p00000.json"
+    assert f"partition 0 (5 rows) did not report, or its result {result} may not be read (AccessDenied)" in message
+    assert "(AccessDenied): either its worker failed or timed out before writing it" in message
+    assert "or the finish function lacks s3:GetObject on the work bucket's objects" in message
+
+
+def test_finish_fails_when_a_partition_failed_and_says_why(
+    aws: Aws, work: str, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker's error (here: the table is gone) is in Finish's message, with the object's name."""
+    version = aws.upload("t.csv", "customer_id,name\n1,a\n")
+    output = partition(job_event(aws, "t.csv", version), lambda_context)
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    ingest_partition(output["partitions"][0], lambda_context)
+    with pytest.raises(IngestError) as failure:
+        finish(output, lambda_context)
+    message = str(failure.value)
+    assert message.startswith(f"s3://{BUCKET}/t.csv: 1 of 1 partitions did not finish: partition ")
+    assert "failed: writing line 2 to DynamoDB table 'no-such-table' failed" in message
+    assert "0 rows were written and 0 rejected" in message
+
+
+def test_finish_fails_when_a_result_does_not_account_for_every_row(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """Finish counts: a result whose written and rejected rows do not add up to the partition's rows fails the
+    file (no row may go missing silently)."""
+    version = aws.upload("t.csv", "customer_id,name\n1,a\n2,b\n")
+    output = partition(job_event(aws, "t.csv", version, size=1), lambda_context)
+    (entry,) = output["partitions"]
+    result = ingest_partition(entry, lambda_context)
+    tampered = {**result, "rows_written": result["rows_written"] - 1}
+    aws.s3.put_object(Bucket=work, Key=result_key(entry["run_prefix"], 0), Body=json.dumps(tampered).encode())
+    with pytest.raises(IngestError, match=r"partition 0 \(2 rows\) settled 1 of its rows \(1 written, 0 rejected\)"):
+        finish(output, lambda_context)
+
+
+def test_a_long_rejects_report_is_merged_in_line_order_across_read_blocks(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """Partial reports longer than Finish's read block (each read in ranges) merge into the one-invocation report,
+    byte for byte: 400 rejected rows with long cells, over several partitions, between rows that are written."""
+    # given: every other row has too many fields; its long cells make the reports ~1 MB
+    cell = "z" * 2500
+    body = "customer_id,name\n" + "".join(
+        f"k{i % 50:02d},{cell},extra\n" if i % 2 else f"k{i % 50:02d},n{i}\n" for i in range(800)
+    )
+    single_version = aws.upload("single.csv", body)
+    _, single_report = single_path(aws, "single.csv", single_version, lambda_context)
+    version = aws.upload("large.csv", body)
+    # when
+    summary = finish(run_tasks(aws, "large.csv", version, lambda_context), lambda_context)
+    # then
+    report = aws.reports()[rejects_report_key("large.csv", version)]
+    assert summary["rows_rejected"] == 400 and summary["partitions"] > 1
+    assert len(report) > 1_000_000
+    assert report == single_report
+
+
+def test_finish_deletes_the_work_objects_in_batches_of_a_thousand(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """S3 deletes at most 1,000 keys a request: a partition of 1,200 chunks takes two requests, and no object stays."""
+    # given: a partition whose entry claims 1,200 chunks (S3 deletes a missing key without complaint)
+    version = aws.upload("t.csv", "customer_id,name\n1,a\n")
+    output = partition(job_event(aws, "t.csv", version), lambda_context)
+    ingest_partition(output["partitions"][0], lambda_context)
+    output["partitions"][0]["chunks"] = 1200
+    batches: list[int] = []
+
+    def count(params: dict[str, Any], **_: Any) -> None:
+        batches.append(len(params["Delete"]["Objects"]))
+
+    clients.s3_client().meta.events.register("provide-client-params.s3.DeleteObjects", count)
+    # when
+    finish(output, lambda_context)
+    # then
+    assert batches == [1000, 202]  # 1,200 chunks, the result, the (absent) partial report
+    assert work_objects(aws) == []
