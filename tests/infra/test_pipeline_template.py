@@ -751,7 +751,7 @@ def test_duration_alarm_fires_at_80_percent_of_the_timeout(template: Template) -
     [
         ("RowsRejected", ["RejectsBucketName", ".rejected.csv", "upload it to the upload bucket"]),
         ("ApproximateNumberOfMessagesVisible", ["FailedEventsQueueUrl", "redrive", "delete the message"]),
-        ("Duration", ["too large", "Split the file", "csv-ingest load"]),
+        ("Duration", ["too large", "large_file_bytes", "csv-ingest load"]),
         (
             "ExecutionsFailed",
             [
