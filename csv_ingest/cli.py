@@ -48,7 +48,6 @@ from csv_ingest_engine.constants import (
     WriteMode,
 )
 from csv_ingest_engine.reports import RejectsReport
-from csv_ingest_engine.writing import TableWriter
 
 # `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
 # the repository's own copy in a checkout (an editable install maps the package to the source tree).
@@ -456,7 +455,7 @@ class FileRun:
         workers = workers or default_workers(path.stat().st_size, self.mode)
         if self.writer is not None and workers > 1:
             return self._ingest_in_workers(self.writer, path, rejections, failures, workers)
-        writer = self.writer.writer(TableWriter) if self.writer is not None else None
+        writer = self.writer.writer() if self.writer is not None else None
         with contextlib.ExitStack() as stack:
             report = stack.enter_context(self._report(failures))
             on_progress = stack.enter_context(_progress(path.stat().st_size, shown=not self.as_json))

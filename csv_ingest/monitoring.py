@@ -91,8 +91,9 @@ class Monitoring(Construct):
             description=f"An invocation ran for at least {DURATION_ALARM_SHARE_OF_TIMEOUT:.0%} of the function's "
             f"{timeout.to_seconds()}-second timeout: the file is too large, or nearly, for one invocation. One that "
             "does not fit fails near the deadline with the line it reached in the log (rows written so far stay, and "
-            "the Errors alarm fires too). Lower the stack's large_file_bytes (context) so that files like it go through "
-            "the large-file state machine in parallel partitions, or load it from your machine with `csv-ingest load`.",
+            "the Errors alarm fires too). Lower the stack's large_file_bytes (context) so that files like it go "
+            "through the large-file state machine in parallel partitions, or load it from your machine with "
+            "`csv-ingest load`.",
             metric=function.metric_duration(period=ALARM_PERIOD, statistic=cloudwatch.Stats.MAXIMUM),
             threshold=timeout.to_milliseconds() * DURATION_ALARM_SHARE_OF_TIMEOUT,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

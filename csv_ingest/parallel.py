@@ -25,7 +25,6 @@ from multiprocessing.context import SpawnProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError
 
@@ -37,7 +36,7 @@ from csv_ingest_engine.partitioning import route
 from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Header
-from csv_ingest_engine.writing import TableWriter, WriteSession
+from csv_ingest_engine.writing import TableWriter
 
 # Below this size a file is written in this process by default: starting a worker (a fresh interpreter importing
 # botocore) costs about 0.5 s of wall and CPU time, more than a second writer saves on a smaller file. `replace`
@@ -57,7 +56,6 @@ POLL_S = 0.1
 EXIT_WAIT_S = 10.0
 
 Chunk = list[tuple[int, list[str]]]
-_W = TypeVar("_W", bound=TableWriter)
 
 
 def default_workers(size_bytes: int, mode: WriteMode) -> int:
@@ -84,15 +82,15 @@ class WriterSettings:
     region: str | None = None
     profile: str | None = None
 
-    def writer(self, kind: type[_W]) -> _W:
-        """A writer of `kind` (TableWriter, or a subclass) with a DynamoDB client of its own."""
+    def writer(self) -> TableWriter:
+        """A writer with a DynamoDB client of its own."""
         import boto3  # deferred: `--help` and `validate` need no AWS SDK start-up
 
         from csv_ingest_engine.objects import dynamodb_config
 
         session = boto3.Session(profile_name=self.profile, region_name=self.region)
         client = session.client("dynamodb", endpoint_url=self.endpoint_url, config=dynamodb_config(self.concurrency))
-        return kind(
+        return TableWriter(
             client,
             table_name=self.table,
             key_column=self.key_column,
@@ -460,18 +458,6 @@ def _work(
     _PartitionWorker(number, settings, source, inbox, results, stop).run()
 
 
-class _SessionKeepingWriter(TableWriter):
-    """The engine's writer, keeping its session: the rows written are known even when the file fails."""
-
-    kept: WriteSession | None = None
-
-    def session(
-        self, on_reject: Callable[[Rejection], None], *, should_stop: Callable[[], bool] | None = None
-    ) -> WriteSession:
-        self.kept = super().session(on_reject, should_stop=should_stop)
-        return self.kept
-
-
 class _PartitionWorker:
     def __init__(
         self,
@@ -491,37 +477,36 @@ class _PartitionWorker:
         self._parent = multiprocessing.parent_process()
         self._lock = threading.Lock()  # rejections come from the writer's threads as well as this one
         self._rejected: list[Rejection] = []
-        self._writer: _SessionKeepingWriter | None = None
         self._end = _End(number)
 
     def run(self) -> None:
         end = self._end
         try:
-            self._ingest()
+            end.written = self._ingest()
         except IngestStopped as exc:
-            end.first_missing_line = exc.first_missing_line
+            end.written, end.first_missing_line = exc.rows_written, exc.first_missing_line
         except IngestError as exc:
+            end.written = exc.rows_written or 0
             if isinstance(exc.__cause__, WriteFailed):
                 end.refusal = (exc.__cause__.line, exc.__cause__.detail)
-            elif not self._rows_failed():  # rows the table did not take in time: the parent words that, counted
+            elif not exc.rows_failed:  # rows the table did not take in time: the parent words that, counted
                 end.error = exc.problem
         except BotoCoreError as exc:  # no region, an unknown profile: the same in every worker
             end.error = str(exc)
         except Exception as exc:  # a bug: the file fails, it never hangs
             end.error = f"worker process {self._number} failed: {exc!r}"
-        session = self._writer.kept if self._writer is not None else None
-        end.written = session.totals.written if session is not None else 0
         end.rejections = self._taken_rejections()
         self._results.put(end)
         if not self._parent_alive():
             self._results.cancel_join_thread()  # nobody will read it: exit anyway
 
-    def _ingest(self) -> None:
-        writer = self._writer = self._settings.writer(_SessionKeepingWriter)
+    def _ingest(self) -> int:
+        """The rows written."""
+        writer = self._settings.writer()
         header = self._take()
         if not isinstance(header, Header):  # the parent stopped before routing (the first pass failed, Ctrl-C)
-            return
-        ingest_records(
+            return 0
+        return ingest_records(
             self._records(),
             header,
             source=self._source,
@@ -529,7 +514,7 @@ class _PartitionWorker:
             on_reject=self._reject,
             on_rows=self._progress,
             should_stop=self._should_stop,
-        )
+        ).rows_written
 
     def _records(self) -> Iterator[Record]:
         """The partition's records, chunk by chunk, until its end, or until the run stops."""
@@ -564,7 +549,3 @@ class _PartitionWorker:
 
     def _progress(self, rows: int) -> None:
         self._results.put(_Progress(self._number, rows, self._taken_rejections()))
-
-    def _rows_failed(self) -> bool:
-        session = self._writer.kept if self._writer is not None else None
-        return session is not None and session.totals.failed > 0

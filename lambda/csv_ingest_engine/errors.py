@@ -2,12 +2,27 @@
 
 
 class IngestError(Exception):
-    """A file-level failure: the message names the file and says what to fix."""
+    """A file-level failure: the message names the file and says what to fix.
 
-    def __init__(self, source: str, problem: str) -> None:
+    A file that fails while its rows are being written (the table refused, rows not written in time) carries the
+    counts of then: `rows_written` is None for a file that failed before its first write.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        problem: str,
+        *,
+        rows_written: int | None = None,
+        rows_rejected: int = 0,
+        rows_failed: int = 0,
+    ) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
+        self.rows_written = rows_written
+        self.rows_rejected = rows_rejected
+        self.rows_failed = rows_failed
 
 
 class IngestStopped(IngestError):
@@ -24,10 +39,10 @@ class IngestStopped(IngestError):
         rows_failed: int,
         first_missing_line: int,
     ) -> None:
-        super().__init__(source, problem)
-        self.rows_written = rows_written
-        self.rows_rejected = rows_rejected
-        self.rows_failed = rows_failed
+        super().__init__(
+            source, problem, rows_written=rows_written, rows_rejected=rows_rejected, rows_failed=rows_failed
+        )
+        self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line
 
 

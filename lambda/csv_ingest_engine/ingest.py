@@ -231,11 +231,17 @@ def _raise_for_outcome(
     source: str, result: FileResult, run: _Run, totals: WriteTotals, writer: TableWriter | None, key_column: str
 ) -> None:
     """Fail the file when the table refused for good, the run stopped early, or rows could not be written."""
+    counts = {
+        "rows_written": result.rows_written,
+        "rows_rejected": result.rows_rejected,
+        "rows_failed": result.rows_failed,
+    }
     if run.fatal is not None and writer is not None:
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
-            raise run.fatal.__cause__
+            report_failed = run.fatal.__cause__
+            raise IngestError(report_failed.source, report_failed.problem, **counts) from report_failed.__cause__
         message = table_refused(run.fatal, result, table_name=writer.table_name, key_column=key_column)
-        raise IngestError(source, message) from run.fatal
+        raise IngestError(source, message, **counts) from run.fatal
     # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
     stopped_before = run.stopped_before
     unsent = totals.first_unsent_line
@@ -244,7 +250,7 @@ def _raise_for_outcome(
     if stopped_before is not None:
         raise _stopped(source, result, before_line=stopped_before)
     if result.rows_failed:
-        raise IngestError(source, rows_not_written(result, patience_s=writer.patience_s if writer else None))
+        raise IngestError(source, rows_not_written(result, patience_s=writer.patience_s if writer else None), **counts)
 
 
 # The two messages below also word the outcome of a file written by several processes (`csv-ingest load

@@ -58,7 +58,7 @@ from csv_ingest_engine.reading import FIELD_SIZE_LIMIT, ReadableBytes, Record, r
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import ANNOTATION_COLUMNS, Rejection, parse_header
 from csv_ingest_engine.settings import FinishSettings, IngestPartitionSettings, PartitionSettings
-from csv_ingest_engine.writing import TableWriter, WriteSession
+from csv_ingest_engine.writing import TableWriter
 
 logger = Logger()
 metrics = Metrics()
@@ -483,18 +483,17 @@ def ingest_one_partition(
 ) -> PartitionResult:
     """Ingest `item`'s chunks in order; leave the partial rejects report (if any row was rejected) and the result in
     the work bucket; return the result."""
-    writer = _SessionKeepingWriter(
+    writer = TableWriter(
         dynamodb,
         table_name=settings.table_name,
         key_column=settings.key_column,
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
     )
-    tally = _Tally(on_reject)
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with temporary_path() as report_path, RejectsReport(report_path) as report:
         chunks = _PartitionChunks(s3, settings.work_bucket, item)
-        result = _ingest_chunks(chunks, item, settings, writer, tally, report, should_stop)
+        result = _ingest_chunks(chunks, item, settings, writer, on_reject, report, should_stop)
         report.close()
         if report.count:
             result = _upload_partial_report(s3, settings.work_bucket, item, report, result)
@@ -511,13 +510,15 @@ def _ingest_chunks(
     chunks: _PartitionChunks,
     item: PartitionItem,
     settings: IngestPartitionSettings,
-    writer: _SessionKeepingWriter,
-    tally: _Tally,
+    writer: TableWriter,
+    on_reject: Callable[[Rejection], None] | None,
     report: RejectsReport,
     should_stop: Callable[[], bool],
 ) -> PartitionResult:
-    def failed(error: str, first_missing_line: int | None) -> PartitionResult:
-        return PartitionResult(item.index, writer.written, tally.rejected, tally.failed, first_missing_line, error)
+    def failed(error: str, first_missing_line: int | None, counts: IngestError) -> PartitionResult:
+        """The partition failed: the counts of then (none before the first write)."""
+        written = counts.rows_written or 0
+        return PartitionResult(item.index, written, counts.rows_rejected, counts.rows_failed, first_missing_line, error)
 
     try:
         header = parse_header(chunks.header_cells(), key_column=settings.key_column, source=item.source)
@@ -526,7 +527,7 @@ def _ingest_chunks(
             header,
             source=item.source,
             writer=writer,
-            on_reject=tally.reject,
+            on_reject=on_reject,
             report=report,
             should_stop=should_stop,
         )
@@ -537,9 +538,10 @@ def _ingest_chunks(
             "longer than the function's timeout (make partitions smaller with context partition_bytes, or the "
             "timeout longer)",
             line,
+            stop,
         )
     except IngestError as failure:  # the table refused (its message names the line), or the report failed
-        return failed(failure.problem, None)
+        return failed(failure.problem, None, failure)
     problem = chunks.error
     if problem is None and chunks.read != item.rows:
         problem = f"it read {chunks.read:,} of the {item.rows:,} rows the partition task wrote to the work bucket"
@@ -551,42 +553,6 @@ def _ingest_chunks(
         chunks.first_unread_line if problem else None,
         problem,
     )
-
-
-class _SessionKeepingWriter(TableWriter):
-    """The table writer of one partition, which keeps its session: when `ingest_records` raises (the table refused,
-    the deadline), the session's totals still say exactly how many rows went in (it is always closed, failing or not).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._opened: WriteSession | None = None
-
-    def session(
-        self, on_reject: Callable[[Rejection], None], *, should_stop: Callable[[], bool] | None = None
-    ) -> WriteSession:
-        self._opened = super().session(on_reject, should_stop=should_stop)
-        return self._opened
-
-    @property
-    def written(self) -> int:
-        return self._opened.totals.written if self._opened is not None else 0
-
-
-class _Tally:
-    """Counts the rejections (`ingest_records` calls it under its lock) and passes them on."""
-
-    def __init__(self, on_reject: Callable[[Rejection], None] | None) -> None:
-        self._on_reject = on_reject
-        self.rejected = 0
-        self.failed = 0
-
-    def reject(self, rejection: Rejection) -> None:
-        self.rejected += 1
-        if rejection.failed:
-            self.failed += 1
-        if self._on_reject is not None:
-            self._on_reject(rejection)
 
 
 class _PartitionChunks:
