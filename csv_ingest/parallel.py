@@ -195,6 +195,9 @@ class _End:
     first_missing_line: int | None = None  # it stopped (Ctrl-C, or another worker failed): rows from it may be missing
     refusal: tuple[int, str] | None = None  # the table refused a write that every row would get: (line, detail)
     error: str | None = None  # anything else that failed the worker, in words for the user
+    # The worker took the end marker: its whole partition reached it. Its own word, not the parent's record of
+    # having sent the marker: a worker with little to do may end before the parent has noted the sending.
+    complete: bool = False
 
 
 # -- the parent ---------------------------------------------------------------------------------------------------
@@ -212,6 +215,10 @@ class _Pool:
         self.stop: Event = context.Event()
         self.results: Queue[_Progress | _End] = context.Queue()
         self.inboxes: list[Queue[Header | Chunk | None]] = [context.Queue(QUEUE_DEPTH) for _ in range(workers)]
+        for inbox in self.inboxes:
+            # Chunks a stopped worker never takes must not hold up this process's exit (nor leak its feeder
+            # thread), whatever interrupts the closing.
+            inbox.cancel_join_thread()
         self.processes: list[SpawnProcess] = [
             context.Process(
                 target=_work,
@@ -239,7 +246,6 @@ class _Pool:
                 process.terminate()
                 process.join()
         for inbox in self.inboxes:
-            inbox.cancel_join_thread()  # chunks a stopped worker never took must not hold up the exit
             inbox.close()
         self.results.close()
 
@@ -252,7 +258,8 @@ class _Pool:
 def _sigint_ignored_by_children() -> Iterator[None]:
     """Workers start with SIGINT ignored (a terminal's Ctrl-C reaches the whole process group, and would interrupt
     a worker before it could ignore it itself); a Ctrl-C meanwhile stays pending for the parent's own handler."""
-    if threading.current_thread() is not threading.main_thread():
+    # (Windows has no signal masks, and no process groups that share a Ctrl-C: nothing to do there.)
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -284,7 +291,7 @@ class _Run:
         workers = len(pool.processes)
         self._rows = [0] * workers
         self._sent = [array("q") for _ in range(workers)]  # the first line of each chunk sent to each worker
-        self._ends_sent: set[int] = set()  # the workers told their partition is complete
+        self._routed = [0] * workers  # records sent to each worker
         self._rejected = self._failed = 0
         self._interrupted = False  # Ctrl-C
         self._failing = False  # a worker failed, or ended before its partition did
@@ -313,7 +320,6 @@ class _Run:
             for number in workers:
                 if not self._send(number, None):
                     return
-                self._ends_sent.add(number)
 
     def _send_all(self, chunker: Chunker, chunks: Iterator[tuple[int, Chunk]]) -> bool:
         for number, chunk in chunks:
@@ -334,6 +340,7 @@ class _Run:
                 continue
             if isinstance(item, list):
                 self._sent[number].append(item[0][0])
+                self._routed[number] += len(item)
             self._take_messages()
             return True
         return False
@@ -376,7 +383,11 @@ class _Run:
                 self._on_progress(rows, rows)
             return
         self._pool.ended[message.worker] = message
-        if message.refusal is not None or message.error is not None or message.worker not in self._ends_sent:
+        if message.complete and self._on_progress is not None:  # every record routed to it is settled
+            self._rows[message.worker] = self._routed[message.worker]
+            rows = sum(self._rows)
+            self._on_progress(rows, rows)
+        if message.refusal is not None or message.error is not None or not message.complete:
             self._failing = True  # one worker's failure is the file's: the others stop sending
             self._pool.stop.set()
 
@@ -454,7 +465,8 @@ def _work(
 ) -> None:
     """A worker process: writes the records its queue brings, reports back, and ends with an `_End`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it tells the workers to stop
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if hasattr(signal, "pthread_sigmask"):  # (not on Windows)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _PartitionWorker(number, settings, source, inbox, results, stop).run()
 
 
@@ -527,10 +539,14 @@ class _PartitionWorker:
         """The next item from the parent; None at the end of the partition or when the run stops meanwhile."""
         while True:
             try:
-                return self._inbox.get(timeout=POLL_S)
+                item = self._inbox.get(timeout=POLL_S)
             except queue.Empty:
                 if self._should_stop():
                     return None
+                continue
+            if item is None:  # the end marker
+                self._end.complete = True
+            return item
 
     def _should_stop(self) -> bool:
         return self._stop.is_set() or not self._parent_alive()
