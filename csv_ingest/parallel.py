@@ -119,6 +119,9 @@ def ingest_in_workers(
     true (Ctrl-C), routing stops, every worker stops sending, and `IngestStopped.first_missing_line` is the first
     line not settled in any partition, nor routed.
     """
+    # A client here first: no region or an unknown profile fails at once, as with one worker, not in each worker
+    # after the first pass.
+    settings.writer()
     pool = _Pool(workers, settings, source)
     try:
         pool.start()  # the workers start up (an interpreter, botocore, a client) while the first pass reads the file
