@@ -13,14 +13,18 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from stub_dynamodb import StubServer
 
-from csv_ingest.parallel import SMALL_FILE_BYTES, default_workers
+from csv_ingest import parallel
+from csv_ingest.parallel import SMALL_FILE_BYTES, Chunker, _End, _Pool, _Run, default_workers
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, MAX_CLI_WORKERS, WriteMode
 from csv_ingest_engine.partitioning import partition_of
+from csv_ingest_engine.reading import Record
+from csv_ingest_engine.rules import parse_header
 from tests.cli.runner import TABLE, run
 from tests.support import Endpoint, create_table
 from tests.support.dynamodb import table_items
@@ -70,10 +74,17 @@ def _summary(output: str) -> dict[str, Any]:
     return summary
 
 
-def test_two_workers_leave_the_table_report_and_counts_of_one(endpoint: Endpoint, tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_records", [parallel.CHUNK_RECORDS, 7], ids=["one-chunk-a-worker", "chunks-of-7"])
+def test_two_workers_leave_the_table_report_and_counts_of_one(
+    endpoint: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_records: int
+) -> None:
     """Keys recurring across the whole file, rejected rows at known lines: `--workers 2` leaves the same table as
-    `--workers 1` (each key's last row wins), the same report byte for byte, the same exit code and --json."""
-    # given: both partitions hold keys, and a second table for the one-worker load
+    `--workers 1` (each key's last row wins), the same report byte for byte, the same exit code and --json. With
+    chunks of 7 records, each worker takes its partition as dozens of chunks: a key's rows, spread over many of
+    them, still reach the table in file order."""
+    # given: both partitions hold keys, and a second table for the one-worker load; the parent (the router, in this
+    # process) cuts chunks of `chunk_records` (the workers' own copy of the constant plays no part)
+    monkeypatch.setattr(parallel, "CHUNK_RECORDS", chunk_records)
     source = _repeating_keys(tmp_path / "customers.csv")
     assert {partition_of(f"k{i}", 2) for i in range(KEYS)} == {0, 1}
     rejects = tmp_path / "rejects.csv"
@@ -157,6 +168,41 @@ def test_an_unknown_profile_fails_the_file_before_anything_is_written(tmp_path: 
         assert result.exit_code == 1, result.output
         assert "The config profile (no-such-profile) could not be found" in result.output
         assert stub.counters.as_dict()["rows"] == 0
+
+
+def test_a_worker_that_ends_before_the_parent_goes_on_is_not_taken_for_a_failed_one(
+    aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key in partition 0 of 4: workers 1-3 get the header and their end marker only, and end at once. The
+    parent, held back after each item it puts in a queue until those three have taken theirs, takes such a worker's
+    last message before it goes on: that worker ended complete, not failed. The load exits 0 with every row in the
+    table (it used to stop all workers and report a Ctrl-C that never happened: exit 130)."""
+    # given: 3,000 rows, their keys all in partition 0: 6 chunks for worker 0, which writes one row at a time, so
+    # that it still has chunks queued when the others end
+    keys = [key for key in (f"{i:05}" for i in range(20_000)) if partition_of(key, 4) == 0][:3_000]
+    source = tmp_path / "customers.csv"
+    source.write_text("customer_id,name\n" + "".join(f"{key},n{key}\n" for key in keys))
+    take_messages = _Run._take_messages
+
+    def held_back(run: _Run) -> None:
+        give_up = time.monotonic() + PATIENCE_S
+        while any(run._pool.inboxes[n].qsize() for n in (1, 2, 3)) and time.monotonic() < give_up:
+            time.sleep(0.01)  # (qsize: what was put and not yet taken, on Linux)
+        time.sleep(0.05)  # time enough for a worker that just took its end marker to send its last message
+        take_messages(run)
+
+    monkeypatch.setattr(_Run, "_take_messages", held_back)
+    with _stub(0.0) as stub:
+        # when
+        result = run(
+            "load", source, "--table", TABLE, "--endpoint-url", stub.url, "--workers", "4", "--concurrency", "1",
+            "--json",
+        )  # fmt: skip
+        # then
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output)
+        assert (summary["status"], summary["rows_written"]) == ("ok", 3_000), summary
+        assert stub.counters.items == {key: {"name": f"n{key}"} for key in keys}
 
 
 class _Load:
@@ -280,7 +326,8 @@ def test_a_second_ctrl_c_ends_the_workers_at_once(aws_env: dict[str, str], tmp_p
 def test_one_progress_bar_counts_the_rows_of_every_worker(
     aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a terminal, `load --workers 2` draws one bar, with the rows the workers have taken up and rows/s."""
+    """On a terminal, `load --workers 2` draws one bar, with the rows the workers have taken up and rows/s; its
+    last frame counts every row of the file."""
     import io
 
     from rich.console import Console
@@ -299,6 +346,7 @@ def test_one_progress_bar_counts_the_rows_of_every_worker(
     assert "━" in drawn
     shown = [int(rows.replace(",", "")) for rows in re.findall(r"([\d,]+) rows, [\d,]+ rows/s", drawn)]
     assert max(shown) > 0
+    assert shown[-1] == 5_000  # each worker's end brings the bar to every row it was sent
 
 
 def test_help_says_how_many_workers_by_default() -> None:
@@ -352,3 +400,76 @@ def test_a_small_file_loads_in_this_process_by_default(
         result = run("load", _customers(tmp_path / "customers.csv", 100), "--table", TABLE, "--endpoint-url", stub.url)
         assert result.exit_code == 0, result.output
         assert stub.counters.as_dict()["rows"] == 100
+
+
+# -- the parent's bookkeeping: which line a stopped load may have missed from -----------------------------------
+
+
+def _chunker(monkeypatch: pytest.MonkeyPatch) -> tuple[Chunker, Iterator[Record]]:
+    """A chunker over 2 partitions with chunks of 2 records, and the records of lines 2-7: keys d d a d a a, where d
+    is in partition 0 and a in partition 1."""
+    assert (partition_of("d", 2), partition_of("a", 2)) == (0, 1)
+    monkeypatch.setattr(parallel, "CHUNK_RECORDS", 2)
+    header = parse_header(["customer_id", "name"], key_column=DEFAULT_KEY_COLUMN, source="customers.csv")
+    records = iter([Record(line, [key, f"n{line}"]) for line, key in enumerate("ddadaa", start=2)])
+    return Chunker(header, 2), records
+
+
+def test_first_unsent_line_when_routing_stops_mid_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before anything is read, line 1; then the earliest line still in a partly filled chunk, or the next one
+    to read, whichever comes first."""
+    chunker, records = _chunker(monkeypatch)
+    assert chunker.first_unsent_line() == 1
+    full = chunker.full(records)
+    # when: partition 0's first chunk (lines 2 and 3) fills; nothing waits, line 4 is not read yet
+    assert next(full) == (0, [(2, ["d", "n2"]), (3, ["d", "n3"])])
+    assert chunker.first_unsent_line() == 4
+    # when: partition 1's (lines 4 and 6) fills; line 5 waits in partition 0's, line 7 is not read yet
+    assert next(full) == (1, [(4, ["a", "n4"]), (6, ["a", "n6"])])
+    assert chunker.first_unsent_line() == 5
+
+
+def test_first_unsent_line_when_routing_stops_in_the_partly_filled_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every record is read, only the partly filled chunks not handed out count; none left: None."""
+    chunker, records = _chunker(monkeypatch)
+    assert [index for index, _ in chunker.full(records)] == [0, 1]  # lines 2 3, then 4 6; 5 and 7 left over
+    assert chunker.first_unsent_line() == 5
+    rest = chunker.rest()
+    assert next(rest) == (0, [(5, ["d", "n5"])])
+    assert chunker.first_unsent_line() == 7
+    assert next(rest) == (1, [(7, ["a", "n7"])])
+    assert chunker.first_unsent_line() is None
+    assert list(rest) == []
+    assert chunker.first_unsent_line() is None
+
+
+def _run_of(workers: int) -> _Run:
+    """A `_Run` over a pool of `workers` that never starts: for its bookkeeping only."""
+    pool = SimpleNamespace(processes=[None] * workers, ended={}, source="customers.csv")
+    return _Run(cast(_Pool, pool), on_reject=lambda rejection: None, report=None, on_progress=None, should_stop=None)
+
+
+def test_first_missing_line_counts_a_chunk_sent_but_never_taken() -> None:
+    """A worker that took fewer chunks than it was sent: the first line of the first one it did not take."""
+    run = _run_of(2)
+    run._sent[0].extend([2, 600, 1_300])
+    run._sent[1].extend([3, 700])
+    assert run._first_missing_line([_End(0, chunks_taken=3), _End(1, chunks_taken=2)]) is None
+    assert run._first_missing_line([_End(0, chunks_taken=1), _End(1, chunks_taken=2)]) == 600
+    assert run._first_missing_line([_End(0, chunks_taken=1), _End(1, chunks_taken=0)]) == 3
+
+
+def test_first_missing_line_counts_a_worker_s_own_and_the_unsent_line() -> None:
+    """The earliest of: a worker's own first missing line (rows it took but did not settle), a chunk it did not
+    take, the first line never routed."""
+    run = _run_of(2)
+    run._sent[0].extend([2, 600])
+    run._sent[1].extend([3, 700])
+    ends = [_End(0, chunks_taken=2, first_missing_line=650), _End(1, chunks_taken=1)]
+    assert run._first_missing_line(ends) == 650
+    ends = [_End(0, chunks_taken=2, first_missing_line=450), _End(1, chunks_taken=1)]
+    assert run._first_missing_line(ends) == 450
+    run._unsent_line = 400
+    assert run._first_missing_line(ends) == 400
+    run._unsent_line = 1_400
+    assert run._first_missing_line([_End(0, chunks_taken=2), _End(1, chunks_taken=2)]) == 1_400
