@@ -193,6 +193,17 @@ def test_a_second_ctrl_c_aborts_at_once_and_leaves_the_earlier_report(aws_env: d
     assert sorted(path.name for path in tmp_path.iterdir()) == ["customers.csv", "rejects.csv"]
 
 
+@pytest.fixture
+def interactive_sigint() -> Iterator[None]:
+    """SIGINT at Python's default in this process, as in an interactive shell, even when the test runner was started
+    with it ignored (a background job without job control), which `load` respects and leaves alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _calling_ingest_file_with(before: Callable[[], None]) -> Callable[..., Any]:
     """`ingest_file`, with `before()` run as the command line calls it."""
 
@@ -203,6 +214,7 @@ def _calling_ingest_file_with(before: Callable[[], None]) -> Callable[..., Any]:
     return wrapped
 
 
+@pytest.mark.usefixtures("interactive_sigint")
 def test_ctrl_c_while_the_file_is_checked_writes_nothing(
     aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,6 +236,7 @@ def test_ctrl_c_while_the_file_is_checked_writes_nothing(
         assert stub.counters.as_dict()["rows"] == 0
 
 
+@pytest.mark.usefixtures("interactive_sigint")
 def test_load_handles_ctrl_c_only_while_it_runs(
     aws_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
