@@ -36,7 +36,7 @@ from csv_ingest_engine.constants import (
 from csv_ingest_engine.large_files import FileJob, start_execution
 from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
 from csv_ingest_engine.reports import RejectsReport
-from csv_ingest_engine.settings import Settings as Settings  # re-exported: the stack's tests read it from here
+from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.writing import TableWriter
 
 logger = Logger()

@@ -15,7 +15,7 @@ from csv_ingest_engine.constants import (
     ENV_WRITE_CONCURRENCY,
     ENV_WRITE_MODE,
 )
-from csv_ingest_engine.function import Settings
+from csv_ingest_engine.settings import Settings
 from tests.infra.test_pipeline_template import function_logical_id, properties
 
 
