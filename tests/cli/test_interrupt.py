@@ -23,6 +23,7 @@ from stub_dynamodb import StubServer
 
 from csv_ingest_engine import ingest_file
 from tests.cli.runner import TABLE, run
+from tests.support.loads import wait_for_rows
 
 ROWS = 5_000
 # The issue's bar is "within a second or two"; the margin is for a loaded 2-core machine.
@@ -77,13 +78,7 @@ class _Load:
 
     def wait_for_rows(self, rows: int) -> None:
         """Until the stub has received `rows` rows: the load is writing."""
-        give_up = time.monotonic() + PATIENCE_S
-        while self.stub.counters.as_dict()["rows"] < rows:
-            if self.process.poll() is not None or time.monotonic() > give_up:
-                self.process.kill()
-                stdout, stderr = self.process.communicate()
-                pytest.fail(f"the load never wrote {rows} rows (exit {self.process.returncode}): {stdout}{stderr}")
-            time.sleep(0.05)
+        wait_for_rows(self.process, self.stub, rows, patience_s=PATIENCE_S)
 
     def ctrl_c(self) -> None:
         self.process.send_signal(signal.SIGINT)

@@ -28,6 +28,7 @@ from csv_ingest_engine.rules import parse_header
 from tests.cli.runner import TABLE, run
 from tests.support import Endpoint, create_table
 from tests.support.dynamodb import table_items
+from tests.support.loads import wait_for_rows
 
 # How long anything may take to start or end before a test calls it a failure (not a measurement).
 PATIENCE_S = 120.0
@@ -232,13 +233,8 @@ class _Load:
         )
 
     def wait_for_rows(self, rows: int) -> None:
-        give_up = time.monotonic() + PATIENCE_S
-        while self.stub.counters.as_dict()["rows"] < rows:
-            if self.process.poll() is not None or time.monotonic() > give_up:
-                self.process.kill()
-                stdout, stderr = self.process.communicate()
-                pytest.fail(f"the load never wrote {rows} rows (exit {self.process.returncode}): {stdout}{stderr}")
-            time.sleep(0.05)
+        """Until the stub has received `rows` rows: the load is writing."""
+        wait_for_rows(self.process, self.stub, rows, patience_s=PATIENCE_S)
 
     def workers(self) -> list[int]:
         """The process ids of the load's worker processes (not multiprocessing's resource tracker)."""
