@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from csv_ingest.pipeline import PipelineProps
 from csv_ingest.stack import CsvIngestStack
+from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
 
 STACK_ID = "CsvIngest"
@@ -19,6 +20,12 @@ CONTEXT_KEYS = (
     "retain_data",
     "alarm_email",
     "key_column",
+    "key_type",
+    "sort_key_column",
+    "sort_key_type",
+    "column_types",
+    "csv_delimiter",
+    "csv_encoding",
     "memory_size_mb",
     "timeout_minutes",
     "ephemeral_storage_mib",
@@ -55,7 +62,7 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
 
     Absent (None) keys keep the PipelineProps defaults.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = _schema_and_format(context)
     if (raw := context.get("retain_data")) is not None:
         values["retain_data"] = _parse_bool("retain_data", raw)
     for key in ("alarm_email", "key_column"):
@@ -78,6 +85,30 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
     if (raw := context.get("write_mode")) is not None:
         values["write_mode"] = _parse_choice("write_mode", raw, WRITE_MODES)
     return PipelineProps(**values)
+
+
+def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The table's key, the columns' types and the files' format, parsed by csv_ingest_engine.schema: the rules the
+    functions and the command line apply to the same settings.
+
+    `column_types` is a JSON object (column -> S, N, BOOL or JSON), as text from `-c` or as an object in cdk.json.
+    """
+    values: dict[str, Any] = {}
+    if (raw := context.get("key_type")) is not None:
+        values["key_type"] = schema.key_type(raw, origin="context key_type")
+    if (raw := context.get("sort_key_column")) is not None:
+        values["sort_key_column"] = _parse_str("sort_key_column", raw)
+    if (raw := context.get("sort_key_type")) is not None:
+        if "sort_key_column" not in values:
+            raise ValueError(f"context sort_key_type ({raw!r}) is the sort key's type: set sort_key_column too")
+        values["sort_key_type"] = schema.key_type(raw, origin="context sort_key_type")
+    if (raw := context.get("column_types")) is not None:
+        values["column_types"] = schema.column_types(raw, origin="context column_types")
+    if (raw := context.get("csv_delimiter")) is not None:
+        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
+    if (raw := context.get("csv_encoding")) is not None:
+        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    return values
 
 
 def _parse_bool(key: str, raw: object) -> bool:

@@ -21,6 +21,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+# Every stub table is keyed like the stack's: what `csv-ingest load` reads with DescribeTable before writing.
+STUB_KEY = {
+    "KeySchema": [{"AttributeName": "customer_id", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "customer_id", "AttributeType": "S"}],
+}
 THROTTLED = {
     "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
     "message": "The level of configured provisioned throughput for the table was exceeded (stub)",
@@ -160,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif operation in ("UpdateItem", "PutItem"):
             self._write(body.get("Key") or body.get("Item") or {}, body)
         elif operation == "DescribeTable":
-            self._reply(200, {"Table": {"TableName": body.get("TableName"), "TableStatus": "ACTIVE"}})
+            self._reply(200, {"Table": {"TableName": body.get("TableName"), "TableStatus": "ACTIVE", **STUB_KEY}})
         else:
             self._reply(400, {"__type": "com.amazon.coral.validate#ValidationException", "message": operation})
 

@@ -30,24 +30,34 @@ from rich.table import Table
 
 from csv_ingest.parallel import SMALL_FILE_BYTES, WriterSettings, default_workers, ingest_in_workers
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection, ingest_file
+from csv_ingest_engine import schema as schemas
 from csv_ingest_engine.constants import (
+    COLUMN_TYPES,
     DEFAULT_CONCURRENCY,
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
     DEFAULT_KEY_COLUMN,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_WRITE_MODE,
+    ENCODINGS,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
+    KEY_TYPES,
     MAX_CLI_WORKERS,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
     WRITE_PATIENCE_S,
+    ColumnType,
+    KeyType,
     WriteMode,
 )
 from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.rules import UNTYPED_COLUMNS
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
 
 # `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
 # the repository's own copy in a checkout (an editable install maps the package to the source tree).
@@ -108,7 +118,10 @@ def count(number: int, noun: str) -> str:
 
 source_argument = click.argument("source", metavar="SOURCE")
 key_column_option = click.option(
-    "--key-column", default=DEFAULT_KEY_COLUMN, show_default=True, help="The column that holds the table's key."
+    "--key-column",
+    metavar="COLUMN",
+    help=f"The column that holds the table's partition key (default {DEFAULT_KEY_COLUMN}; load: the table's, which "
+    "this must then name).",
 )
 mode_option = click.option(
     "--mode",
@@ -118,6 +131,150 @@ mode_option = click.option(
     help="merge: upsert each row into its item, keeping other attributes. "
     "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
 )
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return schemas.delimiter(value, origin="--delimiter")
+    except SchemaError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--delimiter: "), ctx=ctx, param=param) from None
+
+
+def _encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        return schemas.encoding(value, origin="--encoding")
+    except SchemaError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--encoding: "), ctx=ctx, param=param) from None
+
+
+def format_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--delimiter` and `--encoding`: how the file is written (a `.csv.gz` file is decompressed as it is read)."""
+    for option in reversed(
+        [
+            click.option(
+                "--delimiter",
+                default=DEFAULT_DELIMITER,
+                show_default=True,
+                callback=_delimiter,
+                help="The file's field separator: , ; | or tab (European Excel writes ;).",
+            ),
+            click.option(
+                "--encoding",
+                default=DEFAULT_ENCODING,
+                show_default=True,
+                callback=_encoding,
+                help=f"The file's text encoding: {', '.join(ENCODINGS)} (utf-16 with its byte-order mark). A file "
+                "that starts with a UTF-8 byte-order mark is read as UTF-8 whatever this says.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def schema_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The columns' types and the key schema beyond --key-column (load reads the key schema from the table)."""
+    for option in reversed(
+        [
+            click.option(
+                "--type",
+                "types",
+                multiple=True,
+                metavar="COLUMN=TYPE",
+                help=f"Write COLUMN as TYPE: {', '.join(COLUMN_TYPES)} (S, a string as written, is every column's "
+                "default). Repeatable; overrides --types-file.",
+            ),
+            click.option(
+                "--types-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                metavar="PATH",
+                help='A JSON object of column types, e.g. {"age": "N", "active": "BOOL"} (the stack\'s column_types).',
+            ),
+            click.option(
+                "--key-type",
+                type=click.Choice(KEY_TYPES, case_sensitive=False),
+                help="The partition key's type (default S; load: the table's).",
+            ),
+            click.option(
+                "--sort-key-column",
+                metavar="COLUMN",
+                help="The column that holds the table's sort key (default none; load: the table's).",
+            ),
+            click.option(
+                "--sort-key-type",
+                type=click.Choice(KEY_TYPES, case_sensitive=False),
+                help="The sort key's type (default S; load: the table's).",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """What the command line says about the key and the columns' types; `None`: not given."""
+
+    key_column: str | None
+    key_type: str | None
+    sort_key_column: str | None
+    sort_key_type: str | None
+    types: tuple[str, ...]
+    types_file: Path | None
+
+    def column_types(self) -> dict[str, ColumnType]:
+        """--types-file, then each --type over it; a bad entry is a usage error naming it."""
+        try:
+            types: dict[str, ColumnType] = {}
+            if self.types_file is not None:
+                types.update(
+                    schemas.column_types(self.types_file.read_text(encoding="utf-8"), origin=str(self.types_file))
+                )
+            for option in self.types:
+                name, kind = schemas.type_option(option)
+                types[name] = kind
+        except (SchemaError, OSError, UnicodeDecodeError) as exc:
+            raise click.BadParameter(str(exc), param_hint="'--type' / '--types-file'") from None
+        return types
+
+    def schema(self, table_key: tuple[KeyAttribute, KeyAttribute | None] | None = None) -> Schema:
+        """The schema rows are written with: the table's key (`table_key`, as DescribeTable gave it), which the key
+        options, if given, must match; or, without a table, the key the options describe."""
+        if table_key is not None:
+            self._check_against(*table_key)
+            partition, sort = table_key
+        else:
+            partition = KeyAttribute(self.key_column or DEFAULT_KEY_COLUMN, _key_type(self.key_type))
+            sort = KeyAttribute(self.sort_key_column, _key_type(self.sort_key_type)) if self.sort_key_column else None
+            if self.sort_key_type and not self.sort_key_column:
+                raise click.BadParameter("--sort-key-type needs --sort-key-column", param_hint="'--sort-key-type'")
+        try:
+            return Schema(partition, sort, self.column_types())
+        except SchemaError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--type' / '--types-file'") from None
+
+    def _check_against(self, partition: KeyAttribute, sort: KeyAttribute | None) -> None:
+        """The key options describe the table's key, or are a usage error saying what the table has."""
+        table = f"the table's key is {Schema(partition, sort).describe()}"
+        given = {
+            "--key-column": (self.key_column, partition.name),
+            "--key-type": (self.key_type and self.key_type.upper(), partition.type),
+            "--sort-key-column": (self.sort_key_column, sort.name if sort else None),
+            "--sort-key-type": (self.sort_key_type and self.sort_key_type.upper(), sort.type if sort else None),
+        }
+        for option, (value, actual) in given.items():
+            if value is not None and value != actual:
+                raise click.BadParameter(
+                    f"{table}, but {option} says {value!r}: leave it out (load reads the key from the table), or "
+                    "name the table keyed that way",
+                    param_hint=f"'{option}'",
+                )
+
+
+def _key_type(kind: str | None) -> KeyType:
+    return schemas.key_type(kind or "S", origin="key type")
+
+
 json_option = click.option(
     "--json",
     "as_json",
@@ -193,8 +350,10 @@ class Aws:
 
 @main.command()
 @source_argument
-@click.option("--table", required=True, help="The DynamoDB table's name.")
+@click.option("--table", required=True, help="The DynamoDB table's name (its key schema is read from it).")
 @key_column_option
+@schema_options
+@format_options
 @aws_options
 @mode_option
 @click.option(
@@ -227,7 +386,14 @@ class Aws:
 def load(
     source: str,
     table: str,
-    key_column: str,
+    key_column: str | None,
+    types: tuple[str, ...],
+    types_file: Path | None,
+    key_type: str | None,
+    sort_key_column: str | None,
+    sort_key_type: str | None,
+    delimiter: str,
+    encoding: str,
     endpoint_url: str | None,
     region: str | None,
     profile: str | None,
@@ -238,24 +404,45 @@ def load(
     rejects: Path | None,
     as_json: bool,
 ) -> None:
-    """Upsert every row of SOURCE (a local path or s3://bucket/key) into a DynamoDB table."""
+    """Upsert every row of SOURCE (a local path or s3://bucket/key, .csv or .csv.gz) into a DynamoDB table, keyed
+    as the table is (DescribeTable)."""
     _refuse_rejects_on_input(rejects, source)
+    options = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file)
+    options.column_types()  # a bad --type is a usage error before anything is read
     aws = Aws(endpoint_url, region, profile)
-    writer = WriterSettings(table, key_column, mode, concurrency, patience, endpoint_url, region, profile)
-    run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=writer, rejects=rejects, as_json=as_json)
+    writer = WriterSettings(table, mode, concurrency, patience, endpoint_url, region, profile)
+    run = FileRun(
+        source,
+        options=options,
+        fmt=CsvFormat(delimiter, encoding),
+        mode=mode,
+        aws=aws,
+        writer=writer,
+        rejects=rejects,
+        as_json=as_json,
+    )
     sys.exit(run.print_outcome(run.execute(workers)))
 
 
 @main.command()
 @source_argument
 @key_column_option
+@schema_options
+@format_options
 @mode_option
 @aws_options
 @rejects_option
 @json_option
 def validate(
     source: str,
-    key_column: str,
+    key_column: str | None,
+    types: tuple[str, ...],
+    types_file: Path | None,
+    key_type: str | None,
+    sort_key_column: str | None,
+    sort_key_type: str | None,
+    delimiter: str,
+    encoding: str,
     mode: WriteMode,
     endpoint_url: str | None,
     region: str | None,
@@ -265,17 +452,30 @@ def validate(
 ) -> None:
     """Check SOURCE (a local path or s3://bucket/key) against the rules `load` applies in --mode, writing nothing.
 
-    Exit 0 only if every row would be written. A local file needs no AWS at all.
+    Exit 0 only if every row would be written. A local file needs no AWS at all: the key schema and the columns'
+    types are the options' (those of the table `load` writes to, for the same verdicts).
     """
     _refuse_rejects_on_input(rejects, source)
+    options = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file)
+    options.schema()  # a bad option is a usage error before anything is read
     aws = Aws(endpoint_url, region, profile)
-    run = FileRun(source, key_column=key_column, mode=mode, aws=aws, writer=None, rejects=rejects, as_json=as_json)
+    run = FileRun(
+        source,
+        options=options,
+        fmt=CsvFormat(delimiter, encoding),
+        mode=mode,
+        aws=aws,
+        writer=None,
+        rejects=rejects,
+        as_json=as_json,
+    )
     sys.exit(run.print_outcome(run.execute()))
 
 
 @main.command()
 @click.argument("path", default=str(SAMPLE_GOOD))
 @key_column_option
+@mode_option
 @click.option(
     "--large-file-bytes",
     type=click.IntRange(min=0),
@@ -292,7 +492,7 @@ def validate(
     help="Write the resulting table to PATH as CSV (the key column, then every attribute name seen, sorted; one "
     "line per item, by key), so that two runs can be compared with diff.",
 )
-def demo(path: str, key_column: str, large_file_bytes: int, export: Path | None) -> None:
+def demo(path: str, key_column: str | None, mode: WriteMode, large_file_bytes: int, export: Path | None) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
 
     A file over --large-file-bytes goes through the state machine, executed by moto with the Lambda tasks run in
@@ -320,7 +520,8 @@ def demo(path: str, key_column: str, large_file_bytes: int, export: Path | None)
             )
     code = run_demo(
         local,
-        key_column=key_column,
+        key_column=key_column or DEFAULT_KEY_COLUMN,
+        write_mode=mode,
         out=out,
         err=err,
         progress=_progress,
@@ -399,6 +600,7 @@ class Outcome:
                 {"line": r.line, "key": r.key, "reason": r.reason} for r in self.rejections.in_line_order()
             ],
             "rejects_report": str(self.report) if self.report else None,
+            "untyped_columns": list(self.result.untyped_columns) if self.result else [],
             "error": self.error,
         }
 
@@ -408,7 +610,8 @@ class FileRun:
     """`load` (with a writer) or `validate` (without) of one file, local or in S3."""
 
     source: str
-    key_column: str
+    options: SchemaOptions
+    fmt: CsvFormat
     mode: WriteMode
     aws: Aws
     writer: WriterSettings | None
@@ -426,8 +629,9 @@ class FileRun:
             failures = (IngestError, BotoCoreError)
         started = time.monotonic()
         try:
+            schema = self._schema()
             with self._local_copy() as path:
-                outcome.result = self._ingest(path, rejections, failures, workers)
+                outcome.result = self._ingest(path, schema, rejections, failures, workers)
         except IngestStopped as exc:
             outcome.interrupted(exc)
         except failures as exc:
@@ -449,12 +653,53 @@ class FileRun:
         with downloaded(self.aws.client("s3", config=CLIENT_CONFIG), bucket, key) as path:
             yield path
 
+    def _schema(self) -> Schema:
+        """The key and types rows are written with: for a load, the table's key (DescribeTable)."""
+        if self.writer is None:
+            return self.options.schema()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from csv_ingest_engine.objects import CLIENT_CONFIG
+
+        table = self.writer.table
+        try:
+            described = self.aws.client("dynamodb", config=CLIENT_CONFIG).describe_table(TableName=table)["Table"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                raise IngestError(
+                    self.source,
+                    f"writing to DynamoDB table '{table}' failed before the first row: the table does not exist in "
+                    f"this account and region ({exc}); 0 rows were written, and ingesting the file again is safe",
+                ) from exc
+            described = {}
+            reason = str(exc)
+        except BotoCoreError as exc:
+            described = {}
+            reason = str(exc)
+        table_key = table_key_schema(described)
+        if table_key is None:
+            if described:
+                reason = "DescribeTable gave no key schema"
+            # The writes will say more (access, endpoint); the options' key is the best guess meanwhile.
+            assumed = self.options.schema()
+            err.print(
+                f"[yellow]warning:[/] could not read table '{escape(table)}''s key schema ({escape(reason)}); "
+                f"writing rows with {escape(assumed.describe())}."
+            )
+            return assumed
+        return self.options.schema(table_key)
+
     def _ingest(
-        self, path: Path, rejections: FirstRejections, failures: tuple[type[Exception], ...], workers: int | None
+        self,
+        path: Path,
+        schema: Schema,
+        rejections: FirstRejections,
+        failures: tuple[type[Exception], ...],
+        workers: int | None,
     ) -> FileResult:
         workers = workers or default_workers(path.stat().st_size, self.mode)
         if self.writer is not None and workers > 1:
-            return self._ingest_in_workers(self.writer, path, rejections, failures, workers)
+            return self._ingest_in_workers(self.writer, path, schema, rejections, failures, workers)
         writer = self.writer.writer() if self.writer is not None else None
         with contextlib.ExitStack() as stack:
             report = stack.enter_context(self._report(failures))
@@ -464,7 +709,8 @@ class FileRun:
             return ingest_file(
                 path,
                 source=self.source,
-                key_column=self.key_column,
+                schema=schema,
+                fmt=self.fmt,
                 writer=writer,
                 mode=self.mode,
                 on_reject=rejections.add,
@@ -477,6 +723,7 @@ class FileRun:
         self,
         writer: WriterSettings,
         path: Path,
+        schema: Schema,
         rejections: FirstRejections,
         failures: tuple[type[Exception], ...],
         workers: int,
@@ -487,6 +734,8 @@ class FileRun:
                 path,
                 source=self.source,
                 settings=writer,
+                schema=schema,
+                fmt=self.fmt,
                 workers=workers,
                 on_reject=rejections.add,
                 report=report,
@@ -501,7 +750,7 @@ class FileRun:
         if self.rejects is None:
             yield None
             return
-        with RejectsReport(self.rejects) as report:
+        with RejectsReport(self.rejects, fmt=self.fmt) as report:
             try:
                 yield report
             except failures:  # IngestStopped (Ctrl-C) too
@@ -519,6 +768,9 @@ class FileRun:
             err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
             _print_rejected_before(outcome)
         else:
+            if outcome.result.untyped_columns:
+                names = ", ".join(f"'{name}'" for name in outcome.result.untyped_columns)
+                err.print(f"[yellow]warning:[/] {escape(UNTYPED_COLUMNS)}: {escape(names)}")
             _print_summary(outcome.result, self.source, outcome.verb, outcome.seconds)
             if outcome.result.rows_rejected:
                 print_rejections(outcome.rejections.in_line_order(), outcome.result.rows_rejected, outcome.report)
@@ -547,6 +799,22 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
     )
+
+
+def table_key_schema(described: dict[str, Any]) -> tuple[KeyAttribute, KeyAttribute | None] | None:
+    """The partition and sort key of a DescribeTable `Table`; None when it has no (usable) key schema."""
+    types = {d.get("AttributeName"): d.get("AttributeType") for d in described.get("AttributeDefinitions", ())}
+    keys = {k.get("KeyType"): k.get("AttributeName") for k in described.get("KeySchema", ())}
+    try:
+        partition = KeyAttribute(keys["HASH"], schemas.key_type(types[keys["HASH"]], origin="the table"))
+        sort = (
+            KeyAttribute(keys["RANGE"], schemas.key_type(types[keys["RANGE"]], origin="the table"))
+            if "RANGE" in keys
+            else None
+        )
+    except (KeyError, SchemaError):
+        return None
+    return partition, sort
 
 
 def _s3_location(source: str) -> tuple[str, str]:

@@ -40,6 +40,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from csv_ingest_engine.constants import (
+    CSV_SUFFIXES,
     DEFAULT_CONCURRENCY,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_PARTITION_BYTES,
@@ -64,7 +65,8 @@ from csv_ingest_engine.constants import (
     SERVICE_NAME,
     WriteMode,
 )
-from csv_ingest_engine.settings import function_environment
+from csv_ingest_engine.schema import CsvFormat, Schema
+from csv_ingest_engine.settings import function_environment, schema_environment
 
 # The command line's progress bar: entered with the file's size, it yields the engine's `on_progress` (or None).
 Progress = Callable[[int], contextlib.AbstractContextManager[Callable[[int, int], None] | None]]
@@ -175,6 +177,7 @@ def run_demo(
     key_column: str,
     out: Console,
     err: Console,
+    write_mode: WriteMode = DEFAULT_WRITE_MODE,
     progress: Progress | None = None,
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
     export: Path | None = None,
@@ -186,12 +189,13 @@ def run_demo(
     given, is entered while the one-invocation handler runs and yields its progress callback. `export`, if given,
     receives the table as CSV (see `export_table`).
     """
-    if not path.name.lower().endswith(".csv"):
-        # The stack's trigger sends only *.csv keys, and the handler skips any other: say so instead of a summary
-        # with nothing in it.
+    if not path.name.lower().endswith(CSV_SUFFIXES):
+        # The stack's trigger sends only *.csv and *.csv.gz keys, and the handler skips any other: say so instead
+        # of a summary with nothing in it.
         err.print(
-            f"[bold red]failed:[/] {escape(str(path))}: the pipeline only ingests files whose name ends in .csv "
-            f"(S3 triggers the function for no others); copy it to a name like {escape(path.stem)}.csv to try it"
+            f"[bold red]failed:[/] {escape(str(path))}: the pipeline only ingests files whose name ends in .csv or "
+            f".csv.gz (S3 triggers the function for no others); copy it to a name like {escape(path.stem)}.csv to "
+            "try it"
         )
         return EXIT_FAILED
     large = path.stat().st_size > large_file_bytes
@@ -209,6 +213,7 @@ def run_demo(
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         ENV_TABLE_NAME: TABLE,
         ENV_KEY_COLUMN: key_column,
+        ENV_WRITE_MODE: write_mode,
         ENV_REJECTS_BUCKET: REJECTS_BUCKET,
         ENV_LARGE_FILE_BYTES: str(large_file_bytes),
         # What the stack sets for Powertools.
@@ -217,7 +222,9 @@ def run_demo(
         # The tables below say what the JSON logs and EMF metrics would; keep the terminal for them.
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
-    demo = _Demo(path, key_column=key_column, out=out, err=err, large_file_bytes=large_file_bytes)
+    demo = _Demo(
+        path, key_column=key_column, write_mode=write_mode, out=out, err=err, large_file_bytes=large_file_bytes
+    )
     with (
         mock.patch.dict(os.environ, environment),
         mock_aws(config=MOTO_CONFIG),
@@ -258,9 +265,12 @@ def _quiet(*names: str) -> dict[str, int]:
 class _Demo:
     """One run of the demo: the emulated account's resources, the upload, the path it takes and what it shows."""
 
-    def __init__(self, path: Path, *, key_column: str, out: Console, err: Console, large_file_bytes: int) -> None:
+    def __init__(
+        self, path: Path, *, key_column: str, write_mode: WriteMode, out: Console, err: Console, large_file_bytes: int
+    ) -> None:
         self.path = path
         self.key_column = key_column
+        self.write_mode = write_mode
         self.out = out
         self.err = err
         self.large_file_bytes = large_file_bytes
@@ -282,6 +292,7 @@ class _Demo:
                 rejects_bucket=REJECTS_BUCKET,
                 work_bucket=WORK_BUCKET,
                 partition_bytes=self.partition_bytes,
+                write_mode=self.write_mode,
             )
         key = self.path.name
         put = self.s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=self.path.read_bytes())
@@ -607,15 +618,21 @@ def create_large_file_flow(
     partition_bytes: int = DEFAULT_PARTITION_BYTES,
     write_mode: WriteMode = DEFAULT_WRITE_MODE,
     write_concurrency: int = DEFAULT_CONCURRENCY,
+    schema: Schema | None = None,
+    fmt: CsvFormat | None = None,
 ) -> str:
     """In moto: the work bucket, the three task functions with the environment the stack gives them, and the state
-    machine of the stack's packaged definition; return the state machine's ARN."""
+    machine of the stack's packaged definition; return the state machine's ARN. `schema` (default: a string key in
+    `key_column`) and `fmt` as the stack's context sets them."""
     import boto3
 
     boto3.client("s3").create_bucket(Bucket=work_bucket)
     iam, functions = boto3.client("iam"), boto3.client("lambda")
     role = iam.create_role(RoleName="csv-ingest-demo", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST))["Role"]
-    work = {ENV_WORK_BUCKET: work_bucket, ENV_KEY_COLUMN: key_column}
+    work = {
+        ENV_WORK_BUCKET: work_bucket,
+        **schema_environment(schema or Schema.keyed_on(key_column), fmt or CsvFormat()),
+    }
     environments = {
         HANDLER_PARTITION: {**work, ENV_PARTITION_BYTES: str(partition_bytes)},
         HANDLER_INGEST_PARTITION: {

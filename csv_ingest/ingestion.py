@@ -1,6 +1,7 @@
 """The IngestionFunction construct: the Lambda function that loads one uploaded CSV into the table (or hands a large
 one to the state machine), with its log group and role, the S3 trigger that invokes it and the queue that catches the
-files it fails on; and `engine_function`, how every function of the pipeline runs the engine."""
+files it fails on; and `engine_function` and `schema_environment`, how every function of the pipeline runs the engine
+and is told the table's key, the columns' types and the files' format."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from aws_cdk.aws_lambda_python_alpha import BundlingOptions, PythonFunction
 from constructs import Construct, IConstruct
 
 from csv_ingest_engine.constants import (
-    ENV_KEY_COLUMN,
+    CSV_SUFFIXES,
     ENV_LARGE_FILE_BYTES,
     ENV_REJECTS_BUCKET,
     ENV_STATE_MACHINE_ARN,
@@ -32,9 +33,14 @@ from csv_ingest_engine.constants import (
     SERVICE_NAME,
     WriteMode,
 )
+from csv_ingest_engine.schema import CsvFormat, Schema
+from csv_ingest_engine.settings import schema_environment
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
-CSV_SUFFIXES = (".csv", ".CSV")
+# The object names that invoke the function, one notification each (an S3 filter takes one suffix): those the engine
+# ingests, and `.CSV`, because S3's filters are case-sensitive and Excel on Windows often writes `.CSV`. In the order
+# first deployed, a new suffix last.
+TRIGGER_SUFFIXES = tuple(dict.fromkeys((".csv", ".CSV", *CSV_SUFFIXES)))
 # The function is invoked asynchronously by S3: two retries (Lambda's default, made explicit), and an event that
 # still fails, or waits longer than this, goes to the failed-events queue.
 ASYNC_RETRY_ATTEMPTS = 2
@@ -107,13 +113,13 @@ def engine_function(
 
 
 class IngestionFunction(Construct):
-    """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (suffix .csv or .CSV), as `role`,
-    logging to `log_group`.
+    """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (a name ending in one of
+    `TRIGGER_SUFFIXES`: .csv, .CSV or .csv.gz), as `role`, logging to `log_group`.
 
-    It is told the table, key column, rejects bucket and write mode through its environment, and the state machine
-    it starts for objects larger than `large_file_bytes`; it is granted nothing here but its own log group and
-    sending to `failed_events_queue`, where the S3 event of a file that fails every attempt goes. Whoever composes
-    it grants the data access and the starting of executions.
+    It is told the table, its key schema and the columns' types, the files' format, the rejects bucket and the write
+    mode through its environment, and the state machine it starts for objects larger than `large_file_bytes`; it is
+    granted nothing here but its own log group and sending to `failed_events_queue`, where the S3 event of a file
+    that fails every attempt goes. Whoever composes it grants the data access and the starting of executions.
     """
 
     def __init__(
@@ -127,7 +133,8 @@ class IngestionFunction(Construct):
         failed_events_queue: sqs.IQueue,
         state_machine_arn: str,
         large_file_bytes: int,
-        key_column: str,
+        schema: Schema,
+        csv_format: CsvFormat,
         write_mode: WriteMode,
         write_concurrency: int,
         sizing: FunctionSizing,
@@ -139,7 +146,7 @@ class IngestionFunction(Construct):
             handler=HANDLER_TRIGGER,
             environment={
                 ENV_TABLE_NAME: table_name,
-                ENV_KEY_COLUMN: key_column,
+                **schema_environment(schema, csv_format),
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
                 ENV_WRITE_MODE: write_mode,
                 ENV_WRITE_CONCURRENCY: str(write_concurrency),
@@ -158,9 +165,8 @@ class IngestionFunction(Construct):
         self._trigger_on_csv_uploads(upload_bucket)
 
     def _trigger_on_csv_uploads(self, bucket: s3.IBucket) -> None:
-        # S3 suffix filters are case-sensitive; Excel on Windows often writes `.CSV`.
         destination = s3n.LambdaDestination(self.function)
-        for suffix in CSV_SUFFIXES:
+        for suffix in TRIGGER_SUFFIXES:
             bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(suffix=suffix)
             )

@@ -13,7 +13,6 @@ from constructs import Construct
 
 from csv_ingest.ingestion import EngineFunction, FunctionSizing, engine_function, logical_id
 from csv_ingest_engine.constants import (
-    ENV_KEY_COLUMN,
     ENV_PARTITION_BYTES,
     ENV_REJECTS_BUCKET,
     ENV_TABLE_NAME,
@@ -25,6 +24,8 @@ from csv_ingest_engine.constants import (
     HANDLER_PARTITION,
     WriteMode,
 )
+from csv_ingest_engine.schema import CsvFormat, Schema
+from csv_ingest_engine.settings import schema_environment
 
 # Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
 # `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
@@ -44,8 +45,9 @@ class LargeFileFlow(Construct):
     each to the table, and `finish` merges their rejects into one report in the rejects bucket and fails the
     execution if any partition did not report.
 
-    Each function runs as its own role, which is granted nothing here but its own log group: whoever composes the
-    flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray.
+    Each function is told the table's key schema, the columns' types and the files' format (`schema_environment`),
+    and runs as its own role, which is granted nothing here but its own log group: whoever composes the flow grants
+    the data access. The state machine logs to `log_group` and is traced with X-Ray.
     """
 
     def __init__(
@@ -56,7 +58,8 @@ class LargeFileFlow(Construct):
         work_bucket_name: str,
         table_name: str,
         rejects_bucket_name: str,
-        key_column: str,
+        schema: Schema,
+        csv_format: CsvFormat,
         write_mode: WriteMode,
         write_concurrency: int,
         partition_bytes: int,
@@ -64,7 +67,8 @@ class LargeFileFlow(Construct):
         sizing: FunctionSizing,
     ) -> None:
         super().__init__(scope, id_)
-        work = {ENV_WORK_BUCKET: work_bucket_name, ENV_KEY_COLUMN: key_column}
+        # Every step reads the file's rows, or partitions of them: each is told the schema and the format.
+        work = {ENV_WORK_BUCKET: work_bucket_name, **schema_environment(schema, csv_format)}
         self.partition = engine_function(
             self,
             "PartitionFunction",

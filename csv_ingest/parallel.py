@@ -36,6 +36,7 @@ from csv_ingest_engine.partitioning import route
 from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Header
+from csv_ingest_engine.schema import CsvFormat, Schema
 from csv_ingest_engine.writing import TableWriter
 
 # Below this size a file is written in this process by default: starting a worker (a fresh interpreter importing
@@ -74,7 +75,6 @@ class WriterSettings:
     """Everything a writer is built from, as plain data: a worker process builds its own client from it."""
 
     table: str
-    key_column: str
     mode: WriteMode
     concurrency: int
     patience_s: float
@@ -93,7 +93,6 @@ class WriterSettings:
         return TableWriter(
             client,
             table_name=self.table,
-            key_column=self.key_column,
             concurrency=self.concurrency,
             mode=self.mode,
             patience_s=self.patience_s,
@@ -105,6 +104,8 @@ def ingest_in_workers(
     *,
     source: str,
     settings: WriterSettings,
+    schema: Schema,
+    fmt: CsvFormat,
     workers: int,
     on_reject: Callable[[Rejection], None],
     report: RejectsReport | None,
@@ -125,12 +126,12 @@ def ingest_in_workers(
     pool = _Pool(workers, settings, source)
     try:
         pool.start()  # the workers start up (an interpreter, botocore, a client) while the first pass reads the file
-        header, records = check_file(path, source=source, key_column=settings.key_column, should_stop=should_stop)
+        header, records = check_file(path, source=source, schema=schema, fmt=fmt, should_stop=should_stop)
         if report is not None:
             report.header(header.columns)
         with progress(records) as on_progress:
             run = _Run(pool, on_reject=on_reject, report=report, on_progress=on_progress, should_stop=should_stop)
-            return run.execute(path, header)
+            return run.execute(path, header, fmt)
     finally:
         pool.close()
 
@@ -299,15 +300,18 @@ class _Run:
         self._interrupted = False  # Ctrl-C
         self._failing = False  # a worker failed, or ended before its partition did
         self._unsent_line: int | None = None  # routing stopped: records from this line on were not handed out
+        self._schema = Schema.keyed_on()
+        self._schema_untyped: tuple[str, ...] = ()
 
-    def execute(self, path: Path, header: Header) -> FileResult:
-        self._route(path, header)
+    def execute(self, path: Path, header: Header, fmt: CsvFormat) -> FileResult:
+        self._schema, self._schema_untyped = header.schema, header.untyped
+        self._route(path, header, fmt)
         self._wait_for_the_ends()
         return self._outcome()
 
     # -- routing ------------------------------------------------------------------------------------------------
 
-    def _route(self, path: Path, header: Header) -> None:
+    def _route(self, path: Path, header: Header, fmt: CsvFormat) -> None:
         """Send the header, then each worker's chunks in file order, then the end marker; stop early when a worker
         fails or Ctrl-C is pressed."""
         workers = range(len(self._pool.processes))
@@ -315,7 +319,7 @@ class _Run:
         if not all(self._send(number, header) for number in workers):
             self._unsent_line = chunker.first_unsent_line()  # line 1: nothing was handed out
             return
-        records = read_records(path, source=self._pool.source)
+        records = read_records(path, source=self._pool.source, fmt=fmt)
         next(records)  # the header, checked by the first pass
         if not self._send_all(chunker, chunker.full(records)):
             return  # (the file closes as the reader is dropped)
@@ -418,12 +422,10 @@ class _Run:
         """The file's counts; or, as `ingest_file` raises them, the first failure, Ctrl-C's stop, rows not written."""
         ends = [self._pool.ended[number] for number in range(len(self._pool.processes))]
         source, settings = self._pool.source, self._pool.settings
-        result = FileResult(sum(end.written for end in ends), self._rejected, self._failed)
+        result = FileResult(sum(end.written for end in ends), self._rejected, self._failed, self._schema_untyped)
         refusal = next((end.refusal for end in ends if end.refusal is not None), None)
         if refusal is not None:
-            message = table_refused(
-                WriteFailed(*refusal), result, table_name=settings.table, key_column=settings.key_column
-            )
+            message = table_refused(WriteFailed(*refusal), result, table_name=settings.table, schema=self._schema)
             raise IngestError(source, message)
         error = next((end.error for end in ends if end.error is not None), None)
         if error is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, Duration, Stack, Validations
@@ -19,17 +19,27 @@ from csv_ingest.large_files import LargeFileFlow
 from csv_ingest.monitoring import Monitoring
 from csv_ingest.storage import Storage
 from csv_ingest_engine.constants import (
+    COLUMN_TYPES,
     DEFAULT_CONCURRENCY,
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
     DEFAULT_KEY_COLUMN,
+    DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_MAX_WORKERS,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
+    DELIMITERS,
+    ENCODINGS,
+    KEY_TYPES,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
+    ColumnType,
+    KeyType,
     WriteMode,
 )
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
 
 KIB, GIB, TIB = 1024, 1024**3, 1024**4
 S3_MAX_OBJECT_BYTES = 5 * TIB
@@ -41,7 +51,17 @@ MAX_MAP_CONCURRENCY = 10_000
 class PipelineProps:
     """Everything a deployment may tune; the defaults are the development setup."""
 
+    # The table's key: the partition key's column and type, and a sort key's, or none. Changing any of them replaces
+    # a deployed table (see Storage).
     key_column: str = DEFAULT_KEY_COLUMN
+    key_type: KeyType = DEFAULT_KEY_TYPE
+    sort_key_column: str | None = None
+    sort_key_type: KeyType = DEFAULT_KEY_TYPE
+    # What other columns' cells become (column -> S, N, BOOL or JSON); a column not named is a string as written.
+    column_types: Mapping[str, ColumnType] = field(default_factory=dict)
+    # How the uploaded files are written: the delimiter (the character) and the encoding (csv_ingest_engine's name).
+    csv_delimiter: str = DEFAULT_DELIMITER
+    csv_encoding: str = DEFAULT_ENCODING
     retain_data: bool = False
     alarm_email: str | None = None
     memory_size_mb: int = 1769  # one full vCPU
@@ -60,10 +80,8 @@ class PipelineProps:
     max_workers: int = DEFAULT_MAX_WORKERS
 
     def __post_init__(self) -> None:
-        if not self.key_column or self.key_column != self.key_column.strip():
-            raise ValueError(f"key_column must be a non-empty name without surrounding spaces, got {self.key_column!r}")
-        if len(self.key_column.encode()) > 255:
-            raise ValueError("key_column must be at most 255 bytes (the DynamoDB limit for key attribute names)")
+        self._check_schema()
+        self._check_format()
         if self.alarm_email is not None and ("@" not in self.alarm_email or any(c.isspace() for c in self.alarm_email)):
             raise ValueError(f"alarm_email must be an e-mail address, got {self.alarm_email!r}")
         _check_range("memory_size_mb", self.memory_size_mb, 128, 10240)
@@ -72,8 +90,7 @@ class PipelineProps:
         _check_range("ephemeral_storage_mib", self.ephemeral_storage_mib, 512, 10240)
         _check_range("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 36500)
         _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
-        if self.write_mode not in WRITE_MODES:
-            raise ValueError(f"write_mode must be one of {', '.join(WRITE_MODES)}, got {self.write_mode!r}")
+        _check_choice("write_mode", self.write_mode, WRITE_MODES)
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         _check_range(
             "large_file_bytes", self.large_file_bytes, 1, S3_MAX_OBJECT_BYTES, why="5 TiB, S3's largest object"
@@ -89,11 +106,64 @@ class PipelineProps:
             "max_workers", self.max_workers, 1, MAX_MAP_CONCURRENCY, why="Step Functions' Distributed Map limit"
         )
 
+    def _check_schema(self) -> None:
+        _check_key_name("key_column", self.key_column)
+        _check_choice("key_type", self.key_type, KEY_TYPES)
+        _check_choice("sort_key_type", self.sort_key_type, KEY_TYPES)
+        if self.sort_key_column is not None:
+            _check_key_name("sort_key_column", self.sort_key_column)
+            if self.sort_key_column == self.key_column:
+                raise ValueError(
+                    f"sort_key_column must not be the partition key's column ({self.key_column!r}): name another "
+                    "column, or leave sort_key_column out for a table without a sort key"
+                )
+        elif self.sort_key_type != DEFAULT_KEY_TYPE:
+            raise ValueError(f"sort_key_type ({self.sort_key_type!r}) is the sort key's type: set sort_key_column too")
+        for name, kind in self.column_types.items():
+            if not name or name != name.strip():
+                raise ValueError(f"column_types: {name!r} is not a column name (non-empty, without surrounding spaces)")
+            if kind not in COLUMN_TYPES:
+                raise ValueError(
+                    f"column_types, column {name!r}: {kind!r} is not a column type; "
+                    f"use one of {', '.join(COLUMN_TYPES)}"
+                )
+        try:
+            _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
+        except SchemaError as exc:
+            raise ValueError(f"column_types: {exc}") from exc
+
+    def _check_format(self) -> None:
+        if self.csv_delimiter not in DELIMITERS.values():
+            raise ValueError(f"csv_delimiter must be one of , ; | or a tab (the character), got {self.csv_delimiter!r}")
+        _check_choice("csv_encoding", self.csv_encoding, ENCODINGS)
+
+    @property
+    def schema(self) -> Schema:
+        """The table's key schema and the columns' types, as the engine reads them."""
+        sort_key = None if self.sort_key_column is None else KeyAttribute(self.sort_key_column, self.sort_key_type)
+        return Schema(KeyAttribute(self.key_column, self.key_type), sort_key, dict(self.column_types))
+
+    @property
+    def csv_format(self) -> CsvFormat:
+        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding)
+
     @property
     def sizing(self) -> FunctionSizing:
         return FunctionSizing(
             memory_size_mb=self.memory_size_mb, timeout=self.timeout, ephemeral_storage_mib=self.ephemeral_storage_mib
         )
+
+
+def _check_key_name(name: str, value: str) -> None:
+    if not value or value != value.strip():
+        raise ValueError(f"{name} must be a non-empty name without surrounding spaces, got {value!r}")
+    if len(value.encode()) > 255:
+        raise ValueError(f"{name} must be at most 255 bytes (the DynamoDB limit for key attribute names)")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _check_range(name: str, value: int, low: int, high: int, *, why: str | None = None) -> None:
@@ -118,7 +188,7 @@ class CsvIngestPipeline(Construct):
         self.storage = Storage(
             self,
             "Storage",
-            key_column=self.props.key_column,
+            schema=self.props.schema,
             retain_data=self.props.retain_data,
             noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
             rejects_expiration=Duration.days(self.props.rejects_expiration_days),
@@ -131,7 +201,8 @@ class CsvIngestPipeline(Construct):
             work_bucket_name=self.storage.work_bucket.bucket_name,
             table_name=self.storage.table.table_name,
             rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
-            key_column=self.props.key_column,
+            schema=self.props.schema,
+            csv_format=self.props.csv_format,
             write_mode=self.props.write_mode,
             write_concurrency=self.props.write_concurrency,
             partition_bytes=self.props.partition_bytes,
@@ -147,7 +218,8 @@ class CsvIngestPipeline(Construct):
             failed_events_queue=self.storage.failed_events_queue,
             state_machine_arn=self.large_files.state_machine.state_machine_arn,
             large_file_bytes=self.props.large_file_bytes,
-            key_column=self.props.key_column,
+            schema=self.props.schema,
+            csv_format=self.props.csv_format,
             write_mode=self.props.write_mode,
             write_concurrency=self.props.write_concurrency,
             sizing=self.props.sizing,

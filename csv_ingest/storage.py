@@ -9,16 +9,24 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from csv_ingest_engine.constants import KeyType
+from csv_ingest_engine.schema import KeyAttribute, Schema
+
 ACCESS_LOGS_EXPIRATION = Duration.days(90)
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 FAILED_EVENTS_RETENTION = Duration.days(14)  # SQS's maximum
 # The work bucket holds the large-file path's partitions and partial results for one execution, which the finish
 # step deletes; whatever an execution that never finished leaves behind goes after this long.
 WORK_OBJECTS_EXPIRATION = Duration.days(1)
+KEY_ATTRIBUTE_TYPES: dict[KeyType, dynamodb.AttributeType] = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
 
 
 class Storage(Construct):
-    """CSV files arrive in `upload_bucket`, their rows go to `table` (keyed on `key_column`), reports of rejected rows
+    """CSV files arrive in `upload_bucket`, their rows go to `table` (keyed as `schema` says), reports of rejected rows
     to `rejects_bucket`, and the S3 events of files that failed every attempt to `failed_events_queue`.
     `work_bucket` holds the large-file state machine's intermediate objects.
 
@@ -31,7 +39,7 @@ class Storage(Construct):
         scope: Construct,
         id_: str,
         *,
-        key_column: str,
+        schema: Schema,
         retain_data: bool,
         noncurrent_version_expiration: Duration,
         rejects_expiration: Duration,
@@ -86,10 +94,14 @@ class Storage(Construct):
             ),
             scratch=True,
         )
+        # The key schema is fixed at a table's creation: CloudFormation replaces a deployed table whose key changes
+        # (another key column or type, a sort key added or removed), which means a new, empty table, and the old one
+        # deleted with its items, or, with `retain_data`, left behind outside the stack.
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=key_column, type=dynamodb.AttributeType.STRING),
+            partition_key=_key_attribute(schema.partition_key),
+            sort_key=_key_attribute(schema.sort_key) if schema.sort_key is not None else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -148,3 +160,7 @@ class Storage(Construct):
             )
         )
         return queue
+
+
+def _key_attribute(key: KeyAttribute) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=key.name, type=KEY_ATTRIBUTE_TYPES[key.type])

@@ -17,6 +17,25 @@ WriteMode = Literal["merge", "replace"]
 WRITE_MODES: Final[tuple[WriteMode, ...]] = get_args(WriteMode)
 DEFAULT_WRITE_MODE: Final[WriteMode] = "merge"
 
+# What a column's cells become in DynamoDB (opt-in per column; every column is a string by default, so nothing is
+# lost): S a string as written, N a number (sent as written), BOOL true/false, JSON the value's native type.
+ColumnType = Literal["S", "N", "BOOL", "JSON"]
+COLUMN_TYPES: Final[tuple[ColumnType, ...]] = get_args(ColumnType)
+# The types DynamoDB allows for a key attribute (B: binary, written in the CSV as base64).
+KeyType = Literal["S", "N", "B"]
+KEY_TYPES: Final[tuple[KeyType, ...]] = get_args(KeyType)
+DEFAULT_KEY_TYPE: Final[KeyType] = "S"
+
+# The files read: comma-separated UTF-8 (a byte-order mark optional) unless configured otherwise. Delimiters by the
+# name the stack's context and the command line accept; "tab" (or a literal tab) is a tab.
+DELIMITERS: Final = {",": ",", ";": ";", "|": "|", "tab": "\t", "\t": "\t"}
+DEFAULT_DELIMITER: Final = ","
+# Encodings by the names accepted; utf-16 needs a byte-order mark (it says which byte order).
+ENCODINGS: Final = ("utf-8", "cp1252", "latin-1", "utf-16")
+DEFAULT_ENCODING: Final = "utf-8"
+# Objects (and files) with these name endings are ingested; .gz ones are gunzipped as they are read.
+CSV_SUFFIXES: Final = (".csv", ".csv.gz")
+
 # Writer threads per file. Measured with benchmarks/run.py on 2 cores (see benchmarks/README.md): 16 keep `merge`
 # near the SDK's CPU limit at 5-20 ms per request; past a few dozen the GIL costs more than the extra requests in
 # flight gain.
@@ -39,6 +58,14 @@ ENV_KEY_COLUMN: Final = "KEY_COLUMN"
 ENV_REJECTS_BUCKET: Final = "REJECTS_BUCKET"
 ENV_WRITE_MODE: Final = "WRITE_MODE"
 ENV_WRITE_CONCURRENCY: Final = "WRITE_CONCURRENCY"
+# The table's key schema beyond its partition key's column, and the column types (a JSON object, column -> type).
+ENV_KEY_TYPE: Final = "KEY_TYPE"
+ENV_SORT_KEY_COLUMN: Final = "SORT_KEY_COLUMN"
+ENV_SORT_KEY_TYPE: Final = "SORT_KEY_TYPE"
+ENV_COLUMN_TYPES: Final = "COLUMN_TYPES"
+# The files' format (see DELIMITERS and ENCODINGS).
+ENV_CSV_DELIMITER: Final = "CSV_DELIMITER"
+ENV_CSV_ENCODING: Final = "CSV_ENCODING"
 # The large-file path (Step Functions): the trigger function starts the state machine for objects over the
 # threshold; the partition task cuts the file into partition objects in the work bucket.
 ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"

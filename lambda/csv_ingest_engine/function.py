@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from csv_ingest_engine import IngestError, Rejection, ingest_file
 from csv_ingest_engine.clients import dynamodb_client, s3_client, stepfunctions_client
 from csv_ingest_engine.constants import (
+    CSV_SUFFIXES,
     DEADLINE_MARGIN_MS,
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
@@ -35,7 +36,9 @@ from csv_ingest_engine.constants import (
 )
 from csv_ingest_engine.large_files import FileJob, start_execution
 from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
+from csv_ingest_engine.partitioning import content_bytes
 from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.rules import UNTYPED_COLUMNS
 from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.writing import TableWriter
 
@@ -80,8 +83,8 @@ def _handle_record(
     event_name = record.event_name
     if not event_name.startswith("ObjectCreated:"):
         return {**entry, "status": "skipped", "reason": f"event {event_name!r} is not ObjectCreated"}, None
-    if not key.lower().endswith(".csv"):
-        return {**entry, "status": "skipped", "reason": "the key does not end in .csv"}, None
+    if not key.lower().endswith(CSV_SUFFIXES):
+        return {**entry, "status": "skipped", "reason": "the key does not end in .csv or .csv.gz"}, None
 
     source = f"s3://{bucket}/{key}"
     # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
@@ -89,7 +92,7 @@ def _handle_record(
     with logger.append_context_keys(bucket=bucket, object_key=key, version_id=version_id):
         try:
             size = record.s3.get_object.size
-            if settings.state_machine_arn is not None and size > settings.large_file_bytes:
+            if settings.state_machine_arn is not None and content_bytes(key, size) > settings.large_file_bytes:
                 job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=record.s3.get_object.sequencer)
                 return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
             entry.update(
@@ -139,17 +142,17 @@ def _ingest_object(
     with (
         downloaded(s3_client(), bucket, key, version_id) as path,
         temporary_path() as report_path,
-        RejectsReport(report_path) as report,
+        RejectsReport(report_path, fmt=settings.fmt) as report,
     ):
         try:
             result = ingest_file(
                 path,
                 source=source,
-                key_column=settings.key_column,
+                schema=settings.schema,
+                fmt=settings.fmt,
                 writer=TableWriter(
                     dynamodb_client(settings.write_concurrency),
                     table_name=settings.table_name,
-                    key_column=settings.key_column,
                     concurrency=settings.write_concurrency,
                     mode=settings.write_mode,
                 ),
@@ -166,6 +169,8 @@ def _ingest_object(
             raise
         report.close()
         report_uri = _upload_report(report, source, key, version_id, settings)
+    if result.untyped_columns:
+        logger.warning(UNTYPED_COLUMNS, extra={"columns": list(result.untyped_columns)})
     summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
     if report_uri:
         summary["rejects_report"] = report_uri

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from csv_ingest_engine.constants import DEFAULT_WRITE_MODE, WriteMode
+from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_WRITE_MODE, WriteMode
 from csv_ingest_engine.errors import DeadlineReached, IngestError, IngestStopped, WriteFailed
 from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Header, Rejection, Row, parse_header, to_row
+from csv_ingest_engine.schema import CsvFormat, Schema
 from csv_ingest_engine.writing import TableWriter, WriteSession, WriteTotals, max_attributes
 
 # How many records pass between two looks at the clock (`should_stop`).
@@ -36,18 +37,28 @@ class FileResult:
     rows_written: int = 0
     rows_rejected: int = 0
     rows_failed: int = 0
+    # Columns given a type that the file does not have: worth a warning (a typo?), not a failure, since one
+    # configuration serves many files.
+    untyped_columns: tuple[str, ...] = ()
 
 
 def check_file(
-    path: Path, *, source: str, key_column: str, should_stop: Callable[[], bool] | None = None
+    path: Path,
+    *,
+    source: str,
+    key_column: str = DEFAULT_KEY_COLUMN,
+    schema: Schema | None = None,
+    fmt: CsvFormat | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[Header, int]:
     """The first pass: read the whole file and check its header; return the header and the number of records.
 
     Raises `IngestError` for anything that fails the file as a whole, before a single row is written, and
-    `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile.
+    `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile. `schema` and `fmt`
+    as for `ingest_file`.
     """
-    records = read_records(path, source=source)
-    header = _header(records, source=source, key_column=key_column)
+    records = read_records(path, source=source, fmt=fmt)
+    header = _header(records, source=source, schema=schema or Schema.keyed_on(key_column))
     count = 0
     for count, _record in enumerate(records, start=1):
         if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
@@ -59,7 +70,9 @@ def ingest_file(
     path: Path,
     *,
     source: str,
-    key_column: str,
+    key_column: str = DEFAULT_KEY_COLUMN,
+    schema: Schema | None = None,
+    fmt: CsvFormat | None = None,
     writer: TableWriter | None,
     mode: WriteMode = DEFAULT_WRITE_MODE,
     on_reject: Callable[[Rejection], None] | None = None,
@@ -68,6 +81,9 @@ def ingest_file(
     should_stop: Callable[[], bool] | None = None,
 ) -> FileResult:
     """Write every row of the CSV at `path` with `writer`; `source` names the file in messages.
+
+    `schema` is the table's key and the columns' types (default: a string key in `key_column`, strings as
+    written); `fmt` the file's delimiter and encoding (default: comma-separated UTF-8; a `.gz` file is gunzipped).
 
     With `writer=None` nothing is sent: the file is only checked against the rules of `mode` (a writer brings its
     own mode). Each rejected row goes to `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is
@@ -79,11 +95,12 @@ def ingest_file(
     file itself is found by a first pass, before anything is written. Rows written before a later error (the table,
     the deadline) stay written: every write is an idempotent upsert, so ingesting the file again is safe.
     """
+    schema = schema or Schema.keyed_on(key_column)
     if writer is not None:
-        check_file(path, source=source, key_column=key_column, should_stop=should_stop)
+        check_file(path, source=source, schema=schema, fmt=fmt, should_stop=should_stop)
     run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
-    records = read_records(path, source=source, on_progress=run.progress if on_progress is not None else None)
-    header = _header(records, source=source, key_column=key_column)
+    records = read_records(path, source=source, fmt=fmt, on_progress=run.progress if on_progress is not None else None)
+    header = _header(records, source=source, schema=schema)
     try:
         return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
     finally:
@@ -112,9 +129,9 @@ def ingest_records(
     return run.execute(iter(records), header, writer=writer, mode=writer.mode, should_stop=should_stop)
 
 
-def _header(records: Iterator[Record], *, source: str, key_column: str) -> Header:
+def _header(records: Iterator[Record], *, source: str, schema: Schema) -> Header:
     first = next(records, None)
-    return parse_header(first.cells if first else None, key_column=key_column, source=source)
+    return parse_header(first.cells if first else None, schema=schema, source=source)
 
 
 class _Run:
@@ -156,8 +173,10 @@ class _Run:
             totals = WriteTotals(written=self.accepted)
         else:
             totals = self.write(records, header, writer, should_stop)
-        result = FileResult(totals.written, self.rejected + totals.rejected + totals.failed, totals.failed)
-        _raise_for_outcome(self.source, result, self, totals, writer, header.key_column)
+        result = FileResult(
+            totals.written, self.rejected + totals.rejected + totals.failed, totals.failed, header.untyped
+        )
+        _raise_for_outcome(self.source, result, self, totals, writer, header.schema)
         return result
 
     def progress(self, bytes_read: int) -> None:
@@ -228,7 +247,7 @@ class _Run:
 
 
 def _raise_for_outcome(
-    source: str, result: FileResult, run: _Run, totals: WriteTotals, writer: TableWriter | None, key_column: str
+    source: str, result: FileResult, run: _Run, totals: WriteTotals, writer: TableWriter | None, schema: Schema
 ) -> None:
     """Fail the file when the table refused for good, the run stopped early, or rows could not be written."""
     counts = {
@@ -240,7 +259,7 @@ def _raise_for_outcome(
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
             report_failed = run.fatal.__cause__
             raise IngestError(report_failed.source, report_failed.problem, **counts) from report_failed.__cause__
-        message = table_refused(run.fatal, result, table_name=writer.table_name, key_column=key_column)
+        message = table_refused(run.fatal, result, table_name=writer.table_name, schema=schema)
         raise IngestError(source, message, **counts) from run.fatal
     # The writer stops on its own at the deadline too (while it waits to resend, or in `close`).
     stopped_before = run.stopped_before
@@ -267,7 +286,7 @@ def rows_not_written(result: FileResult, *, patience_s: float | None) -> str:
     )
 
 
-def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, key_column: str) -> str:
+def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, schema: Schema) -> str:
     """Why a file failed when the table refused a write for a reason every row would get."""
     message = (
         f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
@@ -275,9 +294,11 @@ def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, ke
     )
     if any(words in fatal.detail for words in _KEY_SCHEMA_WORDS):
         # Every row would get this refusal: say what the rows are written with, so the two can be compared.
+        columns = " and ".join(f"'{name}'" for name in schema.key_names)
         message += (
-            f". Each row is written with the file's '{key_column}' column as the item's key: a string (S) "
-            f"partition key named '{key_column}', and no sort key. The table's key schema differs (see it with "
+            f". Each row is written with the file's {columns} {'column' if len(schema.keys) == 1 else 'columns'} "
+            f"as the item's key: {schema.describe()}. The table's "
+            "key schema differs (see it with "
             f"`aws dynamodb describe-table --table-name {table_name} --query Table.KeySchema`): load into "
             "a table keyed that way, or name the table's key column with --key-column (-c key_column=... for the "
             "stack)"

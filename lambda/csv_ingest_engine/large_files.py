@@ -49,14 +49,16 @@ from csv_ingest_engine.objects import rejects_report_key, temporary_path
 from csv_ingest_engine.partitioning import (
     ChunkedPartitions,
     chunk_key,
+    content_bytes,
     partition_count,
     read_chunk,
     rejects_key,
     result_key,
 )
 from csv_ingest_engine.reading import FIELD_SIZE_LIMIT, ReadableBytes, Record, read_stream
-from csv_ingest_engine.reports import RejectsReport
-from csv_ingest_engine.rules import ANNOTATION_COLUMNS, Rejection, parse_header
+from csv_ingest_engine.reports import RejectsReport, report_start
+from csv_ingest_engine.rules import ANNOTATION_COLUMNS, UNTYPED_COLUMNS, Rejection, parse_header
+from csv_ingest_engine.schema import CsvFormat, gzipped
 from csv_ingest_engine.settings import FinishSettings, IngestPartitionSettings, PartitionSettings
 from csv_ingest_engine.writing import TableWriter
 
@@ -218,15 +220,17 @@ def partition_file(
 ) -> dict[str, Any]:
     """Stream `job`'s object version through the reader and the header rules into chunk objects under `run_prefix`,
     one partition per key hash; return the Partition task's output."""
-    count = min(partition_count(job.size, settings.partition_bytes), fitting_partitions(job))
+    count = min(partition_count(content_bytes(job.key, job.size), settings.partition_bytes), fitting_partitions(job))
     with _object_body(s3, job) as body:
-        records = read_stream(body, source=job.source)
+        records = read_stream(body, source=job.source, fmt=settings.fmt, gzip=gzipped(job.key))
         # The header is the first record: a bad header fails here, before a single chunk is written. A problem
         # further down (not UTF-8, malformed quoting) fails the task when the reader gets there, with chunks already
         # in the work bucket (they expire with it) but nothing written to the table yet: the workers never start.
         first = next(records, None)
         header_cells = first.cells if first is not None else []
-        header = parse_header(header_cells, key_column=settings.key_column, source=job.source)
+        header = parse_header(header_cells, schema=settings.schema, source=job.source)
+        if header.untyped:
+            logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
         with _ChunkUploads(s3, settings.work_bucket, job, run_prefix) as uploads:
             partitions = ChunkedPartitions(header, header_cells, count, uploads.put)
             partitions.add_all(_until_deadline(records, should_stop, job))
@@ -486,7 +490,6 @@ def ingest_one_partition(
     writer = TableWriter(
         dynamodb,
         table_name=settings.table_name,
-        key_column=settings.key_column,
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
     )
@@ -521,7 +524,7 @@ def _ingest_chunks(
         return PartitionResult(item.index, written, counts.rows_rejected, counts.rows_failed, first_missing_line, error)
 
     try:
-        header = parse_header(chunks.header_cells(), key_column=settings.key_column, source=item.source)
+        header = parse_header(chunks.header_cells(), schema=settings.schema, source=item.source)
         result = ingest_records(
             chunks.records(),
             header,
@@ -790,7 +793,7 @@ def merge_rejects(
     ]
     try:
         s3.upload_fileobj(
-            io.BufferedReader(_Produced(_merged(parts))),
+            io.BufferedReader(_Produced(_merged(parts, settings.fmt))),
             settings.rejects_bucket,
             report_key,
             ExtraArgs={"ContentType": CSV_CONTENT_TYPE},
@@ -807,16 +810,18 @@ def merge_rejects(
     return uri
 
 
-def _merged(parts: Sequence[Iterator[list[str]]]) -> Iterator[bytes]:
-    """The report's bytes: the header the partial reports share, then their rows merged by line."""
+def _merged(parts: Sequence[Iterator[list[str]]], fmt: CsvFormat) -> Iterator[bytes]:
+    """The report's bytes: the header the partial reports share, then their rows merged by line, as `RejectsReport`
+    writes a report of files in `fmt` (the partial reports are comma-separated UTF-8, the work bucket's own)."""
     headers = [next(part, None) for part in parts]
     header = headers[0]
     if header is None or any(other != header for other in headers):
         raise ValueError("the partial reports do not share one header")
     line_at = header.index(ANNOTATION_COLUMNS[0])
     buffer = io.StringIO()
-    writer = csv.writer(buffer)  # as `RejectsReport` writes its rows, so the merged report reads the same
+    writer = csv.writer(buffer, delimiter=fmt.delimiter)  # as `RejectsReport` writes its rows
     writer.writerow(header)
+    yield report_start(fmt)
     for row in heapq.merge(*parts, key=lambda row: int(row[line_at])):
         writer.writerow(row)
         if buffer.tell() >= REPORT_BLOCK_BYTES:

@@ -13,7 +13,9 @@ from boto3.exceptions import Boto3Error
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from csv_ingest_engine.constants import CSV_SUFFIXES
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.schema import gzipped
 
 # Sized to the function's deadline margin (DEADLINE_MARGIN_MS, 30 s): with botocore's default timeouts (60 s to
 # connect, 60 s per read) and ten retries, one stuck call outlives the margin, and Lambda kills the invocation
@@ -63,8 +65,10 @@ def temporary_path(suffix: str = ".csv") -> Iterator[Path]:
 
 @contextlib.contextmanager
 def downloaded(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Iterator[Path]:
-    """Download `s3://bucket/key` (that version, if given) and yield the path; the file is deleted on exit."""
-    with temporary_path() as path:
+    """Download `s3://bucket/key` (that version, if given) and yield the path; the file is deleted on exit.
+
+    The path ends as the key does (`.csv` or `.csv.gz`), so the reader knows to decompress it."""
+    with temporary_path(suffix=".csv.gz" if gzipped(key) else ".csv") as path:
         version = f" version {version_id}" if version_id else ""
         try:
             s3.download_file(bucket, key, str(path), ExtraArgs={"VersionId": version_id} if version_id else None)
@@ -85,5 +89,11 @@ def downloaded(s3: Any, bucket: str, key: str, version_id: str | None = None) ->
 
 def rejects_report_key(key: str, version_id: str | None) -> str:
     """Where the rejected rows of `key` go in the reports bucket: beside a copy of its name, per version."""
-    stem = key[:-4] if key.lower().endswith(".csv") else key
+    # `orders.csv.gz` is reported in `orders.rejected.csv`: the report is plain CSV.
+    for suffix in sorted(CSV_SUFFIXES, key=len, reverse=True):
+        if key.lower().endswith(suffix):
+            stem = key[: -len(suffix)]
+            break
+    else:
+        stem = key
     return f"{stem}.{version_id}.rejected.csv" if version_id else f"{stem}.rejected.csv"

@@ -1,7 +1,9 @@
 """Rejected rows as a CSV a user can open, fix and upload again as it is.
 
 The report has the file's own columns followed by `rejected_line` and `rejected_reason`. The rules never write
-those two columns, so a fixed report re-ingests without turning the diagnosis into attributes.
+those two columns, so a fixed report re-ingests without turning the diagnosis into attributes. It is written with
+the file's delimiter, in UTF-8; when the files are read in another encoding, it starts with a UTF-8 byte-order mark,
+which the reader honours whatever the configured encoding, so the report still uploads again as it is.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ import secrets
 from pathlib import Path
 from typing import IO
 
+from csv_ingest_engine.constants import DEFAULT_ENCODING
 from csv_ingest_engine.rules import ANNOTATION_COLUMNS, Rejection
+from csv_ingest_engine.schema import CsvFormat
+
+UTF8_BOM = "\ufeff".encode()
+
+
+def report_start(fmt: CsvFormat) -> bytes:
+    """What a report begins with before its header: a UTF-8 byte-order mark when the files are read in another
+    encoding (see the module's docstring), else nothing."""
+    return b"" if fmt.encoding == DEFAULT_ENCODING else UTF8_BOM
 
 
 class RejectsReport:
@@ -26,8 +38,9 @@ class RejectsReport:
     exit, `discard` on an exception, unless `close` was called first (to report the rows before a file's failure).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fmt: CsvFormat | None = None) -> None:
         self.path = path
+        self._fmt = fmt or CsvFormat()
         self.count = 0
         self._columns: tuple[str, ...] = ()
         self._keep: list[int] = []
@@ -39,7 +52,7 @@ class RejectsReport:
         self._buffer = io.StringIO()
         # newline="" is the buffer's default: the csv module's RFC 4180 CRLF line ends and the newlines inside
         # cells reach the file as written.
-        self._csv = csv.writer(self._buffer)
+        self._csv = csv.writer(self._buffer, delimiter=self._fmt.delimiter)
         # Per row, in the order they came: its line in the input and where it starts in the temporary file.
         # Arrays: a report can be as long as the file, and two machine integers a row keep that cheap.
         self._lines = array.array("q")
@@ -65,7 +78,7 @@ class RejectsReport:
     def reject(self, rejection: Rejection) -> None:
         if self._file is None:
             self._temporary, self._file = self._open_temporary()
-            self._file.write(self._encode([*self._columns, *ANNOTATION_COLUMNS]))
+            self._file.write(report_start(self._fmt) + self._encode([*self._columns, *ANNOTATION_COLUMNS]))
         cells = rejection.cells
         kept = [cells[i] if i < len(cells) else "" for i in self._keep]
         # Cells beyond the header (the "too many fields" rejection) stay in the row, after the known columns,

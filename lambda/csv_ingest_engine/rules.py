@@ -1,18 +1,24 @@
 """The file rules, with no AWS in them: header checks, and what each record becomes (a row to write, or a rejection).
 
-A `Row` is data (its line, key and attributes), not a request: the writer builds `UpdateItem` / `PutItem` /
-`BatchWriteItem` calls from it, with its own table name and mode.
+A `Row` is data (its line, its item's key and attributes as DynamoDB values), not a request: the writer builds
+`UpdateItem` / `PutItem` / `BatchWriteItem` calls from it, with its own table name and mode. What each cell becomes
+follows the `Schema` (the table's key, the columns' types; by default a string key and strings as written).
 """
 
 from __future__ import annotations
 
+import base64
 import shlex
 import unicodedata
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, ColumnType
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.reading import Record
+from csv_ingest_engine.schema import KeyAttribute, Schema
+from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
 
 # DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes); attribute
 # names under 64 KB, and key attribute names of at most 255 bytes; a partition key value of at most 2,048 bytes
@@ -21,6 +27,11 @@ MAX_ITEM_BYTES = 400 * 1024
 MAX_ATTRIBUTE_NAME_BYTES = 64 * 1024 - 1
 MAX_KEY_NAME_BYTES = 255
 MAX_PARTITION_KEY_BYTES = 2048
+MAX_SORT_KEY_BYTES = 1024
+# The warning for types given to columns a file does not have (`Header.untyped`).
+UNTYPED_COLUMNS = "column types name columns this file does not have (a typo?); they were ignored"
+# Between the parts of a composite key where one text stands for it (rejections, logs, an item's identity).
+KEY_PART_SEPARATOR = " / "
 # The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
 ANNOTATION_COLUMNS = ("rejected_line", "rejected_reason")
 BOM = "\ufeff"
@@ -31,7 +42,7 @@ INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """A validated header: trimmed column names and where the key column is."""
+    """A validated header: trimmed column names, where the key columns are, and what each column becomes."""
 
     # The named columns; nameless columns after the last named one are not among them (see `width`).
     columns: tuple[str, ...]
@@ -39,24 +50,39 @@ class Header:
     key_index: int
     # How many cells the header row has, nameless trailing ones included: a value in one of those rejects its row.
     width: int
-    # Indexes of the columns that become attributes (not the key, not report annotations), with their names'
-    # UTF-8 sizes for the item-size rule; worked out once per file.
+    # Indexes of the columns that become attributes (not the keys, not report annotations), with their names'
+    # UTF-8 sizes for the item-size rule and their types (None: a string as written); worked out once per file.
     value_indexes: tuple[int, ...] = field(repr=False)
     name_sizes: tuple[int, ...] = field(repr=False)
+    schema: Schema = field(default_factory=Schema.keyed_on, repr=False)
+    # The key attributes with their columns' indexes: the partition key, then the sort key.
+    key_indexes: tuple[tuple[KeyAttribute, int], ...] = field(default=(), repr=False)
+    value_types: tuple[ColumnType | None, ...] = field(default=(), repr=False)
+    # Columns given a type that this file does not have (one configuration serves many files: a warning, no error).
+    untyped: tuple[str, ...] = ()
+
+    @property
+    def typed(self) -> bool:
+        """Whether anything but a single string key and string attributes is written (the fast path when not)."""
+        return not self.schema.is_default_key or any(self.value_types)
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """A record the rules accept: where it is in the file, its key, the attributes to set, and its cells as written.
+    """A record the rules accept: where it is in the file, its item's key, the attributes to set, and its cells as
+    written.
 
-    `key` is the key cell trimmed and in Unicode NFC; `attributes` maps each non-empty, non-key cell's column to
-    its text as written; empty cells are not in it (they neither write an empty value nor remove an existing
-    attribute).
+    `key` is the item's identity as text: the key cell trimmed and in Unicode NFC (with a sort key, both parts
+    joined; a number key in one spelling per value), so rows of one item have one `key`. `item_key` and
+    `attributes` are DynamoDB values; `attributes` maps each non-empty, non-key cell's column to its value (a
+    string as written unless the column has a type); empty cells are not in it (they neither write an empty value
+    nor remove an existing attribute).
     """
 
     line: int
     key: str
-    attributes: dict[str, str]
+    item_key: dict[str, AttributeValue]
+    attributes: dict[str, AttributeValue]
     cells: list[str] = field(repr=False)
 
 
@@ -75,12 +101,18 @@ class Rejection:
     failed: bool = False
 
 
-def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> Header:
+def parse_header(
+    cells: list[str] | None, *, key_column: str = DEFAULT_KEY_COLUMN, source: str, schema: Schema | None = None
+) -> Header:
     """Validate a header record; raise `IngestError` naming every problem a user must fix.
 
-    Names are trimmed of whitespace and byte-order marks and put in Unicode NFC. Nameless columns after the last
-    named one (Excel writes them for formatted but empty columns) are dropped.
+    `schema` gives the key columns and the columns' types; without one, the file is read for a table keyed on a
+    string `key_column` with every other column a string. Names are trimmed of whitespace and byte-order marks and
+    put in Unicode NFC. Nameless columns after the last named one (Excel writes them for formatted but empty
+    columns) are dropped.
     """
+    schema = schema or Schema.keyed_on(key_column)
+    key_column = schema.partition_key.name
     if not cells:
         raise IngestError(source, f"the file is empty: expected a header row with a '{key_column}' column")
     names = _names(cells)
@@ -89,17 +121,10 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
         named -= 1
     columns = tuple(names[:named])
     found = ", ".join(f"'{_shown(c)}'" for c in columns)
+    for wanted_name in schema.key_names:
+        if unicodedata.normalize("NFC", wanted_name) not in columns:
+            raise IngestError(source, _missing_key_column(wanted_name, columns, found))
     wanted = unicodedata.normalize("NFC", key_column)
-    if wanted not in columns:
-        hint = ""
-        if len(columns) == 1 and any(sep in columns[0] for sep in (";", "\t", "|")):
-            hint = " The header looks separated by something other than commas; save the file as comma-separated."
-        advice = (
-            _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
-        )
-        raise IngestError(
-            source, f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"
-        )
     empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
     if empty:
         raise IngestError(
@@ -116,12 +141,14 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
         )
     name_sizes = tuple(len(name.encode()) for name in columns)
     key_index = columns.index(wanted)
-    if name_sizes[key_index] > MAX_KEY_NAME_BYTES:
-        raise IngestError(
-            source,
-            f"the key column's name is {name_sizes[key_index]:,} bytes long; DynamoDB allows at most "
-            f"{MAX_KEY_NAME_BYTES} bytes for a key attribute's name",
-        )
+    key_indexes = tuple((key, columns.index(unicodedata.normalize("NFC", key.name))) for key in schema.keys)
+    for _key, index in key_indexes:
+        if name_sizes[index] > MAX_KEY_NAME_BYTES:
+            raise IngestError(
+                source,
+                f"the key column's name is {name_sizes[index]:,} bytes long; DynamoDB allows at most "
+                f"{MAX_KEY_NAME_BYTES} bytes for a key attribute's name",
+            )
     too_long = [(i, size) for i, size in enumerate(name_sizes) if size > MAX_ATTRIBUTE_NAME_BYTES]
     if too_long:
         i, size = too_long[0]
@@ -131,14 +158,37 @@ def parse_header(cells: list[str] | None, *, key_column: str, source: str) -> He
             "attribute names under 64 KB. Shorten the column's name (a cell that long in the header usually means "
             "the file has no header row)",
         )
+    keys = {index for _key, index in key_indexes}
+    value_indexes = tuple(i for i, name in enumerate(columns) if i not in keys and name not in ANNOTATION_COLUMNS)
+    types = schema.column_types
     return Header(
         columns=columns,
         key_column=key_column,
         key_index=key_index,
         width=len(cells),
-        value_indexes=tuple(i for i, name in enumerate(columns) if i != key_index and name not in ANNOTATION_COLUMNS),
+        value_indexes=value_indexes,
         name_sizes=name_sizes,
+        schema=schema,
+        key_indexes=key_indexes,
+        # S is how every cell is written anyway: only other types need converting.
+        value_types=tuple(_type(types.get(columns[i])) for i in value_indexes),
+        untyped=tuple(name for name in types if name not in columns),
     )
+
+
+def _type(kind: ColumnType | None) -> ColumnType | None:
+    return None if kind == "S" else kind
+
+
+def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str) -> str:
+    hint = ""
+    if len(columns) == 1 and any(sep in columns[0] for sep in (";", "\t", "|")):
+        hint = (
+            " The header looks separated by something other than commas; save the file as comma-separated, or set "
+            "the delimiter (`csv-ingest --delimiter`, the stack's context csv_delimiter)."
+        )
+    advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
+    return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"
 
 
 def to_row(record: Record, header: Header, *, max_attributes: int | None = None) -> Row | Rejection:
@@ -162,6 +212,8 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
                     "(an unquoted comma in a cell?)"
                 )
                 return Rejection(record.line, key_of(cells, header), reason, cells)
+    if header.typed:
+        return _typed_row(record, header, max_attributes)
     key = key_of(cells, header)
     if key is None:
         return Rejection(record.line, None, f"the '{header.key_column}' cell is empty", cells)
@@ -169,13 +221,7 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
         return Rejection(record.line, key, _header_row_reason(cells, columns), cells)
     key_size = len(key.encode())
     if key_size > MAX_PARTITION_KEY_BYTES:
-        return Rejection(
-            record.line,
-            key,
-            f"the key is {key_size:,} bytes long in UTF-8; DynamoDB allows at most {MAX_PARTITION_KEY_BYTES:,} bytes "
-            "for a partition key, so shorten it",
-            cells,
-        )
+        return Rejection(record.line, key, _key_too_long(key_size, MAX_PARTITION_KEY_BYTES, "partition"), cells)
 
     # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
     present = [i for i in header.value_indexes if i < width and cells[i]]
@@ -183,28 +229,131 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     size = name_sizes[header.key_index] + key_size
     for i in present:
         size += name_sizes[i] + len(cells[i].encode())
+    if rejected := _too_big(record, key, size, len(present), max_attributes):
+        return rejected
+    return Row(record.line, key, {header.key_column: {"S": key}}, {columns[i]: {"S": cells[i]} for i in present}, cells)
+
+
+def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Row | Rejection:
+    """`to_row` for a schema with a sort key, a key that is not a string, or typed columns."""
+    cells = record.cells
+    columns = header.columns
+    keyed = _item_key(record, header)
+    if isinstance(keyed, Rejection):
+        return keyed
+    item_key, size = keyed
+    key = identity_of(item_key, header.schema.key_names)
+    attributes: dict[str, AttributeValue] = {}
+    width = len(cells)
+    for i, kind in zip(header.value_indexes, header.value_types, strict=True):
+        if i >= width or not cells[i]:
+            continue  # empty cells are skipped, typed or not
+        if kind is None:
+            attributes[columns[i]] = {"S": cells[i]}
+            size += header.name_sizes[i] + len(cells[i].encode())
+            continue
+        try:
+            value = to_attribute(cells[i], kind)
+        except ValueProblem as problem:
+            return Rejection(record.line, key, f"column '{_shown(columns[i])}' ({kind}): {problem}", cells)
+        attributes[columns[i]] = value
+        size += header.name_sizes[i] + size_of(value)
+    if rejected := _too_big(record, key, size, len(attributes), max_attributes):
+        return rejected
+    return Row(record.line, key, item_key, attributes, cells)
+
+
+def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue], int] | Rejection:
+    """The item's key attributes from the key cells, with their size (names included); or why the row has none.
+    A rejection names the partition key's cell as written (trimmed) where there is one."""
+    cells = record.cells
+    columns = header.columns
+    shown = _clean_key(cells[header.key_index]) if header.key_index < len(cells) else None
+    item_key: dict[str, AttributeValue] = {}
+    size = 0
+    for attribute, index in header.key_indexes:
+        text = _clean_key(cells[index]) if index < len(cells) else None
+        if text is None:
+            return Rejection(record.line, shown, f"the '{attribute.name}' cell is empty", cells)
+        if attribute is header.schema.partition_key and text == columns[index]:
+            return Rejection(record.line, shown, _header_row_reason(cells, columns), cells)
+        try:
+            value = to_key(text, attribute.type)
+        except ValueProblem as problem:
+            reason = f"column '{_shown(attribute.name)}' ({attribute.type}): {problem}"
+            return Rejection(record.line, shown, reason, cells)
+        value_size = size_of(value)
+        sort = attribute is header.schema.sort_key
+        limit = MAX_SORT_KEY_BYTES if sort else MAX_PARTITION_KEY_BYTES
+        if value_size > limit:
+            return Rejection(
+                record.line, shown, _key_too_long(value_size, limit, "sort" if sort else "partition"), cells
+            )
+        item_key[attribute.name] = value
+        size += header.name_sizes[index] + value_size
+    return item_key, size
+
+
+def _too_big(record: Record, key: str, size: int, attributes: int, max_attributes: int | None) -> Rejection | None:
     if size > MAX_ITEM_BYTES:
         return Rejection(
-            record.line, key, f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit", cells
+            record.line, key, f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit", record.cells
         )
-    if max_attributes is not None and len(present) > max_attributes:
+    if max_attributes is not None and attributes > max_attributes:
         return Rejection(
             record.line,
             key,
-            f"the row fills {len(present)} columns, more than one DynamoDB update expression (4 KB) can set "
+            f"the row fills {attributes} columns, more than one DynamoDB update expression (4 KB) can set "
             f"({max_attributes})",
-            cells,
+            record.cells,
         )
-    return Row(record.line, key, {columns[i]: cells[i] for i in present}, cells)
+    return None
+
+
+def _key_too_long(size: int, limit: int, role: str) -> str:
+    return (
+        f"the key is {size:,} bytes long in UTF-8; DynamoDB allows at most {limit:,} bytes for a {role} key, so "
+        "shorten it"
+    )
 
 
 def key_of(cells: list[str], header: Header) -> str | None:
-    """The record's key, trimmed, without byte-order marks and in NFC; None when it is missing or blank."""
-    if header.key_index >= len(cells):
-        return None
-    # Only the key is cleaned: it names the item, so ` 42` and `42` (or `café` typed on a Mac, NFD, and on
+    """The record's item identity (see `Row.key`): the key cell trimmed, without byte-order marks and in NFC; with a
+    sort key both parts, numbers in one spelling. None when a key cell is missing or blank, or not of its type."""
+    if not header.typed:
+        return _clean_key(cells[header.key_index]) if header.key_index < len(cells) else None
+    parts = []
+    for attribute, index in header.key_indexes:
+        text = _clean_key(cells[index]) if index < len(cells) else None
+        if text is None:
+            return None
+        try:
+            parts.append(_identity_part(to_key(text, attribute.type)))
+        except ValueProblem:
+            return None
+    return KEY_PART_SEPARATOR.join(parts)
+
+
+def identity_of(item_key: Mapping[str, AttributeValue], names: Sequence[str]) -> str:
+    """The identity (see `Row.key`) of the item whose key attributes, named `names` in key order, are `item_key`."""
+    return KEY_PART_SEPARATOR.join(_identity_part(item_key[name]) for name in names)
+
+
+def _identity_part(value: AttributeValue) -> str:
+    """One key value as text that is equal exactly when DynamoDB compares the values equal."""
+    if "N" in value:
+        return canonical_number(value["N"])
+    if "B" in value:
+        return base64.b64encode(value["B"]).decode("ascii")
+    text: str = value["S"]
+    return text
+
+
+def _clean_key(cell: str) -> str | None:
+    """A key cell trimmed, without byte-order marks and in NFC; None when blank."""
+    # Only keys are cleaned: they name the item, so ` 42` and `42` (or `café` typed on a Mac, NFD, and on
     # Windows, NFC) must be one item; DynamoDB compares key bytes. Other cells stay as written.
-    key = cells[header.key_index].strip()
+    key = cell.strip()
     if BOM in key:  # two exports joined with `cat`: the second one's BOM lands inside the first cell
         key = key.replace(BOM, "").strip()
     if not key.isascii():

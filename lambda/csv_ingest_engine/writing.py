@@ -18,6 +18,7 @@ The requests are built here, from the writer's own table name, key column and mo
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 import queue
@@ -25,7 +26,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,7 @@ from csv_ingest_engine.constants import (
     WriteMode,
 )
 from csv_ingest_engine.errors import DeadlineReached, WriteFailed
-from csv_ingest_engine.rules import Rejection, Row
+from csv_ingest_engine.rules import Rejection, Row, identity_of
 
 # Requests per hand-off to a worker, and hand-offs waiting per worker before `submit` blocks: enough to keep every
 # worker busy, few enough that memory does not depend on the file.
@@ -206,7 +207,6 @@ class TableWriter:
         client: Any,
         *,
         table_name: str,
-        key_column: str,
         concurrency: int = DEFAULT_CONCURRENCY,
         mode: WriteMode = DEFAULT_WRITE_MODE,
         patience_s: float = WRITE_PATIENCE_S,
@@ -219,7 +219,6 @@ class TableWriter:
             raise ValueError(f"write mode must be one of {', '.join(WRITE_MODES)}, got {mode!r}")
         self.client = client
         self.table_name = table_name
-        self.key_column = key_column
         self.concurrency = concurrency
         self.mode: WriteMode = mode
         self.patience_s = patience_s
@@ -228,7 +227,6 @@ class TableWriter:
 
     def request(self, row: Row) -> tuple[str, dict[str, Any]]:
         """The client method and parameters that write `row` on its own in this writer's mode."""
-        key = {self.key_column: {"S": row.key}}
         attributes = row.attributes
         if self.mode == "replace":
             return "put_item", {"TableName": self.table_name, "Item": self.item(row)}
@@ -237,34 +235,33 @@ class TableWriter:
             # attribute_not_exists creates the bare item and leaves an existing one untouched, on both.
             return "put_item", {
                 "TableName": self.table_name,
-                "Item": key,
+                "Item": row.item_key,
                 "ConditionExpression": "attribute_not_exists(#k)",
-                "ExpressionAttributeNames": {"#k": self.key_column},
+                "ExpressionAttributeNames": {"#k": next(iter(row.item_key))},
             }
         count = len(attributes)
         return "update_item", {
             "TableName": self.table_name,
-            "Key": key,
+            "Key": row.item_key,
             "UpdateExpression": _SET_EXPRESSIONS[count],
             "ExpressionAttributeNames": dict(zip(_NAME_PLACEHOLDERS[:count], attributes, strict=True)),
-            "ExpressionAttributeValues": {
-                placeholder: {"S": value}
-                for placeholder, value in zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True)
-            },
+            "ExpressionAttributeValues": dict(zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True)),
         }
 
     def item(self, row: Row) -> dict[str, Any]:
         """The whole item `row` stands for (its key and attributes), as a put writes it."""
-        return {self.key_column: {"S": row.key}, **{name: {"S": value} for name, value in row.attributes.items()}}
+        return {**row.item_key, **row.attributes}
 
     def put_size(self, row: Row) -> int:
         """At least the bytes `row`'s put adds to a `BatchWriteItem` body as botocore sends it (non-ASCII escaped)."""
-        attributes = row.attributes
-        chars = len(self.key_column) + len(row.key) + sum(map(len, attributes)) + sum(map(len, attributes.values()))
+        key_chars, key_values = _measure(row.item_key)
+        chars, values = _measure(row.attributes)
+        chars += key_chars
         if chars < _UNMEASURED_CHARS:
-            return 12 * chars + _ATTRIBUTE_OVERHEAD_BYTES * (len(attributes) + 1) + _PUT_OVERHEAD_BYTES
-        # botocore's own encoding: json.dumps with its defaults (ASCII only, ", " and ": " separators)
-        return len(json.dumps(self.item(row))) + _PUT_OVERHEAD_BYTES
+            return 12 * chars + _ATTRIBUTE_OVERHEAD_BYTES * (values + key_values) + _PUT_OVERHEAD_BYTES
+        # botocore's own encoding: json.dumps with its defaults (ASCII only, ", " and ": " separators), binary
+        # values as base64 text
+        return len(json.dumps(self.item(row), default=_base64)) + _PUT_OVERHEAD_BYTES
 
     def session(
         self, on_reject: Callable[[Rejection], None], *, should_stop: Callable[[], bool] | None = None
@@ -559,8 +556,8 @@ class WriteSession:
         self, worker: _Worker, waiting: dict[str, Row], unprocessed: list[dict[str, Any]] | None
     ) -> dict[str, Row]:
         """Count the puts a batch took; return the rows handed back, still waiting (in file order)."""
-        key_column = self._writer.key_column
-        back = {request["PutRequest"]["Item"][key_column]["S"] for request in unprocessed or ()}
+        names = tuple(next(iter(waiting.values())).item_key)
+        back = {identity_of(request["PutRequest"]["Item"], names) for request in unprocessed or ()}
         still = {key: row for key, row in waiting.items() if key in back}
         # Until the rows handed back settle, the worker's settled line stays before the first of them.
         first_waiting = next(iter(still.values())).line if still else next(reversed(waiting.values())).line + 1
@@ -672,6 +669,42 @@ def _call(send: Callable[..., Any], params: dict[str, Any]) -> tuple[_Answer, di
     except BotoCoreError as exc:  # no credentials, no region, bad endpoint URL: the same for every row
         return _Answer.FATAL, {}, str(exc)
     return _Answer.DONE, response or {}, ""
+
+
+def _measure(values: Mapping[str, Any]) -> tuple[int, int]:
+    """The characters of the names and contents of `values` (DynamoDB values, nested ones included), and how many
+    values there are (each adds its type tag and punctuation, `_ATTRIBUTE_OVERHEAD_BYTES`)."""
+    chars = count = 0
+    for name, value in values.items():
+        value_chars, value_count = _measure_value(value)
+        chars += len(name) + value_chars
+        count += value_count
+    return chars, count
+
+
+def _measure_value(value: Mapping[str, Any]) -> tuple[int, int]:
+    (kind, content), *_ = value.items()
+    if kind in ("S", "N"):
+        return len(content), 1
+    if kind == "M":
+        chars, count = _measure(content)
+        return chars, count + 1
+    if kind == "L":
+        chars = count = 1
+        for element in content:
+            element_chars, element_count = _measure_value(element)
+            chars += element_chars
+            count += element_count
+        return chars, count
+    if kind == "B":
+        return 4 * len(content) // 3 + 4, 1
+    return 5, 1  # BOOL, NULL: at most `false`
+
+
+def _base64(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value")
 
 
 def _rejection(row: Row, reason: str, *, failed: bool = False) -> Rejection:

@@ -1,58 +1,134 @@
-"""A table keyed differently from the file: the file fails once, saying what the rows are written with."""
+"""`load` into tables keyed in other ways: the key schema is read from the table (DescribeTable) and used, typed
+columns are written as their types, and `validate` predicts `load`'s rejections without AWS."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.cli.runner import SAMPLES, run
 from tests.support import Endpoint, create_table
 
+NUMBER_KEY = (
+    [{"AttributeName": "customer_id", "KeyType": "HASH"}],
+    [{"AttributeName": "customer_id", "AttributeType": "N"}],
+)
+ORDERS = (
+    [{"AttributeName": "customer_id", "KeyType": "HASH"}, {"AttributeName": "order_date", "KeyType": "RANGE"}],
+    [{"AttributeName": "customer_id", "AttributeType": "N"}, {"AttributeName": "order_date", "AttributeType": "S"}],
+)
+
 
 @pytest.fixture
-def mismatched_table(endpoint: Endpoint, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A table whose key is not the string `customer_id` the rows are written with (the schema from the param)."""
+def keyed_table(endpoint: Endpoint, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A table keyed as the param says (key schema, attribute definitions)."""
     key_schema, definitions = request.param
-    name = f"mismatched-{uuid.uuid4().hex[:8]}"
+    name = f"keyed-{uuid.uuid4().hex[:8]}"
     create_table(endpoint.dynamodb, name, "customer_id", key_schema=key_schema, definitions=definitions)
     yield name
     endpoint.dynamodb.delete_table(TableName=name)
 
 
-NUMBER_KEY = (
-    [{"AttributeName": "customer_id", "KeyType": "HASH"}],
-    [{"AttributeName": "customer_id", "AttributeType": "N"}],
-)
-SORT_KEY = (
-    [{"AttributeName": "customer_id", "KeyType": "HASH"}, {"AttributeName": "order_id", "KeyType": "RANGE"}],
-    [{"AttributeName": "customer_id", "AttributeType": "S"}, {"AttributeName": "order_id", "AttributeType": "S"}],
-)
+def scan(endpoint: Endpoint, table: str) -> list[dict[str, Any]]:
+    return [
+        item for page in endpoint.dynamodb.get_paginator("scan").paginate(TableName=table) for item in page["Items"]
+    ]
 
 
-def _load_fails_once_naming_the_key_schema(endpoint: Endpoint, table: str) -> None:
-    result = run("load", SAMPLES / "sample-good.csv", "--table", table, "--json")
+@pytest.mark.parametrize("keyed_table", [NUMBER_KEY], indirect=True)
+def test_a_number_keyed_table_gets_number_keys(endpoint: Endpoint, keyed_table: str) -> None:
+    """The table's partition key is N: each row's key cell is written as a number, no option needed."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", keyed_table)
+    assert result.exit_code == 0, result.output
+    items = scan(endpoint, keyed_table)
+    assert len(items) == 5
+    assert all(set(item["customer_id"]) == {"N"} for item in items)
+
+
+@pytest.mark.parametrize("keyed_table", [ORDERS], indirect=True)
+def test_a_sort_keyed_table_keeps_rows_of_one_full_key_in_file_order(
+    endpoint: Endpoint, keyed_table: str, tmp_path: Path
+) -> None:
+    """Rows sharing the full key are one item, the last row winning; rows sharing only the partition key are
+    distinct items."""
+    source = tmp_path / "orders.csv"
+    source.write_text(
+        "customer_id,order_date,total\n"
+        "1,2024-01-01,10\n"
+        "1,2024-01-02,20\n"
+        "01.0,2024-01-01,30\n"  # the number 1 again: the first item, written after it
+        "2,2024-01-01,40\n"
+    )
+    result = run("load", source, "--table", keyed_table, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    items = {
+        (item["customer_id"]["N"], item["order_date"]["S"]): item["total"]["S"] for item in scan(endpoint, keyed_table)
+    }
+    assert items == {("1", "2024-01-01"): "30", ("1", "2024-01-02"): "20", ("2", "2024-01-01"): "40"}
+
+
+@pytest.mark.parametrize("keyed_table", [ORDERS], indirect=True)
+def test_a_file_without_the_tables_sort_key_column_fails_listing_its_columns(
+    endpoint: Endpoint, keyed_table: str
+) -> None:
+    """The table has a sort key the file lacks: the file fails before any write, naming the column."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", keyed_table)
     assert result.exit_code == 1, result.output
-    message = " ".join(result.output.split())
-    assert "a string (S) partition key named 'customer_id', and no sort key" in message
-    assert f"describe-table --table-name {table}" in message
-    assert '"rows_rejected": 0' in message
-    assert endpoint.dynamodb.scan(TableName=table)["Count"] == 0
+    assert "the header has no 'order_date' column (columns found: 'customer_id', 'name'" in " ".join(
+        result.output.split()
+    )
+    assert scan(endpoint, keyed_table) == []
 
 
-@pytest.mark.parametrize("mismatched_table", [NUMBER_KEY], indirect=True)
-def test_a_number_keyed_table_fails_the_file_once_naming_the_key_schema(
-    endpoint: Endpoint, mismatched_table: str
-) -> None:
-    """Not a rejection per row (a report as big as the file): one failure, naming the key the rows are written with."""
-    _load_fails_once_naming_the_key_schema(endpoint, mismatched_table)
+def test_a_key_column_option_that_is_not_the_tables_key_is_a_usage_error(endpoint: Endpoint) -> None:
+    """--key-column asserts the table's key: naming another column exits 64 and says what the table has."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", endpoint.table, "--key-column", "name")
+    assert result.exit_code == 64, result.output
+    assert "the table's key is a string (S) partition key named 'customer_id', and no sort key" in " ".join(
+        result.output.split()
+    )
 
 
-@pytest.mark.skip_backend("moto", reason="moto refuses a missing sort key with a bare 'Validation Exception'")
-@pytest.mark.parametrize("mismatched_table", [SORT_KEY], indirect=True)
-def test_a_table_with_a_sort_key_fails_the_file_once_naming_the_key_schema(
-    endpoint: Endpoint, mismatched_table: str
-) -> None:
-    """DynamoDB says the key does not match the schema: one failure for the file (skipped on moto, which does not)."""
-    _load_fails_once_naming_the_key_schema(endpoint, mismatched_table)
+def test_typed_columns_are_written_as_their_types(endpoint: Endpoint, tmp_path: Path) -> None:
+    """--type and --types-file: numbers, booleans and JSON land as DynamoDB numbers, booleans and maps."""
+    source = tmp_path / "people.csv"
+    source.write_text('customer_id,age,active,profile\n7,34,true,"{""city"": ""Porto"", ""score"": 0.5}"\n')
+    types = tmp_path / "types.json"
+    types.write_text(json.dumps({"age": "N", "profile": "JSON"}))
+    result = run("load", source, "--table", endpoint.table, "--types-file", types, "--type", "active=BOOL")
+    assert result.exit_code == 0, result.output
+    (item,) = scan(endpoint, endpoint.table)
+    assert item == {
+        "customer_id": {"S": "7"},
+        "age": {"N": "34"},
+        "active": {"BOOL": True},
+        "profile": {"M": {"city": {"S": "Porto"}, "score": {"N": "0.5"}}},
+    }
+
+
+def test_validate_reports_the_rejections_load_gets(endpoint: Endpoint, tmp_path: Path) -> None:
+    """Same reasons, same lines, with types given by flags; validate makes no AWS call for a local file."""
+    source = tmp_path / "people.csv"
+    source.write_text("customer_id,age,active\n1,34,true\n2,3O,false\n3,1e-131,yes\n4,1,FALSE\n")
+    options = ("--type", "age=N", "--type", "active=BOOL", "--json")
+    validated = json.loads(run("validate", source, *options).output)
+    loaded = json.loads(run("load", source, "--table", endpoint.table, *options).output)
+    assert validated["rejected_rows"] == loaded["rejected_rows"]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in loaded["rejected_rows"]] == [
+        (3, "column 'age' (N)"),
+        (4, "column 'age' (N)"),
+    ]
+    assert loaded["rows_written"] == 2
+
+
+def test_a_bad_type_option_is_a_usage_error_before_anything_is_read(endpoint: Endpoint) -> None:
+    """`--type age=NUM` exits 64 naming the entry and the types there are."""
+    result = run("load", SAMPLES / "sample-good.csv", "--table", endpoint.table, "--type", "age=NUM")
+    assert result.exit_code == 64, result.output
+    assert "'NUM' is not a column type; use one of S, N, BOOL, JSON" in result.output
+    assert scan(endpoint, endpoint.table) == []

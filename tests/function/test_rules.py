@@ -31,7 +31,9 @@ def test_missing_key_column_lists_the_columns_found() -> None:
 def test_a_row_carries_every_non_empty_non_key_cell_as_an_attribute() -> None:
     """Empty cells are left out; the key is not an attribute; the cells stay as written for a report."""
     outcome = to_row(Record(2, ["1", "Ann", "", "x"]), header("customer_id", "name", "status", "a.b #c"))
-    assert outcome == Row(2, "1", {"name": "Ann", "a.b #c": "x"}, ["1", "Ann", "", "x"])
+    assert outcome == Row(
+        2, "1", {"customer_id": {"S": "1"}}, {"name": {"S": "Ann"}, "a.b #c": {"S": "x"}}, ["1", "Ann", "", "x"]
+    )
 
 
 def test_a_key_only_row_has_no_attributes() -> None:
@@ -45,7 +47,7 @@ def test_key_column_need_not_be_first() -> None:
     """The key is found by name wherever it stands."""
     outcome = to_row(Record(2, ["Ann", "7"]), header("name", "customer_id"))
     assert isinstance(outcome, Row)
-    assert (outcome.key, outcome.attributes) == ("7", {"name": "Ann"})
+    assert (outcome.key, outcome.attributes) == ("7", {"name": {"S": "Ann"}})
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_a_trimmed_key_keeps_its_cells_as_written() -> None:
     """Only the key is cleaned: the row's cells, for a rejects report, stay exactly as in the file."""
     outcome = to_row(Record(2, [" 42 ", " Ann "]), header("customer_id", "name"))
     assert isinstance(outcome, Row)
-    assert (outcome.cells, outcome.attributes) == ([" 42 ", " Ann "], {"name": " Ann "})
+    assert (outcome.cells, outcome.attributes) == ([" 42 ", " Ann "], {"name": {"S": " Ann "}})
 
 
 def test_keys_are_normalised_to_nfc() -> None:
@@ -134,7 +136,7 @@ def test_values_other_than_the_key_are_not_normalised() -> None:
     nfd = unicodedata.normalize("NFD", "café")
     outcome = to_row(Record(2, ["1", nfd]), header("customer_id", "name"))
     assert isinstance(outcome, Row)
-    assert outcome.attributes == {"name": nfd}
+    assert outcome.attributes == {"name": {"S": nfd}}
 
 
 def test_header_names_are_normalised_to_nfc() -> None:
@@ -172,7 +174,7 @@ def test_trailing_nameless_header_columns_are_dropped() -> None:
 def test_empty_cells_under_nameless_columns_are_ignored() -> None:
     """A row padded with empty cells to the header's width is written as if they were not there."""
     outcome = to_row(Record(2, ["1", "Ann", "", ""]), header("customer_id", "name", "", ""))
-    assert outcome == Row(2, "1", {"name": "Ann"}, ["1", "Ann", "", ""])
+    assert outcome == Row(2, "1", {"customer_id": {"S": "1"}}, {"name": {"S": "Ann"}}, ["1", "Ann", "", ""])
 
 
 def test_empty_cells_past_the_header_are_ignored() -> None:

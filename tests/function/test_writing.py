@@ -30,7 +30,7 @@ from csv_ingest_engine.rules import Rejection, Row
 from csv_ingest_engine.writing import CHUNK_SIZE, QUEUE_DEPTH, TableWriter, WriteTotals
 from tests.support.writing import CREDENTIALS, row, table_writer
 
-UPDATE = Row(7, "1", {"name": "Ann"}, ["1", "Ann"])
+UPDATE = row(7, "1", name="Ann")
 # Throttling resent within milliseconds, and given up after a tenth of a second without progress: tests stay fast.
 PATIENCE_S = 0.1
 

@@ -34,7 +34,7 @@ def stub() -> Iterator[StubServer]:
 
 def replace_all(stub: StubServer, rows: list[Row]) -> tuple[WriteTotals, list[Rejection]]:
     client = boto3.client("dynamodb", endpoint_url=stub.url, config=dynamodb_config(1), **CREDENTIALS)
-    writer = TableWriter(client, table_name="t", key_column="customer_id", concurrency=1, mode="replace")
+    writer = TableWriter(client, table_name="t", concurrency=1, mode="replace")
     rejections: list[Rejection] = []
     session = writer.session(rejections.append)
     for each in rows:
@@ -80,7 +80,7 @@ def test_a_413_splits_the_batch_and_never_fails_the_file(stub: StubServer, monke
 )
 def test_a_puts_size_is_never_underestimated(text: str) -> None:
     """The size that cuts batches is at least what the put weighs in botocore's request body."""
-    writer = TableWriter(None, table_name="t", key_column="customer_id", mode="replace")
+    writer = TableWriter(None, table_name="t", mode="replace")
     each = row(2, f"k-{text[:3]}", text=text, other=text[:10], **{text[:5]: "x"})
     as_sent = len(json.dumps({"PutRequest": {"Item": writer.item(each)}})) + len(", ")
     assert writer.put_size(each) >= as_sent
@@ -93,7 +93,7 @@ def test_the_batch_cap_leaves_room_under_16_mb_for_the_request_around_the_items(
 
 def test_small_rows_still_fill_batches_of_25() -> None:
     """Measuring sizes does not cut batches of ordinary rows: 25 rows of 30 columns of text fit one request."""
-    writer = TableWriter(None, table_name="t", key_column="customer_id", mode="replace")
+    writer = TableWriter(None, table_name="t", mode="replace")
     each = row(2, "k", **{f"column {i}": "a value of some length, é" * 4 for i in range(30)})
     assert 25 * writer.put_size(each) <= BATCH_MAX_BYTES
 
@@ -140,7 +140,7 @@ def test_a_stop_while_a_refused_batch_is_resent_leaves_no_row_unaccounted(
     path.write_text("customer_id,name\n" + "".join(f"{i},n\n" for i in range(10)))
     client = _RefusingBatches(batch_error, status)
     writer = TableWriter(
-        client, table_name="t", key_column="customer_id", concurrency=1, mode="replace",
+        client, table_name="t", concurrency=1, mode="replace",
         backoff=Backoff(base_s=0.05, cap_s=0.05), close_grace_s=0.5,
     )  # fmt: skip
 

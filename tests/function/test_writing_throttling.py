@@ -16,8 +16,8 @@ from stub_dynamodb import StubServer
 from csv_ingest_engine import ingest_file
 from csv_ingest_engine.constants import WriteMode
 from csv_ingest_engine.objects import dynamodb_config
-from csv_ingest_engine.rules import Rejection, Row
-from tests.support.writing import CREDENTIALS
+from csv_ingest_engine.rules import Rejection
+from tests.support.writing import CREDENTIALS, row
 from tests.support.writing import table_writer as writer
 
 
@@ -90,9 +90,9 @@ def test_a_throttled_row_waits_as_long_as_other_rows_are_written() -> None:
             failed_at.append((time.monotonic(), last_write))
 
     session = writer(HotKey(), concurrency=4, patience_s=patience_s).session(on_reject)
-    session.submit(Row(2, "hot", {"seq": "0"}, ["hot", "0"]))
+    session.submit(row(2, "hot", seq="0"))
     for line in range(3, 123):
-        session.submit(Row(line, f"k{line}", {"seq": str(line)}, [f"k{line}", str(line)]))
+        session.submit(row(line, f"k{line}", seq=str(line)))
     totals = session.close()
 
     assert (totals.written, totals.failed) == (120, 1)

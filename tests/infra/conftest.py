@@ -28,6 +28,15 @@ CUSTOM_CONTEXT = {
     "partition_bytes": "524288",
     "max_workers": "16",
 }
+# Every key of the table's key schema, the columns' types and the files' format, each different from the default.
+SCHEMA_CONTEXT = {
+    "key_type": "N",
+    "sort_key_column": "order_date",
+    "sort_key_type": "S",
+    "column_types": '{"age": "N", "active": "BOOL", "profile": "JSON"}',
+    "csv_delimiter": ";",
+    "csv_encoding": "cp1252",
+}
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +50,11 @@ def custom_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def schema_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk.out.schema"), **SCHEMA_CONTEXT)
+
+
+@pytest.fixture(scope="session")
 def template(default_synth: Synthesized) -> Template:
     return default_synth.template
 
@@ -48,3 +62,8 @@ def template(default_synth: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def custom_template(custom_synth: Synthesized) -> Template:
     return custom_synth.template
+
+
+@pytest.fixture(scope="session")
+def schema_template(schema_synth: Synthesized) -> Template:
+    return schema_synth.template

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,14 +15,33 @@ from csv_ingest_engine.constants import (
     ENV_TABLE_NAME,
     ENV_WRITE_CONCURRENCY,
     ENV_WRITE_MODE,
+    HANDLER_FINISH,
+    HANDLER_INGEST_PARTITION,
+    HANDLER_PARTITION,
+    HANDLER_TRIGGER,
 )
-from csv_ingest_engine.settings import Settings
-from tests.infra.test_pipeline_template import function_logical_id, properties
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema
+from csv_ingest_engine.settings import (
+    FinishSettings,
+    IngestPartitionSettings,
+    PartitionSettings,
+    Settings,
+    function_environment,
+)
+from tests.infra.test_large_files import task_function_id
+from tests.infra.test_pipeline_template import properties
+
+# What SCHEMA_CONTEXT (conftest.py) configures.
+SCHEMA = Schema(
+    KeyAttribute("customer_id", "N"), KeyAttribute("order_date", "S"), {"age": "N", "active": "BOOL", "profile": "JSON"}
+)
+CSV_FORMAT = CsvFormat(delimiter=";", encoding="cp1252")
 
 
-def _deployed_environment(template: Template) -> dict[str, str]:
-    """The function's environment variables, with each CloudFormation reference standing for its resolved value."""
-    variables = properties(template, function_logical_id(template))["Environment"]["Variables"]
+def _deployed_environment(template: Template, handler: str = HANDLER_TRIGGER) -> dict[str, str]:
+    """The environment variables of the function running `handler.<handler>`, with each CloudFormation reference
+    standing for its resolved value."""
+    variables = properties(template, task_function_id(template, handler))["Environment"]["Variables"]
 
     def resolved(value: Any) -> str:
         return value if isinstance(value, str) else f"<{json.dumps(value, sort_keys=True)}>"
@@ -55,3 +75,21 @@ def test_the_function_reads_the_settings_the_stack_gives_it(
     assert settings.rejects_bucket is not None and settings.rejects_bucket.startswith('<{"Ref": "PipelineRejectsBucket')
     assert settings.key_column == key_column
     assert (settings.write_mode, settings.write_concurrency) == (write_mode, concurrency)
+
+
+@pytest.mark.parametrize(
+    ("handler", "read", "expected"),
+    [
+        (HANDLER_TRIGGER, Settings.from_env, {"schema": SCHEMA, "fmt": CSV_FORMAT}),
+        (HANDLER_PARTITION, PartitionSettings.from_env, {"schema": SCHEMA, "fmt": CSV_FORMAT}),
+        (HANDLER_INGEST_PARTITION, IngestPartitionSettings.from_env, {"schema": SCHEMA}),
+        (HANDLER_FINISH, FinishSettings.from_env, {"fmt": CSV_FORMAT}),
+    ],
+)
+def test_each_function_reads_the_schema_and_format_the_stack_gives_it(
+    schema_template: Template, handler: str, read: Callable[[], object], expected: dict[str, object]
+) -> None:
+    """The key schema, column types and file format of SCHEMA_CONTEXT are what each function's settings read."""
+    with function_environment(_deployed_environment(schema_template, handler)):
+        settings = read()
+    assert {name: getattr(settings, name) for name in expected} == expected

@@ -573,8 +573,8 @@ def test_function_may_start_executions_of_the_state_machine_only(template: Templ
 # -- trigger --------------------------------------------------------------------------------------------------
 
 
-def test_csv_uploads_in_either_case_trigger_the_function(template: Template) -> None:
-    """OBJECT_CREATED with suffix .csv and with suffix .CSV both invoke the function."""
+def test_csv_and_gzipped_csv_uploads_trigger_the_function(template: Template) -> None:
+    """OBJECT_CREATED with suffix .csv, .CSV (Excel's) and .csv.gz each invoke the function, one filter each."""
     function_arn = {"Fn::GetAtt": [function_logical_id(template), "Arn"]}
     template.has_resource_properties(
         "Custom::S3BucketNotifications",
@@ -587,7 +587,7 @@ def test_csv_uploads_in_either_case_trigger_the_function(template: Template) -> 
                         "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
                         "LambdaFunctionArn": function_arn,
                     }
-                    for suffix in (".csv", ".CSV")
+                    for suffix in (".csv", ".CSV", ".csv.gz")
                 ]
             },
         },

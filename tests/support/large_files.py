@@ -12,6 +12,7 @@ import boto3
 
 from csv_ingest.demo import InProcessLambda, create_large_file_flow, wait_for_execution
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION, WriteMode
+from csv_ingest_engine.schema import CsvFormat, Schema
 from tests.support.account import BUCKET, KEY_COLUMN, REJECTS_BUCKET, Aws
 
 WORK_BUCKET = "csv-ingest-work"
@@ -19,10 +20,20 @@ WORK_BUCKET = "csv-ingest-work"
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def create_flow(account: Aws, *, partition_bytes: int, write_mode: WriteMode = "merge") -> str:
-    """The stack's large-file flow on the account's table and buckets; returns the state machine's ARN."""
+def create_flow(
+    account: Aws,
+    *,
+    partition_bytes: int,
+    write_mode: WriteMode = "merge",
+    schema: Schema | None = None,
+    fmt: CsvFormat | None = None,
+    table: str | None = None,
+) -> str:
+    """The stack's large-file flow on the account's buckets and table (or `table`); returns the state machine's ARN."""
     return create_large_file_flow(
-        table_name=account.table,
+        schema=schema,
+        fmt=fmt,
+        table_name=table or account.table,
         key_column=KEY_COLUMN,
         rejects_bucket=REJECTS_BUCKET,
         work_bucket=WORK_BUCKET,

@@ -22,8 +22,14 @@ QUICK = Backoff(base_s=0.001, cap_s=0.01)
 
 
 def row(line: int, key: str, **attributes: str) -> Row:
-    """A row as the rules make it: its cells are the key, then the attributes' values."""
-    return Row(line, key, attributes, [key, *attributes.values()])
+    """A row as the rules make it, keyed on customer_id: its cells are the key, then the attributes' values."""
+    return Row(
+        line,
+        key,
+        {"customer_id": {"S": key}},
+        {name: {"S": value} for name, value in attributes.items()},
+        [key, *attributes.values()],
+    )
 
 
 def table_writer(
@@ -34,11 +40,10 @@ def table_writer(
     patience_s: float = WRITE_PATIENCE_S,
     close_grace_s: float = CLOSE_GRACE_S,
 ) -> TableWriter:
-    """A writer to table `t`, keyed on customer_id, with quick backoff."""
+    """A writer to table `t` (keyed on customer_id, as `row` makes rows), with quick backoff."""
     return TableWriter(
         client,
         table_name="t",
-        key_column="customer_id",
         concurrency=concurrency,
         mode=mode,
         patience_s=patience_s,

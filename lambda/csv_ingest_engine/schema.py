@@ -1,0 +1,189 @@
+"""What the rows are written as: the table's key schema and the columns' types, and the file format's settings;
+parsed and checked here once for the stack (context), the functions (environment) and the command line (options).
+
+Pure Python with no AWS in it: the stack imports it at synth time.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from csv_ingest_engine.constants import (
+    COLUMN_TYPES,
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_KEY_TYPE,
+    DELIMITERS,
+    ENCODINGS,
+    KEY_TYPES,
+    ColumnType,
+    KeyType,
+)
+
+TYPE_NAMES: dict[str, str] = {
+    "S": "string",
+    "N": "number",
+    "BOOL": "boolean",
+    "JSON": "JSON value",
+    "B": "binary",
+}
+
+
+class SchemaError(ValueError):
+    """A setting that cannot be used (a column type, a key type, a delimiter, an encoding); the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAttribute:
+    """One attribute of the table's primary key: the CSV column it comes from and its DynamoDB type."""
+
+    name: str
+    type: KeyType = DEFAULT_KEY_TYPE
+
+    def describe(self, role: str) -> str:
+        """`a string (S) partition key named 'customer_id'`."""
+        return f"a {TYPE_NAMES[self.type]} ({self.type}) {role} named '{self.name}'"
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """The table's key (a partition key, and a sort key or none) and the types of other columns (default S).
+
+    The default, `Schema.keyed_on(column)`, is the project's lossless one: a string partition key, no sort key,
+    every other column a string as written.
+    """
+
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    column_types: Mapping[str, ColumnType] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.sort_key is not None and self.sort_key.name == self.partition_key.name:
+            raise SchemaError(
+                f"the sort key's column '{self.sort_key.name}' is the partition key's: name another column"
+            )
+        for name in self.key_names:
+            if name in self.column_types:
+                raise SchemaError(
+                    f"column '{name}' is a key column, whose type is the key's ({self.key(name).type}); remove it "
+                    "from the column types (a key's type is set as the key's)"
+                )
+
+    @classmethod
+    def keyed_on(cls, column: str = DEFAULT_KEY_COLUMN, column_types: Mapping[str, ColumnType] | None = None) -> Schema:
+        """A table keyed on a string partition key named `column` and nothing else."""
+        return cls(KeyAttribute(column), None, dict(column_types or {}))
+
+    @property
+    def keys(self) -> tuple[KeyAttribute, ...]:
+        """The key attributes: the partition key, then the sort key if there is one."""
+        return (self.partition_key,) if self.sort_key is None else (self.partition_key, self.sort_key)
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(key.name for key in self.keys)
+
+    @property
+    def is_default_key(self) -> bool:
+        """One string partition key: the key's text is the item's identity as it is (the fast path)."""
+        return self.sort_key is None and self.partition_key.type == "S"
+
+    def key(self, name: str) -> KeyAttribute:
+        return next(key for key in self.keys if key.name == name)
+
+    def describe(self) -> str:
+        """`a string (S) partition key named 'customer_id', and no sort key`, for messages."""
+        sort = self.sort_key.describe("sort key") if self.sort_key else "no sort key"
+        return f"{self.partition_key.describe('partition key')}, and {sort}"
+
+
+@dataclass(frozen=True, slots=True)
+class CsvFormat:
+    """How a file's text is written: its delimiter and encoding (see `delimiter` and `encoding` for the names)."""
+
+    delimiter: str = DEFAULT_DELIMITER
+    encoding: str = DEFAULT_ENCODING
+
+
+def gzipped(name: str) -> bool:
+    """Whether a file or object of this name is gzip-compressed CSV (`.csv.gz`), to be decompressed as it is read."""
+    return name.lower().endswith(".gz")
+
+
+def column_types(value: object, *, origin: str) -> dict[str, ColumnType]:
+    """A column -> type mapping from JSON text or a mapping (context, environment, --types-file), checked.
+
+    Raises `SchemaError` naming the first bad entry and `origin` (where the mapping came from).
+    """
+    if isinstance(value, str | bytes):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise SchemaError(
+                f'{origin} is not valid JSON ({exc}); give a JSON object, e.g. {{"age": "N", "active": "BOOL"}}'
+            ) from exc
+    if not isinstance(value, Mapping):
+        raise SchemaError(
+            f'{origin} must be a JSON object of column -> type, e.g. {{"age": "N"}}, not {type(value).__name__}'
+        )
+    types: dict[str, ColumnType] = {}
+    for name, kind in value.items():
+        types[column_name(name, origin=origin)] = column_type(kind, origin=f"{origin}, column {name!r}")
+    return types
+
+
+def type_option(text: str) -> tuple[str, ColumnType]:
+    """`COLUMN=TYPE` (the command line's --type) as (column, type); raises `SchemaError` when it is not that."""
+    name, equals, kind = text.rpartition("=")
+    if not equals or not name:
+        raise SchemaError(f"{text!r} is not COLUMN=TYPE (e.g. age=N); types: {', '.join(COLUMN_TYPES)}")
+    return column_name(name, origin=repr(text)), column_type(kind, origin=repr(text))
+
+
+def column_name(name: object, *, origin: str) -> str:
+    """A column name as the header's are compared: trimmed, in NFC; it must not be empty."""
+    if not isinstance(name, str) or not name.strip():
+        raise SchemaError(f"{origin}: {name!r} is not a column name")
+    return unicodedata.normalize("NFC", name.strip())
+
+
+def column_type(kind: object, *, origin: str) -> ColumnType:
+    for known in COLUMN_TYPES:
+        if isinstance(kind, str) and kind.strip().upper() == known:
+            return known
+    raise SchemaError(f"{origin}: {kind!r} is not a column type; use one of {', '.join(COLUMN_TYPES)}")
+
+
+def key_type(kind: object, *, origin: str) -> KeyType:
+    for known in KEY_TYPES:
+        if isinstance(kind, str) and kind.strip().upper() == known:
+            return known
+    raise SchemaError(f"{origin}: {kind!r} is not a key type; DynamoDB keys are one of {', '.join(KEY_TYPES)}")
+
+
+def delimiter(text: object, *, origin: str) -> str:
+    """The delimiter a setting names (`,`, `;`, `|`, `tab`), as the character."""
+    if not text:
+        return DEFAULT_DELIMITER
+    if isinstance(text, str) and text.lower() in DELIMITERS:
+        return DELIMITERS[text.lower()]
+    raise SchemaError(f"{origin}: {text!r} is not a delimiter this pipeline reads; use one of , ; | tab")
+
+
+def encoding(text: object, *, origin: str) -> str:
+    """The encoding a setting names, by its canonical name here (`utf-8`, `cp1252`, `latin-1`, `utf-16`)."""
+    if not text:
+        return DEFAULT_ENCODING
+    if isinstance(text, str):
+        wanted = text.strip().lower().replace("_", "-")
+        aliases = {"utf8": "utf-8", "windows-1252": "cp1252", "latin1": "latin-1", "iso-8859-1": "latin-1"}
+        wanted = aliases.get(wanted, wanted)
+        if wanted in ENCODINGS:
+            return wanted
+    raise SchemaError(f"{origin}: {text!r} is not an encoding this pipeline reads; use one of {', '.join(ENCODINGS)}")
