@@ -132,3 +132,67 @@ def test_a_bad_type_option_is_a_usage_error_before_anything_is_read(endpoint: En
     assert result.exit_code == 64, result.output
     assert "'NUM' is not a column type; use one of S, N, BOOL, JSON" in result.output
     assert scan(endpoint, endpoint.table) == []
+
+
+NUMBERS = {  # cell -> rejected?
+    "1" * 38: False,
+    "1" * 39: True,
+    "0.000" + "1" * 38 + "000": False,  # zeros around the digits do not count
+    "1E-130": False,
+    "1E-131": True,
+    "9.9999999999999999999999999999999999999E+125": False,
+    "1E+126": True,
+    "-0": False,
+    "1e5": False,
+    " 42 ": False,
+    "-.5": False,
+    "1,000": True,
+    "NaN": True,
+    "Infinity": True,
+    "1_000": True,
+    "0x10": True,
+}
+
+
+def test_numbers_the_rules_accept_are_numbers_the_table_takes(endpoint: Endpoint, tmp_path: Path) -> None:
+    """Each edge of DynamoDB's number type through `load`: the accepted ones are written (the table does not refuse
+    them), the others rejected client-side at their lines, and `validate` says the same."""
+    cells = list(NUMBERS)
+    source = tmp_path / "numbers.csv"
+    source.write_text("customer_id,n\n" + "".join(f'{i},"{cell}"\n' for i, cell in enumerate(cells)))
+    loaded = json.loads(run("load", source, "--table", endpoint.table, "--type", "n=N", "--json").output)
+    validated = json.loads(run("validate", source, "--type", "n=N", "--json").output)
+    expected = [i + 2 for i, cell in enumerate(cells) if NUMBERS[cell]]
+    assert [r["line"] for r in loaded["rejected_rows"]] == expected
+    assert validated["rejected_rows"] == loaded["rejected_rows"]
+    assert all(r["reason"].startswith("column 'n' (N): ") for r in loaded["rejected_rows"])
+    written = {item["customer_id"]["S"]: item["n"]["N"] for item in scan(endpoint, endpoint.table)}
+    assert len(written) == len(cells) - len(expected) == loaded["rows_written"]
+
+
+def test_booleans_and_json_through_load(endpoint: Endpoint, tmp_path: Path) -> None:
+    """true/false in any case; other words rejected; JSON kept exactly, invalid or too deep JSON rejected."""
+    deep = "[" * 32 + "]" * 32
+    source = tmp_path / "values.csv"
+    source.write_text(
+        "customer_id,flag,doc\n"
+        '1,TRUE,"{""price"": 19.99, ""tags"": [""a"", null, false], ""n"": {""m"": 1}}"\n'
+        "2,,\n"
+        "2,yes,\n"
+        "3,false,{not json}\n"
+        f"4,False,{deep}\n"
+        f"5,,{deep[1:-1]}\n"
+    )
+    result = json.loads(
+        run("load", source, "--table", endpoint.table, "--type", "flag=BOOL", "--type", "doc=JSON", "--json").output
+    )
+    assert [(r["line"], r["reason"].split(":")[0]) for r in result["rejected_rows"]] == [
+        (4, "column 'flag' (BOOL)"),
+        (5, "column 'doc' (JSON)"),
+        (6, "column 'doc' (JSON)"),
+    ]
+    items = {item["customer_id"]["S"]: item for item in scan(endpoint, endpoint.table)}
+    assert items["1"]["flag"] == {"BOOL": True}
+    assert items["1"]["doc"]["M"]["price"] == {"N": "19.99"}
+    assert items["1"]["doc"]["M"]["tags"] == {"L": [{"S": "a"}, {"NULL": True}, {"BOOL": False}]}
+    assert set(items) == {"1", "2", "5"}  # 31 arrays inside one another: within DynamoDB's 32 levels
