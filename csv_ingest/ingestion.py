@@ -38,9 +38,10 @@ from csv_ingest_engine.settings import schema_environment
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambda"
 # The object names that invoke the function, one notification each (an S3 filter takes one suffix): those the engine
-# ingests, and `.CSV`, because S3's filters are case-sensitive and Excel on Windows often writes `.CSV`. In the order
-# first deployed, a new suffix last.
-TRIGGER_SUFFIXES = tuple(dict.fromkeys((".csv", ".CSV", *CSV_SUFFIXES)))
+# ingests, and their capitalised forms, because S3's filters are case-sensitive, Excel on Windows often writes `.CSV`,
+# and gzip adds `.gz` to it (`ORDERS.CSV.gz`). Suffixes of one notification may not overlap another's, so no bare
+# `.gz`. In the order first deployed, new suffixes last.
+TRIGGER_SUFFIXES = (".csv", ".CSV", *CSV_SUFFIXES[1:], ".CSV.gz", ".CSV.GZ")
 # The function is invoked asynchronously by S3: two retries (Lambda's default, made explicit), and an event that
 # still fails, or waits longer than this, goes to the failed-events queue.
 ASYNC_RETRY_ATTEMPTS = 2
@@ -114,7 +115,7 @@ def engine_function(
 
 class IngestionFunction(Construct):
     """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (a name ending in one of
-    `TRIGGER_SUFFIXES`: .csv, .CSV or .csv.gz), as `role`, logging to `log_group`.
+    `TRIGGER_SUFFIXES`: .csv or .csv.gz, in capitals too), as `role`, logging to `log_group`.
 
     It is told the table, its key schema and the columns' types, the files' format, the rejects bucket and the write
     mode through its environment, and the state machine it starts for objects larger than `large_file_bytes`; it is

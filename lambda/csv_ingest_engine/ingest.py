@@ -58,7 +58,7 @@ def check_file(
     as for `ingest_file`.
     """
     records = read_records(path, source=source, fmt=fmt)
-    header = _header(records, source=source, schema=schema or Schema.keyed_on(key_column))
+    header = _header(records, source=source, schema=schema or Schema.keyed_on(key_column), fmt=fmt)
     count = 0
     for count, _record in enumerate(records, start=1):
         if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
@@ -100,7 +100,7 @@ def ingest_file(
         check_file(path, source=source, schema=schema, fmt=fmt, should_stop=should_stop)
     run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
     records = read_records(path, source=source, fmt=fmt, on_progress=run.progress if on_progress is not None else None)
-    header = _header(records, source=source, schema=schema)
+    header = _header(records, source=source, schema=schema, fmt=fmt)
     try:
         return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
     finally:
@@ -129,9 +129,10 @@ def ingest_records(
     return run.execute(iter(records), header, writer=writer, mode=writer.mode, should_stop=should_stop)
 
 
-def _header(records: Iterator[Record], *, source: str, schema: Schema) -> Header:
+def _header(records: Iterator[Record], *, source: str, schema: Schema, fmt: CsvFormat | None) -> Header:
     first = next(records, None)
-    return parse_header(first.cells if first else None, schema=schema, source=source)
+    delimiter = (fmt or CsvFormat()).delimiter
+    return parse_header(first.cells if first else None, schema=schema, source=source, delimiter=delimiter)
 
 
 class _Run:

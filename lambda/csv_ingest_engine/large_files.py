@@ -228,7 +228,7 @@ def partition_file(
         # in the work bucket (they expire with it) but nothing written to the table yet: the workers never start.
         first = next(records, None)
         header_cells = first.cells if first is not None else []
-        header = parse_header(header_cells, schema=settings.schema, source=job.source)
+        header = parse_header(header_cells, schema=settings.schema, source=job.source, delimiter=settings.fmt.delimiter)
         if header.untyped:
             logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
         with _ChunkUploads(s3, settings.work_bucket, job, run_prefix) as uploads:

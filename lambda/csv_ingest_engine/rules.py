@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, ColumnType
+from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, ColumnType
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.schema import KeyAttribute, Schema
@@ -30,6 +30,8 @@ MAX_PARTITION_KEY_BYTES = 2048
 MAX_SORT_KEY_BYTES = 1024
 # The warning for types given to columns a file does not have (`Header.untyped`).
 UNTYPED_COLUMNS = "column types name columns this file does not have (a typo?); they were ignored"
+# The delimiters files are read with, as the header hint names them.
+_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 # Between the parts of a composite key where one text stands for it (rejections, logs, an item's identity).
 KEY_PART_SEPARATOR = " / "
 # The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
@@ -60,11 +62,8 @@ class Header:
     value_types: tuple[ColumnType | None, ...] = field(default=(), repr=False)
     # Columns given a type that this file does not have (one configuration serves many files: a warning, no error).
     untyped: tuple[str, ...] = ()
-
-    @property
-    def typed(self) -> bool:
-        """Whether anything but a single string key and string attributes is written (the fast path when not)."""
-        return not self.schema.is_default_key or any(self.value_types)
+    # Whether anything but a single string key and string attributes is written (the fast path when not).
+    typed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +83,8 @@ class Row:
     item_key: dict[str, AttributeValue]
     attributes: dict[str, AttributeValue]
     cells: list[str] = field(repr=False)
+    # False: one string key and string attributes only (`Header.typed`), which the writer measures the quick way.
+    typed: bool = field(default=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +103,20 @@ class Rejection:
 
 
 def parse_header(
-    cells: list[str] | None, *, key_column: str = DEFAULT_KEY_COLUMN, source: str, schema: Schema | None = None
+    cells: list[str] | None,
+    *,
+    key_column: str = DEFAULT_KEY_COLUMN,
+    source: str,
+    schema: Schema | None = None,
+    delimiter: str = DEFAULT_DELIMITER,
 ) -> Header:
     """Validate a header record; raise `IngestError` naming every problem a user must fix.
 
     `schema` gives the key columns and the columns' types; without one, the file is read for a table keyed on a
     string `key_column` with every other column a string. Names are trimmed of whitespace and byte-order marks and
     put in Unicode NFC. Nameless columns after the last named one (Excel writes them for formatted but empty
-    columns) are dropped.
+    columns) are dropped. `delimiter` is the one the cells were split by, for the hint when the header seems to use
+    another.
     """
     schema = schema or Schema.keyed_on(key_column)
     key_column = schema.partition_key.name
@@ -123,7 +130,7 @@ def parse_header(
     found = ", ".join(f"'{_shown(c)}'" for c in columns)
     for wanted_name in schema.key_names:
         if unicodedata.normalize("NFC", wanted_name) not in columns:
-            raise IngestError(source, _missing_key_column(wanted_name, columns, found))
+            raise IngestError(source, _missing_key_column(wanted_name, columns, found, delimiter))
     wanted = unicodedata.normalize("NFC", key_column)
     empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
     if empty:
@@ -173,6 +180,7 @@ def parse_header(
         # S is how every cell is written anyway: only other types need converting.
         value_types=tuple(_type(types.get(columns[i])) for i in value_indexes),
         untyped=tuple(name for name in types if name not in columns),
+        typed=not schema.is_default_key or any(types.get(columns[i], "S") != "S" for i in value_indexes),
     )
 
 
@@ -180,12 +188,18 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
     return None if kind == "S" else kind
 
 
-def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str) -> str:
+def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, delimiter: str) -> str:
     hint = ""
-    if len(columns) == 1 and any(sep in columns[0] for sep in (";", "\t", "|")):
+    alone = columns[0] if len(columns) == 1 else ""
+    seen = [name for character, name in _DELIMITER_NAMES.items() if character != delimiter and character in alone]
+    if seen:
+        setting = "set the delimiter (`csv-ingest --delimiter`, the stack's context csv_delimiter)"
         hint = (
-            " The header looks separated by something other than commas; save the file as comma-separated, or set "
-            "the delimiter (`csv-ingest --delimiter`, the stack's context csv_delimiter)."
+            " The header looks separated by something other than commas; save the file as comma-separated, or "
+            f"{setting}."
+            if delimiter == DEFAULT_DELIMITER
+            else f" The header looks separated by {seen[0]}, not {_DELIMITER_NAMES[delimiter]}; {setting} to the "
+            "file's."
         )
     advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
     return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"
@@ -260,7 +274,7 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
         size += header.name_sizes[i] + size_of(value)
     if rejected := _too_big(record, key, size, len(attributes), max_attributes):
         return rejected
-    return Row(record.line, key, item_key, attributes, cells)
+    return Row(record.line, key, item_key, attributes, cells, typed=True)
 
 
 def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue], int] | Rejection:

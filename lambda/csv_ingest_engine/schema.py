@@ -134,7 +134,10 @@ def column_types(value: object, *, origin: str) -> dict[str, ColumnType]:
         )
     types: dict[str, ColumnType] = {}
     for name, kind in value.items():
-        types[column_name(name, origin=origin)] = column_type(kind, origin=f"{origin}, column {name!r}")
+        column = column_name(name, origin=origin)
+        if column in types:
+            raise SchemaError(f"{origin} names column {column!r} twice (names are trimmed and compared in NFC)")
+        types[column] = column_type(kind, origin=f"{origin}, column {name!r}")
     return types
 
 

@@ -168,6 +168,12 @@ def _number_problem(text: str) -> str | None:
         return f"is too large for DynamoDB (the largest magnitude is {_LARGEST})"
     if digits and exponent < MIN_EXPONENT:
         return f"is too small for DynamoDB (the smallest non-zero magnitude is 1E{MIN_EXPONENT})"
+    if not digits:
+        # DynamoDB refuses a zero whose exponent is out of its range (`0e126`), as it does any number's.
+        match = _NUMBER.fullmatch(text)
+        written = _exponent(match["exponent"]) if match is not None else 0
+        if not MIN_EXPONENT <= written <= MAX_EXPONENT:
+            return f"has an exponent out of DynamoDB's range ({MIN_EXPONENT} to {MAX_EXPONENT}); write 0"
     return None
 
 
@@ -290,14 +296,25 @@ def _converted(value: Any, path: str) -> AttributeValue:
             raise ValueProblem(f"JSON number {_quote(value)}{where} {problem}")
         return {"N": str(value)}
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": _unicode(value, path)}
     if isinstance(value, bool):
         return {"BOOL": value}
     if value is None:
         return {"NULL": True}
     if isinstance(value, dict):
-        return {"M": {name: _converted(item, f"{path}.{name}") for name, item in value.items()}}
+        return {"M": {_unicode(name, path): _converted(item, f"{path}.{name}") for name, item in value.items()}}
     return {"L": [_converted(item, f"{path}[{index}]") for index, item in enumerate(value)]}
+
+
+def _unicode(text: str, path: str) -> str:
+    """`text`, a JSON string or name, if it is Unicode text: JSON's `\\ud800` escapes can make half a surrogate
+    pair, which no UTF-8 (and so no DynamoDB string) can hold."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        where = "" if path == "$" else f" at {path}"
+        raise ValueProblem(f"a JSON string{where} has half of a surrogate pair (\\ud800-\\udfff), not text") from None
+    return text
 
 
 def _quote(text: str) -> str:

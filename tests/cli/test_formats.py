@@ -62,3 +62,12 @@ def test_an_unknown_delimiter_or_encoding_is_a_usage_error() -> None:
     result = run("validate", "x.csv", "--encoding", "ebcdic")
     assert result.exit_code == 64
     assert "utf-8, cp1252, latin-1, utf-16" in result.output
+
+
+def test_a_comma_file_read_with_semicolons_names_the_delimiter_it_seems_to_use(tmp_path: Path) -> None:
+    """With another delimiter set, the hint says which one the header seems to use and which is set."""
+    source = tmp_path / "commas.csv"
+    source.write_text("customer_id,name\n1,Ann\n")
+    result = run("validate", source, "--delimiter", ";")
+    assert result.exit_code == 1
+    assert "The header looks separated by commas, not semicolons; set the delimiter" in " ".join(result.output.split())

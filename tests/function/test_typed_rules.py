@@ -7,7 +7,7 @@ import pytest
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.rules import Header, Rejection, Row, key_of, parse_header, to_row
-from csv_ingest_engine.schema import KeyAttribute, Schema, SchemaError
+from csv_ingest_engine.schema import KeyAttribute, Schema, SchemaError, column_types
 
 ORDERS = Schema(KeyAttribute("customer_id", "N"), KeyAttribute("order_date"))
 
@@ -137,3 +137,9 @@ def test_without_types_the_rows_are_todays() -> None:
         {"customer_id": {"S": "42"}},
         {"zip": {"S": "00123"}},
     )
+
+
+def test_column_types_naming_one_column_twice_are_refused() -> None:
+    """`age` and ` age` are one column once trimmed: a mapping with both is an error, not a silent overwrite."""
+    with pytest.raises(SchemaError, match="names column 'age' twice"):
+        column_types({"age": "N", " age": "S"}, origin="context column_types")

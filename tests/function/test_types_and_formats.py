@@ -146,3 +146,41 @@ def test_types_for_columns_a_file_lacks_are_a_logged_warning(
     assert entry["rows_written"] == 1
     warnings = [json.loads(line) for line in stdout.readouterr().out.splitlines() if '"WARNING"' in line]
     assert [w["columns"] for w in warnings if "column types name columns" in w["message"]] == [["agee"]]
+
+
+def test_the_number_and_boolean_edges_through_the_handler(
+    aws: Aws, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same edges as the command line's test: what the rules accept the table takes, the rest is reported."""
+    monkeypatch.setenv("COLUMN_TYPES", json.dumps({"n": "N", "b": "BOOL", "j": "JSON"}))
+    cells = {  # n, b, j -> rejected?
+        ("1" * 38, "true", '{"a": [1, 2.50]}'): False,
+        ("1" * 39, "", ""): True,
+        ("1E-131", "", ""): True,
+        ("-0", "FALSE", ""): False,
+        ("1e5", "", "[]"): False,
+        (" 42 ", "", ""): False,
+        ("1,000", "", ""): True,
+        ("NaN", "", ""): True,
+        ("", "1", ""): True,
+        ("", "", "{bad"): True,
+        ("", "", "[" * 32 + "]" * 32): True,
+    }
+    body = "customer_id,n,b,j\n" + "".join(
+        f'{i},"{n}",{b},"{j.replace(chr(34), chr(34) * 2)}"\n' for i, (n, b, j) in enumerate(cells)
+    )
+    version = aws.upload("edges.csv", body)
+    (entry,) = handler(aws.event("edges.csv", version), lambda_context)["files"]
+    rejected = [i for i, reject in enumerate(cells.values()) if reject]
+    assert (entry["rows_written"], entry["rows_rejected"]) == (len(cells) - len(rejected), len(rejected))
+    report = aws.reports()[rejects_report_key("edges.csv", version)]
+    assert [int(line.split(",")[0]) for line in report.splitlines()[1:]] == rejected
+    written = {
+        item["customer_id"]["S"]: item
+        for page in aws.dynamodb.get_paginator("scan").paginate(TableName=aws.table)
+        for item in page["Items"]
+    }
+    assert written["0"]["j"] == {"M": {"a": {"L": [{"N": "1"}, {"N": "2.5"}]}}} or written["0"]["j"] == {
+        "M": {"a": {"L": [{"N": "1"}, {"N": "2.50"}]}}
+    }  # moto keeps a number as sent, DynamoDB (and dynalite) as its value
+    assert written["3"]["b"] == {"BOOL": False} and written["0"]["b"] == {"BOOL": True}

@@ -96,9 +96,22 @@ def test_a_magnitude_over_the_largest_is_rejected(text: str) -> None:
     assert problem(text, "N").endswith(f"is too large for DynamoDB (the largest magnitude is {LARGEST})")
 
 
-def test_zero_with_any_exponent_is_zero() -> None:
-    """Zero has no magnitude to be out of range."""
-    assert to_attribute("0e1000", "N") == {"N": "0e1000"}
+def test_zero_with_an_exponent_in_range_is_zero() -> None:
+    """`0e125` and `-0.00E-130` are zeros DynamoDB takes, sent as written."""
+    assert to_attribute("0e125", "N") == {"N": "0e125"}
+    assert to_attribute("-0.00E-130", "N") == {"N": "-0.00E-130"}
+
+
+@pytest.mark.parametrize("text", ["0e126", "0e-131", "0e999999999999"])
+def test_zero_with_an_exponent_out_of_range_is_rejected(text: str) -> None:
+    """DynamoDB refuses `0e126` as it refuses `1e126` (checked against DynamoDB by ScyllaDB's alternator tests)."""
+    assert "has an exponent out of DynamoDB's range" in problem(text, "N")
+
+
+@pytest.mark.parametrize("cell", ['"\\ud800"', '{"\\udfff": 1}', '["ok", "x\\ud83d"]'])
+def test_json_with_half_a_surrogate_pair_is_rejected_not_a_crash(cell: str) -> None:
+    """`\\ud800` alone parses to a string no UTF-8 can hold: the row is rejected, the file goes on."""
+    assert "half of a surrogate pair" in problem(cell, "JSON")
 
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "inf", "-inf"])

@@ -574,7 +574,8 @@ def test_function_may_start_executions_of_the_state_machine_only(template: Templ
 
 
 def test_csv_and_gzipped_csv_uploads_trigger_the_function(template: Template) -> None:
-    """OBJECT_CREATED with suffix .csv, .CSV (Excel's) and .csv.gz each invoke the function, one filter each."""
+    """OBJECT_CREATED with suffix .csv, .CSV (Excel's), .csv.gz, .CSV.gz and .CSV.GZ each invoke the function, one
+    filter each."""
     function_arn = {"Fn::GetAtt": [function_logical_id(template), "Arn"]}
     template.has_resource_properties(
         "Custom::S3BucketNotifications",
@@ -587,7 +588,7 @@ def test_csv_and_gzipped_csv_uploads_trigger_the_function(template: Template) ->
                         "Filter": {"Key": {"FilterRules": [{"Name": "suffix", "Value": suffix}]}},
                         "LambdaFunctionArn": function_arn,
                     }
-                    for suffix in (".csv", ".CSV", ".csv.gz")
+                    for suffix in (".csv", ".CSV", ".csv.gz", ".CSV.gz", ".CSV.GZ")
                 ]
             },
         },
