@@ -50,6 +50,28 @@ def test_a_number_keyed_table_gets_number_keys(endpoint: Endpoint, keyed_table: 
     assert all(set(item["customer_id"]) == {"N"} for item in items)
 
 
+BINARY_KEY = (
+    [{"AttributeName": "customer_id", "KeyType": "HASH"}],
+    [{"AttributeName": "customer_id", "AttributeType": "B"}],
+)
+
+
+@pytest.mark.parametrize("keyed_table", [BINARY_KEY], indirect=True)
+def test_a_binary_keyed_table_gets_keys_decoded_from_base64(
+    endpoint: Endpoint, keyed_table: str, tmp_path: Path
+) -> None:
+    """A B key cell is base64: `aGk=` is the item keyed by the bytes `hi`; a cell that is not base64 is rejected."""
+    source = tmp_path / "binary.csv"
+    source.write_text("customer_id,name\naGk=,first\nnot base64!,bad\naGk=,second\n")
+    result = json.loads(run("load", source, "--table", keyed_table, "--json").output)
+    assert [(r["line"], r["reason"].split(":")[0]) for r in result["rejected_rows"]] == [
+        (3, "column 'customer_id' (B)")
+    ]
+    assert [(item["customer_id"]["B"], item["name"]["S"]) for item in scan(endpoint, keyed_table)] == [
+        (b"hi", "second")
+    ]
+
+
 @pytest.mark.parametrize("keyed_table", [ORDERS], indirect=True)
 def test_a_sort_keyed_table_keeps_rows_of_one_full_key_in_file_order(
     endpoint: Endpoint, keyed_table: str, tmp_path: Path
