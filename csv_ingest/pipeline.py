@@ -5,6 +5,7 @@ with the grants between them and the stack outputs."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ from csv_ingest_engine.constants import (
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
 
 KIB, GIB, TIB = 1024, 1024**3, 1024**4
+# Lambda allows 4 KB for all of a function's environment variables; the others take well under 1 KB.
+MAX_COLUMN_TYPES_BYTES = 3 * KIB
 S3_MAX_OBJECT_BYTES = 5 * TIB
 # Step Functions' limit for a Distributed Map's MaxConcurrency (0 would mean no limit at all).
 MAX_MAP_CONCURRENCY = 10_000
@@ -127,6 +130,13 @@ class PipelineProps:
                     f"column_types, column {name!r}: {kind!r} is not a column type; "
                     f"use one of {', '.join(COLUMN_TYPES)}"
                 )
+        encoded = json.dumps(dict(self.column_types), sort_keys=True, separators=(",", ":")).encode()
+        if len(encoded) > MAX_COLUMN_TYPES_BYTES:
+            raise ValueError(
+                f"column_types takes {len(encoded):,} bytes as the functions' COLUMN_TYPES variable; Lambda allows "
+                f"4 KB for all of a function's variables, so at most {MAX_COLUMN_TYPES_BYTES:,} here: type fewer "
+                "columns (every other column stays a string)"
+            )
         try:
             _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
         except SchemaError as exc:

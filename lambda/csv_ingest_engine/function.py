@@ -35,10 +35,11 @@ from csv_ingest_engine.constants import (
     METRIC_ROWS_WRITTEN,
 )
 from csv_ingest_engine.large_files import FileJob, start_execution
-from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
+from csv_ingest_engine.objects import downloaded, last_bytes, rejects_report_key, temporary_path
 from csv_ingest_engine.partitioning import content_bytes
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import UNTYPED_COLUMNS
+from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.writing import TableWriter
 
@@ -92,7 +93,9 @@ def _handle_record(
     with logger.append_context_keys(bucket=bucket, object_key=key, version_id=version_id):
         try:
             size = record.s3.get_object.size
-            if settings.state_machine_arn is not None and content_bytes(key, size) > settings.large_file_bytes:
+            if settings.state_machine_arn is not None and _content_bytes(bucket, key, version_id, size) > (
+                settings.large_file_bytes
+            ):
                 job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=record.s3.get_object.sequencer)
                 return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
             entry.update(
@@ -109,6 +112,12 @@ def _handle_record(
     metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=entry["rows_written"])
     metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=entry["rows_rejected"])
     return entry, None
+
+
+def _content_bytes(bucket: str, key: str, version_id: str | None, size: int) -> int:
+    """The object's CSV text's size, as `partitioning.content_bytes` estimates it (a `.gz` object's trailer read)."""
+    trailer = last_bytes(s3_client(), bucket, key, version_id, size) if gzipped(key) else None
+    return content_bytes(key, size, trailer)
 
 
 def _start_large_file(job: FileJob, state_machine_arn: str, settings: Settings) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from csv_ingest_engine.constants import (
 )
 from csv_ingest_engine.errors import IngestError, IngestStopped
 from csv_ingest_engine.ingest import STOP_CHECK_EVERY, ingest_records
-from csv_ingest_engine.objects import rejects_report_key, temporary_path
+from csv_ingest_engine.objects import last_bytes, rejects_report_key, temporary_path
 from csv_ingest_engine.partitioning import (
     ChunkedPartitions,
     chunk_key,
@@ -220,7 +220,9 @@ def partition_file(
 ) -> dict[str, Any]:
     """Stream `job`'s object version through the reader and the header rules into chunk objects under `run_prefix`,
     one partition per key hash; return the Partition task's output."""
-    count = min(partition_count(content_bytes(job.key, job.size), settings.partition_bytes), fitting_partitions(job))
+    trailer = last_bytes(s3, job.bucket, job.key, job.version_id, job.size) if gzipped(job.key) else None
+    text_bytes = content_bytes(job.key, job.size, trailer)
+    count = min(partition_count(text_bytes, settings.partition_bytes), fitting_partitions(job))
     with _object_body(s3, job) as body:
         records = read_stream(body, source=job.source, fmt=settings.fmt, gzip=gzipped(job.key))
         # The header is the first record: a bad header fails here, before a single chunk is written. A problem

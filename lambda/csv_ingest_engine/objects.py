@@ -87,6 +87,20 @@ def downloaded(s3: Any, bucket: str, key: str, version_id: str | None = None) ->
         yield path
 
 
+def last_bytes(s3: Any, bucket: str, key: str, version_id: str | None, size: int, count: int = 4) -> bytes | None:
+    """The object version's last `count` bytes (a gzip file's trailer), or None when they cannot be read: the caller
+    then goes by the object's size alone."""
+    if size < count:
+        return None
+    version = {"VersionId": version_id} if version_id else {}
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={size - count}-{size - 1}", **version)
+        data: bytes = response["Body"].read()
+    except (BotoCoreError, ClientError):
+        return None
+    return data if len(data) == count else None
+
+
 def rejects_report_key(key: str, version_id: str | None) -> str:
     """Where the rejected rows of `key` go in the reports bucket: beside a copy of its name, per version."""
     # `orders.csv.gz` is reported in `orders.rejected.csv`: the report is plain CSV.

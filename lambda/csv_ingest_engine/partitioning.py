@@ -35,14 +35,21 @@ def partition_of(key: str | None, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions if key else 0
 
 
-# A gzipped CSV's text is assumed this many times its compressed size (CSV exports compress 5-10x): its size decides
-# the path and the partitions before a byte is read, and overestimating costs only extra, smaller partitions.
+# A gzipped CSV's text is taken to be at least this many times its compressed size (CSV exports compress 5-10x): its
+# size decides the path and the partitions before the text is read, and overestimating costs only extra, smaller
+# partitions.
 GZIP_EXPANSION = 10
 
 
-def content_bytes(name: str, size_bytes: int) -> int:
-    """The CSV text's size, for choosing the path and the partitions: a `.gz` object's estimated (GZIP_EXPANSION)."""
-    return size_bytes * GZIP_EXPANSION if gzipped(name) else size_bytes
+def content_bytes(name: str, size_bytes: int, gzip_trailer: bytes | None = None) -> int:
+    """The CSV text's size, for choosing the path and the partitions. For a `.gz` object, the larger of
+    GZIP_EXPANSION times its size and what its trailer says (`gzip_trailer`, the object's last 4 bytes: the
+    uncompressed size of its last member, modulo 4 GiB), so that a file that compresses better than the rule of
+    thumb is not taken for a small one."""
+    if not gzipped(name):
+        return size_bytes
+    trailer = int.from_bytes(gzip_trailer, "little") if gzip_trailer and len(gzip_trailer) == 4 else 0
+    return max(size_bytes * GZIP_EXPANSION, trailer)
 
 
 def partition_count(size_bytes: int, partition_bytes: int) -> int:

@@ -5,6 +5,7 @@ moto here records executions without running them (see test_large_files_end_to_e
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -13,6 +14,7 @@ import pytest
 
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.large_files import EXECUTION_NAME_CHARS, execution_name
+from csv_ingest_engine.partitioning import content_bytes
 from handler import handler
 from tests.support import BUCKET, Aws, DemoContext, emf_metrics, json_logs
 from tests.support.large_files import create_flow
@@ -200,3 +202,35 @@ def test_the_execution_name_starts_with_the_end_of_the_key() -> None:
     assert name.startswith("exports-2026-customers-march-")
     long = execution_name("b", "a/" * 100 + "customers-march.csv", None, "1")
     assert re.fullmatch(r"a(-a)*-customers-march-[0-9a-f]{24}", long) and len(long) == EXECUTION_NAME_CHARS
+
+
+def test_a_gzipped_file_is_routed_by_its_text_size_not_its_compressed_size(
+    aws: Aws, lambda_context: DemoContext, state_machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `.csv.gz` that compresses far better than 10x goes by the size its trailer records: over the threshold,
+    the state machine, though ten times its compressed size is under it."""
+    text = ("customer_id,name\n" + "".join(f"{i % 3},the same name again and again\n" for i in range(20_000))).encode()
+    body = gzip.compress(text)
+    assert len(body) * 10 < len(text)
+    monkeypatch.setenv("LARGE_FILE_BYTES", str(len(text) - 1))
+    version = aws.upload("dense.csv.gz", body)
+    summary = handler(aws.event("dense.csv.gz", version, size=len(body)), lambda_context)
+    assert summary["files"][0]["status"] == "started"
+    assert len(executions(state_machine)) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "trailer", "expected"),
+    [
+        ("a.csv", 100, None, 100),
+        ("a.csv.gz", 100, None, 1_000),
+        ("a.csv.gz", 100, (50_000).to_bytes(4, "little"), 50_000),
+        ("a.csv.gz", 100, (500).to_bytes(4, "little"), 1_000),
+        ("a.csv.gz", 100, b"\x01", 1_000),
+    ],
+)
+def test_a_gzipped_objects_text_size_is_the_larger_of_the_rule_and_its_trailer(
+    name: str, size: int, trailer: bytes | None, expected: int
+) -> None:
+    """10x the compressed size, or the trailer's uncompressed size when it says more; a short trailer is ignored."""
+    assert content_bytes(name, size, trailer) == expected

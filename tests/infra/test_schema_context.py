@@ -323,6 +323,10 @@ def test_bad_column_types_fail_the_synth(tmp_path: Path) -> None:
         ({"column_types": {"customer_id": "S"}}, "column_types: column 'customer_id' is a key column"),
         ({"csv_delimiter": "tab"}, "csv_delimiter must be one of , ; | or a tab (the character), got 'tab'"),
         ({"csv_encoding": "utf8"}, "csv_encoding must be one of utf-8, cp1252, latin-1, utf-16, got 'utf8'"),
+        (
+            {"column_types": {f"a_rather_long_column_name_{i}": "N" for i in range(120)}},
+            "as the functions' COLUMN_TYPES variable; Lambda allows 4 KB for all of a function's variables",
+        ),
     ],
 )
 def test_props_reject_a_schema_or_format_the_functions_could_not_use(props: dict[str, Any], message: str) -> None:
