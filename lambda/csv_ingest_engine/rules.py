@@ -243,8 +243,9 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     size = name_sizes[header.key_index] + key_size
     for i in present:
         size += name_sizes[i] + len(cells[i].encode())
-    if rejected := _too_big(record, key, size, len(present), max_attributes):
-        return rejected
+    # Checked inline, as every row of every file passes here; `_oversized` words the rejection.
+    if size > MAX_ITEM_BYTES or (max_attributes is not None and len(present) > max_attributes):
+        return _oversized(record, key, size, len(present), max_attributes)
     return Row(record.line, key, {header.key_column: {"S": key}}, {columns[i]: {"S": cells[i]} for i in present}, cells)
 
 
@@ -272,8 +273,8 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
             return Rejection(record.line, key, f"column '{_shown(columns[i])}' ({kind}): {problem}", cells)
         attributes[columns[i]] = value
         size += header.name_sizes[i] + size_of(value)
-    if rejected := _too_big(record, key, size, len(attributes), max_attributes):
-        return rejected
+    if size > MAX_ITEM_BYTES or (max_attributes is not None and len(attributes) > max_attributes):
+        return _oversized(record, key, size, len(attributes), max_attributes)
     return Row(record.line, key, item_key, attributes, cells, typed=True)
 
 
@@ -308,20 +309,16 @@ def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue]
     return item_key, size
 
 
-def _too_big(record: Record, key: str, size: int, attributes: int, max_attributes: int | None) -> Rejection | None:
+def _oversized(record: Record, key: str, size: int, attributes: int, max_attributes: int | None) -> Rejection:
+    """The rejection of a row over the item size limit (`size` bytes) or with more attributes than `max_attributes`."""
     if size > MAX_ITEM_BYTES:
-        return Rejection(
-            record.line, key, f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit", record.cells
-        )
-    if max_attributes is not None and attributes > max_attributes:
-        return Rejection(
-            record.line,
-            key,
+        reason = f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit"
+    else:
+        reason = (
             f"the row fills {attributes} columns, more than one DynamoDB update expression (4 KB) can set "
-            f"({max_attributes})",
-            record.cells,
+            f"({max_attributes})"
         )
-    return None
+    return Rejection(record.line, key, reason, record.cells)
 
 
 def _key_too_long(size: int, limit: int, role: str) -> str:
