@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.schema import CsvFormat, gzipped
+from csv_ingest_engine.schema import DELIMITER_NAMES, CsvFormat, gzipped
 
 # Python's default is 128 KiB. A cell may legally be as large as DynamoDB's whole 400 KB item (the item-size rule
 # rejects it later, per row); the limit still has to exist so that an unclosed quote cannot pull the rest of a
@@ -38,8 +38,6 @@ BYTE_ORDER_MARKS = (
 # BOM is optional, UTF-16's says the byte order (the check below requires it).
 ENCODING_NAMES = {"utf-8": "UTF-8", "cp1252": "cp1252", "latin-1": "Latin-1", "utf-16": "UTF-16"}
 TEXT_CODECS = {"utf-8": "utf-8-sig", "cp1252": "cp1252", "latin-1": "latin-1", "utf-16": "utf-16"}
-# The delimiters read (constants.DELIMITERS), as the malformed-CSV message names the cells that contain them.
-DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipe characters (|)"}
 
 
 def set_encoding(encoding: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, ColumnType
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.reading import Record
-from csv_ingest_engine.schema import KeyAttribute, Schema
+from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
 from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
 
 # DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes); attribute
@@ -30,8 +30,6 @@ MAX_PARTITION_KEY_BYTES = 2048
 MAX_SORT_KEY_BYTES = 1024
 # The warning for types given to columns a file does not have (`Header.untyped`).
 UNTYPED_COLUMNS = "column types name columns this file does not have (a typo?); they were ignored"
-# The delimiters files are read with, as the header hint names them.
-_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 # Between the parts of a composite key where one text stands for it (rejections, logs, an item's identity).
 KEY_PART_SEPARATOR = " / "
 # The columns a rejects report adds (see `reports`); never written, so a fixed report can be uploaded as it is.
@@ -191,15 +189,14 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
 def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, delimiter: str) -> str:
     hint = ""
     alone = columns[0] if len(columns) == 1 else ""
-    seen = [name for character, name in _DELIMITER_NAMES.items() if character != delimiter and character in alone]
+    seen = [name for character, name in DELIMITER_NAMES.items() if character != delimiter and character in alone]
     if seen:
         setting = "set the delimiter (`csv-ingest --delimiter`, the stack's context csv_delimiter)"
         hint = (
             " The header looks separated by something other than commas; save the file as comma-separated, or "
             f"{setting}."
             if delimiter == DEFAULT_DELIMITER
-            else f" The header looks separated by {seen[0]}, not {_DELIMITER_NAMES[delimiter]}; {setting} to the "
-            "file's."
+            else f" The header looks separated by {seen[0]}, not {DELIMITER_NAMES[delimiter]}; {setting} to the file's."
         )
     advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
     return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"

@@ -33,6 +33,11 @@ TYPE_NAMES: dict[str, str] = {
 }
 
 
+# The delimiters read (constants.DELIMITERS), as messages name them ("separated by commas", "cells that contain
+# semicolons").
+DELIMITER_NAMES: dict[str, str] = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipe characters (|)"}
+
+
 class SchemaError(ValueError):
     """A setting that cannot be used (a column type, a key type, a delimiter, an encoding); the message names it."""
 
