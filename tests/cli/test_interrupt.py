@@ -12,7 +12,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,21 +22,13 @@ from stub_dynamodb import StubServer
 
 from csv_ingest_engine import ingest_file
 from tests.cli.runner import TABLE, run
-from tests.support.loads import wait_for_rows
+from tests.support.loads import CSV_INGEST, wait_for_rows
 
 ROWS = 5_000
 # The bar is "within a second or two"; the margin is for a loaded 2-core machine.
 STOPPED_WITHIN_S = 5.0
 # How long anything may take to start before a test calls it a failure (not a measurement).
 PATIENCE_S = 120.0
-# `csv-ingest`, as an interactive shell starts it: SIGINT at its default, even when the test runner itself was
-# started with SIGINT ignored (a background job), which a child inherits and `load` respects.
-CSV_INGEST = [
-    sys.executable,
-    "-c",
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from csv_ingest.cli import main; sys.exit(main())",
-]
 
 
 @contextlib.contextmanager

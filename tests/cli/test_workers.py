@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,17 +27,10 @@ from csv_ingest_engine.rules import parse_header
 from tests.cli.runner import TABLE, run
 from tests.support import Endpoint, create_table
 from tests.support.dynamodb import table_items
-from tests.support.loads import wait_for_rows
+from tests.support.loads import CSV_INGEST, wait_for_rows
 
 # How long anything may take to start or end before a test calls it a failure (not a measurement).
 PATIENCE_S = 120.0
-# `csv-ingest`, as an interactive shell starts it: SIGINT at its default (see test_interrupt.py).
-CSV_INGEST = [
-    sys.executable,
-    "-c",
-    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "from csv_ingest.cli import main; sys.exit(main())",
-]
 HEADER = "customer_id,name,city,visits"
 KEYS = 23
 # Rows the rules reject, at these lines: a blank key, a value past the header's columns, the header again.

@@ -1,12 +1,23 @@
-"""A `csv-ingest load` running as a process of its own against the stub DynamoDB: waiting until it writes."""
+"""A `csv-ingest load` as a process of its own against the stub DynamoDB: how to start it, and waiting until it
+writes."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
 from stub_dynamodb import StubServer
+
+# `csv-ingest`, as an interactive shell starts it: SIGINT at its default, even when the test runner itself was
+# started with SIGINT ignored (a background job), which a child inherits and `load` respects.
+CSV_INGEST = [
+    sys.executable,
+    "-c",
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from csv_ingest.cli import main; sys.exit(main())",
+]
 
 
 def wait_for_rows(process: subprocess.Popen[str], stub: StubServer, rows: int, *, patience_s: float) -> None:
