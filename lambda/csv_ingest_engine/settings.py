@@ -52,7 +52,6 @@ class Settings:
     (over `large_file_bytes`) to; without a state machine every file is ingested in place."""
 
     table_name: str
-    key_column: str
     rejects_bucket: str | None
     write_mode: WriteMode
     write_concurrency: int
@@ -61,11 +60,15 @@ class Settings:
     schema: Schema = field(default_factory=Schema.keyed_on)
     fmt: CsvFormat = field(default_factory=CsvFormat)
 
+    @property
+    def key_column(self) -> str:
+        """The partition key's column (the schema's)."""
+        return self.schema.partition_key.name
+
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
             table_name=_required(ENV_TABLE_NAME, "the DynamoDB table's name"),
-            key_column=_key_column(),
             schema=_schema(),
             fmt=_format(),
             rejects_bucket=_optional(ENV_REJECTS_BUCKET),
@@ -82,16 +85,19 @@ class PartitionSettings:
     """The partition task's: where the partitions go, the key they are cut by, and their target size."""
 
     work_bucket: str
-    key_column: str
     partition_bytes: int
     schema: Schema = field(default_factory=Schema.keyed_on)
     fmt: CsvFormat = field(default_factory=CsvFormat)
+
+    @property
+    def key_column(self) -> str:
+        """The partition key's column (the schema's)."""
+        return self.schema.partition_key.name
 
     @classmethod
     def from_env(cls) -> PartitionSettings:
         return cls(
             work_bucket=_required(ENV_WORK_BUCKET, "the work bucket's name"),
-            key_column=_key_column(),
             schema=_schema(),
             fmt=_format(),
             partition_bytes=_whole_number(ENV_PARTITION_BYTES, DEFAULT_PARTITION_BYTES, minimum=1),
@@ -104,17 +110,20 @@ class IngestPartitionSettings:
 
     work_bucket: str
     table_name: str
-    key_column: str
     write_mode: WriteMode
     write_concurrency: int
     schema: Schema = field(default_factory=Schema.keyed_on)
+
+    @property
+    def key_column(self) -> str:
+        """The partition key's column (the schema's)."""
+        return self.schema.partition_key.name
 
     @classmethod
     def from_env(cls) -> IngestPartitionSettings:
         return cls(
             work_bucket=_required(ENV_WORK_BUCKET, "the work bucket's name"),
             table_name=_required(ENV_TABLE_NAME, "the DynamoDB table's name"),
-            key_column=_key_column(),
             schema=_schema(),
             write_mode=_write_mode(),
             write_concurrency=_whole_number(ENV_WRITE_CONCURRENCY, DEFAULT_CONCURRENCY, minimum=1),
