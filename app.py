@@ -10,8 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from csv_ingest.pipeline import PipelineProps
-from csv_ingest.stack import CsvIngestStack
+from csv_ingest.infra import CsvIngestStack, PipelineProps
 from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
 

@@ -78,7 +78,7 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
     )
     import boto3
 
-    from csv_ingest.demo import DemoContext, object_created_event
+    from csv_ingest.local.events import DemoContext, object_created_event
 
     head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key)
     event = object_created_event(
@@ -86,7 +86,7 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     started, cpu = _clock()
-    from csv_ingest_engine.function import handler
+    from csv_ingest_engine.tasks.trigger import handler
 
     summary = handler(event, DemoContext())
     return _finish(summary["files"][0]["rows_written"], started, cpu)
@@ -209,7 +209,7 @@ def worker_partition(args: argparse.Namespace) -> dict[str, Any]:
     pickle them as its queues do (the workers' side left out)."""
     from multiprocessing.reduction import ForkingPickler
 
-    from csv_ingest.parallel import Chunker
+    from csv_ingest.cli.dispatch import Chunker
     from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
     from csv_ingest_engine.reading import read_records
     from csv_ingest_engine.rules import parse_header

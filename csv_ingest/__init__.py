@@ -1,1 +1,1 @@
-"""csv-ingest: the CDK infrastructure (pipeline.py, stack.py) and the command line (cli.py)."""
+"""csv-ingest: the CDK constructs (infra/) and the command line (cli/)."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Write csv_ingest/flows/large_file.asl.json: the large-file state machine's definition as the default synth renders
-it, each function's ARN a placeholder, for `csv-ingest demo`, which creates the state machine without CDK.
+"""Write csv_ingest/infra/flows/large_file.asl.json: the large-file state machine's definition as the default synth
+renders it, each function's ARN a placeholder, for `csv-ingest demo`, which creates the state machine without CDK.
 
 Run it after changing the state machine (tests/infra/test_packaged_definition.py fails until you do):
     .venv/bin/python scripts/export_asl.py
@@ -19,7 +19,7 @@ from typing import Any, cast
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ASL_FILE = REPO_ROOT / "csv_ingest" / "flows" / "large_file.asl.json"
+ASL_FILE = REPO_ROOT / "csv_ingest" / "infra" / "flows" / "large_file.asl.json"
 # The entry point each task's function runs -> the placeholder standing for that function's ARN.
 PLACEHOLDERS = {
     f"handler.{HANDLER_PARTITION}": "${PartitionFunctionArn}",

@@ -4,24 +4,29 @@ warm invocations reuse their connections."""
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 
 from csv_ingest_engine.objects import CLIENT_CONFIG, dynamodb_config
 
+if TYPE_CHECKING:  # the stubs are a development dependency; the Lambda runtime has none
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
+
 
 @functools.cache
-def s3_client() -> Any:
+def s3_client() -> S3Client:
     return boto3.client("s3", config=CLIENT_CONFIG)
 
 
 @functools.cache
-def dynamodb_client(concurrency: int) -> Any:
+def dynamodb_client(concurrency: int) -> DynamoDBClient:
     """Shared by the writer's threads (one connection each) and reused by warm invocations."""
     return boto3.client("dynamodb", config=dynamodb_config(concurrency))
 
 
 @functools.cache
-def stepfunctions_client() -> Any:
+def stepfunctions_client() -> SFNClient:
     return boto3.client("stepfunctions", config=CLIENT_CONFIG)

@@ -16,9 +16,12 @@ from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_WRITE_MODE, 
 from csv_ingest_engine.errors import DeadlineReached, IngestError, IngestStopped, WriteFailed
 from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.requests import max_attributes
 from csv_ingest_engine.rules import Header, Rejection, Row, parse_header, to_row
 from csv_ingest_engine.schema import CsvFormat, Schema
-from csv_ingest_engine.writing import TableWriter, WriteSession, WriteTotals, max_attributes
+from csv_ingest_engine.worker_state import WriteTotals
+from csv_ingest_engine.write_session import WriteSession
+from csv_ingest_engine.writing import TableWriter
 
 # How many records pass between two looks at the clock (`should_stop`).
 STOP_CHECK_EVERY = 256

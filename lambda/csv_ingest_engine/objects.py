@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from boto3.exceptions import Boto3Error
 from botocore.config import Config
@@ -16,6 +16,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from csv_ingest_engine.constants import CSV_SUFFIXES
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.schema import gzipped
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef
 
 # Sized to the function's deadline margin (DEADLINE_MARGIN_MS, 30 s): with botocore's default timeouts (60 s to
 # connect, 60 s per read) and ten retries, one stuck call outlives the margin, and Lambda kills the invocation
@@ -64,7 +68,7 @@ def temporary_path(suffix: str = ".csv") -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def downloaded(s3: Any, bucket: str, key: str, version_id: str | None = None) -> Iterator[Path]:
+def downloaded(s3: S3Client, bucket: str, key: str, version_id: str | None = None) -> Iterator[Path]:
     """Download `s3://bucket/key` (that version, if given) and yield the path; the file is deleted on exit.
 
     The path ends as the key does (`.csv` or `.csv.gz`), so the reader knows to decompress it."""
@@ -87,14 +91,16 @@ def downloaded(s3: Any, bucket: str, key: str, version_id: str | None = None) ->
         yield path
 
 
-def last_bytes(s3: Any, bucket: str, key: str, version_id: str | None, size: int, count: int = 4) -> bytes | None:
+def last_bytes(s3: S3Client, bucket: str, key: str, version_id: str | None, size: int, count: int = 4) -> bytes | None:
     """The object version's last `count` bytes (a gzip file's trailer), or None when they cannot be read: the caller
     then goes by the object's size alone."""
     if size < count:
         return None
-    version = {"VersionId": version_id} if version_id else {}
+    request: GetObjectRequestTypeDef = {"Bucket": bucket, "Key": key, "Range": f"bytes={size - count}-{size - 1}"}
+    if version_id:
+        request["VersionId"] = version_id
     try:
-        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={size - count}-{size - 1}", **version)
+        response = s3.get_object(**request)
         data: bytes = response["Body"].read()
     except (BotoCoreError, ClientError):
         return None

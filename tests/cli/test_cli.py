@@ -157,12 +157,12 @@ def test_progress_bar_shows_rows_and_rate_on_a_terminal(monkeypatch: pytest.Monk
 
     from rich.console import Console
 
-    from csv_ingest import cli
+    from csv_ingest.cli import output
 
     path = tmp_path / "many.csv"
     path.write_text("customer_id,name\n" + "".join(f"{i},n{i}\n" for i in range(5000)))
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=screen, force_terminal=True, width=120))
+    monkeypatch.setattr(output, "out", Console(file=screen, force_terminal=True, width=120))
     result = run("validate", path)
     assert result.exit_code == 0
     drawn = screen.getvalue()

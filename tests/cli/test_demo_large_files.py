@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from csv_ingest import demo
+from csv_ingest.cli import demo
+from csv_ingest.local import lambdas
 from csv_ingest_engine.constants import DEFAULT_PARTITION_BYTES, HANDLER_INGEST_PARTITION
 from csv_ingest_engine.partitioning import partition_count, partition_of
 from tests.cli.runner import ROOT, SAMPLES, run
@@ -121,7 +122,7 @@ def test_a_crashing_partition_worker_fails_the_demo_with_exit_1(
 ) -> None:
     """The partition's worker crashes: the table shows why it did not report, the execution FAILED, and the demo
     prints Finish's message naming the object, and exits 1."""
-    engine = demo.entry_points
+    engine = lambdas.entry_points
 
     def crashing() -> dict[str, Any]:
         def ingest_partition(event: dict[str, Any], context: Any) -> Any:
@@ -129,7 +130,7 @@ def test_a_crashing_partition_worker_fails_the_demo_with_exit_1(
 
         return {**engine(), HANDLER_INGEST_PARTITION: ingest_partition}
 
-    monkeypatch.setattr(demo, "entry_points", crashing)
+    monkeypatch.setattr(lambdas, "entry_points", crashing)
     result = run("demo", _file(tmp_path), "--large-file-bytes", "0")
     assert result.exit_code == 1, result.output
     output = " ".join(result.output.split())

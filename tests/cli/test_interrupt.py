@@ -208,7 +208,8 @@ def test_ctrl_c_while_the_file_is_checked_writes_nothing(
     with _stub(0.0) as stub:
         # given: SIGINT arrives as the run starts, before the first pass has read 256 rows
         monkeypatch.setattr(
-            "csv_ingest.cli.ingest_file", _calling_ingest_file_with(lambda: os.kill(os.getpid(), signal.SIGINT))
+            "csv_ingest.cli.file_run.ingest_file",
+            _calling_ingest_file_with(lambda: os.kill(os.getpid(), signal.SIGINT)),
         )
         # when
         result = run(
@@ -230,7 +231,8 @@ def test_load_handles_ctrl_c_only_while_it_runs(
     before = signal.getsignal(signal.SIGINT)
     during: list[object] = []
     monkeypatch.setattr(
-        "csv_ingest.cli.ingest_file", _calling_ingest_file_with(lambda: during.append(signal.getsignal(signal.SIGINT)))
+        "csv_ingest.cli.file_run.ingest_file",
+        _calling_ingest_file_with(lambda: during.append(signal.getsignal(signal.SIGINT))),
     )
     with _stub(0.0) as stub:
         result = run("load", _customers(tmp_path / "customers.csv", 3), "--table", TABLE, "--endpoint-url", stub.url)
@@ -245,7 +247,7 @@ def test_ctrl_c_outside_a_load_exits_130(tmp_path: Path, monkeypatch: pytest.Mon
     def interrupt() -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("csv_ingest.cli.ingest_file", _calling_ingest_file_with(interrupt))
+    monkeypatch.setattr("csv_ingest.cli.file_run.ingest_file", _calling_ingest_file_with(interrupt))
     result = run("validate", _customers(tmp_path / "customers.csv", 3))
     assert result.exit_code == 130, result.output
     assert "Aborted." in result.output

@@ -78,7 +78,7 @@ def test_an_interrupted_run_leaves_the_earlier_report_whole(tmp_path: Path, monk
 
         return ingest_file(*args, on_reject=reject, **kwargs)
 
-    monkeypatch.setattr("csv_ingest.cli.ingest_file", interrupted_at_the_second_rejection)
+    monkeypatch.setattr("csv_ingest.cli.file_run.ingest_file", interrupted_at_the_second_rejection)
     result = run("validate", SAMPLES / "edge-rejected-rows.csv", "--rejects", rejects)
     assert "Aborted." in result.output
     assert rejects.read_text() == "the earlier report\n"

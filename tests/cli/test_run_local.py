@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from csv_ingest import cli
+from csv_ingest.cli import output
 from tests.cli.runner import ROOT, run
 
 
@@ -50,7 +50,7 @@ def test_demo_prints_the_first_20_items_and_how_many_more(tmp_path: Path) -> Non
 def test_demo_shows_progress_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal, the demo draws the same progress bar as `load` (rows, rows/s) while the handler runs."""
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=screen, force_terminal=True, width=120))
+    monkeypatch.setattr(output, "out", Console(file=screen, force_terminal=True, width=120))
     result = run("demo", _customers(tmp_path / "many.csv", 100))
     assert result.exit_code == 0, result.output
     drawn = screen.getvalue()

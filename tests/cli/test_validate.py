@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from csv_ingest_engine.writing import MERGE_MAX_ATTRIBUTES
+from csv_ingest_engine.requests import MERGE_MAX_ATTRIBUTES
 from tests.cli.runner import SAMPLES, TABLE, run
 from tests.support import Endpoint
 

@@ -18,8 +18,12 @@ from typing import Any, cast
 import pytest
 from stub_dynamodb import StubServer
 
-from csv_ingest import parallel
-from csv_ingest.parallel import SMALL_FILE_BYTES, Chunker, _End, _Pool, _Run, default_workers
+from csv_ingest.cli import dispatch
+from csv_ingest.cli.dispatch import Chunker
+from csv_ingest.cli.dispatch import Dispatch as _Run
+from csv_ingest.cli.worker_pool import WorkerPool as _Pool
+from csv_ingest.cli.worker_process import WorkerEnd as _End
+from csv_ingest.cli.workers import SMALL_FILE_BYTES, default_workers
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, MAX_CLI_WORKERS, WriteMode
 from csv_ingest_engine.partitioning import partition_of
 from csv_ingest_engine.reading import Record
@@ -67,7 +71,7 @@ def _summary(output: str) -> dict[str, Any]:
     return summary
 
 
-@pytest.mark.parametrize("chunk_records", [parallel.CHUNK_RECORDS, 7], ids=["one-chunk-a-worker", "chunks-of-7"])
+@pytest.mark.parametrize("chunk_records", [dispatch.CHUNK_RECORDS, 7], ids=["one-chunk-a-worker", "chunks-of-7"])
 def test_two_workers_leave_the_table_report_and_counts_of_one(
     endpoint: Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_records: int
 ) -> None:
@@ -77,7 +81,7 @@ def test_two_workers_leave_the_table_report_and_counts_of_one(
     them, still reach the table in file order."""
     # given: both partitions hold keys, and a second table for the one-worker load; the parent (the router, in this
     # process) cuts chunks of `chunk_records` (the workers' own copy of the constant plays no part)
-    monkeypatch.setattr(parallel, "CHUNK_RECORDS", chunk_records)
+    monkeypatch.setattr(dispatch, "CHUNK_RECORDS", chunk_records)
     source = _repeating_keys(tmp_path / "customers.csv")
     assert {partition_of(f"k{i}", 2) for i in range(KEYS)} == {0, 1}
     rejects = tmp_path / "rejects.csv"
@@ -320,10 +324,10 @@ def test_one_progress_bar_counts_the_rows_of_every_worker(
 
     from rich.console import Console
 
-    from csv_ingest import cli
+    from csv_ingest.cli import output
 
     screen = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=screen, force_terminal=True, width=120))
+    monkeypatch.setattr(output, "out", Console(file=screen, force_terminal=True, width=120))
     with _stub(0.005) as stub:
         result = run(
             "load", _customers(tmp_path / "customers.csv", 5_000), "--table", TABLE, "--endpoint-url", stub.url,
@@ -382,7 +386,7 @@ def test_a_small_file_loads_in_this_process_by_default(
     def no_workers(*args: object, **kwargs: object) -> None:
         raise AssertionError("worker processes started for a small file")
 
-    monkeypatch.setattr("csv_ingest.cli.ingest_in_workers", no_workers)
+    monkeypatch.setattr("csv_ingest.cli.file_run.ingest_in_workers", no_workers)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
     with _stub(0.0) as stub:
         result = run("load", _customers(tmp_path / "customers.csv", 100), "--table", TABLE, "--endpoint-url", stub.url)
@@ -397,7 +401,7 @@ def _chunker(monkeypatch: pytest.MonkeyPatch) -> tuple[Chunker, Iterator[Record]
     """A chunker over 2 partitions with chunks of 2 records, and the records of lines 2-7: keys d d a d a a, where d
     is in partition 0 and a in partition 1."""
     assert (partition_of("d", 2), partition_of("a", 2)) == (0, 1)
-    monkeypatch.setattr(parallel, "CHUNK_RECORDS", 2)
+    monkeypatch.setattr(dispatch, "CHUNK_RECORDS", 2)
     header = parse_header(["customer_id", "name"], key_column=DEFAULT_KEY_COLUMN, source="customers.csv")
     records = iter([Record(line, [key, f"n{line}"]) for line, key in enumerate("ddadaa", start=2)])
     return Chunker(header, 2), records

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
-from csv_ingest_engine import clients, function
+from csv_ingest_engine import clients
+from csv_ingest_engine import telemetry as function
 from tests.support import KEY_COLUMN, REJECTS_BUCKET, Aws, DemoContext, DynamoDBBackend, reset_moto
 
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from csv_ingest_engine import IngestError
+from csv_ingest_engine.requests import MERGE_MAX_ATTRIBUTES
 from csv_ingest_engine.rules import MAX_ITEM_BYTES
-from csv_ingest_engine.writing import MERGE_MAX_ATTRIBUTES
 from handler import handler
 from tests.support import BUCKET, Aws, DemoContext, DynamoDBBackend, json_logs, object_created_event
 

@@ -1,5 +1,5 @@
 """The seam the large-file tests and the demo stand on: moto runs a Lambda function through
-`LambdaFunction._invoke_lambda(self, event)`, which `csv_ingest.demo.lambda_in_process` replaces; and the entry
+`LambdaFunction._invoke_lambda(self, event)`, which `csv_ingest.local.lambdas.lambda_in_process` replaces; and the entry
 points the stack names exist in lambda/handler.py."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
 import handler as entry_module
-from csv_ingest.demo import check_moto_invoke, entry_points, lambda_in_process
-from csv_ingest_engine import settings
+from csv_ingest.local.lambdas import check_moto_invoke, entry_points, lambda_in_process
+from csv_ingest_engine import config as settings
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION, HANDLER_TRIGGER
 
 

@@ -7,18 +7,23 @@ import csv
 import io
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 
 from csv_ingest_engine import IngestError, clients
 from csv_ingest_engine.constants import DEADLINE_MARGIN_MS, MAX_PARTITIONS
-from csv_ingest_engine.large_files import FileJob, PartitionItem, finish_file, fitting_partitions
+from csv_ingest_engine.finishing import finish_file
+from csv_ingest_engine.jobs import FileJob, PartitionItem
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.partitioning import chunk_key, partition_of, read_chunk, rejects_key, result_key
 from csv_ingest_engine.settings import FinishSettings
+from csv_ingest_engine.splitting import fitting_partitions
 from handler import finish, handler, ingest_partition, partition
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
 from tests.support.large_files import WORK_BUCKET, work_objects
 
@@ -463,9 +468,10 @@ def test_a_result_finish_may_not_read_names_the_missing_permission_too() -> None
     job = FileJob.for_upload(BUCKET, "t.csv", "v1", size=10, sequencer="01")
     run_prefix = f"{job.work_prefix}run/"
     entry = PartitionItem(BUCKET, "t.csv", "v1", job.work_prefix, run_prefix, index=0, chunks=1, rows=5)
+    refusing = cast("S3Client", Refusing())  # a double standing in for the client
     # when
     with pytest.raises(IngestError) as failure:
-        finish_file(Refusing(), job, run_prefix, [entry], FinishSettings(WORK_BUCKET, rejects_bucket=None))
+        finish_file(refusing, job, run_prefix, [entry], FinishSettings(WORK_BUCKET, rejects_bucket=None))
     # then
     message = str(failure.value)
     result = f"s3://{WORK_BUCKET}/{run_prefix}results/p00000.json"

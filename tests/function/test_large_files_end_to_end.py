@@ -17,12 +17,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from csv_ingest.demo import MOTO_CONFIG, InProcessLambda, lambda_in_process, wait_for_execution
+from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
+from csv_ingest.local.state_machine import MOTO_CONFIG, wait_for_execution
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION
-from csv_ingest_engine.large_files import ingest_partition
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.partitioning import partition_count, partition_of
+from csv_ingest_engine.tasks.ingest_partition import ingest_partition
 from handler import handler
 from tests.support import BUCKET, KEY_COLUMN, Aws, DemoContext, create_table
 from tests.support.dynamodb import table_items

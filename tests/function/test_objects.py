@@ -14,8 +14,8 @@ from botocore.config import Config
 
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import DEADLINE_MARGIN_MS
-from csv_ingest_engine.function import handler
 from csv_ingest_engine.objects import CLIENT_CONFIG, downloaded, dynamodb_config
+from csv_ingest_engine.tasks.trigger import handler
 from tests.support import BUCKET, Aws, DemoContext
 from tests.support.writing import CREDENTIALS
 
@@ -57,7 +57,7 @@ def test_an_unreachable_s3_fails_its_record_and_the_events_other_records_are_ing
             return getattr(s3, name)
 
     # the handler's `s3_client()` is cached per process (the fixtures clear it): keep that shape
-    monkeypatch.setattr("csv_ingest_engine.function.s3_client", functools.cache(OneKeyUnreachable))
+    monkeypatch.setattr("csv_ingest_engine.one_invocation.s3_client", functools.cache(OneKeyUnreachable))
     event = {"Records": [aws.record("lost.csv", lost), aws.record("good.csv", good)]}
     # when
     with pytest.raises(IngestError, match=f"s3://{BUCKET}/lost.csv: could not download the object"):

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from csv_ingest_engine.settings import FinishSettings, environment, function_environment
+from csv_ingest_engine.config import environment, function_environment
+from csv_ingest_engine.settings import FinishSettings
 
 
 @pytest.fixture

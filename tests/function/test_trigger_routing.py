@@ -8,14 +8,18 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 
 from csv_ingest_engine import IngestError
-from csv_ingest_engine.large_files import EXECUTION_NAME_CHARS, execution_name
+from csv_ingest_engine.jobs import EXECUTION_NAME_CHARS, execution_name
 from csv_ingest_engine.partitioning import content_bytes
 from handler import handler
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions.type_defs import ExecutionListItemTypeDef
 from tests.support import BUCKET, Aws, DemoContext, emf_metrics, json_logs
 from tests.support.large_files import create_flow
 
@@ -31,11 +35,8 @@ def state_machine(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
     return arn
 
 
-def executions(state_machine: str) -> list[dict[str, str]]:
-    listed: list[dict[str, str]] = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)[
-        "executions"
-    ]
-    return listed
+def executions(state_machine: str) -> list[ExecutionListItemTypeDef]:
+    return boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)["executions"]
 
 
 @pytest.mark.parametrize("threshold", [SIZE, SIZE + 1])

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from csv_ingest.demo import MOTO_CONFIG, lambda_in_process
+from csv_ingest.local.lambdas import lambda_in_process
+from csv_ingest.local.state_machine import MOTO_CONFIG
+from csv_ingest_engine.config import schema_environment
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema
-from csv_ingest_engine.settings import schema_environment
 from handler import handler
 from tests.support import Aws, DemoContext, create_table
 from tests.support.large_files import create_flow, trigger_and_wait

@@ -14,11 +14,13 @@ from botocore.exceptions import ClientError
 from stub_dynamodb import MAX_REQUEST_BYTES, StubServer
 
 from csv_ingest_engine import IngestStopped, ingest_file
-from csv_ingest_engine import writing as writing_module
+from csv_ingest_engine import write_session as writing_module
 from csv_ingest_engine.objects import dynamodb_config
+from csv_ingest_engine.requests import BATCH_MAX_BYTES
 from csv_ingest_engine.rules import Rejection, Row
-from csv_ingest_engine.writing import BATCH_MAX_BYTES, Backoff, TableWriter, WriteTotals
-from tests.support.writing import CREDENTIALS, row
+from csv_ingest_engine.worker_state import WriteTotals
+from csv_ingest_engine.writing import Backoff, TableWriter
+from tests.support.writing import CREDENTIALS, row, table_writer
 
 # 190,000 x "é": 380 KB of UTF-8 (an item under 400 KB), but 1.14 MB of escaped JSON; 25 of them make 28.5 MB.
 ACCENTED = "é" * 190_000
@@ -80,7 +82,7 @@ def test_a_413_splits_the_batch_and_never_fails_the_file(stub: StubServer, monke
 )
 def test_a_puts_size_is_never_underestimated(text: str) -> None:
     """The size that cuts batches is at least what the put weighs in botocore's request body."""
-    writer = TableWriter(None, table_name="t", mode="replace")
+    writer = table_writer(None, mode="replace")
     each = row(2, f"k-{text[:3]}", text=text, other=text[:10], **{text[:5]: "x"})
     as_sent = len(json.dumps({"PutRequest": {"Item": writer.item(each)}})) + len(", ")
     assert writer.put_size(each) >= as_sent
@@ -93,7 +95,7 @@ def test_the_batch_cap_leaves_room_under_16_mb_for_the_request_around_the_items(
 
 def test_small_rows_still_fill_batches_of_25() -> None:
     """Measuring sizes does not cut batches of ordinary rows: 25 rows of 30 columns of text fit one request."""
-    writer = TableWriter(None, table_name="t", mode="replace")
+    writer = table_writer(None, mode="replace")
     each = row(2, "k", **{f"column {i}": "a value of some length, é" * 4 for i in range(30)})
     assert 25 * writer.put_size(each) <= BATCH_MAX_BYTES
 
@@ -138,7 +140,7 @@ def test_a_stop_while_a_refused_batch_is_resent_leaves_no_row_unaccounted(
     # given: ten rows in one batch; the part holding row "0" (line 2) is throttled until the deadline
     path = tmp_path / "ten.csv"
     path.write_text("customer_id,name\n" + "".join(f"{i},n\n" for i in range(10)))
-    client = _RefusingBatches(batch_error, status)
+    client: Any = _RefusingBatches(batch_error, status)  # a double, not a DynamoDBClient
     writer = TableWriter(
         client, table_name="t", concurrency=1, mode="replace",
         backoff=Backoff(base_s=0.05, cap_s=0.05), close_grace_s=0.5,

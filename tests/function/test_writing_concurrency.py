@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.rules import Rejection
-from csv_ingest_engine.writing import CHUNK_SIZE, MAX_CONSECUTIVE_FAILURES
+from csv_ingest_engine.write_session import CHUNK_SIZE, MAX_CONSECUTIVE_FAILURES
 from tests.support.writing import row
 from tests.support.writing import table_writer as writer
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from csv_ingest_engine.config import function_environment
 from csv_ingest_engine.constants import (
     ENV_KEY_COLUMN,
     ENV_REJECTS_BUCKET,
@@ -21,13 +22,7 @@ from csv_ingest_engine.constants import (
     HANDLER_TRIGGER,
 )
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema
-from csv_ingest_engine.settings import (
-    FinishSettings,
-    IngestPartitionSettings,
-    PartitionSettings,
-    Settings,
-    function_environment,
-)
+from csv_ingest_engine.settings import FinishSettings, IngestPartitionSettings, PartitionSettings, Settings
 from tests.infra.test_large_files import task_function_id
 from tests.infra.test_pipeline_template import properties
 

@@ -1,5 +1,5 @@
-"""The state machine definition shipped for `csv-ingest demo` (csv_ingest/flows/large_file.asl.json) is the one the
-stack deploys."""
+"""The state machine definition shipped for `csv-ingest demo` (csv_ingest/infra/flows/large_file.asl.json) is the
+one the stack deploys."""
 
 import json
 import re

@@ -7,7 +7,7 @@ from aws_cdk import Duration
 from aws_cdk.assertions import Match, Template
 
 from app import props_from_context
-from csv_ingest.pipeline import PipelineProps
+from csv_ingest.infra import PipelineProps
 from tests.infra.logical_ids import (
     ACCESS_LOGS_BUCKET_ID,
     FAILED_EVENTS_QUEUE_ID,

@@ -5,7 +5,7 @@ from pathlib import Path
 from aws_cdk.assertions import Template
 
 from app import STACK_ID, build_app
-from csv_ingest.stack import CsvIngestStack
+from csv_ingest.infra import CsvIngestStack
 from tests.infra.logical_ids import (
     ACCESS_LOGS_BUCKET_ID,
     ALARM_TOPIC_ID,

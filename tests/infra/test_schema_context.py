@@ -11,8 +11,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from app import build_app, props_from_context
-from csv_ingest.pipeline import PipelineProps
+from csv_ingest.infra import PipelineProps
 from csv_ingest_engine import schema
+from csv_ingest_engine.config import schema_environment
 from csv_ingest_engine.constants import (
     CSV_SUFFIXES,
     ENV_COLUMN_TYPES,
@@ -27,7 +28,6 @@ from csv_ingest_engine.constants import (
     HANDLER_TRIGGER,
 )
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema
-from csv_ingest_engine.settings import schema_environment
 from tests.infra.logical_ids import UPLOAD_BUCKET_ID
 from tests.infra.synth import cli_context, synthesize
 from tests.infra.test_pipeline_template import function_logical_id

@@ -6,11 +6,13 @@ float with new releases. About 20 s on a 2-core machine with a warm pip cache; d
 
 from __future__ import annotations
 
+import email.parser
 import os
 import re
 import subprocess
 import sys
 import venv
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from packaging.requirements import Requirement
 
 pytestmark = pytest.mark.packaging
 
@@ -166,9 +169,32 @@ def test_the_wheel_ships_the_brief_sample_for_the_demo(installed: Installed) -> 
 
 def test_the_wheel_ships_the_large_file_state_machine_definition(installed: Installed) -> None:
     """The demo's state machine definition is package data, byte for byte the repository's, found from site-packages."""
-    probe = "from importlib import resources; print(resources.files('csv_ingest') / 'flows' / 'large_file.asl.json')"
+    probe = (
+        "from importlib import resources; "
+        "print(resources.files('csv_ingest') / 'infra' / 'flows' / 'large_file.asl.json')"
+    )
     result = installed.run("python", "-c", probe)
     assert result.returncode == 0, result.stderr
     shipped = Path(result.stdout.strip())
     assert shipped.is_relative_to(installed.root)
-    assert shipped.read_bytes() == (REPO_ROOT / "csv_ingest" / "flows" / "large_file.asl.json").read_bytes()
+    assert shipped.read_bytes() == (REPO_ROOT / "csv_ingest" / "infra" / "flows" / "large_file.asl.json").read_bytes()
+
+
+def test_the_wheel_declares_the_cdk_extra(wheel: Path) -> None:
+    """aws-cdk-lib is required with the `cdk` extra only: `pip install 'csv-ingest[cdk]'` for the constructs."""
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata_name,) = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        metadata = email.parser.Parser().parsestr(archive.read(metadata_name).decode())
+    requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist", [])]
+    (cdk_lib,) = [requirement for requirement in requirements if requirement.name == "aws-cdk-lib"]
+    assert "cdk" in metadata.get_all("Provides-Extra", [])
+    assert cdk_lib.marker is not None
+    assert cdk_lib.marker.evaluate({"extra": "cdk"})
+    assert not cdk_lib.marker.evaluate({"extra": ""})
+
+
+def test_the_wheel_ships_the_cdk_constructs(wheel: Path) -> None:
+    """csv_ingest.infra is in the wheel (importable once the `cdk` extra is installed)."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert {"csv_ingest/infra/__init__.py", "csv_ingest/infra/pipeline.py", "csv_ingest/infra/props.py"} <= names

@@ -1,6 +1,6 @@
 """The tests' doubles, in one place.
 
-- the fake Lambda context and the S3 event builder: the demo's own (`csv_ingest.demo`), re-exported here;
+- the fake Lambda context and the S3 event builder: the emulator's own (`csv_ingest.local.events`), re-exported here;
 - `Aws`: the account the function's tests work in (S3 in moto, in-process; DynamoDB in moto or dynalite);
 - `Endpoint` and `MotoServer`: the command line's AWS over loopback HTTP;
 - `Dynalite` and the `DynamoDBBackend` a test runs against;
@@ -10,7 +10,7 @@
 
 from stub_dynamodb import StubServer
 
-from csv_ingest.demo import DemoContext, object_created_event, s3_record
+from csv_ingest.local.events import DemoContext, object_created_event, s3_record
 from tests.support.account import BUCKET, KEY_COLUMN, REJECTS_BUCKET, SAMPLES, Aws, reset_moto
 from tests.support.dynamodb import DYNAMODB_BACKENDS, Dynalite, DynamoDBBackend, create_table
 from tests.support.logs import emf_metrics, json_logs

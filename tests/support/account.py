@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import requests
 
-from csv_ingest.demo import object_created_event, s3_record
+from csv_ingest.local.events import object_created_event, s3_record
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
 from tests.support.dynamodb import create_table, table_items
 

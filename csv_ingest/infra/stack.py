@@ -7,7 +7,8 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
-from csv_ingest.pipeline import CsvIngestPipeline, PipelineProps
+from csv_ingest.infra.pipeline import CsvIngestPipeline
+from csv_ingest.infra.props import PipelineProps
 
 
 class CsvIngestStack(Stack):

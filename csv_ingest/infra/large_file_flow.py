@@ -11,21 +11,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from csv_ingest.ingestion import EngineFunction, FunctionSizing, engine_function, logical_id
+from csv_ingest.infra.engine_function import EngineFunction, FunctionSizing, engine_function
+from csv_ingest.infra.resource_ids import logical_id
+from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
-    ENV_PARTITION_BYTES,
     ENV_REJECTS_BUCKET,
     ENV_TABLE_NAME,
     ENV_WORK_BUCKET,
-    ENV_WRITE_CONCURRENCY,
-    ENV_WRITE_MODE,
     HANDLER_FINISH,
     HANDLER_INGEST_PARTITION,
     HANDLER_PARTITION,
-    WriteMode,
 )
-from csv_ingest_engine.schema import CsvFormat, Schema
-from csv_ingest_engine.settings import schema_environment
 
 # Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
 # `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
@@ -41,13 +37,13 @@ FINISH_STATE = "Finish"
 
 class LargeFileFlow(Construct):
     """`state_machine` ingests one uploaded object through the work bucket: `partition` splits it by key into
-    partitions of about `partition_bytes`, up to `max_workers` invocations of `ingest_partition` write one partition
-    each to the table, and `finish` merges their rejects into one report in the rejects bucket and fails the
-    execution if any partition did not report.
+    partitions of about `config.partition_bytes`, up to `max_workers` invocations of `ingest_partition` write one
+    partition each to the table, and `finish` merges their rejects into one report in the rejects bucket and fails
+    the execution if any partition did not report.
 
-    Each function is told the table's key schema, the columns' types and the files' format (`schema_environment`),
-    and runs as its own role, which is granted nothing here but its own log group: whoever composes the flow grants
-    the data access. The state machine logs to `log_group` and is traced with X-Ray.
+    Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
+    files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
+    the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray.
     """
 
     def __init__(
@@ -58,22 +54,18 @@ class LargeFileFlow(Construct):
         work_bucket_name: str,
         table_name: str,
         rejects_bucket_name: str,
-        schema: Schema,
-        csv_format: CsvFormat,
-        write_mode: WriteMode,
-        write_concurrency: int,
-        partition_bytes: int,
+        config: EngineConfig,
         max_workers: int,
         sizing: FunctionSizing,
     ) -> None:
         super().__init__(scope, id_)
-        # Every step reads the file's rows, or partitions of them: each is told the schema and the format.
-        work = {ENV_WORK_BUCKET: work_bucket_name, **schema_environment(schema, csv_format)}
+        # Every step reads the file's rows, or partitions of them: each is told how to read them; the partition step
+        # also how large a partition is, the worker how to write its rows.
         self.partition = engine_function(
             self,
             "PartitionFunction",
             handler=HANDLER_PARTITION,
-            environment={**work, ENV_PARTITION_BYTES: str(partition_bytes)},
+            environment={ENV_WORK_BUCKET: work_bucket_name, **config.to_env("reading", "partitioning")},
             sizing=sizing,
         )
         self.ingest_partition = engine_function(
@@ -81,10 +73,9 @@ class LargeFileFlow(Construct):
             "IngestPartitionFunction",
             handler=HANDLER_INGEST_PARTITION,
             environment={
-                **work,
+                ENV_WORK_BUCKET: work_bucket_name,
+                **config.to_env("reading", "writing"),
                 ENV_TABLE_NAME: table_name,
-                ENV_WRITE_MODE: write_mode,
-                ENV_WRITE_CONCURRENCY: str(write_concurrency),
             },
             sizing=sizing,
         )
@@ -92,7 +83,11 @@ class LargeFileFlow(Construct):
             self,
             "FinishFunction",
             handler=HANDLER_FINISH,
-            environment={**work, ENV_REJECTS_BUCKET: rejects_bucket_name},
+            environment={
+                ENV_WORK_BUCKET: work_bucket_name,
+                **config.to_env("reading"),
+                ENV_REJECTS_BUCKET: rejects_bucket_name,
+            },
             sizing=sizing,
         )
         self.log_group = logs.LogGroup(

@@ -16,7 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from csv_ingest.ingestion import ASYNC_MAX_EVENT_AGE
+from csv_ingest.infra.ingestion import ASYNC_MAX_EVENT_AGE
 from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,

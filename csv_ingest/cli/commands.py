@@ -1,0 +1,212 @@
+"""The `csv-ingest` commands: load, validate and demo, on the Lambda's own engine.
+
+Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 64 the command
+line itself was wrong, 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.markup import escape
+
+from csv_ingest.cli import output
+from csv_ingest.cli.file_run import FileRun, existing_file
+from csv_ingest.cli.options import FileOptions, file_options, key_column_option, mode_option
+from csv_ingest.cli.workers import SMALL_FILE_BYTES
+from csv_ingest.cli.writer_settings import WriterSettings
+from csv_ingest_engine import IngestError
+from csv_ingest_engine.constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_LARGE_FILE_BYTES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    MAX_CLI_WORKERS,
+    MAX_CONCURRENCY,
+    MIN_CONCURRENCY,
+    WRITE_PATIENCE_S,
+    WriteMode,
+)
+
+# `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
+# the repository's own copy in a checkout (an editable install maps the package to the source tree).
+_PACKAGED_SAMPLE = resources.files("csv_ingest") / "samples" / "sample-good.csv"
+SAMPLE_GOOD = (
+    Path(str(_PACKAGED_SAMPLE))
+    if _PACKAGED_SAMPLE.is_file()
+    else Path(__file__).resolve().parents[2] / "sample-csvs" / "sample-good.csv"
+)
+# What `demo` imports beyond the command line's own dependencies: the `demo` extra (module -> distribution).
+DEMO_REQUIREMENTS = {"moto": "moto", "aws_lambda_powertools": "aws-lambda-powertools"}
+
+
+class _Commands(click.Group):
+    """click's group, with usage errors on their own exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:  # Ctrl-C outside a load's run, or a second one during it
+            output.err.print("Aborted.")
+            sys.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="csv-ingest", prog_name="csv-ingest", message="%(prog)s %(version)s")
+def main() -> None:
+    """Load CSV files into DynamoDB with the same rules as the csv-ingest Lambda.
+
+    \b
+    Exit codes: 0   every row written (or valid)
+                1   the file failed as a whole (the message says why)
+                2   the file was processed but some rows were rejected
+                64  the command line was wrong (unknown option, missing --table...)
+                130 interrupted with Ctrl-C (`load` stops sending, then says from which line rows may be missing)
+    """
+
+
+# -- load's own options -------------------------------------------------------------------------------------------
+
+table_option = click.option(
+    "--table", required=True, help="The DynamoDB table's name (its key schema is read from it)."
+)
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(MIN_CONCURRENCY, MAX_CONCURRENCY),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Writer threads, in each worker process (rows that share a key are still written in file order).",
+)
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_CLI_WORKERS),
+    metavar="N",
+    help=f"Worker processes, each writing the rows of its share of the keys (all rows of a key go to one, in file "
+    f"order). Default: this machine's CPUs (at most {MAX_CLI_WORKERS}), but 1 for a file under "
+    f"{SMALL_FILE_BYTES['merge'] // 1024} KiB ({SMALL_FILE_BYTES['replace'] // 1024 // 1024} MiB with --mode "
+    "replace), where starting the processes takes longer than they save. 1: everything in this process.",
+)
+patience_option = click.option(
+    "--patience",
+    type=click.FloatRange(min=1),
+    default=WRITE_PATIENCE_S,
+    show_default=True,
+    metavar="SECONDS",
+    help="Throttled or unanswered writes are sent again for as long as the table takes any write; rows fail only "
+    "after this long without one (lower it to fail fast against an endpoint that never answers).",
+)
+
+
+# -- commands -------------------------------------------------------------------------------------------------------
+
+
+@main.command()
+@file_options(table=table_option, writing=[concurrency_option, workers_option, patience_option])
+def load(options: FileOptions, table: str, concurrency: int, workers: int | None, patience: float) -> None:
+    """Upsert every row of SOURCE (a local path or s3://bucket/key, .csv or .csv.gz) into a DynamoDB table, keyed
+    as the table is (DescribeTable)."""
+    options.schema.column_types()  # a bad --type is a usage error before anything is read
+    aws = options.aws
+    writer = WriterSettings(table, options.mode, concurrency, patience, aws.endpoint_url, aws.region, aws.profile)
+    _run(options, writer, workers)
+
+
+@main.command()
+@file_options()
+def validate(options: FileOptions) -> None:
+    """Check SOURCE (a local path or s3://bucket/key) against the rules `load` applies in --mode, writing nothing.
+
+    Exit 0 only if every row would be written. A local file needs no AWS at all: the key schema and the columns'
+    types are the options' (those of the table `load` writes to, for the same verdicts).
+    """
+    options.schema.schema()  # a bad option is a usage error before anything is read
+    _run(options, None)
+
+
+def _run(options: FileOptions, writer: WriterSettings | None, workers: int | None = 1) -> NoReturn:
+    """Load (with a writer) or validate SOURCE, print the outcome and exit with its code."""
+    run = FileRun(
+        options.source,
+        options=options.schema,
+        fmt=options.fmt,
+        mode=options.mode,
+        aws=options.aws,
+        writer=writer,
+        rejects=options.rejects,
+        as_json=options.as_json,
+    )
+    sys.exit(output.print_outcome(run.execute(workers), as_json=options.as_json))
+
+
+@main.command()
+@click.argument("path", default=str(SAMPLE_GOOD))
+@key_column_option
+@mode_option
+@click.option(
+    "--large-file-bytes",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LARGE_FILE_BYTES,
+    show_default=True,
+    metavar="N",
+    help="A file over N bytes goes through the stack's large-file state machine (Partition, a Map of partition "
+    "workers, Finish), as the deployed trigger sends it; 0 sends every file there.",
+)
+@click.option(
+    "--export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Write the resulting table to PATH as CSV (the key column, then every attribute name seen, sorted; one "
+    "line per item, by key), so that two runs can be compared with diff.",
+)
+def demo(path: str, key_column: str | None, mode: WriteMode, large_file_bytes: int, export: Path | None) -> None:
+    """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
+
+    A file over --large-file-bytes goes through the state machine, executed by moto with the Lambda tasks run in
+    this process: the demo shows the partitions, their counts and the execution's outcome.
+    """
+    missing = [dist for module, dist in DEMO_REQUIREMENTS.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        output.err.print(
+            f"[bold red]failed:[/] `csv-ingest demo` needs {' and '.join(missing)}, not installed here. "
+            + escape("Install the demo's extra: pip install 'csv-ingest[demo]'")
+        )
+        sys.exit(EXIT_FAILED)
+    from csv_ingest.cli.demo import run_demo  # deferred: starts moto
+
+    try:
+        local = existing_file(path)
+    except IngestError as exc:
+        output.err.print(f"[bold red]failed:[/] {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    with contextlib.suppress(OSError):  # an export file that does not exist yet is not the input
+        if export is not None and local.samefile(export):
+            raise click.BadParameter(
+                f"{export} is the file being ingested ({path}); the export would overwrite it. Name another file.",
+                param_hint="'--export'",
+            )
+    code = run_demo(
+        local,
+        key_column=key_column or DEFAULT_KEY_COLUMN,
+        write_mode=mode,
+        out=output.out,
+        err=output.err,
+        progress=output.progress,
+        large_file_bytes=large_file_bytes,
+        export=export,
+    )
+    sys.exit(code)

@@ -1,0 +1,209 @@
+"""What `csv-ingest demo` (and ./run-local.sh) shows: a file uploaded to the emulated account (`csv_ingest.local`),
+the path the real handler sent it on, the handler's or the state machine's summary, the table and the rejected rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from csv_ingest.cli.demo_tables import failure_cause, items_table, partitions_table, report_table
+from csv_ingest.local.demo_account import (
+    REJECTS_BUCKET,
+    TABLE,
+    UPLOAD_BUCKET,
+    WORK_BUCKET,
+    create_resources,
+    emulated_account,
+    export_table,
+)
+from csv_ingest.local.events import object_created_event
+from csv_ingest.local.lambdas import InProcessLambda, invoke_trigger
+from csv_ingest.local.state_machine import create_large_file_flow, missing_state_machine_support, wait_for_execution
+from csv_ingest_engine.constants import (
+    CSV_SUFFIXES,
+    DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_PARTITION_BYTES,
+    DEFAULT_WRITE_MODE,
+    ENV_STATE_MACHINE_ARN,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    HANDLER_FINISH,
+    HANDLER_PARTITION,
+    WriteMode,
+)
+
+# The command line's progress bar: entered with the file's size, it yields the engine's `on_progress` (or None).
+Progress = Callable[[int], contextlib.AbstractContextManager[Callable[[int, int], None] | None]]
+
+# The partitions the demo cuts a file into when the stack's partition size would make fewer (see
+# `demo_partition_bytes`): enough that the Map is seen running several workers.
+DEMO_PARTITIONS = 4
+
+
+def run_demo(
+    path: Path,
+    *,
+    key_column: str,
+    out: Console,
+    err: Console,
+    write_mode: WriteMode = DEFAULT_WRITE_MODE,
+    progress: Progress | None = None,
+    large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
+    export: Path | None = None,
+) -> int:
+    """Ingest `path` through the handler in an emulated account; print the path it took, the summary, the table and
+    the rejected rows; return the exit code.
+
+    A file over `large_file_bytes` goes through the state machine (0: every file does). `progress(total_bytes)`, if
+    given, is entered while the one-invocation handler runs and yields its progress callback. `export`, if given,
+    receives the table as CSV (see `export_table`).
+    """
+    if not path.name.lower().endswith(CSV_SUFFIXES):
+        # The stack's trigger sends only *.csv and *.csv.gz keys, and the handler skips any other: say so instead
+        # of a summary with nothing in it.
+        err.print(
+            f"[bold red]failed:[/] {escape(str(path))}: the pipeline only ingests files whose name ends in .csv or "
+            f".csv.gz (S3 triggers the function for no others); copy it to a name like {escape(path.stem)}.csv to "
+            "try it"
+        )
+        return EXIT_FAILED
+    large = path.stat().st_size > large_file_bytes
+    if large and (missing := missing_state_machine_support()):
+        err.print(
+            f"[bold red]failed:[/] the file is over the large-file threshold, and moto needs {escape(missing)} to "
+            "run the state machine: "
+            + escape("pip install 'moto[stepfunctions]'")
+            + f", or give --large-file-bytes {path.stat().st_size} (the file's size) to ingest it in one invocation"
+        )
+        return EXIT_FAILED
+    demo = _Demo(
+        path, key_column=key_column, write_mode=write_mode, out=out, err=err, large_file_bytes=large_file_bytes
+    )
+    with emulated_account(key_column=key_column, write_mode=write_mode, large_file_bytes=large_file_bytes) as lambdas:
+        code = demo.run(lambdas, progress=None if large else progress)
+        return code if export is None else demo.export(export, code)
+
+
+class _Demo:
+    """One run of the demo: the emulated account's resources, the upload, the path it takes and what it shows."""
+
+    def __init__(
+        self, path: Path, *, key_column: str, write_mode: WriteMode, out: Console, err: Console, large_file_bytes: int
+    ) -> None:
+        self.path = path
+        self.key_column = key_column
+        self.write_mode = write_mode
+        self.out = out
+        self.err = err
+        self.large_file_bytes = large_file_bytes
+
+    def run(self, lambdas: InProcessLambda, *, progress: Progress | None) -> int:
+        import boto3
+
+        from csv_ingest_engine import IngestError
+
+        self.s3, self.dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+        create_resources(self.s3, self.dynamodb, self.key_column)
+        size = self.path.stat().st_size
+        self.partition_bytes = demo_partition_bytes(size)
+        if size > self.large_file_bytes:
+            # The trigger finds the state machine the way the stack tells it: by its environment.
+            os.environ[ENV_STATE_MACHINE_ARN] = create_large_file_flow(
+                table_name=TABLE,
+                key_column=self.key_column,
+                rejects_bucket=REJECTS_BUCKET,
+                work_bucket=WORK_BUCKET,
+                partition_bytes=self.partition_bytes,
+                write_mode=self.write_mode,
+            )
+        key = self.path.name
+        put = self.s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=self.path.read_bytes())
+        self.out.print(
+            f"Uploaded [bold]{escape(key)}[/] to s3://{UPLOAD_BUCKET}/{escape(key)} "
+            "(emulated by moto, in this process)."
+        )
+        event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], size, put["ETag"].strip('"'))
+        try:
+            with progress(size) if progress else contextlib.nullcontext() as on_progress, lambdas.lock:
+                summary = invoke_trigger(event, on_progress)
+        except IngestError as exc:
+            self.err.print(f"[bold red]The file failed:[/] {escape(str(exc))}")
+            return EXIT_FAILED
+        entry = summary["files"][0]
+        if entry["status"] == "started":
+            self.out.print(
+                f"Path: the state machine (the file is {size:,} bytes, over the large-file threshold of "
+                f"{self.large_file_bytes:,}): the handler started execution {escape(entry['execution_arn'])}."
+            )
+            self.out.print(_partition_size_note(self.partition_bytes))
+            return self._follow(entry["execution_arn"], lambdas)
+        self.out.print(
+            f"Path: one invocation (the file is {size:,} bytes, not over the large-file threshold of "
+            f"{self.large_file_bytes:,})."
+        )
+        return self._show("Handler summary", entry)
+
+    def export(self, path: Path, code: int) -> int:
+        """Write the table to `path` as CSV (whatever the run's outcome); return the run's exit `code`, or 1 if the
+        file cannot be written."""
+        try:
+            count = export_table(self.dynamodb, TABLE, self.key_column, path)
+        except OSError as exc:
+            self.err.print(
+                f"[bold red]failed:[/] could not export the table to {escape(str(path))}: {escape(str(exc))}"
+            )
+            return EXIT_FAILED
+        self.out.print(f"Exported the table ({count:,} {'item' if count == 1 else 'items'}) to {escape(str(path))}.")
+        return code
+
+    def _follow(self, execution_arn: str, lambdas: InProcessLambda) -> int:
+        import boto3
+
+        execution = wait_for_execution(boto3.client("stepfunctions"), execution_arn)
+        partitioned = lambdas.returned(HANDLER_PARTITION)
+        if partitioned:
+            self.out.print(partitions_table(partitioned[-1], lambdas))
+        self.out.print(f"Execution {escape(execution['name'])}: {execution['status']}.")
+        # moto may call an execution SUCCEEDED when a Map iteration failed: the verdict is Finish's own.
+        verdict = lambdas.returned(HANDLER_FINISH)
+        if execution["status"] != "SUCCEEDED" or not verdict:
+            self.err.print(f"[bold red]The file failed:[/] {escape(failure_cause(execution))}")
+            return EXIT_FAILED
+        return self._show("State machine summary", verdict[-1])
+
+    def _show(self, title: str, summary: dict[str, Any]) -> int:
+        written, rejected = summary["rows_written"], summary["rows_rejected"]
+        self.out.print(f"{title}: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected.")
+        self.out.print(items_table(self.dynamodb, self.key_column))
+        if "rejects_report" not in summary:
+            return EXIT_OK
+        report_key = summary["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")
+        report = self.s3.get_object(Bucket=REJECTS_BUCKET, Key=report_key)["Body"].read().decode()
+        self.out.print(report_table(report, summary["rejects_report"]))
+        return EXIT_REJECTED
+
+
+def demo_partition_bytes(size: int) -> int:
+    """The partition size the demo's state machine cuts a file of `size` bytes by: the stack's default, or for a
+    file smaller than DEMO_PARTITIONS of those, a DEMO_PARTITIONS-th of the file, so that the Map has several."""
+    if size >= DEMO_PARTITIONS * DEFAULT_PARTITION_BYTES:
+        return DEFAULT_PARTITION_BYTES
+    return max(1, math.ceil(size / DEMO_PARTITIONS))
+
+
+def _partition_size_note(partition_bytes: int) -> str:
+    if partition_bytes == DEFAULT_PARTITION_BYTES:
+        return f"Partition size: {partition_bytes:,} bytes (the stack's default, context partition_bytes)."
+    return (
+        f"Partition size: {partition_bytes:,} bytes (the file cut in {DEMO_PARTITIONS}, so that the Map runs several "
+        f"workers; the stack's default, context partition_bytes, is {DEFAULT_PARTITION_BYTES:,})."
+    )

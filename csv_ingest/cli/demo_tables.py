@@ -1,0 +1,95 @@
+"""The demo's tables: the items in the emulated table, the rejected rows' report, the state machine's partitions,
+and why an execution failed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from csv_ingest.local.demo_account import TABLE
+from csv_ingest.local.lambdas import InProcessLambda
+from csv_ingest_engine.constants import HANDLER_INGEST_PARTITION
+
+if TYPE_CHECKING:  # the stubs are a development dependency
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Items (and rejected rows) printed: a file of 20,000 rows must not print 80,000 lines.
+SHOWN_ITEMS = 20
+
+
+def items_table(dynamodb: DynamoDBClient, key_column: str) -> Table:
+    items = [
+        {name: value["S"] for name, value in item.items()}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE)
+        for item in page["Items"]
+    ]
+    items.sort(key=lambda item: item[key_column])
+    shown = items[:SHOWN_ITEMS]
+    columns = [key_column, *dict.fromkeys(name for item in shown for name in item if name != key_column)]
+    title = f"DynamoDB table {TABLE} ({len(items):,} {'item' if len(items) == 1 else 'items'})"
+    more = len(items) - len(shown)
+    caption = f"… and {more:,} more (the first {len(shown)} by {escape(key_column)} shown)" if more else None
+    table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for column in columns:
+        table.add_column(escape(column))
+    for item in shown:
+        table.add_row(*(escape(item.get(column, "")) for column in columns))
+    return table
+
+
+def report_table(report: str, uri: str) -> Table:
+    header, *rows = csv.reader(io.StringIO(report))
+    more = len(rows) - SHOWN_ITEMS
+    caption = f"… and {more:,} more, in the report" if more > 0 else None
+    table = Table(
+        title=f"Rejected rows, reported in {uri}", title_justify="left", caption=caption, caption_justify="left"
+    )
+    for column in header:
+        table.add_column(escape(column))
+    for row in rows[:SHOWN_ITEMS]:
+        table.add_row(*map(escape, row))
+    return table
+
+
+def partitions_table(partitioned: dict[str, Any], lambdas: InProcessLambda) -> Table:
+    """The Partition task's partitions, with what each worker made of its own (or why it did not report)."""
+    workers = [call for call in lambdas.calls if call.entry_point == HANDLER_INGEST_PARTITION]
+    results = {call.event.get("index"): call.returned for call in workers if call.raised is None}
+    crashes = {call.event.get("index"): call.raised for call in workers if call.raised is not None}
+    partitions = partitioned["partitions"]
+    table = Table(
+        title=f"Partitions ({partitioned['rows']:,} rows in {len(partitions):,})",
+        title_justify="left",
+        caption=f"… and {len(partitions) - SHOWN_ITEMS:,} more" if len(partitions) > SHOWN_ITEMS else None,
+        caption_justify="left",
+    )
+    for column in ("partition", "chunks", "rows", "written", "rejected", "outcome"):
+        table.add_column(column, justify="left" if column == "outcome" else "right")
+    for entry in partitions[:SHOWN_ITEMS]:
+        result = results.get(entry["index"])
+        if result is None:
+            crash = crashes.get(entry["index"])
+            counts = ("", "")
+            outcome = f"did not report ({type(crash).__name__}: {crash})" if crash else "did not report"
+        else:
+            counts = (f"{result['rows_written']:,}", f"{result['rows_rejected']:,}")
+            outcome = "ok" if result["error"] is None else f"failed: {result['error']}"
+        table.add_row(str(entry["index"]), f"{entry['chunks']:,}", f"{entry['rows']:,}", *counts, escape(outcome))
+    return table
+
+
+def failure_cause(execution: dict[str, Any]) -> str:
+    """The error an execution failed with: the failing task's message (Lambda's error payload is the cause)."""
+    cause = execution.get("cause")
+    if not cause:
+        return f"the execution ended {execution['status']} without the Finish task's verdict"
+    try:
+        message = json.loads(cause).get("errorMessage")
+    except (ValueError, AttributeError):
+        message = None
+    return message if isinstance(message, str) else cause

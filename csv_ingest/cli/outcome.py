@@ -1,0 +1,99 @@
+"""What one run of `load` or `validate` did, as the terminal and --json report it, and its exit code."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from csv_ingest.cli.output import count
+from csv_ingest_engine import FileResult, IngestStopped, Rejection
+from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
+
+
+class FirstRejections:
+    """The rejections with the lowest line numbers, and how many there were in all.
+
+    The rules reject rows as the file is read, the writer's threads report the table's refusals later: the rows to
+    show are the first by line, not the first to arrive.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.total = 0
+        self._size = size
+        self._heap: list[tuple[int, int, Rejection]] = []  # (-line, arrival, rejection): the last line on top
+
+    def add(self, rejection: Rejection) -> None:
+        self.total += 1
+        entry = (-rejection.line, self.total, rejection)
+        if len(self._heap) < self._size:
+            heapq.heappush(self._heap, entry)
+        else:
+            heapq.heappushpop(self._heap, entry)
+
+    def in_line_order(self) -> list[Rejection]:
+        return [rejection for _, _, rejection in sorted(self._heap, reverse=True)]
+
+
+@dataclass
+class Outcome:
+    """What one run did, for the terminal or for --json."""
+
+    source: str
+    verb: str  # "written", or "valid" for validate
+    seconds: float
+    rejections: FirstRejections
+    result: FileResult | None = None  # None: the file failed as a whole
+    error: str | None = None
+    report: Path | None = None  # the --rejects file, when this run wrote one
+    first_missing_line: int | None = None  # Ctrl-C stopped the load: from this line on, rows may be missing
+
+    @property
+    def exit_code(self) -> int:
+        if self.first_missing_line is not None:
+            return EXIT_INTERRUPTED
+        if self.result is None:
+            return EXIT_FAILED
+        return EXIT_REJECTED if self.result.rows_rejected else EXIT_OK
+
+    def interrupted(self, stop: IngestStopped) -> None:
+        """Ctrl-C stopped the load: what was settled by then, and the CLI's own words for it (the engine's message
+        speaks of the Lambda's deadline)."""
+        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed)
+        self.first_missing_line = stop.first_missing_line
+        self.error = _interrupted_message(self.source, stop)
+
+    def as_dict(self) -> dict[str, Any]:
+        status = {EXIT_OK: "ok", EXIT_REJECTED: "rejected", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
+        return {
+            "source": self.source,
+            "status": status[self.exit_code],
+            "exit_code": self.exit_code,
+            f"rows_{self.verb}": self.result.rows_written if self.result else None,
+            "rows_rejected": self.result.rows_rejected if self.result else self.rejections.total,
+            "first_missing_line": self.first_missing_line,
+            "seconds": round(self.seconds, 3),
+            "rejected_rows": [
+                {"line": r.line, "key": r.key, "reason": r.reason} for r in self.rejections.in_line_order()
+            ],
+            "rejects_report": str(self.report) if self.report else None,
+            "untyped_columns": list(self.result.untyped_columns) if self.result else [],
+            "error": self.error,
+        }
+
+
+def _interrupted_message(source: str, stop: IngestStopped) -> str:
+    """What Ctrl-C left behind, in the engine's counts: what a user needs to decide to run the command again."""
+    line = stop.first_missing_line
+    if line <= 1:  # during the first pass, which only reads
+        return (
+            f"Ctrl-C stopped {source} while it was being checked, before the first write: nothing was written. "
+            "Running the same command again is safe."
+        )
+    throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
+    return (
+        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, "
+        f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
+        "missing; running the same command again is safe (every write is an upsert)."
+    )

@@ -1,0 +1,7 @@
+"""The CDK constructs of csv-ingest: the pipeline, its props and the stack that deploys it."""
+
+from csv_ingest.infra.pipeline import CsvIngestPipeline
+from csv_ingest.infra.props import PipelineProps
+from csv_ingest.infra.stack import CsvIngestStack
+
+__all__ = ["CsvIngestPipeline", "CsvIngestStack", "PipelineProps"]

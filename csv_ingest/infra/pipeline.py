@@ -1,0 +1,224 @@
+"""The CsvIngestPipeline construct: upload bucket -> Python Lambda (or, for a large file, a Step Functions state
+machine) -> DynamoDB table, composed of its storage, its ingestion function, its large-file flow and its monitoring,
+with the grants between them and the stack outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from csv_ingest.infra.ingestion import IngestionFunction
+from csv_ingest.infra.large_file_flow import LargeFileFlow
+from csv_ingest.infra.monitoring import Monitoring
+from csv_ingest.infra.props import PipelineProps
+from csv_ingest.infra.resource_ids import keep_logical_ids, logical_id
+from csv_ingest.infra.storage import Storage
+
+
+class CsvIngestPipeline(Construct):
+    """A CSV dropped into `storage.upload_bucket` triggers `ingestion.function`, which upserts its rows into
+    `storage.table`, or, for a file larger than `props.large_file_bytes`, starts `large_files.state_machine`, which
+    writes it in partitions through `storage.work_bucket`.
+
+    Rejected rows go to a report in `storage.rejects_bucket`; the S3 event of a file that still fails after the
+    retries goes to `storage.failed_events_queue`. `monitoring` alarms on both, and on errors and long runs, through
+    `monitoring.alarm_topic`, and shows it all on `monitoring.dashboard`.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, props: PipelineProps | None = None) -> None:
+        super().__init__(scope, id_)
+        self.props = props or PipelineProps()
+        self.storage = Storage(
+            self,
+            "Storage",
+            schema=self.props.schema,
+            retain_data=self.props.retain_data,
+            noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
+            rejects_expiration=Duration.days(self.props.rejects_expiration_days),
+        )
+        engine = self.props.engine
+        # The state machine first: the trigger function is told its ARN (and the state machine knows nothing of
+        # the trigger, so there is no cycle).
+        self.large_files = LargeFileFlow(
+            self,
+            "LargeFiles",
+            work_bucket_name=self.storage.work_bucket.bucket_name,
+            table_name=self.storage.table.table_name,
+            rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
+            config=engine,
+            max_workers=self.props.max_workers,
+            sizing=self.props.sizing,
+        )
+        self.ingestion = IngestionFunction(
+            self,
+            "Ingestion",
+            upload_bucket=self.storage.upload_bucket,
+            table_name=self.storage.table.table_name,
+            rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
+            failed_events_queue=self.storage.failed_events_queue,
+            state_machine_arn=self.large_files.state_machine.state_machine_arn,
+            config=engine,
+            sizing=self.props.sizing,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            function=self.ingestion.function,
+            timeout=self.props.timeout,
+            table=self.storage.table,
+            failed_events_queue=self.storage.failed_events_queue,
+            state_machine=self.large_files.state_machine,
+            alarm_email=self.props.alarm_email,
+        )
+        # The storage, ingestion and monitoring resources keep the logical IDs they would have as children of the
+        # pipeline itself, the IDs deployed stacks have: CloudFormation replaces a resource whose logical ID changes. A
+        # replaced bucket, table or queue is a new, empty one; a bucket or queue policy, the upload trigger and the
+        # auto-delete resources are one per bucket or queue, so their replacement is created first and deleting the
+        # old one strips the policy or trigger, or empties the bucket; a replaced function can drop events queued for
+        # the old one, a replaced log group loses the logs, and a new alarm topic notifies no one until its
+        # subscription is confirmed again. This comes before the acknowledgements below, which read the buckets'
+        # logical IDs. The large-file flow's resources have the IDs CDK gives them where they are.
+        parts = [self.storage, self.ingestion, self.monitoring]
+        keep_logical_ids(parts, first_deployed_without=parts)
+        self._grant_data_access()
+        self._grant_large_file_access()
+        self._outputs()
+
+    def _grant_data_access(self) -> None:
+        """Exactly the calls the handler makes: read the uploaded object, upsert rows, write a rejects report.
+
+        Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, tagging, deleting
+        and DescribeTable, which the handler never calls. None of these resources has a customer-managed key, so the
+        grants add no KMS statement either.
+        """
+        function = self.ingestion.function
+        storage = self.storage
+        storage.upload_bucket.grants.actions_on_object_keys(function, "*", "s3:GetObject", "s3:GetObjectVersion")
+        # BatchWriteItem only where the code calls it: the replace mode's batched puts.
+        batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
+        storage.table.grants.actions(function, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
+        # upload_file: a large report goes up in parts, which s3:PutObject authorizes too.
+        storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject")
+        _acknowledge_every_key(
+            self.ingestion.role,
+            {
+                storage.upload_bucket: "The function reads whichever object the S3 event names, so it needs GetObject "
+                "on every key of the upload bucket (and only that bucket).",
+                storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
+                "key, so the function needs PutObject on every key of the rejects bucket (and only that bucket).",
+            },
+        )
+
+    def _grant_large_file_access(self) -> None:
+        """Exactly the calls each step of the large-file path makes (lambda/handler.py's entry points).
+
+        Only the trigger function may start the state machine. Work objects live under a prefix named after the
+        execution, chosen at run time, so each grant on the work bucket covers its every key (and only that bucket).
+        """
+        storage, flow = self.storage, self.large_files
+        work_bucket = storage.work_bucket
+        flow.state_machine.grant_start_execution(self.ingestion.function)
+
+        partition = flow.partition.function  # reads the upload's version, writes the partitions' chunks
+        storage.upload_bucket.grants.actions_on_object_keys(partition, "*", "s3:GetObject", "s3:GetObjectVersion")
+        work_bucket.grants.actions_on_object_keys(partition, "*", "s3:PutObject")
+        _acknowledge_every_key(
+            flow.partition.role,
+            {
+                storage.upload_bucket: "The partition step reads whichever upload the execution names, so it needs "
+                "GetObject on every key of the upload bucket (and only that bucket).",
+                work_bucket: "The partition step writes chunks under a prefix named after the execution, chosen at "
+                "run time, so it needs PutObject on every key of the work bucket (and only that bucket).",
+            },
+        )
+
+        worker = flow.ingest_partition.function  # reads its partition's chunks, writes rows, its result and rejects
+        work_bucket.grants.actions_on_object_keys(worker, "*", "s3:GetObject", "s3:PutObject")
+        batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
+        storage.table.grants.actions(worker, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
+        _acknowledge_every_key(
+            flow.ingest_partition.role,
+            {
+                work_bucket: "A worker reads its partition's chunks and writes its result under a prefix named after "
+                "the execution, chosen at run time, so it needs GetObject and PutObject on every key of the work "
+                "bucket (and only that bucket).",
+            },
+        )
+
+        finish = flow.finish.function  # reads the results and partial rejects, writes the report, deletes it all
+        work_bucket.grants.actions_on_object_keys(finish, "*", "s3:GetObject", "s3:DeleteObject")
+        storage.rejects_bucket.grants.actions_on_object_keys(finish, "*", "s3:PutObject")
+        _acknowledge_every_key(
+            flow.finish.role,
+            {
+                work_bucket: "The finish step reads and deletes the objects under a prefix named after the execution, "
+                "chosen at run time, so it needs GetObject and DeleteObject on every key of the work bucket (and only "
+                "that bucket).",
+                storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
+                "key, so the finish step needs PutObject on every key of the rejects bucket (and only that bucket).",
+            },
+        )
+
+    def _outputs(self) -> None:
+        # Defined on the pipeline itself: an output's key in the stack's outputs follows its construct path, and
+        # deployed stacks are read by these keys.
+        storage, monitoring = self.storage, self.monitoring
+        CfnOutput(
+            self, "UploadBucketName", value=storage.upload_bucket.bucket_name, description="Upload CSV files here"
+        )
+        CfnOutput(self, "TableName", value=storage.table.table_name, description="DynamoDB table receiving the rows")
+        CfnOutput(
+            self,
+            "FunctionName",
+            value=self.ingestion.function.function_name,
+            description="Lambda function that ingests each uploaded CSV",
+        )
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=monitoring.alarm_topic.topic_arn,
+            description="SNS topic notified by the pipeline alarms",
+        )
+        CfnOutput(
+            self,
+            "RejectsBucketName",
+            value=storage.rejects_bucket.bucket_name,
+            description="Reports of rejected rows: fix them and upload the report to the upload bucket",
+        )
+        CfnOutput(
+            self,
+            "FailedEventsQueueUrl",
+            value=storage.failed_events_queue.queue_url,
+            description="S3 events of files that failed on every attempt, to redrive once the cause is fixed",
+        )
+        CfnOutput(
+            self,
+            "DashboardName",
+            value=monitoring.dashboard.dashboard_name,
+            description="CloudWatch dashboard of the pipeline",
+        )
+        CfnOutput(
+            self,
+            "WorkBucketName",
+            value=storage.work_bucket.bucket_name,
+            description="Partitions of large files while the state machine ingests them (expire after a day)",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.large_files.state_machine.state_machine_arn,
+            description="Step Functions state machine ingesting files larger than large_file_bytes: see its "
+            "executions' history for a failed file",
+        )
+
+
+def _acknowledge_every_key(role: iam.Role, reasons: dict[s3.IBucket, str]) -> None:
+    """Acknowledge cdk-nag's AwsSolutions-IAM5 finding for `role`'s grant on every key of each bucket, with its
+    reason."""
+    default_policy = Validations.of(role.node.find_child("DefaultPolicy"))
+    for bucket, reason in reasons.items():
+        default_policy.acknowledge(
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/*]", reason=reason)
+        )

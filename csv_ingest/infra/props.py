@@ -1,0 +1,211 @@
+"""PipelineProps: everything a deployment of the pipeline may tune, each checked as it is given, and the one engine
+configuration (`engine`) the functions are told."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aws_cdk import Duration
+
+from csv_ingest.infra.engine_function import FunctionSizing
+from csv_ingest_engine.config import EngineConfig
+from csv_ingest_engine.constants import (
+    COLUMN_TYPES,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_KEY_TYPE,
+    DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PARTITION_BYTES,
+    DEFAULT_WRITE_MODE,
+    DELIMITERS,
+    ENCODINGS,
+    KEY_TYPES,
+    MAX_CONCURRENCY,
+    MIN_CONCURRENCY,
+    WRITE_MODES,
+    ColumnType,
+    KeyType,
+    WriteMode,
+)
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
+
+KIB, GIB, TIB = 1024, 1024**3, 1024**4
+# Lambda allows 4 KB for all of a function's environment variables; the others take well under 1 KB.
+MAX_COLUMN_TYPES_BYTES = 3 * KIB
+S3_MAX_OBJECT_BYTES = 5 * TIB
+# Step Functions' limit for a Distributed Map's MaxConcurrency (0 would mean no limit at all).
+MAX_MAP_CONCURRENCY = 10_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineProps:
+    """Everything a deployment may tune; the defaults are the development setup. `app.py` sets them from CDK context
+    keys of the same names (`timeout` from `timeout_minutes`)."""
+
+    # -- the table and the files ---------------------------------------------------------------------------------
+    key_column: str = DEFAULT_KEY_COLUMN
+    """The partition key's column, which every CSV must have. Changing the key (this, `key_type` or the sort key)
+    replaces a deployed table (see Storage). Default: customer_id."""
+    key_type: KeyType = DEFAULT_KEY_TYPE
+    """The partition key's type: S, N or B (binary, written in the CSV as base64). Default: S."""
+    sort_key_column: str | None = None
+    """The sort key's column. Default: none, a table without a sort key."""
+    sort_key_type: KeyType = DEFAULT_KEY_TYPE
+    """The sort key's type (S, N or B), with `sort_key_column` only. Default: S."""
+    column_types: Mapping[str, ColumnType] = field(default_factory=dict)
+    """What other columns' cells become (column -> S, N, BOOL or JSON), at most 3 KiB as JSON. Default: none, every
+    column not named is a string as written."""
+    csv_delimiter: str = DEFAULT_DELIMITER
+    """The uploaded files' delimiter (the character): `,` `;` `|` or a tab. Default: `,`."""
+    csv_encoding: str = DEFAULT_ENCODING
+    """The uploaded files' encoding, by csv_ingest_engine's name: utf-8, cp1252, latin-1 or utf-16. Default: utf-8."""
+
+    # -- the data's lifetime and the alarms ----------------------------------------------------------------------
+    retain_data: bool = False
+    """Keep the buckets (but the work bucket), the table and the failed-events queue when the stack is deleted.
+    Default: false, deleted with the stack, the buckets emptied first."""
+    alarm_email: str | None = None
+    """An e-mail address the alarm topic notifies (after the subscription is confirmed). Default: none, the topic
+    only."""
+    noncurrent_version_expiration_days: int = 30
+    """Days a replaced or deleted upload's old version is kept, 1 to 36,500. Default: 30."""
+    rejects_expiration_days: int = 30
+    """Days a report of rejected rows is kept, 1 to 36,500. Default: 30."""
+
+    # -- the functions -------------------------------------------------------------------------------------------
+    memory_size_mb: int = 1769
+    """Each function's memory in MB, 128 to 10,240 (CPU grows with it). Default: 1769, one full vCPU."""
+    timeout: Duration = field(default_factory=lambda: Duration.minutes(15))
+    """Each function's timeout, 1 second to 15 minutes. Default: 15 minutes, Lambda's limit."""
+    ephemeral_storage_mib: int = 4096
+    """Each function's /tmp in MiB, 512 to 10,240. Default: 4096."""
+    write_mode: WriteMode = DEFAULT_WRITE_MODE
+    """merge: update_item per row, keeping attributes the row does not have. replace: BatchWriteItem puts of whole
+    items, for initial loads into an empty table. Default: merge."""
+    write_concurrency: int = DEFAULT_CONCURRENCY
+    """Writer threads per file (per partition on the state machine), 1 to 64. Default: 16."""
+
+    # -- large files ---------------------------------------------------------------------------------------------
+    # Sizing rule: max_workers x ~1,000 rows/s per worker <= the table's write capacity.
+    large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
+    """Objects larger than this go through the state machine, 1 byte to 5 TiB. Default: 8 MiB."""
+    partition_bytes: int = DEFAULT_PARTITION_BYTES
+    """The target size of one partition, 1 KiB to 1 GiB. Default: 8 MiB."""
+    max_workers: int = DEFAULT_MAX_WORKERS
+    """Partitions written at once (the Distributed Map's concurrency), 1 to 10,000. Default: 4."""
+
+    def __post_init__(self) -> None:
+        self._check_schema()
+        self._check_format()
+        if self.alarm_email is not None and ("@" not in self.alarm_email or any(c.isspace() for c in self.alarm_email)):
+            raise ValueError(f"alarm_email must be an e-mail address, got {self.alarm_email!r}")
+        _check_range("memory_size_mb", self.memory_size_mb, 128, 10240)
+        if not 1 <= self.timeout.to_seconds() <= 900:
+            raise ValueError(f"timeout must be between 1 second and 15 minutes (Lambda's limit), got {self.timeout}")
+        _check_range("ephemeral_storage_mib", self.ephemeral_storage_mib, 512, 10240)
+        _check_range("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 36500)
+        _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
+        _check_choice("write_mode", self.write_mode, WRITE_MODES)
+        _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
+        _check_range(
+            "large_file_bytes", self.large_file_bytes, 1, S3_MAX_OBJECT_BYTES, why="5 TiB, S3's largest object"
+        )
+        _check_range(
+            "partition_bytes",
+            self.partition_bytes,
+            KIB,
+            GIB,
+            why="a partition is one invocation's work, which must end within Lambda's 15 minutes",
+        )
+        _check_range(
+            "max_workers", self.max_workers, 1, MAX_MAP_CONCURRENCY, why="Step Functions' Distributed Map limit"
+        )
+
+    def _check_schema(self) -> None:
+        _check_key_name("key_column", self.key_column)
+        _check_choice("key_type", self.key_type, KEY_TYPES)
+        _check_choice("sort_key_type", self.sort_key_type, KEY_TYPES)
+        if self.sort_key_column is not None:
+            _check_key_name("sort_key_column", self.sort_key_column)
+            if self.sort_key_column == self.key_column:
+                raise ValueError(
+                    f"sort_key_column must not be the partition key's column ({self.key_column!r}): name another "
+                    "column, or leave sort_key_column out for a table without a sort key"
+                )
+        elif self.sort_key_type != DEFAULT_KEY_TYPE:
+            raise ValueError(f"sort_key_type ({self.sort_key_type!r}) is the sort key's type: set sort_key_column too")
+        for name, kind in self.column_types.items():
+            if not name or name != name.strip():
+                raise ValueError(f"column_types: {name!r} is not a column name (non-empty, without surrounding spaces)")
+            if kind not in COLUMN_TYPES:
+                raise ValueError(
+                    f"column_types, column {name!r}: {kind!r} is not a column type; "
+                    f"use one of {', '.join(COLUMN_TYPES)}"
+                )
+        encoded = json.dumps(dict(self.column_types), sort_keys=True, separators=(",", ":")).encode()
+        if len(encoded) > MAX_COLUMN_TYPES_BYTES:
+            raise ValueError(
+                f"column_types takes {len(encoded):,} bytes as the functions' COLUMN_TYPES variable; Lambda allows "
+                f"4 KB for all of a function's variables, so at most {MAX_COLUMN_TYPES_BYTES:,} here: type fewer "
+                "columns (every other column stays a string)"
+            )
+        try:
+            _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
+        except SchemaError as exc:
+            raise ValueError(f"column_types: {exc}") from exc
+
+    def _check_format(self) -> None:
+        if self.csv_delimiter not in DELIMITERS.values():
+            raise ValueError(f"csv_delimiter must be one of , ; | or a tab (the character), got {self.csv_delimiter!r}")
+        _check_choice("csv_encoding", self.csv_encoding, ENCODINGS)
+
+    @property
+    def schema(self) -> Schema:
+        """The table's key schema and the columns' types, as the engine reads them."""
+        sort_key = None if self.sort_key_column is None else KeyAttribute(self.sort_key_column, self.sort_key_type)
+        return Schema(KeyAttribute(self.key_column, self.key_type), sort_key, dict(self.column_types))
+
+    @property
+    def csv_format(self) -> CsvFormat:
+        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding)
+
+    @property
+    def engine(self) -> EngineConfig:
+        """How the functions read and write files: the one configuration each function is told its parts of."""
+        return EngineConfig(
+            schema=self.schema,
+            fmt=self.csv_format,
+            write_mode=self.write_mode,
+            write_concurrency=self.write_concurrency,
+            large_file_bytes=self.large_file_bytes,
+            partition_bytes=self.partition_bytes,
+        )
+
+    @property
+    def sizing(self) -> FunctionSizing:
+        return FunctionSizing(
+            memory_size_mb=self.memory_size_mb, timeout=self.timeout, ephemeral_storage_mib=self.ephemeral_storage_mib
+        )
+
+
+def _check_key_name(name: str, value: str) -> None:
+    if not value or value != value.strip():
+        raise ValueError(f"{name} must be a non-empty name without surrounding spaces, got {value!r}")
+    if len(value.encode()) > 255:
+        raise ValueError(f"{name} must be at most 255 bytes (the DynamoDB limit for key attribute names)")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _check_range(name: str, value: int, low: int, high: int, *, why: str | None = None) -> None:
+    if not low <= value <= high:
+        because = f" ({why})" if why else ""
+        raise ValueError(f"{name} must be between {low} and {high}{because}, got {value}")

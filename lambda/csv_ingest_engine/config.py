@@ -1,0 +1,199 @@
+"""The engine's configuration: one object (key schema, column types, format, write mode, concurrency, sizing) that
+the stack turns into each function's environment (`to_env`) and every function reads back (`from_env`).
+
+On Lambda the environment is `os.environ`; `function_environment` lends the calling thread another one (the demo's
+in-process Lambda runs several functions in one process, from moto's threads, and must not rewrite `os.environ`
+under them). This module is the only place that reads the functions' environment (Powertools reads its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Literal
+
+from csv_ingest_engine import schema as schemas
+from csv_ingest_engine.constants import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_DELIMITER,
+    DEFAULT_ENCODING,
+    DEFAULT_KEY_COLUMN,
+    DEFAULT_KEY_TYPE,
+    DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_PARTITION_BYTES,
+    DEFAULT_WRITE_MODE,
+    ENV_COLUMN_TYPES,
+    ENV_CSV_DELIMITER,
+    ENV_CSV_ENCODING,
+    ENV_KEY_COLUMN,
+    ENV_KEY_TYPE,
+    ENV_LARGE_FILE_BYTES,
+    ENV_PARTITION_BYTES,
+    ENV_SORT_KEY_COLUMN,
+    ENV_SORT_KEY_TYPE,
+    ENV_WRITE_CONCURRENCY,
+    ENV_WRITE_MODE,
+    WRITE_MODES,
+    WriteMode,
+)
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
+
+# The parts of the configuration a function may be told, each its own variables: every function reads rows
+# (`reading`: the key schema, the column types, the format); those that write are told how (`writing`); the trigger
+# is told which files are large (`routing`) and the partition task how large a partition is (`partitioning`).
+EnvPart = Literal["reading", "writing", "routing", "partitioning"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    """How every function (and `csv-ingest demo`) reads and writes files; each field defaults to the stack's."""
+
+    # The table's key schema and the columns' types (`Schema.keyed_on()`: customer_id, a string, no sort key).
+    schema: Schema = field(default_factory=Schema.keyed_on)
+    # The files' delimiter and encoding (comma-separated UTF-8).
+    fmt: CsvFormat = field(default_factory=CsvFormat)
+    # merge: one UpdateItem per row (an upsert); replace: BatchWriteItem puts of whole items.
+    write_mode: WriteMode = DEFAULT_WRITE_MODE
+    # Writer threads per file (per partition on the state machine path).
+    write_concurrency: int = DEFAULT_CONCURRENCY
+    # Files whose CSV text is larger go through the state machine (0: every file).
+    large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
+    # The target size of one of the state machine's partitions.
+    partition_bytes: int = DEFAULT_PARTITION_BYTES
+
+    @property
+    def key_column(self) -> str:
+        """The partition key's column (the schema's)."""
+        return self.schema.partition_key.name
+
+    def to_env(self, *parts: EnvPart) -> dict[str, str]:
+        """The variables that tell a function these parts of the configuration (all of them without `parts`)."""
+        variables: dict[str, str] = {}
+        for part in parts or ("reading", "writing", "routing", "partitioning"):
+            if part == "reading":
+                variables |= schema_environment(self.schema, self.fmt)
+            elif part == "writing":
+                variables |= {ENV_WRITE_MODE: self.write_mode, ENV_WRITE_CONCURRENCY: str(self.write_concurrency)}
+            elif part == "routing":
+                variables[ENV_LARGE_FILE_BYTES] = str(self.large_file_bytes)
+            else:
+                variables[ENV_PARTITION_BYTES] = str(self.partition_bytes)
+        return variables
+
+    @classmethod
+    def from_env(cls) -> EngineConfig:
+        """The configuration in the environment; a variable left out keeps its default, a malformed one fails the
+        invocation at once, naming it."""
+        return cls(
+            schema=_schema(),
+            fmt=_format(),
+            write_mode=_write_mode(),
+            write_concurrency=_whole_number(ENV_WRITE_CONCURRENCY, DEFAULT_CONCURRENCY, minimum=1),
+            # 0 sends every file to the state machine (the demo's --large-file-bytes 0).
+            large_file_bytes=_whole_number(ENV_LARGE_FILE_BYTES, DEFAULT_LARGE_FILE_BYTES, minimum=0),
+            partition_bytes=_whole_number(ENV_PARTITION_BYTES, DEFAULT_PARTITION_BYTES, minimum=1),
+        )
+
+
+def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
+    """The variables that tell a function reading files or rows the table's key, the columns' types and the files'
+    format (`EngineConfig.from_env` reads them back).
+
+    A setting left at its default is left out (and the function assumes the same default), so a deployment that sets
+    none of them keeps the environment it had before they existed.
+    """
+    partition_key, sort_key = schema.partition_key, schema.sort_key
+    variables = {ENV_KEY_COLUMN: partition_key.name}
+    if partition_key.type != DEFAULT_KEY_TYPE:
+        variables[ENV_KEY_TYPE] = partition_key.type
+    if sort_key is not None:
+        variables |= {ENV_SORT_KEY_COLUMN: sort_key.name, ENV_SORT_KEY_TYPE: sort_key.type}
+    if schema.column_types:
+        variables[ENV_COLUMN_TYPES] = json.dumps(dict(schema.column_types), sort_keys=True, separators=(",", ":"))
+    if csv_format.delimiter != DEFAULT_DELIMITER:
+        variables[ENV_CSV_DELIMITER] = csv_format.delimiter
+    if csv_format.encoding != DEFAULT_ENCODING:
+        variables[ENV_CSV_ENCODING] = csv_format.encoding
+    return variables
+
+
+# None: the process's own environment.
+_lent: ContextVar[Mapping[str, str] | None] = ContextVar("csv_ingest_function_environment", default=None)
+
+
+def environment() -> Mapping[str, str]:
+    """The variables the settings are read from: those `function_environment` lent this thread, or `os.environ`."""
+    lent = _lent.get()
+    return os.environ if lent is None else lent
+
+
+@contextlib.contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, on this thread only, the settings read `variables` (and nothing of `os.environ`)."""
+    token = _lent.set(dict(variables))
+    try:
+        yield
+    finally:
+        _lent.reset(token)
+
+
+def optional_variable(name: str) -> str | None:
+    return environment().get(name) or None
+
+
+def required_variable(name: str, what: str) -> str:
+    value = environment().get(name, "")
+    if not value:
+        raise RuntimeError(f"{name} is not set: the function needs {what}")
+    return value
+
+
+def _schema() -> Schema:
+    """The table's key and the column types the stack configured (see `schema`); the default without them."""
+    variables = environment()
+    try:
+        sort_column = variables.get(ENV_SORT_KEY_COLUMN)
+        return Schema(
+            KeyAttribute(
+                variables.get(ENV_KEY_COLUMN) or DEFAULT_KEY_COLUMN,
+                schemas.key_type(variables.get(ENV_KEY_TYPE) or "S", origin=ENV_KEY_TYPE),
+            ),
+            KeyAttribute(
+                sort_column, schemas.key_type(variables.get(ENV_SORT_KEY_TYPE) or "S", origin=ENV_SORT_KEY_TYPE)
+            )
+            if sort_column
+            else None,
+            schemas.column_types(variables.get(ENV_COLUMN_TYPES, ""), origin=ENV_COLUMN_TYPES),
+        )
+    except SchemaError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def _format() -> CsvFormat:
+    variables = environment()
+    try:
+        return CsvFormat(
+            delimiter=schemas.delimiter(variables.get(ENV_CSV_DELIMITER), origin=ENV_CSV_DELIMITER),
+            encoding=schemas.encoding(variables.get(ENV_CSV_ENCODING), origin=ENV_CSV_ENCODING),
+        )
+    except SchemaError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def _write_mode() -> WriteMode:
+    mode = environment().get(ENV_WRITE_MODE) or DEFAULT_WRITE_MODE
+    for known in WRITE_MODES:
+        if mode == known:
+            return known
+    raise RuntimeError(f"{ENV_WRITE_MODE} must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
+
+
+def _whole_number(name: str, default: int, *, minimum: int) -> int:
+    value = environment().get(name) or str(default)
+    if not value.isdecimal() or int(value) < minimum:
+        raise RuntimeError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+    return int(value)

@@ -1,0 +1,222 @@
+"""Finish's work: the file's verdict from its partitions' results, their partial rejects reports merged in line
+order into the one report the one-invocation path writes, and the run's work objects deleted."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import heapq
+import io
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.jobs import AGAIN, FileJob, PartitionItem, PartitionResult
+from csv_ingest_engine.objects import rejects_report_key
+from csv_ingest_engine.partitioning import chunk_key, rejects_key, result_key
+from csv_ingest_engine.reading import FIELD_SIZE_LIMIT
+from csv_ingest_engine.reports import report_start
+from csv_ingest_engine.rules import ANNOTATION_COLUMNS
+from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE, REPORT_BLOCK_BYTES, Produced, RangedObject
+from csv_ingest_engine.schema import CsvFormat
+from csv_ingest_engine.settings import FinishSettings
+from csv_ingest_engine.telemetry import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# S3's DeleteObjects takes at most this many keys per request.
+DELETE_BATCH = 1000
+
+# Failed partitions named in Finish's error, which becomes the execution's cause (at most 32,768 characters).
+SHOWN_PROBLEMS = 10
+
+
+def finish_file(
+    s3: S3Client, job: FileJob, run_prefix: str, entries: list[PartitionItem], settings: FinishSettings
+) -> dict[str, Any]:
+    """Count the results of the Partition run under `run_prefix` (another run's are not looked at), merge the
+    partial reports they name, and delete the run's work objects (or keep them and raise)."""
+    results = {entry.index: _read_result(s3, settings.work_bucket, run_prefix, entry) for entry in entries}
+    problems = [problem for entry in entries if (problem := _problem(entry, results[entry.index]))]
+    reported = [result for result in results.values() if isinstance(result, PartitionResult)]
+    written = sum(result.rows_written for result in reported)
+    rejected = sum(result.rows_rejected for result in reported)
+    # Only the reports that were written: one that is missing fails its partition (see `_problem`), not the
+    # report of every other partition.
+    partial_reports = [
+        result.rejects_report for result in sorted(reported, key=lambda r: r.index) if result.rejects_report
+    ]
+    if problems:
+        # The rows rejected before the failure are reported too; the file's own error stays the one raised.
+        report_uri = None
+        with contextlib.suppress(IngestError):
+            report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=rejected)
+        # The work objects stay (they expire after a day): the results say what each partition did.
+        raise IngestError(job.source, _failure(problems, len(entries), written, rejected, report_uri))
+    report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=rejected)
+    _delete_work_objects(s3, settings.work_bucket, run_prefix, entries)
+    summary: dict[str, Any] = {
+        "status": "ingested",
+        "rows_written": written,
+        "rows_rejected": rejected,
+        "partitions": len(entries),
+    }
+    if report_uri:
+        summary["rejects_report"] = report_uri
+    return summary
+
+
+def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: PartitionItem) -> PartitionResult | str:
+    """The partition's result in this run, or why there is none."""
+    key = result_key(run_prefix, entry.index)
+    try:
+        body = s3.get_object(Bucket=work_bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        worker = "its worker failed or timed out before writing it (the execution's history shows the worker's error)"
+        if code in ("NoSuchKey", "404"):
+            return f"did not report: there is no result at s3://{work_bucket}/{key} ({code}), so {worker}"
+        if code in ("AccessDenied", "403"):
+            # Without s3:ListBucket (Finish has none), S3 answers a missing object with AccessDenied, not NoSuchKey:
+            # the same answer as to a function that may not read the object at all.
+            return (
+                f"did not report, or its result s3://{work_bucket}/{key} may not be read ({code}): either {worker}, "
+                "or the finish function lacks s3:GetObject on the work bucket's objects"
+            )
+        return f"its result s3://{work_bucket}/{key} could not be read ({exc})"
+    except BotoCoreError as exc:
+        return f"its result s3://{work_bucket}/{key} could not be read ({exc})"
+    try:
+        result = PartitionResult.from_json(json.loads(body))
+    except ValueError as exc:
+        return f"its result s3://{work_bucket}/{key} is not one a worker writes ({exc})"
+    if result.index != entry.index:
+        return f"its result s3://{work_bucket}/{key} is partition {result.index}'s"
+    return result
+
+
+def _problem(entry: PartitionItem, result: PartitionResult | str) -> str | None:
+    """Why the partition did not finish, as a clause of Finish's message (None: it did)."""
+    name = f"partition {entry.index} ({entry.rows:,} rows)"
+    if isinstance(result, str):
+        return f"{name} {result}"
+    if result.error is not None:
+        missing = (
+            f"; its rows from line {result.first_missing_line:,} on may be missing"
+            if result.first_missing_line is not None
+            else ""
+        )
+        return f"{name} failed: {result.error}{missing}"
+    if result.rows_failed:
+        return f"{name} could not write {result.rows_failed:,} rows before retries ran out (the table throttled)"
+    if result.rows_rejected and result.rejects_report is None:
+        return f"{name} rejected {result.rows_rejected:,} rows but left no report of them"
+    settled = result.rows_written + result.rows_rejected
+    if settled != entry.rows:
+        return (
+            f"{name} settled {settled:,} of its rows ({result.rows_written:,} written, "
+            f"{result.rows_rejected:,} rejected)"
+        )
+    return None
+
+
+def _failure(problems: list[str], partitions: int, written: int, rejected: int, report_uri: str | None) -> str:
+    shown = "; ".join(problems[:SHOWN_PROBLEMS])
+    more = f"; and {len(problems) - SHOWN_PROBLEMS:,} more" if len(problems) > SHOWN_PROBLEMS else ""
+    where = f", reported in {report_uri}" if report_uri else ""
+    return (
+        f"{len(problems):,} of {partitions:,} partitions did not finish: {shown}{more}. "
+        f"{written:,} rows were written and {rejected:,} rejected{where}; rows of those partitions may be missing "
+        f"from the table. {AGAIN}"
+    )
+
+
+def merge_rejects(
+    s3: S3Client, job: FileJob, partial_reports: list[str], settings: FinishSettings, *, rows_rejected: int
+) -> str | None:
+    """Merge the partial reports (work bucket keys) into the file's one report, in line order, streaming; return
+    its URI (None without rejections or a rejects bucket). Raises `IngestError` if it cannot be written."""
+    if not partial_reports or settings.rejects_bucket is None:
+        return None
+    report_key = rejects_report_key(job.key, job.version_id)
+    uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    # A cell as the reader let it through, and the report's own columns, fit.
+    csv.field_size_limit(FIELD_SIZE_LIMIT + 64)
+    parts = [
+        csv.reader(
+            io.TextIOWrapper(io.BufferedReader(RangedObject(s3, settings.work_bucket, key)), "utf-8", newline="")
+        )
+        for key in partial_reports
+    ]
+    try:
+        s3.upload_fileobj(
+            io.BufferedReader(Produced(_merged(parts, settings.fmt))),
+            settings.rejects_bucket,
+            report_key,
+            ExtraArgs={"ContentType": CSV_CONTENT_TYPE},
+        )
+    except (BotoCoreError, ClientError, S3UploadFailedError, csv.Error, ValueError) as exc:
+        logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
+        raise IngestError(
+            job.source,
+            f"{rows_rejected:,} rows were rejected, but their report could not be written to {uri} ({exc}); the rows "
+            "are listed in the ingest-partition function's log. Check that the rejects bucket exists and that the "
+            f"finish function may s3:PutObject there. {AGAIN}",
+        ) from exc
+    logger.warning("rejected rows reported", extra={"rows_rejected": rows_rejected, "rejects_report": uri})
+    return uri
+
+
+def _merged(parts: Sequence[Iterator[list[str]]], fmt: CsvFormat) -> Iterator[bytes]:
+    """The report's bytes: the header the partial reports share, then their rows merged by line, as `RejectsReport`
+    writes a report of files in `fmt` (the partial reports are comma-separated UTF-8, the work bucket's own)."""
+    headers = [next(part, None) for part in parts]
+    header = headers[0]
+    if header is None or any(other != header for other in headers):
+        raise ValueError("the partial reports do not share one header")
+    line_at = header.index(ANNOTATION_COLUMNS[0])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=fmt.delimiter)  # as `RejectsReport` writes its rows
+    writer.writerow(header)
+    yield report_start(fmt)
+    for row in heapq.merge(*parts, key=lambda row: int(row[line_at])):
+        writer.writerow(row)
+        if buffer.tell() >= REPORT_BLOCK_BYTES:
+            yield _drained(buffer)
+    yield _drained(buffer)
+
+
+def _drained(buffer: io.StringIO) -> bytes:
+    data = buffer.getvalue().encode()
+    buffer.seek(0)
+    buffer.truncate()
+    return data
+
+
+def _delete_work_objects(s3: S3Client, work_bucket: str, run_prefix: str, entries: list[PartitionItem]) -> None:
+    """Delete every work object of the run by key. A failure only leaves them to expire (after a day)."""
+    keys = [
+        key
+        for entry in entries
+        for key in (
+            *(chunk_key(run_prefix, entry.index, chunk) for chunk in range(entry.chunks)),
+            result_key(run_prefix, entry.index),
+            rejects_key(run_prefix, entry.index),
+        )
+    ]
+    for start in range(0, len(keys), DELETE_BATCH):
+        batch = keys[start : start + DELETE_BATCH]
+        try:
+            response = s3.delete_objects(
+                Bucket=work_bucket, Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True}
+            )
+        except (BotoCoreError, ClientError) as exc:
+            logger.warning("work objects left to expire", extra={"objects": len(batch), "error": str(exc)})
+            continue
+        if errors := response.get("Errors"):
+            logger.warning("work objects left to expire", extra={"objects": len(errors), "error": errors[0]})

@@ -1,0 +1,220 @@
+"""The state machine's contract: an upload's job (the execution's input and name, started once per upload), the
+Map's partition items, and the results workers leave for Finish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from csv_ingest_engine.errors import IngestError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Step Functions' execution names: at most 80 characters of these (CloudWatch Logs takes no others).
+EXECUTION_NAME_CHARS = 80
+
+_NOT_IN_A_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+# 96 bits of SHA-256: two different uploads never share an execution (or its work objects).
+NAME_HASH_CHARS = 24
+
+# A Partition run's token (a UUID4's hex digits), which makes its run prefix under the execution's work prefix.
+RUN_TOKEN_CHARS = 32
+
+# A failed step's error is the execution's cause: how to ingest the file again. The Map tolerates every failure
+# (Finish counts who reported), so a redrive reruns only Partition or Finish, never a worker.
+AGAIN = (
+    "Rows already written stay, and ingesting the file again is safe (every write is an upsert, and a new run has "
+    "its own work objects): upload the file again, or start a new execution of the state machine with this "
+    "execution's input. `aws stepfunctions redrive-execution` helps only when Partition or Finish itself failed on "
+    "an AWS-side error (such as S3 throttling): it reruns that step alone, never a partition's worker"
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FileJob:
+    """One uploaded object version going through the state machine: the execution's input (see the contract), and
+    what every task's output repeats."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    work_prefix: str  # "<execution name>/": every work object of this execution is under it, one run prefix each
+
+    @classmethod
+    def for_upload(cls, bucket: str, key: str, version_id: str | None, *, size: int, sequencer: str) -> FileJob:
+        name = execution_name(bucket, key, version_id, sequencer)
+        return cls(bucket=bucket, key=key, version_id=version_id, size=size, work_prefix=f"{name}/")
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> FileJob:
+        return cls(
+            bucket=event_field(event, "bucket", str),
+            key=event_field(event, "key", str),
+            version_id=_version_id(event),
+            size=event_field(event, "size", int),
+            work_prefix=event_field(event, "work_prefix", str),
+        )
+
+    @property
+    def source(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def execution_name(self) -> str:
+        return self.work_prefix.rstrip("/")
+
+    def as_input(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    execution_arn: str
+    # S3 delivered the same event again (or the trigger was retried): the execution it started first is the one.
+    already: bool
+
+
+def execution_name(bucket: str, key: str, version_id: str | None, sequencer: str) -> str:
+    """A valid execution name for one upload, the same every time S3 delivers its event: the end of the key as far as
+    it is readable in a name, then a hash of the bucket, key, version and the event's sequencer (which tells two
+    uploads of one key apart in a bucket without versioning)."""
+    digest = hashlib.sha256(json.dumps([bucket, key, version_id, sequencer]).encode()).hexdigest()[:NAME_HASH_CHARS]
+    stem = key[:-4] if key.lower().endswith(".csv") else key
+    readable = _NOT_IN_A_NAME.sub("-", stem).strip("-")
+    tail = readable[-(EXECUTION_NAME_CHARS - NAME_HASH_CHARS - 1) :].lstrip("-")
+    return f"{tail}-{digest}" if tail else digest
+
+
+def start_execution(client: SFNClient, state_machine_arn: str, job: FileJob) -> Started:
+    """Start the state machine on `job`, once per upload: the name is the job's, so a second start of the same
+    upload finds the first execution (Step Functions refuses a name twice) instead of starting another."""
+    try:
+        response = client.start_execution(
+            stateMachineArn=state_machine_arn, name=job.execution_name, input=json.dumps(job.as_input())
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
+            return Started(_execution_arn(state_machine_arn, job.execution_name), already=True)
+        raise _not_started(job, state_machine_arn, exc) from exc
+    except BotoCoreError as exc:
+        raise _not_started(job, state_machine_arn, exc) from exc
+    return Started(response["executionArn"], already=False)
+
+
+def _execution_arn(state_machine_arn: str, name: str) -> str:
+    """arn:aws:states:<region>:<account>:stateMachine:<machine> -> ...:execution:<machine>:<name>."""
+    start, _, machine = state_machine_arn.partition(":stateMachine:")
+    return f"{start}:execution:{machine}:{name}"
+
+
+def _not_started(job: FileJob, state_machine_arn: str, exc: Exception) -> IngestError:
+    return IngestError(
+        job.source,
+        f"the file is {job.size:,} bytes, large enough for the large-file state machine, but its execution could not "
+        f"be started ({exc}); nothing was written. Check that the state machine {state_machine_arn} exists and that "
+        "the function may states:StartExecution on it; the upload's event is retried, and uploading the file "
+        "again is safe",
+    )
+
+
+def new_run_prefix(job: FileJob) -> str:
+    """Where one Partition run of `job` puts its work objects (and its workers and Finish look for them)."""
+    return f"{job.work_prefix}{uuid.uuid4().hex}/"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionItem:
+    """One entry of the Partition task's list: the Map's item, and all its worker needs."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    work_prefix: str
+    run_prefix: str  # where this Partition run's chunks are, and this worker's result and partial report go
+    index: int
+    chunks: int
+    rows: int
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> PartitionItem:
+        return cls(
+            bucket=event_field(event, "bucket", str),
+            key=event_field(event, "key", str),
+            version_id=_version_id(event),
+            work_prefix=event_field(event, "work_prefix", str),
+            run_prefix=event_field(event, "run_prefix", str),
+            index=event_field(event, "index", int),
+            chunks=event_field(event, "chunks", int),
+            rows=event_field(event, "rows", int),
+        )
+
+    @property
+    def source(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionResult:
+    """What a worker did with its partition (`results/pNNNNN.json` in the work bucket, and its return value).
+
+    `rows_rejected` counts `rows_failed` too, as on the one-invocation path. `error` says why the partition did not
+    finish (None: it did); rows from `first_missing_line` on may then be missing, when it is known.
+    `rejects_report` is the work bucket key of the partial rejects report, set only once it is written.
+    """
+
+    index: int
+    rows_written: int
+    rows_rejected: int
+    rows_failed: int
+    first_missing_line: int | None
+    error: str | None
+    rejects_report: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> PartitionResult:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return cls(
+            index=event_field(data, "index", int),
+            rows_written=event_field(data, "rows_written", int),
+            rows_rejected=event_field(data, "rows_rejected", int),
+            rows_failed=event_field(data, "rows_failed", int),
+            first_missing_line=_optional_field(data, "first_missing_line", int),
+            error=_optional_field(data, "error", str),
+            rejects_report=_optional_field(data, "rejects_report", str),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def event_field(data: Mapping[str, Any], name: str, kind: type[T]) -> T:
+    value = data.get(name)
+    if not isinstance(value, kind):
+        raise ValueError(f"no valid {name!r} (got {value!r}) in {_abridged(data)}: is the state machine this code's?")
+    return value
+
+
+def _optional_field(data: Mapping[str, Any], name: str, kind: type[T]) -> T | None:
+    return None if data.get(name) is None else event_field(data, name, kind)
+
+
+def _version_id(event: Mapping[str, Any]) -> str | None:
+    return _optional_field(event, "version_id", str)
+
+
+def _abridged(data: Mapping[str, Any]) -> str:
+    text = json.dumps(data, default=str)
+    return text if len(text) <= 300 else f"{text[:300]}..."

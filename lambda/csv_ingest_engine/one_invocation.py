@@ -1,0 +1,95 @@
+"""A file ingested by the invocation S3's event started: download exactly the version the event names, ingest it,
+and put its rejected rows' report in the rejects bucket."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from csv_ingest_engine.clients import dynamodb_client, s3_client
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.ingest import ingest_file
+from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
+from csv_ingest_engine.reports import RejectsReport
+from csv_ingest_engine.rules import UNTYPED_COLUMNS
+from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
+from csv_ingest_engine.settings import Settings
+from csv_ingest_engine.telemetry import log_rejection, logger
+from csv_ingest_engine.writing import TableWriter
+
+
+def ingest_object(
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    *,
+    source: str,
+    settings: Settings,
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
+    """Download exactly the version the event names and ingest it; rejected rows go to the reports bucket."""
+    # The report's own temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
+    with (
+        downloaded(s3_client(), bucket, key, version_id) as path,
+        temporary_path() as report_path,
+        RejectsReport(report_path, fmt=settings.fmt) as report,
+    ):
+        try:
+            result = ingest_file(
+                path,
+                source=source,
+                schema=settings.schema,
+                fmt=settings.fmt,
+                writer=TableWriter(
+                    dynamodb_client(settings.write_concurrency),
+                    table_name=settings.table_name,
+                    concurrency=settings.write_concurrency,
+                    mode=settings.write_mode,
+                ),
+                on_reject=log_rejection,
+                report=report,
+                should_stop=should_stop,
+            )
+        except IngestError:
+            # Rows rejected before a file-level failure are reported too; the file's own error stays the one
+            # raised, whatever happens to the report.
+            report.close()
+            with contextlib.suppress(IngestError):
+                upload_report(report, source, key, version_id, settings)
+            raise
+        report.close()
+        report_uri = upload_report(report, source, key, version_id, settings)
+    if result.untyped_columns:
+        logger.warning(UNTYPED_COLUMNS, extra={"columns": list(result.untyped_columns)})
+    summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+    if report_uri:
+        summary["rejects_report"] = report_uri
+    return summary
+
+
+def upload_report(
+    report: RejectsReport, source: str, key: str, version_id: str | None, settings: Settings
+) -> str | None:
+    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket)."""
+    if not report.count or not settings.rejects_bucket:
+        return None
+    report_key = rejects_report_key(key, version_id)
+    uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    try:
+        s3_client().upload_file(
+            str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": CSV_CONTENT_TYPE}
+        )
+    except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
+        logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
+        raise IngestError(
+            source,
+            f"{report.count} rows were rejected, but their report could not be written to {uri} ({exc}); "
+            "the rows are listed in this function's log. Check that the rejects bucket exists and that the "
+            "function may s3:PutObject there, then upload the file again.",
+        ) from exc
+    logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
+    return uri

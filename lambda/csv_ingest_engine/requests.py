@@ -1,0 +1,137 @@
+"""The DynamoDB requests that write `Row`s, and their sizes as sent: an `UpdateItem` per row for `merge`, a put per
+row for `replace` (alone, or in a `BatchWriteItem`), and the most attributes one update expression can set."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from csv_ingest_engine.constants import WriteMode
+from csv_ingest_engine.rules import Row
+
+BATCH_SIZE = 25  # BatchWriteItem's limit
+# DynamoDB refuses a request over 16 MB (dynalite, like the service, answers HTTP 413). botocore sends JSON with
+# non-ASCII text escaped (`é` travels as 6 bytes), so 25 large rows can weigh far more than their UTF-8 size: a batch
+# is also cut by its size as sent, kept under 15 MiB, below both readings of "16 MB" with room for the envelope.
+BATCH_MAX_BYTES = 15 * 1024 * 1024
+# Escaped JSON spends at most 12 bytes on a character (an astral one, as two `\uXXXX` escapes): below this many
+# characters a row cannot crowd a batch past the cap, so it is not measured exactly.
+_UNMEASURED_CHARS = BATCH_MAX_BYTES // BATCH_SIZE // 12 - 1024
+# Around each put in the body: `{"PutRequest": {"Item": {...}}}, ` and each attribute's `"": {"S": ""}, `.
+_PUT_OVERHEAD_BYTES = 40
+_ATTRIBUTE_OVERHEAD_BYTES = 16
+# DynamoDB caps an expression at 4 KB. An update sets its row's attributes through positional placeholders
+# (`SET #0=:0,#1=:1,...`), so the expression's length depends only on how many attributes the row has.
+MAX_EXPRESSION_BYTES = 4 * 1024
+
+
+def _set_expressions() -> list[str]:
+    """`SET #0=:0,...` for 1, 2, ... attributes, as long as the expression fits DynamoDB's limit (index 0 unused)."""
+    expressions = [""]
+    actions: list[str] = []
+    while True:
+        actions.append(f"#{len(actions)}=:{len(actions)}")
+        expression = "SET " + ",".join(actions)
+        if len(expression) > MAX_EXPRESSION_BYTES:
+            return expressions
+        expressions.append(expression)
+
+
+_SET_EXPRESSIONS = _set_expressions()
+# The most attributes one `merge` update can set; the rules reject wider rows before they reach the writer.
+MERGE_MAX_ATTRIBUTES = len(_SET_EXPRESSIONS) - 1
+_NAME_PLACEHOLDERS = tuple(f"#{i}" for i in range(MERGE_MAX_ATTRIBUTES))
+_VALUE_PLACEHOLDERS = tuple(f":{i}" for i in range(MERGE_MAX_ATTRIBUTES))
+
+
+def max_attributes(mode: WriteMode) -> int | None:
+    """The most attributes one row may have in `mode` (None: only the item-size limit applies)."""
+    return MERGE_MAX_ATTRIBUTES if mode == "merge" else None
+
+
+def request_for(row: Row, *, table_name: str, mode: WriteMode) -> tuple[str, dict[str, Any]]:
+    """The client method and parameters that write `row` on its own to `table_name` in `mode`."""
+    attributes = row.attributes
+    if mode == "replace":
+        return "put_item", {"TableName": table_name, "Item": item_of(row)}
+    if not attributes:
+        # DynamoDB accepts an UpdateItem without an update expression, but moto crashes on it; a put guarded by
+        # attribute_not_exists creates the bare item and leaves an existing one untouched, on both.
+        return "put_item", {
+            "TableName": table_name,
+            "Item": row.item_key,
+            "ConditionExpression": "attribute_not_exists(#k)",
+            "ExpressionAttributeNames": {"#k": next(iter(row.item_key))},
+        }
+    count = len(attributes)
+    return "update_item", {
+        "TableName": table_name,
+        "Key": row.item_key,
+        "UpdateExpression": _SET_EXPRESSIONS[count],
+        "ExpressionAttributeNames": dict(zip(_NAME_PLACEHOLDERS[:count], attributes, strict=True)),
+        "ExpressionAttributeValues": dict(zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True)),
+    }
+
+
+def item_of(row: Row) -> dict[str, Any]:
+    """The whole item `row` stands for (its key and attributes), as a put writes it."""
+    return {**row.item_key, **row.attributes}
+
+
+def put_size_of(row: Row) -> int:
+    """At least the bytes `row`'s put adds to a `BatchWriteItem` body as botocore sends it (non-ASCII escaped)."""
+    attributes = row.attributes
+    if not row.typed:
+        # One string key and string values, as without column types: the old arithmetic, at its old cost.
+        ((key_name, key_value),) = row.item_key.items()
+        chars = len(key_name) + len(key_value["S"]) + sum(map(len, attributes))
+        chars += sum(len(value["S"]) for value in attributes.values())
+        values = len(attributes) + 1
+    else:
+        key_chars, key_values = _measure(row.item_key)
+        chars, values = _measure(attributes)
+        chars += key_chars
+        values += key_values
+    if chars < _UNMEASURED_CHARS:
+        return 12 * chars + _ATTRIBUTE_OVERHEAD_BYTES * values + _PUT_OVERHEAD_BYTES
+    # botocore's own encoding: json.dumps with its defaults (ASCII only, ", " and ": " separators), binary
+    # values as base64 text
+    return len(json.dumps(item_of(row), default=_base64)) + _PUT_OVERHEAD_BYTES
+
+
+def _measure(values: Mapping[str, Any]) -> tuple[int, int]:
+    """The characters of the names and contents of `values` (DynamoDB values, nested ones included), and how many
+    values there are (each adds its type tag and punctuation, `_ATTRIBUTE_OVERHEAD_BYTES`)."""
+    chars = count = 0
+    for name, value in values.items():
+        value_chars, value_count = _measure_value(value)
+        chars += len(name) + value_chars
+        count += value_count
+    return chars, count
+
+
+def _measure_value(value: Mapping[str, Any]) -> tuple[int, int]:
+    (kind, content), *_ = value.items()
+    if kind in ("S", "N"):
+        return len(content), 1
+    if kind == "M":
+        chars, count = _measure(content)
+        return chars, count + 1
+    if kind == "L":
+        chars = count = 1
+        for element in content:
+            element_chars, element_count = _measure_value(element)
+            chars += element_chars
+            count += element_count
+        return chars, count
+    if kind == "B":
+        return 4 * len(content) // 3 + 4, 1
+    return 5, 1  # BOOL, NULL: at most `false`
+
+
+def _base64(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not a DynamoDB value")

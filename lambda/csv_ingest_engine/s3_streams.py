@@ -1,0 +1,174 @@
+"""S3 objects as streams: an object version's body read with its errors named, chunk objects put from a few
+threads while the file is read on, an object read in ranges, and an upload's body made as it is sent."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.jobs import AGAIN, FileJob
+from csv_ingest_engine.partitioning import chunk_key
+from csv_ingest_engine.reading import ReadableBytes
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef
+
+# Chunk objects being uploaded while the file is read on (each at most partitioning.MAX_CHUNK_BYTES).
+UPLOAD_THREADS = 4
+
+# Partial reports are read in ranges of this size, so Finish keeps no connection open per partition while it
+# merges (memory: one block per partition with rejected rows).
+REPORT_BLOCK_BYTES = 128 * 1024
+
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+
+
+@contextlib.contextmanager
+def object_body(s3: S3Client, job: FileJob) -> Iterator[ReadableBytes]:
+    """The object version's bytes as S3 streams them; a failed read fails the file, naming it."""
+    version = f" version {job.version_id}" if job.version_id else ""
+    try:
+        request: GetObjectRequestTypeDef = {"Bucket": job.bucket, "Key": job.key}
+        if job.version_id:
+            request["VersionId"] = job.version_id
+        response = s3.get_object(**request)
+    except (ClientError, BotoCoreError) as exc:
+        raise IngestError(
+            job.source,
+            f"could not read the object{version} ({exc}); it may have been deleted, or the partition function may "
+            "lack s3:GetObject and s3:GetObjectVersion on it. Nothing was written",
+        ) from exc
+    body = response["Body"]
+    try:
+        yield _CheckedBody(body, job.source, version)
+    finally:
+        body.close()
+
+
+class _CheckedBody:
+    """An S3 body whose read errors (a connection cut, a stalled read) fail the file with a message naming it."""
+
+    def __init__(self, body: ReadableBytes, source: str, version: str) -> None:
+        self._body = body
+        self._source = source
+        self._version = version
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._body.read(size)
+        except BotoCoreError as exc:
+            raise IngestError(
+                self._source,
+                f"the object{self._version} could not be read to its end ({exc}). Nothing was written to the "
+                f"table; {AGAIN}",
+            ) from exc
+
+
+class ChunkUploads:
+    """Puts chunk objects into the work bucket from a few threads while the file is read on. At most
+    UPLOAD_THREADS chunks are held (waiting or travelling) at once, so memory stays bounded; a failed put fails
+    the file."""
+
+    def __init__(self, s3: S3Client, work_bucket: str, job: FileJob, run_prefix: str) -> None:
+        self._s3 = s3
+        self._bucket = work_bucket
+        self._job = job
+        self._run_prefix = run_prefix
+        self._pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="csv-ingest-chunks")
+        self._in_flight: deque[tuple[str, Future[Any]]] = deque()
+
+    def __enter__(self) -> ChunkUploads:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def put(self, index: int, chunk: int, data: bytes) -> None:
+        while len(self._in_flight) >= UPLOAD_THREADS:
+            self._settle(*self._in_flight.popleft())
+        key = chunk_key(self._run_prefix, index, chunk)
+        future = self._pool.submit(
+            self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=CSV_CONTENT_TYPE
+        )
+        self._in_flight.append((key, future))
+
+    def wait(self) -> None:
+        """Return once every chunk is in the bucket."""
+        while self._in_flight:
+            self._settle(*self._in_flight.popleft())
+
+    def _settle(self, key: str, future: Future[Any]) -> None:
+        try:
+            future.result()
+        except (ClientError, BotoCoreError) as exc:
+            raise IngestError(
+                self._job.source,
+                f"could not write the partition chunk s3://{self._bucket}/{key} ({exc}); nothing was written to the "
+                "table. Check that the work bucket exists and that the partition function may s3:PutObject there, "
+                "then upload the file again",
+            ) from exc
+
+
+class Produced(io.RawIOBase):
+    """A readable stream of the byte strings an iterator produces (an upload's body, made as it is sent)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class RangedObject(io.RawIOBase):
+    """An S3 object read in ranges of REPORT_BLOCK_BYTES, one request per block, no connection held in between."""
+
+    def __init__(self, s3: S3Client, bucket: str, key: str) -> None:
+        super().__init__()
+        self._s3 = s3
+        self._bucket = bucket
+        self._key = key
+        self._position = 0
+        self._size: int | None = None
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            if self._size is not None and self._position >= self._size:
+                return 0
+            end = self._position + REPORT_BLOCK_BYTES - 1
+            response = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-{end}")
+            block = response["Body"].read()
+            content_range = response.get("ContentRange")  # bytes start-end/size
+            self._size = int(content_range.rsplit("/", 1)[1]) if content_range else self._position + len(block)
+            self._position += len(block)
+            self._pending = memoryview(block)
+            if not block:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size

@@ -1,0 +1,110 @@
+"""The S3-triggered function: S3 `ObjectCreated` event -> one summary entry per record.
+
+A file is ingested in this invocation (`one_invocation`), or, when its CSV text is larger than LARGE_FILE_BYTES
+(with a state machine configured), handed to the large-file state machine, once per upload (`jobs`). Logs are JSON
+with the object's bucket, key and version and a correlation id per file; counts go out as CloudWatch EMF metrics.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csv_ingest_engine.clients import s3_client, stepfunctions_client
+from csv_ingest_engine.constants import CSV_SUFFIXES
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.jobs import FileJob, start_execution
+from csv_ingest_engine.objects import last_bytes
+from csv_ingest_engine.one_invocation import ingest_object
+from csv_ingest_engine.partitioning import content_bytes
+from csv_ingest_engine.schema import gzipped
+from csv_ingest_engine.settings import Settings
+from csv_ingest_engine.telemetry import count_ingested, counted_failure, deadline, file_context, logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, Any]]]:
+    """Ingest every CSV object the event names; raise `IngestError` if any of them failed as a whole."""
+    settings = Settings.from_env()
+    should_stop = deadline(context)
+    files: list[dict[str, Any]] = []
+    errors: list[IngestError] = []
+    for record in S3Event(event).records:
+        entry, error = _handle_record(record, settings, should_stop)
+        files.append(entry)
+        if error is not None:
+            errors.append(error)
+    summary = {"files": files}
+    logger.info("summary", extra={"summary": summary})
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise IngestError(f"{len(errors)} files", "; ".join(str(error) for error in errors)) from errors[0]
+    return summary
+
+
+def _handle_record(
+    record: S3EventRecord, settings: Settings, should_stop: Callable[[], bool]
+) -> tuple[dict[str, Any], IngestError | None]:
+    bucket = record.s3.bucket.name
+    # S3 URL-encodes the key in events (a space arrives as "+").
+    key = unquote_plus(record.s3.get_object.key)
+    version_id = record.s3.get_object.version_id
+    entry: dict[str, Any] = {"bucket": bucket, "key": key, "version_id": version_id}
+
+    event_name = record.event_name
+    if not event_name.startswith("ObjectCreated:"):
+        return {**entry, "status": "skipped", "reason": f"event {event_name!r} is not ObjectCreated"}, None
+    if not key.lower().endswith(CSV_SUFFIXES):
+        return {**entry, "status": "skipped", "reason": "the key does not end in .csv or .csv.gz"}, None
+
+    source = f"s3://{bucket}/{key}"
+    # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
+    request_id = record.response_elements.get("x-amz-request-id") or str(uuid.uuid4())
+    with file_context(request_id, bucket, key, version_id):
+        try:
+            with counted_failure():
+                size = record.s3.get_object.size
+                if settings.state_machine_arn is not None and _content_bytes(bucket, key, version_id, size) > (
+                    settings.large_file_bytes
+                ):
+                    sequencer = record.s3.get_object.sequencer
+                    job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer)
+                    return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
+                entry.update(
+                    ingest_object(bucket, key, version_id, source=source, settings=settings, should_stop=should_stop)
+                )
+                logger.info(
+                    "file ingested",
+                    extra={"rows_written": entry["rows_written"], "rows_rejected": entry["rows_rejected"]},
+                )
+        except IngestError as error:
+            return {**entry, "status": "failed", "error": str(error)}, error
+    count_ingested(entry["rows_written"], entry["rows_rejected"])
+    return entry, None
+
+
+def _content_bytes(bucket: str, key: str, version_id: str | None, size: int) -> int:
+    """The object's CSV text's size, as `partitioning.content_bytes` estimates it (a `.gz` object's trailer read)."""
+    trailer = last_bytes(s3_client(), bucket, key, version_id, size) if gzipped(key) else None
+    return content_bytes(key, size, trailer)
+
+
+def _start_large_file(job: FileJob, state_machine_arn: str, settings: Settings) -> dict[str, Any]:
+    """Hand the object to the state machine, once per upload; Finish counts the file and its rows."""
+    started = start_execution(stepfunctions_client(), state_machine_arn, job)
+    message = "large file handed to the state machine"
+    if started.already:  # S3 delivered the event twice, or this invocation is a retry
+        message = "large file already handed to the state machine"
+    logger.info(
+        message,
+        extra={"size": job.size, "large_file_bytes": settings.large_file_bytes, "execution_arn": started.execution_arn},
+    )
+    return {"status": "started", "execution_arn": started.execution_arn}

@@ -1,0 +1,71 @@
+"""What every function tells CloudWatch: one JSON logger and one metrics set (Powertools), a file's context on every
+log line, and the counts of a file that went in or failed, written once for the trigger and the three tasks.
+
+Powertools reads the service name and metrics namespace from POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE,
+which the stack (and the demo and the tests) set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from csv_ingest_engine.constants import (
+    DEADLINE_MARGIN_MS,
+    METRIC_FILES_FAILED,
+    METRIC_FILES_PROCESSED,
+    METRIC_ROWS_REJECTED,
+    METRIC_ROWS_WRITTEN,
+)
+from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.rules import Rejection
+
+logger = Logger()
+metrics = Metrics()
+
+
+def deadline(context: LambdaContext) -> Callable[[], bool]:
+    """True once the invocation is within DEADLINE_MARGIN_MS of its timeout: time to stop and report."""
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < DEADLINE_MARGIN_MS
+
+    return should_stop
+
+
+@contextlib.contextmanager
+def file_context(correlation_id: str, bucket: str, key: str, version_id: str | None, **extra: Any) -> Iterator[None]:
+    """The object's bucket, key and version on every log line, and `correlation_id` (S3's request id, or the
+    execution's name, so that the logs of all the tasks of one file read together)."""
+    logger.set_correlation_id(correlation_id)
+    with logger.append_context_keys(bucket=bucket, object_key=key, version_id=version_id, **extra):
+        yield
+
+
+@contextlib.contextmanager
+def counted_failure() -> Iterator[None]:
+    """A file that fails as a whole (`IngestError`) is logged with its error and counted in FilesFailed; the error
+    goes on."""
+    try:
+        yield
+    except IngestError as error:
+        logger.error("file failed", extra={"error": str(error)})
+        metrics.add_metric(name=METRIC_FILES_FAILED, unit=MetricUnit.Count, value=1)
+        raise
+
+
+def count_ingested(rows_written: int, rows_rejected: int) -> None:
+    """A file that went in: FilesProcessed, RowsWritten, RowsRejected."""
+    metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=rows_written)
+    metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=rows_rejected)
+
+
+def log_rejection(rejection: Rejection) -> None:
+    """A rejected row's line, key and reason (never its other cells) on the function's log."""
+    logger.warning("row rejected", extra={"line": rejection.line, "key": rejection.key, "reason": rejection.reason})

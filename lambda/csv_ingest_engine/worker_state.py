@@ -1,0 +1,49 @@
+"""What a write session keeps per worker (its queue, the chunks handed to it, its counts and settled line) and the
+totals it returns, each piece with one owner (the comments say whose)."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+from csv_ingest_engine.rules import Row
+
+QUEUE_DEPTH = 4
+
+
+@dataclass(eq=False)
+class WorkerState:
+    queue: queue.Queue[list[Row] | None]
+    # The submitting thread's own: the next chunk, and the last chunks handed over. A worker holds at most the
+    # chunk it works on, the one its current batch began in and a full queue, and after the session stops at most
+    # one more reaches it: from these the submitting thread finds the first row a worker has not settled.
+    pending: list[Row] = field(default_factory=list)
+    handed: deque[list[Row]] = field(default_factory=lambda: deque(maxlen=QUEUE_DEPTH + 3))
+    # The worker's own, written under the session's lock: its counts, and the line before which all its rows are
+    # settled (written, rejected or failed).
+    written: int = 0
+    rejected: int = 0
+    failed: int = 0
+    settled_before: int = 0
+    # The worker's own, no lock: requests failed since it last wrote (kept off the per-row path: `written` then),
+    # and whether it has taken its end-of-input marker.
+    failures_in_a_row: int = 0
+    written_at_last_failure: int = 0
+    input_done: bool = False
+    thread: threading.Thread | None = None
+
+
+@dataclass
+class WriteTotals:
+    """Counts for one file's writes, exact under concurrency.
+
+    `first_unsent_line` is the first line not known to be written, rejected or failed when the session stopped
+    early (cancelled, or `close` gave up at the deadline); None when every row was settled.
+    """
+
+    written: int = 0
+    rejected: int = 0
+    failed: int = 0
+    first_unsent_line: int | None = None
