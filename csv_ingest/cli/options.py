@@ -189,14 +189,15 @@ def file_options(*, table: Decorator | None = None, writing: Sequence[Decorator]
             _refuse_rejects_on_input(options.rejects, options.source)
             command(options, **params)
 
+        # load: where the table is, then how to write to it; validate: the rules it checks by, then where AWS is.
+        aws_and_mode = [aws_options, mode_option] if table is not None else [mode_option, aws_options]
         decorators: list[Decorator] = [
             source_argument,
             *([table] if table is not None else []),
             key_column_option,
             schema_options,
             format_options,
-            aws_options,
-            mode_option,
+            *aws_and_mode,
             *writing,
             rejects_option,
             json_option,

@@ -47,6 +47,12 @@ def engine_function(
     architecture. The role may write to the function's log group and nothing else; whoever composes it grants the
     data access.
     """
+    if not (LAMBDA_DIR / "handler.py").is_file():
+        raise FileNotFoundError(
+            f"the functions' code asset, {LAMBDA_DIR} (handler.py, the engine and requirements.txt), is not there: "
+            "the constructs build the functions from a checkout of csv-ingest, which an installed wheel is not. "
+            "Install the checkout itself (pip install -e '<checkout>[cdk]') in the app's environment"
+        )
     log_group = logs.LogGroup(
         scope, f"{id_}Logs", retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY
     )
