@@ -1,5 +1,6 @@
 """The large-file path in the tests' account: the work bucket, the state machine and its functions in moto (the
-emulator's `create_large_file_flow`, run in process by its `lambda_in_process`: `csv_ingest.local`), and a file sent through it."""
+emulator's `create_large_file_flow`, run in process by its `lambda_in_process`: `csv_ingest.local`), and a file
+sent through it."""
 
 from __future__ import annotations
 
