@@ -190,7 +190,7 @@ def file_options(*, table: Decorator | None = None, writing: Sequence[Decorator]
             command(options, **params)
 
         # load: where the table is, then how to write to it; validate: the rules it checks by, then where AWS is.
-        aws_and_mode = [aws_options, mode_option] if table is not None else [mode_option, aws_options]
+        aws_and_mode: list[Decorator] = [aws_options, mode_option] if table is not None else [mode_option, aws_options]
         decorators: list[Decorator] = [
             source_argument,
             *([table] if table is not None else []),

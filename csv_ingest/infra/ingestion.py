@@ -69,7 +69,7 @@ class IngestionFunction(Construct):
             handler=HANDLER_TRIGGER,
             environment={
                 ENV_TABLE_NAME: table_name,
-                **config.to_env("reading", "writing", "routing"),
+                **config.for_function(HANDLER_TRIGGER),
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
                 ENV_STATE_MACHINE_ARN: state_machine_arn,
             },

@@ -65,7 +65,7 @@ class LargeFileFlow(Construct):
             self,
             "PartitionFunction",
             handler=HANDLER_PARTITION,
-            environment={ENV_WORK_BUCKET: work_bucket_name, **config.to_env("reading", "partitioning")},
+            environment={ENV_WORK_BUCKET: work_bucket_name, **config.for_function(HANDLER_PARTITION)},
             sizing=sizing,
         )
         self.ingest_partition = engine_function(
@@ -74,7 +74,7 @@ class LargeFileFlow(Construct):
             handler=HANDLER_INGEST_PARTITION,
             environment={
                 ENV_WORK_BUCKET: work_bucket_name,
-                **config.to_env("reading", "writing"),
+                **config.for_function(HANDLER_INGEST_PARTITION),
                 ENV_TABLE_NAME: table_name,
             },
             sizing=sizing,
@@ -85,7 +85,7 @@ class LargeFileFlow(Construct):
             handler=HANDLER_FINISH,
             environment={
                 ENV_WORK_BUCKET: work_bucket_name,
-                **config.to_env("reading"),
+                **config.for_function(HANDLER_FINISH),
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
             },
             sizing=sizing,

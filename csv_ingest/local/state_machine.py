@@ -12,17 +12,14 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from csv_ingest_engine.config import schema_environment
+from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
-    ENV_PARTITION_BYTES,
     ENV_REJECTS_BUCKET,
     ENV_TABLE_NAME,
     ENV_WORK_BUCKET,
-    ENV_WRITE_CONCURRENCY,
-    ENV_WRITE_MODE,
     HANDLER_FINISH,
     HANDLER_INGEST_PARTITION,
     HANDLER_PARTITION,
@@ -70,19 +67,22 @@ def create_large_file_flow(
     boto3.client("s3").create_bucket(Bucket=work_bucket)
     iam, functions = boto3.client("iam"), boto3.client("lambda")
     role = iam.create_role(RoleName="csv-ingest-demo", AssumeRolePolicyDocument=json.dumps(_LAMBDA_TRUST))["Role"]
-    work = {
-        ENV_WORK_BUCKET: work_bucket,
-        **schema_environment(schema or Schema.keyed_on(key_column), fmt or CsvFormat()),
+    config = EngineConfig(
+        schema=schema or Schema.keyed_on(key_column),
+        fmt=fmt or CsvFormat(),
+        write_mode=write_mode,
+        write_concurrency=write_concurrency,
+        partition_bytes=partition_bytes,
+    )
+    # What the stack gives each task: the work bucket, the resources it is told of, its parts of the configuration.
+    resources = {
+        HANDLER_PARTITION: {},
+        HANDLER_INGEST_PARTITION: {ENV_TABLE_NAME: table_name},
+        HANDLER_FINISH: {ENV_REJECTS_BUCKET: rejects_bucket},
     }
     environments = {
-        HANDLER_PARTITION: {**work, ENV_PARTITION_BYTES: str(partition_bytes)},
-        HANDLER_INGEST_PARTITION: {
-            **work,
-            ENV_TABLE_NAME: table_name,
-            ENV_WRITE_MODE: write_mode,
-            ENV_WRITE_CONCURRENCY: str(write_concurrency),
-        },
-        HANDLER_FINISH: {**work, ENV_REJECTS_BUCKET: rejects_bucket},
+        handler: {ENV_WORK_BUCKET: work_bucket, **own, **config.for_function(handler)}
+        for handler, own in resources.items()
     }
     arns = {}
     for entry_point, variables in environments.items():

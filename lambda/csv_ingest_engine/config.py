@@ -37,6 +37,10 @@ from csv_ingest_engine.constants import (
     ENV_SORT_KEY_TYPE,
     ENV_WRITE_CONCURRENCY,
     ENV_WRITE_MODE,
+    HANDLER_FINISH,
+    HANDLER_INGEST_PARTITION,
+    HANDLER_PARTITION,
+    HANDLER_TRIGGER,
     WRITE_MODES,
     WriteMode,
 )
@@ -46,6 +50,13 @@ from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaErro
 # (`reading`: the key schema, the column types, the format); those that write are told how (`writing`); the trigger
 # is told which files are large (`routing`) and the partition task how large a partition is (`partitioning`).
 EnvPart = Literal["reading", "writing", "routing", "partitioning"]
+# The parts each entry point is told, by its handler name: what the stack and the demo put in its environment.
+ENV_PARTS: dict[str, tuple[EnvPart, ...]] = {
+    HANDLER_TRIGGER: ("reading", "writing", "routing"),
+    HANDLER_PARTITION: ("reading", "partitioning"),
+    HANDLER_INGEST_PARTITION: ("reading", "writing"),
+    HANDLER_FINISH: ("reading",),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,6 +80,10 @@ class EngineConfig:
     def key_column(self) -> str:
         """The partition key's column (the schema's)."""
         return self.schema.partition_key.name
+
+    def for_function(self, handler: str) -> dict[str, str]:
+        """The variables of the function running `handler.<handler>`: the parts of ENV_PARTS[handler]."""
+        return self.to_env(*ENV_PARTS[handler])
 
     def to_env(self, *parts: EnvPart) -> dict[str, str]:
         """The variables that tell a function these parts of the configuration (all of them without `parts`)."""
