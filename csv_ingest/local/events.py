@@ -5,7 +5,9 @@ The demo, the benchmark and the tests all build their events and contexts here.
 
 from __future__ import annotations
 
+import itertools
 import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +48,11 @@ class DemoContext(LambdaContext):
         return self.remaining_ms
 
 
+# S3's sequencers grow with each event about a key (events built here are given one from this count, so that an
+# upload built later is the newer one, as S3 would say).
+_sequencers = itertools.count(time.time_ns())
+
+
 def s3_record(
     bucket: str,
     key: str,
@@ -55,21 +62,25 @@ def s3_record(
     *,
     event_name: str = "ObjectCreated:Put",
     request_id: str | None = None,
+    event_time: datetime | None = None,
+    sequencer: str | None = None,
 ) -> dict[str, Any]:
     """One record of an S3 event notification (event structure version 2.1), key URL-encoded as S3 does.
 
     The one S3 event builder in the repository. `version_id` None is a bucket without versioning (S3 leaves the
-    field out); `request_id` is S3's `x-amz-request-id`, which the handler logs as the correlation id.
+    field out); `request_id` is S3's `x-amz-request-id`, which the handler logs as the correlation id; `event_time`
+    (default: now) and `sequencer` (default: the next of a growing count) order the uploads.
     """
     obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag}
     if version_id is not None:
         obj["versionId"] = version_id
-    obj["sequencer"] = f"{uuid.uuid4().int % 16**18:018X}"
+    obj["sequencer"] = sequencer if sequencer is not None else f"{next(_sequencers):018X}"
+    moment = event_time or datetime.now(UTC)
     return {
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "eventTime": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "eventTime": moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "eventName": event_name,
         "userIdentity": {"principalId": "AWS:AIDAJDPLRKLG7UEXAMPLE"},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -98,6 +109,8 @@ def object_created_event(
     etag: str = EMPTY_ETAG,
     *,
     request_id: str | None = None,
+    event_time: datetime | None = None,
 ) -> dict[str, Any]:
     """The event S3 sends for one `PutObject`; an event for several objects is `{"Records": [s3_record(...), ...]}`."""
-    return {"Records": [s3_record(bucket, key, version_id, size, etag, request_id=request_id)]}
+    record = s3_record(bucket, key, version_id, size, etag, request_id=request_id, event_time=event_time)
+    return {"Records": [record]}

@@ -1,4 +1,5 @@
-"""What one call to DynamoDB came to: done, a refusal about the row, too large, worth sending again, or fatal."""
+"""What one call to DynamoDB came to: done, its condition not met, a refusal about the row, too large, worth sending
+again, or fatal."""
 
 from __future__ import annotations
 
@@ -45,6 +46,9 @@ class Answer(enum.Enum):
     """What one call to DynamoDB came to."""
 
     DONE = enum.auto()
+    # The request's condition did not hold: the item holds a newer upload's stamp (the row is superseded), or, for a
+    # key-only row written without stamps, the item exists (nothing to change).
+    CONDITION_FAILED = enum.auto()
     ROW_REFUSED = enum.auto()  # about the row itself: reject it, go on
     TOO_LARGE = enum.auto()  # HTTP 413: the request is over DynamoDB's size limit
     TRANSIENT = enum.auto()  # throttled, busy or unreachable: send it again
@@ -58,7 +62,7 @@ def call(send: Callable[..., Any], params: dict[str, Any]) -> tuple[Answer, dict
     except ClientError as exc:
         code, message = _error(exc)
         if code == "ConditionalCheckFailedException":
-            return Answer.DONE, {}, ""  # a key-only row whose item exists: nothing to change
+            return Answer.CONDITION_FAILED, {}, ""
         if _is_too_large(exc, code):
             return Answer.TOO_LARGE, {}, message
         if _is_row_refusal(code, message):

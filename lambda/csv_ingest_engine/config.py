@@ -24,6 +24,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_COLUMN_TYPES,
@@ -32,6 +33,8 @@ from csv_ingest_engine.constants import (
     ENV_KEY_COLUMN,
     ENV_KEY_TYPE,
     ENV_LARGE_FILE_BYTES,
+    ENV_ORDER_ATTRIBUTE,
+    ENV_ORDERING,
     ENV_PARTITION_BYTES,
     ENV_SORT_KEY_COLUMN,
     ENV_SORT_KEY_TYPE,
@@ -44,10 +47,12 @@ from csv_ingest_engine.constants import (
     WRITE_MODES,
     WriteMode,
 )
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
 
 # The parts of the configuration a function may be told, each its own variables: every function reads rows
-# (`reading`: the key schema, the column types, the format); those that write are told how (`writing`); the trigger
+# (`reading`: the key schema, the column types, the format, and the order attribute, which no column may be named
+# and which counts toward an item's size); those that write are told how (`writing`); the trigger
 # is told which files are large (`routing`) and the partition task how large a partition is (`partitioning`).
 EnvPart = Literal["reading", "writing", "routing", "partitioning"]
 # The parts each entry point is told, by its handler name: what the stack and the demo put in its environment.
@@ -75,11 +80,18 @@ class EngineConfig:
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
     # The target size of one of the state machine's partitions.
     partition_bytes: int = DEFAULT_PARTITION_BYTES
+    # The attribute that carries each item's upload order, so that an older upload never overwrites a newer one's
+    # rows (None: ordering off, unconditional writes; see `ordering`).
+    order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE
 
     @property
     def key_column(self) -> str:
         """The partition key's column (the schema's)."""
         return self.schema.partition_key.name
+
+    def ordering(self, stamp: str) -> Ordering | None:
+        """How the writes of an upload stamped `stamp` are ordered (None with ordering off)."""
+        return None if self.order_attribute is None else Ordering(self.order_attribute, stamp)
 
     def for_function(self, handler: str) -> dict[str, str]:
         """The variables of the function running `handler.<handler>`: the parts of ENV_PARTS[handler]."""
@@ -90,7 +102,7 @@ class EngineConfig:
         variables: dict[str, str] = {}
         for part in parts or ("reading", "writing", "routing", "partitioning"):
             if part == "reading":
-                variables |= schema_environment(self.schema, self.fmt)
+                variables |= schema_environment(self.schema, self.fmt) | ordering_environment(self.order_attribute)
             elif part == "writing":
                 variables |= {ENV_WRITE_MODE: self.write_mode, ENV_WRITE_CONCURRENCY: str(self.write_concurrency)}
             elif part == "routing":
@@ -111,6 +123,7 @@ class EngineConfig:
             # 0 sends every file to the state machine (the demo's --large-file-bytes 0).
             large_file_bytes=_whole_number(ENV_LARGE_FILE_BYTES, DEFAULT_LARGE_FILE_BYTES, minimum=0),
             partition_bytes=_whole_number(ENV_PARTITION_BYTES, DEFAULT_PARTITION_BYTES, minimum=1),
+            order_attribute=_order_attribute(),
         )
 
 
@@ -134,6 +147,13 @@ def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
     if csv_format.encoding != DEFAULT_ENCODING:
         variables[ENV_CSV_ENCODING] = csv_format.encoding
     return variables
+
+
+def ordering_environment(order_attribute: str | None) -> dict[str, str]:
+    """The variables that tell a function the order attribute (left out at its default, like the schema's)."""
+    if order_attribute is None:
+        return {ENV_ORDERING: "off"}
+    return {} if order_attribute == DEFAULT_ORDER_ATTRIBUTE else {ENV_ORDER_ATTRIBUTE: order_attribute}
 
 
 # None: the process's own environment.
@@ -195,6 +215,19 @@ def _format() -> CsvFormat:
             delimiter=schemas.delimiter(variables.get(ENV_CSV_DELIMITER), origin=ENV_CSV_DELIMITER),
             encoding=schemas.encoding(variables.get(ENV_CSV_ENCODING), origin=ENV_CSV_ENCODING),
         )
+    except SchemaError as exc:
+        raise RuntimeError(str(exc)) from None
+
+
+def _order_attribute() -> str | None:
+    variables = environment()
+    ordering = variables.get(ENV_ORDERING) or "on"
+    if ordering not in ("on", "off"):
+        raise RuntimeError(f"{ENV_ORDERING} must be on or off, not {ordering!r}")
+    if ordering == "off":
+        return None
+    try:
+        return schemas.order_attribute(variables.get(ENV_ORDER_ATTRIBUTE), origin=ENV_ORDER_ATTRIBUTE)
     except SchemaError as exc:
         raise RuntimeError(str(exc)) from None
 

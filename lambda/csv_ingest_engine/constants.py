@@ -51,6 +51,14 @@ METRIC_ROWS_WRITTEN: Final = "RowsWritten"
 METRIC_ROWS_REJECTED: Final = "RowsRejected"
 METRIC_FILES_PROCESSED: Final = "FilesProcessed"
 METRIC_FILES_FAILED: Final = "FilesFailed"
+METRIC_ROWS_SUPERSEDED: Final = "RowsSuperseded"
+
+# Attributes the pipeline adds to items for its own bookkeeping start with this, so that users and tools can tell
+# them from a file's columns (and `--export` and the demo leave them out).
+BOOKKEEPING_PREFIX: Final = "_csv_ingest"
+# The attribute that carries, on every item written, the order stamp of the upload that last wrote it: a row of an
+# older upload does not overwrite it (see `ordering`). Its name is a setting (context order_attribute).
+DEFAULT_ORDER_ATTRIBUTE: Final = f"{BOOKKEEPING_PREFIX}_order"
 
 # The functions' environment: set by the stack from resource attributes, read by `settings` (one class per function).
 ENV_TABLE_NAME: Final = "TABLE_NAME"
@@ -66,6 +74,9 @@ ENV_COLUMN_TYPES: Final = "COLUMN_TYPES"
 # The files' format (see DELIMITERS and ENCODINGS).
 ENV_CSV_DELIMITER: Final = "CSV_DELIMITER"
 ENV_CSV_ENCODING: Final = "CSV_ENCODING"
+# "off": no order stamp on the items, and no condition on the writes (left out when on, the default).
+ENV_ORDERING: Final = "ORDERING"
+ENV_ORDER_ATTRIBUTE: Final = "ORDER_ATTRIBUTE"
 # The large-file path (Step Functions): the trigger function starts the state machine for objects over the
 # threshold; the partition task cuts the file into partition objects in the work bucket.
 ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"

@@ -16,6 +16,7 @@ class IngestError(Exception):
         rows_written: int | None = None,
         rows_rejected: int = 0,
         rows_failed: int = 0,
+        rows_superseded: int = 0,
     ) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
@@ -23,11 +24,12 @@ class IngestError(Exception):
         self.rows_written = rows_written
         self.rows_rejected = rows_rejected
         self.rows_failed = rows_failed
+        self.rows_superseded = rows_superseded
 
 
 class IngestStopped(IngestError):
     """`should_stop` turned true (the Lambda's deadline, Ctrl-C): the rows before `first_missing_line` are settled
-    (written, rejected or failed); from it on, some may be missing. Ingesting the file again is safe."""
+    (written, superseded, rejected or failed); from it on, some may be missing. Ingesting the file again is safe."""
 
     def __init__(
         self,
@@ -38,9 +40,15 @@ class IngestStopped(IngestError):
         rows_rejected: int,
         rows_failed: int,
         first_missing_line: int,
+        rows_superseded: int = 0,
     ) -> None:
         super().__init__(
-            source, problem, rows_written=rows_written, rows_rejected=rows_rejected, rows_failed=rows_failed
+            source,
+            problem,
+            rows_written=rows_written,
+            rows_rejected=rows_rejected,
+            rows_failed=rows_failed,
+            rows_superseded=rows_superseded,
         )
         self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line

@@ -46,6 +46,7 @@ def finish_file(
     reported = [result for result in results.values() if isinstance(result, PartitionResult)]
     written = sum(result.rows_written for result in reported)
     rejected = sum(result.rows_rejected for result in reported)
+    superseded = sum(result.rows_superseded for result in reported)
     # Only the reports that were written: one that is missing fails its partition (see `_problem`), not the
     # report of every other partition.
     partial_reports = [
@@ -64,6 +65,7 @@ def finish_file(
         "status": "ingested",
         "rows_written": written,
         "rows_rejected": rejected,
+        "rows_superseded": superseded,
         "partitions": len(entries),
     }
     if report_uri:
@@ -116,11 +118,11 @@ def _problem(entry: PartitionItem, result: PartitionResult | str) -> str | None:
         return f"{name} could not write {result.rows_failed:,} rows before retries ran out (the table throttled)"
     if result.rows_rejected and result.rejects_report is None:
         return f"{name} rejected {result.rows_rejected:,} rows but left no report of them"
-    settled = result.rows_written + result.rows_rejected
+    settled = result.rows_written + result.rows_rejected + result.rows_superseded
     if settled != entry.rows:
         return (
             f"{name} settled {settled:,} of its rows ({result.rows_written:,} written, "
-            f"{result.rows_rejected:,} rejected)"
+            f"{result.rows_rejected:,} rejected, {result.rows_superseded:,} superseded)"
         )
     return None
 

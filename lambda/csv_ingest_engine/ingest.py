@@ -35,11 +35,14 @@ class FileResult:
 
     `rows_failed` are rows the table did not take in time (it took no write at all for the writer's patience);
     they are also in `rows_rejected`'s report, marked as such, and loading them again later will work.
+    `rows_superseded` are rows whose item holds a newer upload's: they were right not to be written.
     """
 
     rows_written: int = 0
     rows_rejected: int = 0
     rows_failed: int = 0
+    # Rows not written because their item holds a newer upload's (see `ordering`): not a failure, not rejected.
+    rows_superseded: int = 0
     # Columns given a type that the file does not have: worth a warning (a typo?), not a failure, since one
     # configuration serves many files.
     untyped_columns: tuple[str, ...] = ()
@@ -52,16 +55,19 @@ def check_file(
     key_column: str = DEFAULT_KEY_COLUMN,
     schema: Schema | None = None,
     fmt: CsvFormat | None = None,
+    order_attribute: str | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[Header, int]:
     """The first pass: read the whole file and check its header; return the header and the number of records.
 
     Raises `IngestError` for anything that fails the file as a whole, before a single row is written, and
-    `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile. `schema` and `fmt`
-    as for `ingest_file`.
+    `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile. `schema`, `fmt` and
+    `order_attribute` as for `ingest_file`.
     """
     records = read_records(path, source=source, fmt=fmt)
-    header = _header(records, source=source, schema=schema or Schema.keyed_on(key_column), fmt=fmt)
+    header = _header(
+        records, source=source, schema=schema or Schema.keyed_on(key_column), fmt=fmt, order_attribute=order_attribute
+    )
     count = 0
     for count, _record in enumerate(records, start=1):
         if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
@@ -78,6 +84,7 @@ def ingest_file(
     fmt: CsvFormat | None = None,
     writer: TableWriter | None,
     mode: WriteMode = DEFAULT_WRITE_MODE,
+    order_attribute: str | None = None,
     on_reject: Callable[[Rejection], None] | None = None,
     report: RejectsReport | None = None,
     on_progress: Callable[[int, int], None] | None = None,
@@ -88,11 +95,11 @@ def ingest_file(
     `schema` is the table's key and the columns' types (default: a string key in `key_column`, strings as
     written); `fmt` the file's delimiter and encoding (default: comma-separated UTF-8; a `.gz` file is gunzipped).
 
-    With `writer=None` nothing is sent: the file is only checked against the rules of `mode` (a writer brings its
-    own mode). Each rejected row goes to `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is
-    called now and then. When `should_stop()` turns true (asked every few hundred rows, and by the writer while it
-    waits), reading and writing stop within the writer's grace, and `IngestStopped` names the first line that may
-    be missing.
+    With `writer=None` nothing is sent: the file is only checked against the rules of `mode`, for writes stamped
+    in `order_attribute` (None: unstamped); a writer brings its own mode and ordering. Each rejected row goes to
+    `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
+    `should_stop()` turns true (asked every few hundred rows, and by the writer while it waits), reading and writing
+    stop within the writer's grace, and `IngestStopped` names the first line that may be missing.
 
     Raises `IngestError` for a problem with the whole file (header, encoding, the table itself); a problem in the
     file itself is found by a first pass, before anything is written. Rows written before a later error (the table,
@@ -100,10 +107,13 @@ def ingest_file(
     """
     schema = schema or Schema.keyed_on(key_column)
     if writer is not None:
-        check_file(path, source=source, schema=schema, fmt=fmt, should_stop=should_stop)
+        order_attribute = writer.ordering.attribute if writer.ordering is not None else None
+        check_file(
+            path, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute, should_stop=should_stop
+        )
     run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
     records = read_records(path, source=source, fmt=fmt, on_progress=run.progress if on_progress is not None else None)
-    header = _header(records, source=source, schema=schema, fmt=fmt)
+    header = _header(records, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute)
     try:
         return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
     finally:
@@ -128,14 +138,24 @@ def ingest_records(
     Raises as `ingest_file` does, naming `source`; `IngestStopped.first_missing_line` is a line of the file, and
     rows of this partition only before it are settled.
     """
+    if (writer.ordering is None) != (header.reserved_bytes == 0):
+        raise ValueError("the header was parsed for another ordering than the writer's: pass it its order_attribute")
     run = _Run(source=source, on_reject=on_reject, report=report, on_rows=on_rows)
     return run.execute(iter(records), header, writer=writer, mode=writer.mode, should_stop=should_stop)
 
 
-def _header(records: Iterator[Record], *, source: str, schema: Schema, fmt: CsvFormat | None) -> Header:
+def _header(
+    records: Iterator[Record], *, source: str, schema: Schema, fmt: CsvFormat | None, order_attribute: str | None
+) -> Header:
     first = next(records, None)
     delimiter = (fmt or CsvFormat()).delimiter
-    return parse_header(first.cells if first else None, schema=schema, source=source, delimiter=delimiter)
+    return parse_header(
+        first.cells if first else None,
+        schema=schema,
+        source=source,
+        delimiter=delimiter,
+        order_attribute=order_attribute,
+    )
 
 
 class _Run:
@@ -173,12 +193,16 @@ class _Run:
         if self._report is not None:
             self._report.header(header.columns)
         if writer is None:
-            self.check(records, header, max_attributes(mode), should_stop)
+            self.check(records, header, max_attributes(mode, ordered=header.reserved_bytes > 0), should_stop)
             totals = WriteTotals(written=self.accepted)
         else:
             totals = self.write(records, header, writer, should_stop)
         result = FileResult(
-            totals.written, self.rejected + totals.rejected + totals.failed, totals.failed, header.untyped
+            totals.written,
+            self.rejected + totals.rejected + totals.failed,
+            totals.failed,
+            totals.superseded,
+            header.untyped,
         )
         _raise_for_outcome(self.source, result, self, totals, writer, header.schema)
         return result
@@ -228,7 +252,8 @@ class _Run:
     ) -> WriteTotals:
         session = writer.session(self.reject, should_stop=should_stop)
         try:
-            for row in self.rows(records, header, max_attributes(writer.mode), should_stop):
+            row_limit = max_attributes(writer.mode, ordered=writer.ordering is not None)
+            for row in self.rows(records, header, row_limit, should_stop):
                 session.submit(row)
         except WriteFailed as exc:
             self.fatal = exc
@@ -258,6 +283,7 @@ def _raise_for_outcome(
         "rows_written": result.rows_written,
         "rows_rejected": result.rows_rejected,
         "rows_failed": result.rows_failed,
+        "rows_superseded": result.rows_superseded,
     }
     if run.fatal is not None and writer is not None:
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
@@ -330,5 +356,6 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         rows_written=result.rows_written,
         rows_rejected=result.rows_rejected,
         rows_failed=result.rows_failed,
+        rows_superseded=result.rows_superseded,
         first_missing_line=before_line,
     )

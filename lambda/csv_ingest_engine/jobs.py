@@ -51,11 +51,16 @@ class FileJob:
     version_id: str | None
     size: int
     work_prefix: str  # "<execution name>/": every work object of this execution is under it, one run prefix each
+    # The upload's order stamp, which every write carries (see `ordering`). None only in the input of an execution
+    # started before uploads were ordered: its rows are then ordered as of when they are written.
+    order: str | None = None
 
     @classmethod
-    def for_upload(cls, bucket: str, key: str, version_id: str | None, *, size: int, sequencer: str) -> FileJob:
+    def for_upload(
+        cls, bucket: str, key: str, version_id: str | None, *, size: int, sequencer: str, order: str
+    ) -> FileJob:
         name = execution_name(bucket, key, version_id, sequencer)
-        return cls(bucket=bucket, key=key, version_id=version_id, size=size, work_prefix=f"{name}/")
+        return cls(bucket=bucket, key=key, version_id=version_id, size=size, work_prefix=f"{name}/", order=order)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> FileJob:
@@ -65,6 +70,7 @@ class FileJob:
             version_id=_version_id(event),
             size=event_field(event, "size", int),
             work_prefix=event_field(event, "work_prefix", str),
+            order=_optional_field(event, "order", str),
         )
 
     @property
@@ -146,6 +152,7 @@ class PartitionItem:
     index: int
     chunks: int
     rows: int
+    order: str | None = None  # the job's (see `FileJob.order`)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PartitionItem:
@@ -158,6 +165,7 @@ class PartitionItem:
             index=event_field(event, "index", int),
             chunks=event_field(event, "chunks", int),
             rows=event_field(event, "rows", int),
+            order=_optional_field(event, "order", str),
         )
 
     @property
@@ -169,7 +177,8 @@ class PartitionItem:
 class PartitionResult:
     """What a worker did with its partition (`results/pNNNNN.json` in the work bucket, and its return value).
 
-    `rows_rejected` counts `rows_failed` too, as on the one-invocation path. `error` says why the partition did not
+    `rows_rejected` counts `rows_failed` too, as on the one-invocation path; `rows_superseded` are rows whose item
+    holds a newer upload's. `error` says why the partition did not
     finish (None: it did); rows from `first_missing_line` on may then be missing, when it is known.
     `rejects_report` is the work bucket key of the partial rejects report, set only once it is written.
     """
@@ -181,6 +190,7 @@ class PartitionResult:
     first_missing_line: int | None
     error: str | None
     rejects_report: str | None = None
+    rows_superseded: int = 0
 
     @classmethod
     def from_json(cls, data: Any) -> PartitionResult:
@@ -194,6 +204,7 @@ class PartitionResult:
             first_missing_line=_optional_field(data, "first_missing_line", int),
             error=_optional_field(data, "error", str),
             rejects_report=_optional_field(data, "rejects_report", str),
+            rows_superseded=_optional_field(data, "rows_superseded", int) or 0,
         )
 
     def as_dict(self) -> dict[str, Any]:

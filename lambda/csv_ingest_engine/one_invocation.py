@@ -29,9 +29,11 @@ def ingest_object(
     *,
     source: str,
     settings: Settings,
+    order: str,
     should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
-    """Download exactly the version the event names and ingest it; rejected rows go to the reports bucket."""
+    """Download exactly the version the event names and ingest it, its writes stamped with the upload's `order` (see
+    `ordering`); rejected rows go to the reports bucket."""
     # The report's own temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with (
         downloaded(s3_client(), bucket, key, version_id) as path,
@@ -49,6 +51,7 @@ def ingest_object(
                     table_name=settings.table_name,
                     concurrency=settings.write_concurrency,
                     mode=settings.write_mode,
+                    ordering=settings.engine.ordering(order),
                 ),
                 on_reject=log_rejection,
                 report=report,
@@ -65,7 +68,12 @@ def ingest_object(
         report_uri = upload_report(report, source, key, version_id, settings)
     if result.untyped_columns:
         logger.warning(UNTYPED_COLUMNS, extra={"columns": list(result.untyped_columns)})
-    summary = {"status": "ingested", "rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+    summary = {
+        "status": "ingested",
+        "rows_written": result.rows_written,
+        "rows_rejected": result.rows_rejected,
+        "rows_superseded": result.rows_superseded,
+    }
     if report_uri:
         summary["rejects_report"] = report_uri
     return summary

@@ -16,6 +16,7 @@ from csv_ingest_engine.errors import IngestError, IngestStopped
 from csv_ingest_engine.ingest import ingest_records
 from csv_ingest_engine.jobs import PartitionItem, PartitionResult
 from csv_ingest_engine.objects import temporary_path
+from csv_ingest_engine.ordering import now, stamp
 from csv_ingest_engine.partitioning import chunk_key, read_chunk, rejects_key, result_key
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.reports import RejectsReport
@@ -46,6 +47,7 @@ def ingest_one_partition(
         table_name=settings.table_name,
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
+        ordering=settings.engine.ordering(item.order or stamp(now())),
     )
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with temporary_path() as report_path, RejectsReport(report_path) as report:
@@ -75,10 +77,23 @@ def _ingest_chunks(
     def failed(error: str, first_missing_line: int | None, counts: IngestError) -> PartitionResult:
         """The partition failed: the counts of then (none before the first write)."""
         written = counts.rows_written or 0
-        return PartitionResult(item.index, written, counts.rows_rejected, counts.rows_failed, first_missing_line, error)
+        return PartitionResult(
+            item.index,
+            written,
+            counts.rows_rejected,
+            counts.rows_failed,
+            first_missing_line,
+            error,
+            rows_superseded=counts.rows_superseded,
+        )
 
     try:
-        header = parse_header(chunks.header_cells(), schema=settings.schema, source=item.source)
+        header = parse_header(
+            chunks.header_cells(),
+            schema=settings.schema,
+            source=item.source,
+            order_attribute=writer.ordering.attribute if writer.ordering is not None else None,
+        )
         result = ingest_records(
             chunks.records(),
             header,
@@ -109,6 +124,7 @@ def _ingest_chunks(
         result.rows_failed,
         chunks.first_unread_line if problem else None,
         problem,
+        rows_superseded=result.rows_superseded,
     )
 
 

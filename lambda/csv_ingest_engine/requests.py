@@ -1,5 +1,6 @@
 """The DynamoDB requests that write `Row`s, and their sizes as sent: an `UpdateItem` per row for `merge`, a put per
-row for `replace` (alone, or in a `BatchWriteItem`), and the most attributes one update expression can set."""
+row for `replace` (alone, or in a `BatchWriteItem` when not stamped with the upload's order), and the most
+attributes one update expression can set."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from csv_ingest_engine.constants import WriteMode
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.rules import Row
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
@@ -23,37 +25,55 @@ _UNMEASURED_CHARS = BATCH_MAX_BYTES // BATCH_SIZE // 12 - 1024
 _PUT_OVERHEAD_BYTES = 40
 _ATTRIBUTE_OVERHEAD_BYTES = 16
 # DynamoDB caps an expression at 4 KB. An update sets its row's attributes through positional placeholders
-# (`SET #0=:0,#1=:1,...`), so the expression's length depends only on how many attributes the row has.
+# (`SET #0=:0,#1=:1,...`), so the expression's length depends only on how many attributes the row has (and on
+# whether the upload's order stamp is set too, as `#o=:o`).
 MAX_EXPRESSION_BYTES = 4 * 1024
+# The order stamp's placeholders, and the condition that keeps an item's newest upload (see `ordering`): the write
+# applies if the item has no stamp or one not newer than the row's upload; otherwise the row is superseded.
+_ORDER_NAME, _ORDER_VALUE = "#o", ":o"
+ORDER_CONDITION = f"attribute_not_exists({_ORDER_NAME}) OR {_ORDER_NAME} <= {_ORDER_VALUE}"
 
 
-def _set_expressions() -> list[str]:
-    """`SET #0=:0,...` for 1, 2, ... attributes, as long as the expression fits DynamoDB's limit (index 0 unused)."""
-    expressions = [""]
+def _set_expressions(stamp_action: str) -> list[str]:
+    """`SET #0=:0,...` (then `stamp_action`) for 0, 1, 2, ... attributes, as long as the expression fits DynamoDB's
+    limit (index 0: only the stamp, or nothing)."""
+    expressions = [f"SET {stamp_action}" if stamp_action else ""]
     actions: list[str] = []
     while True:
         actions.append(f"#{len(actions)}=:{len(actions)}")
-        expression = "SET " + ",".join(actions)
+        expression = "SET " + ",".join([*actions, stamp_action] if stamp_action else actions)
         if len(expression) > MAX_EXPRESSION_BYTES:
             return expressions
         expressions.append(expression)
 
 
-_SET_EXPRESSIONS = _set_expressions()
-# The most attributes one `merge` update can set; the rules reject wider rows before they reach the writer.
-MERGE_MAX_ATTRIBUTES = len(_SET_EXPRESSIONS) - 1
-_NAME_PLACEHOLDERS = tuple(f"#{i}" for i in range(MERGE_MAX_ATTRIBUTES))
-_VALUE_PLACEHOLDERS = tuple(f":{i}" for i in range(MERGE_MAX_ATTRIBUTES))
+_SET_EXPRESSIONS = _set_expressions("")
+_STAMPED_SET_EXPRESSIONS = _set_expressions(f"{_ORDER_NAME}={_ORDER_VALUE}")
+# The most attributes one `merge` update can set, with the order stamp (the default) and without; the rules reject
+# wider rows before they reach the writer.
+MERGE_MAX_ATTRIBUTES = len(_STAMPED_SET_EXPRESSIONS) - 1
+MERGE_MAX_ATTRIBUTES_UNORDERED = len(_SET_EXPRESSIONS) - 1
+_NAME_PLACEHOLDERS = tuple(f"#{i}" for i in range(MERGE_MAX_ATTRIBUTES_UNORDERED))
+_VALUE_PLACEHOLDERS = tuple(f":{i}" for i in range(MERGE_MAX_ATTRIBUTES_UNORDERED))
 
 
-def max_attributes(mode: WriteMode) -> int | None:
-    """The most attributes one row may have in `mode` (None: only the item-size limit applies)."""
-    return MERGE_MAX_ATTRIBUTES if mode == "merge" else None
+def max_attributes(mode: WriteMode, *, ordered: bool) -> int | None:
+    """The most attributes one row may have in `mode`, with or without the order stamp (None: only the item-size
+    limit applies)."""
+    if mode != "merge":
+        return None
+    return MERGE_MAX_ATTRIBUTES if ordered else MERGE_MAX_ATTRIBUTES_UNORDERED
 
 
-def request_for(row: Row, *, table_name: str, mode: WriteMode) -> tuple[str, dict[str, Any]]:
-    """The client method and parameters that write `row` on its own to `table_name` in `mode`."""
+def request_for(
+    row: Row, *, table_name: str, mode: WriteMode, ordering: Ordering | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The client method and parameters that write `row` on its own to `table_name` in `mode`; with `ordering`,
+    stamped with the upload's order and applied only if the item holds no newer upload's (a refusal then answers
+    ConditionalCheckFailedException: the row is superseded)."""
     attributes = row.attributes
+    if ordering is not None:
+        return _stamped_request(row, table_name=table_name, mode=mode, ordering=ordering)
     if mode == "replace":
         return "put_item", {"TableName": table_name, "Item": item_of(row)}
     if not attributes:
@@ -72,6 +92,33 @@ def request_for(row: Row, *, table_name: str, mode: WriteMode) -> tuple[str, dic
         "UpdateExpression": _SET_EXPRESSIONS[count],
         "ExpressionAttributeNames": dict(zip(_NAME_PLACEHOLDERS[:count], attributes, strict=True)),
         "ExpressionAttributeValues": dict(zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True)),
+    }
+
+
+def _stamped_request(row: Row, *, table_name: str, mode: WriteMode, ordering: Ordering) -> tuple[str, dict[str, Any]]:
+    stamp = {"S": ordering.stamp}
+    if mode == "replace":
+        # BatchWriteItem takes no condition: a stamped put goes alone, with its condition.
+        return "put_item", {
+            "TableName": table_name,
+            "Item": {**item_of(row), ordering.attribute: stamp},
+            "ConditionExpression": ORDER_CONDITION,
+            "ExpressionAttributeNames": {_ORDER_NAME: ordering.attribute},
+            "ExpressionAttributeValues": {_ORDER_VALUE: stamp},
+        }
+    attributes = row.attributes
+    count = len(attributes)
+    names = dict(zip(_NAME_PLACEHOLDERS[:count], attributes, strict=True))
+    values = dict(zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True))
+    names[_ORDER_NAME] = ordering.attribute
+    values[_ORDER_VALUE] = stamp
+    return "update_item", {
+        "TableName": table_name,
+        "Key": row.item_key,
+        "UpdateExpression": _STAMPED_SET_EXPRESSIONS[count],
+        "ConditionExpression": ORDER_CONDITION,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
     }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, ColumnType
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.ordering import STAMP_BYTES
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
 from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
@@ -62,6 +63,8 @@ class Header:
     untyped: tuple[str, ...] = ()
     # Whether anything but a single string key and string attributes is written (the fast path when not).
     typed: bool = False
+    # What the writes add to every item besides the row (the upload's order stamp): counted toward the 400 KB.
+    reserved_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ def parse_header(
     source: str,
     schema: Schema | None = None,
     delimiter: str = DEFAULT_DELIMITER,
+    order_attribute: str | None = None,
 ) -> Header:
     """Validate a header record; raise `IngestError` naming every problem a user must fix.
 
@@ -114,7 +118,8 @@ def parse_header(
     string `key_column` with every other column a string. Names are trimmed of whitespace and byte-order marks and
     put in Unicode NFC. Nameless columns after the last named one (Excel writes them for formatted but empty
     columns) are dropped. `delimiter` is the one the cells were split by, for the hint when the header seems to use
-    another.
+    another. `order_attribute` is the attribute the writes stamp with the upload's order (None: no stamp): no column
+    may have its name, and the stamp counts toward each item's size.
     """
     schema = schema or Schema.keyed_on(key_column)
     key_column = schema.partition_key.name
@@ -130,20 +135,7 @@ def parse_header(
         if unicodedata.normalize("NFC", wanted_name) not in columns:
             raise IngestError(source, _missing_key_column(wanted_name, columns, found, delimiter))
     wanted = unicodedata.normalize("NFC", key_column)
-    empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
-    if empty:
-        raise IngestError(
-            source,
-            f"the header has empty column names at position {', '.join(empty)} (columns found: {found}); "
-            "name every column or remove the empty ones",
-        )
-    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
-    if duplicates:
-        raise IngestError(
-            source,
-            f"the header repeats column names {', '.join(_quoted(d) for d in duplicates)}; "
-            "every column needs a unique name",
-        )
+    _check_names(columns, found, source=source, order_attribute=order_attribute)
     name_sizes = tuple(len(name.encode()) for name in columns)
     key_index = columns.index(wanted)
     key_indexes = tuple((key, columns.index(unicodedata.normalize("NFC", key.name))) for key in schema.keys)
@@ -179,7 +171,33 @@ def parse_header(
         value_types=tuple(_type(types.get(columns[i])) for i in value_indexes),
         untyped=tuple(name for name in types if name not in columns),
         typed=not schema.is_default_key or any(types.get(columns[i], "S") != "S" for i in value_indexes),
+        reserved_bytes=len(order_attribute.encode()) + STAMP_BYTES if order_attribute is not None else 0,
     )
+
+
+def _check_names(columns: tuple[str, ...], found: str, *, source: str, order_attribute: str | None) -> None:
+    """Every column named, once, and none named like the attribute the pipeline keeps the upload order in."""
+    empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
+    if empty:
+        raise IngestError(
+            source,
+            f"the header has empty column names at position {', '.join(empty)} (columns found: {found}); "
+            "name every column or remove the empty ones",
+        )
+    if order_attribute is not None and order_attribute in columns:
+        raise IngestError(
+            source,
+            f"the header has a column {_quoted(order_attribute)}, the attribute where the pipeline keeps each item's "
+            "upload order; rename the column, or give the order attribute another name (context order_attribute, "
+            "csv-ingest --order-attribute)",
+        )
+    duplicates = sorted(name for name, count in Counter(columns).items() if count > 1)
+    if duplicates:
+        raise IngestError(
+            source,
+            f"the header repeats column names {', '.join(_quoted(d) for d in duplicates)}; "
+            "every column needs a unique name",
+        )
 
 
 def _type(kind: ColumnType | None) -> ColumnType | None:
@@ -237,12 +255,12 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
     present = [i for i in header.value_indexes if i < width and cells[i]]
     name_sizes = header.name_sizes
-    size = name_sizes[header.key_index] + key_size
+    size = header.reserved_bytes + name_sizes[header.key_index] + key_size
     for i in present:
         size += name_sizes[i] + len(cells[i].encode())
     # Checked inline, as every row of every file passes here; `_oversized` words the rejection.
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(present) > max_attributes):
-        return _oversized(record, key, size, len(present), max_attributes)
+        return _oversized(record, key, size, len(present), max_attributes, header.reserved_bytes)
     return Row(record.line, key, {header.key_column: {"S": key}}, {columns[i]: {"S": cells[i]} for i in present}, cells)
 
 
@@ -254,6 +272,7 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
     if isinstance(keyed, Rejection):
         return keyed
     item_key, size = keyed
+    size += header.reserved_bytes
     key = identity_of(item_key, header.schema.key_names)
     attributes: dict[str, AttributeValue] = {}
     width = len(cells)
@@ -271,7 +290,7 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
         attributes[columns[i]] = value
         size += header.name_sizes[i] + size_of(value)
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(attributes) > max_attributes):
-        return _oversized(record, key, size, len(attributes), max_attributes)
+        return _oversized(record, key, size, len(attributes), max_attributes, header.reserved_bytes)
     return Row(record.line, key, item_key, attributes, cells, typed=True)
 
 
@@ -306,10 +325,14 @@ def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue]
     return item_key, size
 
 
-def _oversized(record: Record, key: str, size: int, attributes: int, max_attributes: int | None) -> Rejection:
-    """The rejection of a row over the item size limit (`size` bytes) or with more attributes than `max_attributes`."""
+def _oversized(
+    record: Record, key: str, size: int, attributes: int, max_attributes: int | None, reserved: int
+) -> Rejection:
+    """The rejection of a row over the item size limit (`size` bytes, `reserved` of them the writes' own) or with
+    more attributes than `max_attributes`."""
     if size > MAX_ITEM_BYTES:
-        reason = f"the item would be {size:,} bytes, over DynamoDB's 400 KB item limit"
+        stamp = f" ({reserved} of them the upload's order stamp)" if reserved else ""
+        reason = f"the item would be {size:,} bytes{stamp}, over DynamoDB's 400 KB item limit"
     else:
         reason = (
             f"the row fills {attributes} columns, more than one DynamoDB update expression (4 KB) can set "

@@ -17,6 +17,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_ENCODING,
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
+    DEFAULT_ORDER_ATTRIBUTE,
     DELIMITERS,
     ENCODINGS,
     KEY_TYPES,
@@ -182,6 +183,20 @@ def delimiter(text: object, *, origin: str) -> str:
     if isinstance(text, str) and text.lower() in DELIMITERS:
         return DELIMITERS[text.lower()]
     raise SchemaError(f"{origin}: {text!r} is not a delimiter this pipeline reads; use one of , ; | tab")
+
+
+# An order attribute's name: DynamoDB allows longer attribute names, but a name this long is surely a mistake.
+MAX_ORDER_ATTRIBUTE_BYTES = 255
+
+
+def order_attribute(text: object, *, origin: str) -> str:
+    """The attribute a setting names for the upload order stamp (the default when not set), trimmed, in NFC."""
+    if text is None or text == "":
+        return DEFAULT_ORDER_ATTRIBUTE
+    name = column_name(text, origin=origin)
+    if len(name.encode()) > MAX_ORDER_ATTRIBUTE_BYTES:
+        raise SchemaError(f"{origin}: the order attribute's name may be at most {MAX_ORDER_ATTRIBUTE_BYTES} bytes")
+    return name
 
 
 def encoding(text: object, *, origin: str) -> str:

@@ -43,7 +43,13 @@ def partition_file(
         # in the work bucket (they expire with it) but nothing written to the table yet: the workers never start.
         first = next(records, None)
         header_cells = first.cells if first is not None else []
-        header = parse_header(header_cells, schema=settings.schema, source=job.source, delimiter=settings.fmt.delimiter)
+        header = parse_header(
+            header_cells,
+            schema=settings.schema,
+            source=job.source,
+            delimiter=settings.fmt.delimiter,
+            order_attribute=settings.engine.order_attribute,
+        )
         if header.untyped:
             logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
         with ChunkUploads(s3, settings.work_bucket, job, run_prefix) as uploads:
@@ -86,6 +92,7 @@ def _partition_entry(job: FileJob, run_prefix: str, index: int, chunks: int, row
         "index": index,
         "chunks": chunks,
         "rows": rows,
+        "order": job.order,
     }
 
 

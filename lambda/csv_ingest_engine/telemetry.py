@@ -20,6 +20,7 @@ from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
+    METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_WRITTEN,
 )
 from csv_ingest_engine.errors import IngestError
@@ -59,11 +60,13 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(rows_written: int, rows_rejected: int) -> None:
-    """A file that went in: FilesProcessed, RowsWritten, RowsRejected."""
+def count_ingested(rows_written: int, rows_rejected: int, rows_superseded: int) -> None:
+    """A file that went in: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose item holds a newer
+    upload's)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=rows_written)
     metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=rows_rejected)
+    metrics.add_metric(name=METRIC_ROWS_SUPERSEDED, unit=MetricUnit.Count, value=rows_superseded)
 
 
 def log_rejection(rejection: Rejection) -> None:

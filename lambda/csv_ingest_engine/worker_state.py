@@ -26,6 +26,7 @@ class WorkerState:
     written: int = 0
     rejected: int = 0
     failed: int = 0
+    superseded: int = 0
     settled_before: int = 0
     # The worker's own, no lock: requests failed since it last wrote (kept off the per-row path: `written` then),
     # and whether it has taken its end-of-input marker.
@@ -39,11 +40,13 @@ class WorkerState:
 class WriteTotals:
     """Counts for one file's writes, exact under concurrency.
 
-    `first_unsent_line` is the first line not known to be written, rejected or failed when the session stopped
-    early (cancelled, or `close` gave up at the deadline); None when every row was settled.
+    `superseded` rows were not written because their item holds a newer upload's (see `ordering`): not a failure.
+    `first_unsent_line` is the first line not known to be settled (written, superseded, rejected or failed) when the
+    session stopped early (cancelled, or `close` gave up at the deadline); None when every row was settled.
     """
 
     written: int = 0
     rejected: int = 0
     failed: int = 0
+    superseded: int = 0
     first_unsent_line: int | None = None

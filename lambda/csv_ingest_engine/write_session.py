@@ -70,7 +70,8 @@ class WriteSession:
         self._stalled_since = 0.0
         self._give_up_at: float | None = None  # `close`'s own: when it stops waiting, once the deadline has passed
         self._workers = [WorkerState(queue.Queue(maxsize=QUEUE_DEPTH)) for _ in range(writer.concurrency)]
-        run = self._run_replace if writer.mode == "replace" else self._run_merge
+        # Stamped puts carry a condition, which BatchWriteItem does not take: they go one by one, like merge's updates.
+        run = self._run_replace if writer.mode == "replace" and writer.ordering is None else self._run_one_by_one
         for number, worker in enumerate(self._workers):
             worker.thread = threading.Thread(
                 target=self._guarded, args=(run, worker), name=f"csv-ingest-writer-{number}", daemon=True
@@ -125,6 +126,7 @@ class WriteSession:
                 written=sum(w.written for w in workers),
                 rejected=sum(w.rejected for w in workers),
                 failed=sum(w.failed for w in workers),
+                superseded=sum(w.superseded for w in workers),
                 first_unsent_line=min(unsent, default=None),
             )
             fatal = self._fatal
@@ -223,7 +225,7 @@ class WriteSession:
                 yield row
         worker.input_done = True
 
-    def _run_merge(self, worker: WorkerState) -> None:
+    def _run_one_by_one(self, worker: WorkerState) -> None:
         for row in self._rows(worker):
             try:
                 self._send_one(worker, row)
@@ -231,8 +233,8 @@ class WriteSession:
                 self._fail_file(WriteFailed(row.line, f"unexpected error: {exc!r}"))
 
     def _send_one(self, worker: WorkerState, row: Row) -> bool:
-        """Write one row, resending while the table throttles; True once it is settled (written, refused, failed),
-        False when the session stopped first (it stays unsent)."""
+        """Write one row, resending while the table throttles; True once it is settled (written, superseded, refused,
+        failed), False when the session stopped first (it stays unsent)."""
         if self._stopping:
             return False
         operation, params = self._writer.request(row)
@@ -242,6 +244,11 @@ class WriteSession:
             answer, _, detail = call(send, params)
             if answer is Answer.DONE:
                 break
+            if answer is Answer.CONDITION_FAILED:
+                if self._writer.ordering is not None:
+                    self._superseded(worker, row.line + 1)
+                    return True
+                break  # a key-only row whose item exists: nothing to change
             if answer in (Answer.ROW_REFUSED, Answer.TOO_LARGE):
                 self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {detail}")])
                 return True
@@ -363,6 +370,13 @@ class WriteSession:
         with self._lock:
             if not self._abandoned:
                 worker.written += count
+                worker.settled_before = settled_before
+
+    def _superseded(self, worker: WorkerState, settled_before: int) -> None:
+        """A row not written because its item holds a newer upload's stamp: counted, never reported as rejected."""
+        with self._lock:
+            if not self._abandoned:
+                worker.superseded += 1
                 worker.settled_before = settled_before
 
     def _refused(self, worker: WorkerState, settled_before: int, rejections: Sequence[Rejection]) -> None:

@@ -6,7 +6,11 @@ for as long as the table takes writes from any worker; a row fails only after `p
 
 Two modes:
 - `merge` (default): one `UpdateItem` per row; attributes not in the row are kept (an upsert).
-- `replace`: `BatchWriteItem` puts, 25 per call (fewer when the rows are large); each row replaces the whole item.
+- `replace`: each row replaces the whole item: `BatchWriteItem` puts, 25 per call (fewer when the rows are large),
+  or, stamped with the upload's order, one conditional `PutItem` per row.
+
+With an `Ordering` (the default everywhere but `--no-ordering`), every write carries the upload's order stamp and
+applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded.
 
 The requests are built in `requests`, from the writer's own table name and mode: the rules hand over data.
 """
@@ -25,6 +29,7 @@ from csv_ingest_engine.constants import (
     WRITE_PATIENCE_S,
     WriteMode,
 )
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.requests import item_of, put_size_of, request_for
 from csv_ingest_engine.rules import Rejection, Row
 from csv_ingest_engine.write_session import WriteSession
@@ -57,8 +62,9 @@ DEFAULT_BACKOFF = Backoff()
 class TableWriter:
     """Configuration and the shared client; `session()` opens the pool for one file.
 
-    `patience_s` is how long the table may take no write at all before throttled rows fail; `backoff` paces the
-    resending; `close_grace_s` is how long `close` waits for requests in flight once the deadline has passed.
+    `ordering` stamps every write with the upload's order (None: unconditional writes); `patience_s` is how long
+    the table may take no write at all before throttled rows fail; `backoff` paces the resending; `close_grace_s`
+    is how long `close` waits for requests in flight once the deadline has passed.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class TableWriter:
         table_name: str,
         concurrency: int = DEFAULT_CONCURRENCY,
         mode: WriteMode = DEFAULT_WRITE_MODE,
+        ordering: Ordering | None = None,
         patience_s: float = WRITE_PATIENCE_S,
         backoff: Backoff = DEFAULT_BACKOFF,
         close_grace_s: float = CLOSE_GRACE_S,
@@ -80,13 +87,14 @@ class TableWriter:
         self.table_name = table_name
         self.concurrency = concurrency
         self.mode: WriteMode = mode
+        self.ordering = ordering
         self.patience_s = patience_s
         self.backoff = backoff
         self.close_grace_s = close_grace_s
 
     def request(self, row: Row) -> tuple[str, dict[str, Any]]:
         """The client method and parameters that write `row` on its own in this writer's mode."""
-        return request_for(row, table_name=self.table_name, mode=self.mode)
+        return request_for(row, table_name=self.table_name, mode=self.mode, ordering=self.ordering)
 
     def item(self, row: Row) -> dict[str, Any]:
         """The whole item `row` stands for (its key and attributes), as a put writes it."""

@@ -11,15 +11,19 @@ import boto3
 import pytest
 
 from csv_ingest_engine import IngestError
+from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE
+from csv_ingest_engine.ordering import STAMP_BYTES
 from csv_ingest_engine.requests import MERGE_MAX_ATTRIBUTES
 from csv_ingest_engine.rules import MAX_ITEM_BYTES
 from handler import handler
 from tests.support import BUCKET, Aws, DemoContext, DynamoDBBackend, json_logs, object_created_event
 
 EVENTS = Path(__file__).parent / "events"
-# The UTF-8 size of the key attribute ("customer_id" = "1") plus the name "blob": an item of one blob column
-# reaches DynamoDB's limit with a value of MAX_ITEM_BYTES - BLOB_ITEM_OVERHEAD bytes.
-BLOB_ITEM_OVERHEAD = len("customer_id") + len("1") + len("blob")
+# The UTF-8 size of the upload's order stamp (its attribute's name and value), the key attribute ("customer_id" =
+# "1") and the name "blob": an item of one blob column reaches DynamoDB's limit with a value of MAX_ITEM_BYTES -
+# BLOB_ITEM_OVERHEAD bytes.
+STAMP_OVERHEAD = len(DEFAULT_ORDER_ATTRIBUTE) + STAMP_BYTES
+BLOB_ITEM_OVERHEAD = STAMP_OVERHEAD + len("customer_id") + len("1") + len("blob")
 
 
 def test_sample_good_writes_its_five_customers(aws: Aws, lambda_context: DemoContext) -> None:
@@ -38,6 +42,7 @@ def test_sample_good_writes_its_five_customers(aws: Aws, lambda_context: DemoCon
                 "status": "ingested",
                 "rows_written": 5,
                 "rows_rejected": 0,
+                "rows_superseded": 0,
             }
         ]
     }
@@ -406,18 +411,22 @@ def test_an_item_one_byte_over_400_kb_is_rejected_by_the_rules(aws: Aws, lambda_
     assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (1, 1)
     assert sorted(aws.items()) == ["2"]
     (report,) = aws.reports().values()
-    assert "the item would be 409,601 bytes, over DynamoDB's 400 KB item limit" in report
+    assert (
+        f"the item would be 409,601 bytes ({STAMP_OVERHEAD} of them the upload's order stamp), over DynamoDB's 400 KB "
+        "item limit"
+    ) in report
 
 
 def test_an_item_over_400_kb_only_in_utf8_is_rejected_by_the_rules(aws: Aws, lambda_context: DemoContext) -> None:
     """Sizes are UTF-8 bytes, as DynamoDB counts them, not UTF-16 units, as dynalite does (it would store this row)."""
     blob = "é" * ((MAX_ITEM_BYTES - BLOB_ITEM_OVERHEAD) // 2 + 1)  # 2 bytes in UTF-8, 1 unit in UTF-16
+    size = BLOB_ITEM_OVERHEAD + 2 * len(blob)  # one or two bytes over
     version = aws.upload("accents.csv", f"customer_id,blob\n1,{blob}\n")
     summary = handler(aws.event("accents.csv", version), lambda_context)
     assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (0, 1)
     assert aws.items() == {}
     (report,) = aws.reports().values()
-    assert "the item would be 409,602 bytes" in report
+    assert f"the item would be {size:,} bytes" in report
 
 
 @pytest.mark.skip_backend("moto", reason="moto crashes (RecursionError) on an update with more than ~156 SET actions")

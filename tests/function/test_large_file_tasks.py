@@ -17,6 +17,7 @@ from csv_ingest_engine.constants import DEADLINE_MARGIN_MS, MAX_PARTITIONS
 from csv_ingest_engine.finishing import finish_file
 from csv_ingest_engine.jobs import FileJob, PartitionItem
 from csv_ingest_engine.objects import rejects_report_key
+from csv_ingest_engine.ordering import now, stamp
 from csv_ingest_engine.partitioning import chunk_key, partition_of, read_chunk, rejects_key, result_key
 from csv_ingest_engine.settings import FinishSettings
 from csv_ingest_engine.splitting import fitting_partitions
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
 from tests.support.large_files import WORK_BUCKET, work_objects
 
-CONTRACT_OUTPUT = {"bucket", "key", "version_id", "size", "work_prefix", "run_prefix", "rows", "partitions"}
-CONTRACT_ENTRY = {"bucket", "key", "version_id", "work_prefix", "run_prefix", "index", "chunks", "rows"}
+CONTRACT_OUTPUT = {"bucket", "key", "version_id", "size", "work_prefix", "order", "run_prefix", "rows", "partitions"}
+CONTRACT_ENTRY = {"bucket", "key", "version_id", "work_prefix", "run_prefix", "index", "chunks", "rows", "order"}
 RESULT_FIELDS = {
     "index",
     "rows_written",
@@ -37,6 +38,7 @@ RESULT_FIELDS = {
     "first_missing_line",
     "error",
     "rejects_report",
+    "rows_superseded",
 }
 # Rows that the rules reject, at known lines: a blank key, too many fields, a header joined on.
 REJECTED = {
@@ -66,7 +68,9 @@ def spread_file(rows: int = 40, keys: int = 6) -> str:
 def job_event(aws: Aws, key: str, version: str, *, size: int | None = None) -> dict[str, Any]:
     """The execution's input for an uploaded object, as the trigger makes it."""
     body = aws.s3.get_object(Bucket=BUCKET, Key=key, VersionId=version)["Body"].read()
-    job = FileJob.for_upload(BUCKET, key, version, size=len(body) if size is None else size, sequencer="01")
+    job = FileJob.for_upload(
+        BUCKET, key, version, size=len(body) if size is None else size, sequencer="01", order=stamp(now())
+    )
     event: dict[str, Any] = job.as_input()
     return event
 
@@ -160,7 +164,13 @@ def test_a_file_with_only_a_header_has_no_partitions(aws: Aws, work: str, lambda
     assert (output["rows"], output["partitions"]) == (0, [])
     assert work_objects(aws) == []
     summary = finish(output, lambda_context)
-    assert summary == {"status": "ingested", "rows_written": 0, "rows_rejected": 0, "partitions": 0}
+    assert summary == {
+        "status": "ingested",
+        "rows_written": 0,
+        "rows_rejected": 0,
+        "rows_superseded": 0,
+        "partitions": 0,
+    }
 
 
 def test_a_header_error_fails_partition_with_the_one_invocation_message(
@@ -205,7 +215,7 @@ def test_partition_reads_an_object_of_a_bucket_without_versioning(
     """No version id in the event (S3 sends none without versioning): the object as it is now is partitioned."""
     aws.s3.create_bucket(Bucket="plain-uploads")
     aws.s3.put_object(Bucket="plain-uploads", Key="p.csv", Body=b"customer_id,name\n1,a\n2,b\n3,c\n")
-    job = FileJob.for_upload("plain-uploads", "p.csv", None, size=26, sequencer="01")
+    job = FileJob.for_upload("plain-uploads", "p.csv", None, size=26, sequencer="01", order=stamp(now()))
     output = partition(job.as_input(), lambda_context)
     assert (output["rows"], output["version_id"]) == (3, None)
     assert all(entry["version_id"] is None for entry in output["partitions"])
@@ -351,6 +361,7 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
         "status": "ingested",
         "rows_written": single["rows_written"],
         "rows_rejected": single["rows_rejected"],
+        "rows_superseded": 0,
         "partitions": summary["partitions"],
         "rejects_report": report_uri,
     }
@@ -361,7 +372,7 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
     assert work_objects(aws) == []
     metrics = emf_metrics(stdout.readouterr().out)
     assert metrics["FilesProcessed"] == [1.0]
-    assert (metrics["RowsWritten"], metrics["RowsRejected"]) == ([37.0], [3.0])
+    assert (metrics["RowsWritten"], metrics["RowsRejected"], metrics["RowsSuperseded"]) == ([37.0], [3.0], [0.0])
 
 
 def test_finish_fails_naming_the_object_and_the_partition_that_did_not_report(
@@ -465,7 +476,7 @@ def test_a_result_finish_may_not_read_names_the_missing_permission_too() -> None
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
 
     # given
-    job = FileJob.for_upload(BUCKET, "t.csv", "v1", size=10, sequencer="01")
+    job = FileJob.for_upload(BUCKET, "t.csv", "v1", size=10, sequencer="01", order=stamp(now()))
     run_prefix = f"{job.work_prefix}run/"
     entry = PartitionItem(BUCKET, "t.csv", "v1", job.work_prefix, run_prefix, index=0, chunks=1, rows=5)
     refusing = cast("S3Client", Refusing())  # a double standing in for the client
@@ -507,7 +518,8 @@ def test_finish_fails_when_a_result_does_not_account_for_every_row(
     result = ingest_partition(entry, lambda_context)
     tampered = {**result, "rows_written": result["rows_written"] - 1}
     aws.s3.put_object(Bucket=work, Key=result_key(entry["run_prefix"], 0), Body=json.dumps(tampered).encode())
-    with pytest.raises(IngestError, match=r"partition 0 \(2 rows\) settled 1 of its rows \(1 written, 0 rejected\)"):
+    settled = r"settled 1 of its rows \(1 written, 0 rejected, 0 superseded\)"
+    with pytest.raises(IngestError, match=rf"partition 0 \(2 rows\) {settled}"):
         finish(output, lambda_context)
 
 

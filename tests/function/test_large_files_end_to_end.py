@@ -111,6 +111,7 @@ def test_the_state_machine_writes_the_same_table_and_report_as_one_invocation(
         "status": "ingested",
         "rows_written": single["rows_written"],
         "rows_rejected": single["rows_rejected"],
+        "rows_superseded": 0,
         "partitions": len(execution.partitioned["partitions"]),
         "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
     }
@@ -219,5 +220,11 @@ def test_a_file_with_only_a_header_succeeds_with_zero_rows(aws: Aws, flow: str, 
     """No rows: no partitions, an empty Map, and Finish reports 0 rows."""
     version = aws.upload("empty.csv", "customer_id,name\n")
     _, execution = trigger_and_wait(aws, handler, lambdas, "empty.csv", version, DemoContext())
-    assert execution.verdict == {"status": "ingested", "rows_written": 0, "rows_rejected": 0, "partitions": 0}
+    assert execution.verdict == {
+        "status": "ingested",
+        "rows_written": 0,
+        "rows_rejected": 0,
+        "rows_superseded": 0,
+        "partitions": 0,
+    }
     assert execution.status == "SUCCEEDED"

@@ -8,13 +8,14 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.jobs import EXECUTION_NAME_CHARS, execution_name
+from csv_ingest_engine.ordering import event_moment, stamp
 from csv_ingest_engine.partitioning import content_bytes
 from handler import handler
 
@@ -52,6 +53,14 @@ def test_a_file_at_or_below_the_threshold_is_ingested_in_place(
     assert executions(state_machine) == []
 
 
+def upload_order(event: dict[str, Any]) -> str:
+    """The order stamp of the upload `event` reports (see `ordering`)."""
+    (record,) = event["Records"]
+    moment = event_moment(record["eventTime"])
+    assert moment is not None
+    return stamp(moment, record["s3"]["object"]["sequencer"])
+
+
 def test_a_file_over_the_threshold_starts_the_state_machine_with_the_contract_input(
     aws: Aws,
     lambda_context: DemoContext,
@@ -60,12 +69,14 @@ def test_a_file_over_the_threshold_starts_the_state_machine_with_the_contract_in
     stdout: pytest.CaptureFixture[str],
 ) -> None:
     """Over LARGE_FILE_BYTES the trigger starts an execution on the object version and returns: the summary says
-    "started" with the execution's ARN, and the input is the contract's (bucket, key, version, size, work prefix)."""
+    "started" with the execution's ARN, and the input is the contract's (bucket, key, version, size, work prefix, the
+    upload's order stamp from the event's time and sequencer)."""
     # given
     monkeypatch.setenv("LARGE_FILE_BYTES", str(SIZE - 1))
     version = aws.upload("uploads/big file.csv", BODY)
     # when
-    summary = handler(aws.event("uploads/big file.csv", version, size=SIZE), lambda_context)
+    event = aws.event("uploads/big file.csv", version, size=SIZE)
+    summary = handler(event, lambda_context)
     # then
     (started,) = executions(state_machine)
     assert summary == {
@@ -86,6 +97,7 @@ def test_a_file_over_the_threshold_starts_the_state_machine_with_the_contract_in
         "version_id": version,
         "size": SIZE,
         "work_prefix": f"{started['name']}/",
+        "order": upload_order(event),
     }
     assert started["name"].startswith("uploads-big-file-")
     assert aws.items() == {}  # the state machine writes the rows, not the trigger

@@ -14,6 +14,7 @@ from moto import mock_aws
 from csv_ingest.local.lambdas import lambda_in_process
 from csv_ingest.local.state_machine import MOTO_CONFIG
 from csv_ingest_engine.config import schema_environment
+from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema
 from handler import handler
@@ -67,10 +68,12 @@ def orders_table(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def items(aws: Aws, table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """The orders table by (customer_id as a number's text, order_date); numbers compared by value."""
+    """The orders table by (customer_id as a number's text, order_date); numbers compared by value; the upload order
+    stamp left out (each path's upload has its own)."""
     found = {}
     for page in aws.dynamodb.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
+            item.pop(DEFAULT_ORDER_ATTRIBUTE)
             found[(str(float(item["customer_id"]["N"])), item["order_date"]["S"])] = item
     return found
 

@@ -25,13 +25,14 @@ from csv_ingest_engine import IngestError, ingest_file
 from csv_ingest_engine import write_session as writing_module
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.objects import dynamodb_config
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.reports import RejectsReport
-from csv_ingest_engine.requests import MERGE_MAX_ATTRIBUTES
+from csv_ingest_engine.requests import MERGE_MAX_ATTRIBUTES, MERGE_MAX_ATTRIBUTES_UNORDERED
 from csv_ingest_engine.rules import Rejection, Row
 from csv_ingest_engine.worker_state import QUEUE_DEPTH, WriteTotals
 from csv_ingest_engine.write_session import CHUNK_SIZE
 from csv_ingest_engine.writing import TableWriter
-from tests.support.writing import CREDENTIALS, row, table_writer
+from tests.support.writing import CREDENTIALS, NEWER, row, table_writer
 
 UPDATE = row(7, "1", name="Ann")
 # Throttling resent within milliseconds, and given up after a tenth of a second without progress: tests stay fast.
@@ -121,12 +122,14 @@ def test_a_key_only_row_is_a_put_that_cannot_overwrite() -> None:
     assert params["ExpressionAttributeNames"] == {"#k": "customer_id"}
 
 
-def test_the_widest_merge_row_fits_dynamodbs_expression_limit() -> None:
-    """The row limit the rules apply in merge mode is exactly what one 4 KB update expression holds."""
-    widest = row(2, "1", **{f"c{i}": "v" for i in range(MERGE_MAX_ATTRIBUTES)})
-    expression = table_writer(None).request(widest)[1]["UpdateExpression"]
+@pytest.mark.parametrize(("ordering", "limit"), [(None, MERGE_MAX_ATTRIBUTES_UNORDERED), (NEWER, MERGE_MAX_ATTRIBUTES)])
+def test_the_widest_merge_row_fits_dynamodbs_expression_limit(ordering: Ordering | None, limit: int) -> None:
+    """The row limit the rules apply in merge mode is exactly what one 4 KB update expression holds, with the order
+    stamp's action and without."""
+    widest = row(2, "1", **{f"c{i}": "v" for i in range(limit)})
+    expression = table_writer(None, ordering=ordering).request(widest)[1]["UpdateExpression"]
     assert len(expression) <= 4096
-    assert len(expression + f",#{MERGE_MAX_ATTRIBUTES}=:{MERGE_MAX_ATTRIBUTES}") > 4096
+    assert len(expression + f",#{limit}=:{limit}") > 4096
 
 
 def test_a_throttled_write_is_sent_again_not_failed(stubbed: tuple[Any, Stubber]) -> None:

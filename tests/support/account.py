@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import boto3
 import requests
 
 from csv_ingest.local.events import object_created_event, s3_record
-from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN
+from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_ORDER_ATTRIBUTE
 from tests.support.dynamodb import create_table, table_items
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample-csvs"
@@ -57,19 +58,31 @@ class Aws:
         return name, self.upload(name, (SAMPLES / name).read_bytes())
 
     def event(
-        self, key: str, version_id: str | None, *, request_id: str | None = None, size: int = 0
+        self,
+        key: str,
+        version_id: str | None,
+        *,
+        request_id: str | None = None,
+        size: int = 0,
+        event_time: datetime | None = None,
     ) -> dict[str, Any]:
         """The event S3 sends for one upload to the stack's bucket (of `size` bytes: 0 keeps it on the one-invocation
-        path, whatever the threshold)."""
-        return object_created_event(BUCKET, key, version_id, size, request_id=request_id)
+        path, whatever the threshold), at `event_time` (default: now)."""
+        return object_created_event(BUCKET, key, version_id, size, request_id=request_id, event_time=event_time)
 
     def record(self, key: str, version_id: str | None, *, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
         """One record of an event about the stack's bucket, for events that carry several."""
         return s3_record(BUCKET, key, version_id, event_name=event_name)
 
     def items(self) -> dict[str, dict[str, str]]:
-        """The table's contents: key -> {attribute: string value}, key included."""
+        """The table's contents: key -> {attribute: string value}, key included (the pipeline's own attributes, such
+        as the upload order stamp, left out: see `stamps`)."""
         return table_items(self.dynamodb, self.table, KEY_COLUMN)
+
+    def stamps(self) -> dict[str, str | None]:
+        """Each item's upload order stamp (None: the item has none): key -> stamp."""
+        items = table_items(self.dynamodb, self.table, KEY_COLUMN, bookkeeping=True)
+        return {key: item.get(DEFAULT_ORDER_ATTRIBUTE) for key, item in items.items()}
 
     def reports(self) -> dict[str, str]:
         """The rejects bucket's objects: key -> text."""

@@ -20,6 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from csv_ingest_engine.constants import BOOKKEEPING_PREFIX
+
 BackendName = Literal["moto", "dynalite"]
 DYNAMODB_BACKENDS: Final[tuple[BackendName, ...]] = ("moto", "dynalite")
 
@@ -150,11 +152,16 @@ def create_table(
         time.sleep(0.01)
 
 
-def table_items(client: Any, table: str, key_column: str) -> dict[str, dict[str, str]]:
-    """The table's contents: key -> {attribute: string value}, key included."""
+def table_items(client: Any, table: str, key_column: str, *, bookkeeping: bool = False) -> dict[str, dict[str, str]]:
+    """The table's contents: key -> {attribute: string value}, key included; the pipeline's own attributes (named
+    `_csv_ingest...`, such as the upload order stamp) left out, as `--export` leaves them, unless `bookkeeping`."""
     items: dict[str, dict[str, str]] = {}
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
-            plain = {name: value["S"] for name, value in item.items()}
+            plain = {
+                name: value["S"]
+                for name, value in item.items()
+                if bookkeeping or not name.startswith(BOOKKEEPING_PREFIX)
+            }
             items[plain[key_column]] = plain
     return items

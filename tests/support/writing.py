@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-from csv_ingest_engine.constants import WRITE_PATIENCE_S, WriteMode
+from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE, WRITE_PATIENCE_S, WriteMode
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.rules import Row
 from csv_ingest_engine.writing import CLOSE_GRACE_S, Backoff, TableWriter
 
@@ -19,6 +20,9 @@ class Credentials(TypedDict):
 CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 # Throttled writes go out again within milliseconds, so a test of resending takes no time.
 QUICK = Backoff(base_s=0.001, cap_s=0.01)
+# Two uploads' order stamps (see `ordering`), the second one newer.
+OLDER = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T10:00:00.000000Z 000000000000000000000001")
+NEWER = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T10:00:00.000000Z 000000000000000000000002")
 
 
 def row(line: int, key: str, **attributes: str) -> Row:
@@ -39,13 +43,16 @@ def table_writer(
     mode: WriteMode = "merge",
     patience_s: float = WRITE_PATIENCE_S,
     close_grace_s: float = CLOSE_GRACE_S,
+    ordering: Ordering | None = None,
 ) -> TableWriter:
-    """A writer to table `t` (keyed on customer_id, as `row` makes rows), with quick backoff."""
+    """A writer to table `t` (keyed on customer_id, as `row` makes rows), with quick backoff; unstamped unless given
+    an `ordering`."""
     return TableWriter(
         client,
         table_name="t",
         concurrency=concurrency,
         mode=mode,
+        ordering=ordering,
         patience_s=patience_s,
         backoff=QUICK,
         close_grace_s=close_grace_s,

@@ -26,5 +26,5 @@ def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with counted_failure():
             summary = finish_file(s3_client(), job, run_prefix, entries, settings)
         logger.info("file ingested", extra={"summary": summary})
-    count_ingested(summary["rows_written"], summary["rows_rejected"])
+    count_ingested(summary["rows_written"], summary["rows_rejected"], summary["rows_superseded"])
     return summary

@@ -22,6 +22,7 @@ from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.jobs import FileJob, start_execution
 from csv_ingest_engine.objects import last_bytes
 from csv_ingest_engine.one_invocation import ingest_object
+from csv_ingest_engine.ordering import event_moment, now, stamp
 from csv_ingest_engine.partitioning import content_bytes
 from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
@@ -68,27 +69,41 @@ def _handle_record(
     source = f"s3://{bucket}/{key}"
     # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
     request_id = record.response_elements.get("x-amz-request-id") or str(uuid.uuid4())
+    # Left out of a hand-made event, the sequencer only orders versions of one key within a millisecond.
+    sequencer = record.s3.get_object.get("sequencer") or ""
     with file_context(request_id, bucket, key, version_id):
+        order = _upload_order(record, sequencer)
         try:
             with counted_failure():
                 size = record.s3.get_object.size
                 if settings.state_machine_arn is not None and _content_bytes(bucket, key, version_id, size) > (
                     settings.large_file_bytes
                 ):
-                    sequencer = record.s3.get_object.sequencer
-                    job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer)
+                    job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer, order=order)
                     return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
                 entry.update(
-                    ingest_object(bucket, key, version_id, source=source, settings=settings, should_stop=should_stop)
+                    ingest_object(
+                        bucket, key, version_id, source=source, settings=settings, order=order, should_stop=should_stop
+                    )
                 )
-                logger.info(
-                    "file ingested",
-                    extra={"rows_written": entry["rows_written"], "rows_rejected": entry["rows_rejected"]},
-                )
+                logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
         except IngestError as error:
             return {**entry, "status": "failed", "error": str(error)}, error
-    count_ingested(entry["rows_written"], entry["rows_rejected"])
+    count_ingested(entry["rows_written"], entry["rows_rejected"], entry["rows_superseded"])
     return entry, None
+
+
+_COUNTS = ("rows_written", "rows_rejected", "rows_superseded")
+
+
+def _upload_order(record: S3EventRecord, sequencer: str) -> str:
+    """The upload's order stamp (see `ordering`): when S3 created the object, then S3's sequencer. An event without
+    a readable time (one made by hand: S3's always have one) is ordered as of now, like a load from the CLI."""
+    moment = event_moment(record.get("eventTime"))
+    if moment is None:
+        logger.warning("the event has no readable eventTime: the upload is ordered as of now")
+        moment = now()
+    return stamp(moment, sequencer)
 
 
 def _content_bytes(bucket: str, key: str, version_id: str | None, size: int) -> int:
