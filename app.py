@@ -25,6 +25,8 @@ CONTEXT_KEYS = (
     "column_types",
     "csv_delimiter",
     "csv_encoding",
+    "ordering",
+    "order_attribute",
     "memory_size_mb",
     "timeout_minutes",
     "ephemeral_storage_mib",
@@ -107,7 +109,23 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
         values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
     if (raw := context.get("csv_encoding")) is not None:
         values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    if (raw := context.get("ordering")) is not None:
+        values["ordering"] = _parse_switch("ordering", raw)
+    if (raw := context.get("order_attribute")) is not None:
+        values["order_attribute"] = schema.order_attribute(
+            _parse_str("order_attribute", raw), origin="context order_attribute"
+        )
     return values
+
+
+def _parse_switch(key: str, raw: object) -> bool:
+    """on/off (or true/false): `-c ordering=off`."""
+    if isinstance(raw, str) and raw.strip().lower() in ("on", "off"):
+        return raw.strip().lower() == "on"
+    try:
+        return _parse_bool(key, raw)
+    except ValueError:
+        raise ValueError(f"context {key} must be on or off, got {raw!r}") from None
 
 
 def _parse_bool(key: str, raw: object) -> bool:

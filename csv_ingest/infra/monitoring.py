@@ -21,6 +21,7 @@ from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
+    METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_WRITTEN,
     METRICS_NAMESPACE,
     SERVICE_NAME,
@@ -191,6 +192,8 @@ class Monitoring(Construct):
                 left=[
                     _emf_metric(METRIC_ROWS_WRITTEN).with_(label="Rows written"),
                     _emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
+                    # Rows an older upload did not write over a newer one's: expected when uploads overlap.
+                    _emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
                 ],
                 width=12,
             ),

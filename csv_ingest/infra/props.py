@@ -20,6 +20,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_MAX_WORKERS,
+    DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     DELIMITERS,
@@ -32,7 +33,7 @@ from csv_ingest_engine.constants import (
     KeyType,
     WriteMode,
 )
-from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError
+from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError, order_attribute
 
 KIB, GIB, TIB = 1024, 1024**3, 1024**4
 # Lambda allows 4 KB for all of a function's environment variables; the others take well under 1 KB.
@@ -64,6 +65,13 @@ class PipelineProps:
     """The uploaded files' delimiter (the character): `,` `;` `|` or a tab. Default: `,`."""
     csv_encoding: str = DEFAULT_ENCODING
     """The uploaded files' encoding, by csv_ingest_engine's name: utf-8, cp1252, latin-1 or utf-16. Default: utf-8."""
+    ordering: bool = True
+    """Stamp every item with its upload's order and never let a row of an older upload overwrite an item a newer one
+    wrote (a conditional write; the README's "Many uploads"). False: unconditional writes, no stamp attribute, and
+    the upload handled last wins. Default: true."""
+    order_attribute: str = DEFAULT_ORDER_ATTRIBUTE
+    """The attribute the order stamp is kept in (no file may have a column of that name). Default:
+    _csv_ingest_order."""
 
     # -- the data's lifetime and the alarms ----------------------------------------------------------------------
     retain_data: bool = False
@@ -163,6 +171,16 @@ class PipelineProps:
         if self.csv_delimiter not in DELIMITERS.values():
             raise ValueError(f"csv_delimiter must be one of , ; | or a tab (the character), got {self.csv_delimiter!r}")
         _check_choice("csv_encoding", self.csv_encoding, ENCODINGS)
+        try:
+            attribute = order_attribute(self.order_attribute, origin="order_attribute")
+        except SchemaError as exc:
+            raise ValueError(str(exc)) from exc
+        if attribute != self.order_attribute:
+            raise ValueError(f"order_attribute must be a name without surrounding spaces, got {self.order_attribute!r}")
+        if self.ordering and attribute in self.schema.key_names:
+            raise ValueError(
+                f"order_attribute must not be a key column ({attribute!r}): the stamp is an attribute of its own"
+            )
 
     @property
     def schema(self) -> Schema:
@@ -184,6 +202,7 @@ class PipelineProps:
             write_concurrency=self.write_concurrency,
             large_file_bytes=self.large_file_bytes,
             partition_bytes=self.partition_bytes,
+            order_attribute=self.order_attribute if self.ordering else None,
         )
 
     @property

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -81,13 +82,20 @@ class Execution:
 
 
 def trigger_and_wait(
-    account: Aws, handler: Handler, lambdas: InProcessLambda, key: str, version: str, context: Any
+    account: Aws,
+    handler: Handler,
+    lambdas: InProcessLambda,
+    key: str,
+    version: str,
+    context: Any,
+    *,
+    event_time: datetime | None = None,
 ) -> tuple[dict[str, Any], Execution]:
-    """Deliver the upload's event (with the object's real size) to the trigger, then wait for the execution it
-    started; returns the trigger's summary entry and the execution."""
+    """Deliver the upload's event (with the object's real size, at `event_time`: default now) to the trigger, then
+    wait for the execution it started; returns the trigger's summary entry and the execution."""
     size = account.s3.head_object(Bucket=BUCKET, Key=key, VersionId=version)["ContentLength"]
     with lambdas.lock:  # the trigger runs in this thread: no task in between (Powertools' state is per process)
-        summary = handler(account.event(key, version, size=size), context)
+        summary = handler(account.event(key, version, size=size, event_time=event_time), context)
     (entry,) = summary["files"]
     stepfunctions = boto3.client("stepfunctions")
     return entry, Execution(wait_for_execution(stepfunctions, entry["execution_arn"]), lambdas)
