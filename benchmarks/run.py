@@ -72,6 +72,7 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
         TABLE_NAME=TABLE,
         WRITE_MODE=args.mode,
         WRITE_CONCURRENCY=str(args.concurrency),
+        ORDERING=args.ordering,
         POWERTOOLS_METRICS_DISABLED="true",
         POWERTOOLS_SERVICE_NAME="csv-ingest-benchmark",
         POWERTOOLS_LOG_LEVEL="WARNING",
@@ -356,6 +357,7 @@ def main() -> int:
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="merge", help="write mode of the --workers runs (the handler runs do both)")
+    parser.add_argument("--ordering", default="on", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     from csv_ingest_engine.constants import DEFAULT_CONCURRENCY
@@ -433,14 +435,17 @@ def handler_plan(args: argparse.Namespace, path: Path, s3_url: str) -> Plan:
         loop_rows = min(args.loop_rows, args.rows)
         plan.append(("loop", "loop", {"csv": path, "rows": loop_rows}, loop_rows))
     common = {"key": "bench.csv", "concurrency": args.concurrency, "rows": args.rows, "columns": args.columns}
-    # The handler and the floor alternate, so that drift on a shared machine hits both alike.
+    # The handler and the floor alternate, so that drift on a shared machine hits both alike; so do the handler's
+    # writes stamped with the upload's order (conditional, the default) and without (`ORDERING=off`).
     for _ in range(1 if args.memory_run else args.repeat):
-        plan.append(("handler (merge)", "handler", {**common, "mode": "merge"}, args.rows))
+        plan.append(("handler (merge)", "handler", {**common, "mode": "merge", "ordering": "on"}, args.rows))
         if not args.memory_run:
+            plan.append(("merge, unordered", "handler", {**common, "mode": "merge", "ordering": "off"}, args.rows))
             plan.append(("floor", "floor", common, args.rows))
             plan.append(("first pass (check)", "check", {"csv": path}, args.rows))
-    if not args.memory_run:
-        plan.append(("handler (replace)", "handler", {**common, "mode": "replace"}, args.rows))
+            plan.append(("handler (replace)", "handler", {**common, "mode": "replace", "ordering": "on"}, args.rows))
+            replace_unordered = {**common, "mode": "replace", "ordering": "off"}
+            plan.append(("replace, unordered", "handler", replace_unordered, args.rows))
     return plan
 
 
@@ -496,6 +501,14 @@ def print_report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -
         print(f"handler/floor:    {handler / floor:.2f}x")
     if handler and replace:
         print(f"replace/handler:  {replace / handler:.1f}x")
+    for stamped, plain in (("handler (merge)", "merge, unordered"), ("handler (replace)", "replace, unordered")):
+        stamped_rate, plain_rate = rate(stamped), rate(plain)
+        if stamped_rate and plain_rate:
+            with_order, without = (results[k]["cpu_s"] / max(results[k]["rows"], 1) for k in (stamped, plain))
+            print(
+                f"ordering ({stamped.split('(')[-1].rstrip(')')}): CPU per row {with_order / without - 1:+.1%}, "
+                f"rows/s {stamped_rate / plain_rate - 1:+.1%} (stamped conditional writes vs ORDERING=off)"
+            )
     check = rate("first pass (check)")
     if handler and check:
         print(f"first pass:       {check / handler:.0f}x the handler's rows/s, {handler / check:.1%} of its time")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,13 +20,16 @@ from rich.markup import escape
 from csv_ingest.cli import output
 from csv_ingest.cli.file_run import FileRun, existing_file
 from csv_ingest.cli.options import FileOptions, file_options, key_column_option, mode_option
+from csv_ingest.cli.ordering_options import as_of_option, load_ordering
 from csv_ingest.cli.workers import SMALL_FILE_BYTES
 from csv_ingest.cli.writer_settings import WriterSettings
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import (
+    BOOKKEEPING_PREFIX,
     DEFAULT_CONCURRENCY,
     DEFAULT_KEY_COLUMN,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_ORDER_ATTRIBUTE,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -99,7 +103,8 @@ workers_option = click.option(
     help=f"Worker processes, each writing the rows of its share of the keys (all rows of a key go to one, in file "
     f"order). Default: this machine's CPUs (at most {MAX_CLI_WORKERS}), but 1 for a file under "
     f"{SMALL_FILE_BYTES['merge'] // 1024} KiB ({SMALL_FILE_BYTES['replace'] // 1024 // 1024} MiB with --mode "
-    "replace), where starting the processes takes longer than they save. 1: everything in this process.",
+    "replace --no-ordering), where starting the processes takes longer than they save. 1: everything in this "
+    "process.",
 )
 patience_option = click.option(
     "--patience",
@@ -116,20 +121,45 @@ patience_option = click.option(
 
 
 @main.command()
-@file_options(table=table_option, writing=[concurrency_option, workers_option, patience_option])
-def load(options: FileOptions, table: str, concurrency: int, workers: int | None, patience: float) -> None:
+@file_options(
+    table=table_option, ordering=[as_of_option], writing=[concurrency_option, workers_option, patience_option]
+)
+def load(
+    options: FileOptions,
+    table: str,
+    as_of: datetime | None,
+    concurrency: int,
+    workers: int | None,
+    patience: float,
+) -> None:
     """Upsert every row of SOURCE (a local path or s3://bucket/key, .csv or .csv.gz) into a DynamoDB table, keyed
-    as the table is (DescribeTable)."""
+    as the table is (DescribeTable).
+
+    Each item keeps the order stamp of the upload that last wrote it: a row is written only if its item holds no
+    newer upload's rows (the load is one upload, as of --as-of or the moment it started); otherwise it is counted
+    as superseded, which is not a failure.
+    """
     options.schema.column_types()  # a bad --type is a usage error before anything is read
     aws = options.aws
-    writer = WriterSettings(table, options.mode, concurrency, patience, aws.endpoint_url, aws.region, aws.profile)
+    writer = WriterSettings(
+        table,
+        options.mode,
+        concurrency,
+        patience,
+        # Taken once, here: every worker process writes with this one stamp.
+        ordering=load_ordering(options.order_attribute, as_of),
+        endpoint_url=aws.endpoint_url,
+        region=aws.region,
+        profile=aws.profile,
+    )
     _run(options, writer, workers)
 
 
 @main.command()
 @file_options()
 def validate(options: FileOptions) -> None:
-    """Check SOURCE (a local path or s3://bucket/key) against the rules `load` applies in --mode, writing nothing.
+    """Check SOURCE (a local path or s3://bucket/key) against the rules `load` applies in --mode, with its order
+    stamp (unless --no-ordering), writing nothing.
 
     Exit 0 only if every row would be written. A local file needs no AWS at all: the key schema and the columns'
     types are the options' (those of the table `load` writes to, for the same verdicts).
@@ -149,6 +179,7 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
         writer=writer,
         rejects=options.rejects,
         as_json=options.as_json,
+        order_attribute=options.order_attribute,
     )
     sys.exit(output.print_outcome(run.execute(workers), as_json=options.as_json))
 
@@ -173,7 +204,21 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
     help="Write the resulting table to PATH as CSV (the key column, then every attribute name seen, sorted; one "
     "line per item, by key), so that two runs can be compared with diff.",
 )
-def demo(path: str, key_column: str | None, mode: WriteMode, large_file_bytes: int, export: Path | None) -> None:
+@click.option(
+    "--bookkeeping",
+    is_flag=True,
+    help=f"Show (and --export) the attributes the pipeline adds to items for its own bookkeeping, named "
+    f"{BOOKKEEPING_PREFIX}... (the upload order stamp, {DEFAULT_ORDER_ATTRIBUTE}); left out by default, as they are "
+    "not the file's columns and differ from run to run.",
+)
+def demo(
+    path: str,
+    key_column: str | None,
+    mode: WriteMode,
+    large_file_bytes: int,
+    export: Path | None,
+    bookkeeping: bool,
+) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
 
     A file over --large-file-bytes goes through the state machine, executed by moto with the Lambda tasks run in
@@ -208,5 +253,6 @@ def demo(path: str, key_column: str | None, mode: WriteMode, large_file_bytes: i
         progress=output.progress,
         large_file_bytes=large_file_bytes,
         export=export,
+        bookkeeping=bookkeeping,
     )
     sys.exit(code)

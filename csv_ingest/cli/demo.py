@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from csv_ingest.cli.demo_tables import failure_cause, items_table, partitions_table, report_table
+from csv_ingest.cli.output import superseded
 from csv_ingest.local.demo_account import (
     REJECTS_BUCKET,
     TABLE,
@@ -59,13 +60,15 @@ def run_demo(
     progress: Progress | None = None,
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
     export: Path | None = None,
+    bookkeeping: bool = False,
 ) -> int:
     """Ingest `path` through the handler in an emulated account; print the path it took, the summary, the table and
     the rejected rows; return the exit code.
 
     A file over `large_file_bytes` goes through the state machine (0: every file does). `progress(total_bytes)`, if
     given, is entered while the one-invocation handler runs and yields its progress callback. `export`, if given,
-    receives the table as CSV (see `export_table`).
+    receives the table as CSV (see `export_table`). The table shown and exported has the file's columns, and the
+    pipeline's bookkeeping attributes (the upload order stamp) only with `bookkeeping`.
     """
     if not path.name.lower().endswith(CSV_SUFFIXES):
         # The stack's trigger sends only *.csv and *.csv.gz keys, and the handler skips any other: say so instead
@@ -86,7 +89,13 @@ def run_demo(
         )
         return EXIT_FAILED
     demo = _Demo(
-        path, key_column=key_column, write_mode=write_mode, out=out, err=err, large_file_bytes=large_file_bytes
+        path,
+        key_column=key_column,
+        write_mode=write_mode,
+        out=out,
+        err=err,
+        large_file_bytes=large_file_bytes,
+        bookkeeping=bookkeeping,
     )
     with emulated_account(key_column=key_column, write_mode=write_mode, large_file_bytes=large_file_bytes) as lambdas:
         code = demo.run(lambdas, progress=None if large else progress)
@@ -97,7 +106,15 @@ class _Demo:
     """One run of the demo: the emulated account's resources, the upload, the path it takes and what it shows."""
 
     def __init__(
-        self, path: Path, *, key_column: str, write_mode: WriteMode, out: Console, err: Console, large_file_bytes: int
+        self,
+        path: Path,
+        *,
+        key_column: str,
+        write_mode: WriteMode,
+        out: Console,
+        err: Console,
+        large_file_bytes: int,
+        bookkeeping: bool,
     ) -> None:
         self.path = path
         self.key_column = key_column
@@ -105,6 +122,7 @@ class _Demo:
         self.out = out
         self.err = err
         self.large_file_bytes = large_file_bytes
+        self.bookkeeping = bookkeeping
 
     def run(self, lambdas: InProcessLambda, *, progress: Progress | None) -> int:
         import boto3
@@ -156,7 +174,7 @@ class _Demo:
         """Write the table to `path` as CSV (whatever the run's outcome); return the run's exit `code`, or 1 if the
         file cannot be written."""
         try:
-            count = export_table(self.dynamodb, TABLE, self.key_column, path)
+            count = export_table(self.dynamodb, TABLE, self.key_column, path, bookkeeping=self.bookkeeping)
         except OSError as exc:
             self.err.print(
                 f"[bold red]failed:[/] could not export the table to {escape(str(path))}: {escape(str(exc))}"
@@ -182,8 +200,13 @@ class _Demo:
 
     def _show(self, title: str, summary: dict[str, Any]) -> int:
         written, rejected = summary["rows_written"], summary["rows_rejected"]
-        self.out.print(f"{title}: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected.")
-        self.out.print(items_table(self.dynamodb, self.key_column))
+        # Named only when there are any, as `load` does.
+        older = summary.get("rows_superseded", 0)
+        also = f"; {superseded(older)}" if older else ""
+        self.out.print(
+            f"{title}: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected{also}."
+        )
+        self.out.print(items_table(self.dynamodb, self.key_column, bookkeeping=self.bookkeeping))
         if "rejects_report" not in summary:
             return EXIT_OK
         report_key = summary["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")

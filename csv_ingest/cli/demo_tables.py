@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.table import Table
 
-from csv_ingest.local.demo_account import TABLE
+from csv_ingest.local.demo_account import TABLE, is_bookkeeping
 from csv_ingest.local.lambdas import InProcessLambda
 from csv_ingest_engine.constants import HANDLER_INGEST_PARTITION
 
@@ -22,9 +22,14 @@ if TYPE_CHECKING:  # the stubs are a development dependency
 SHOWN_ITEMS = 20
 
 
-def items_table(dynamodb: DynamoDBClient, key_column: str) -> Table:
+def items_table(dynamodb: DynamoDBClient, key_column: str, *, bookkeeping: bool = False) -> Table:
+    """The first items by key, with the file's columns (and the pipeline's bookkeeping attributes if asked)."""
     items = [
-        {name: value["S"] for name, value in item.items()}
+        {
+            name: value["S"]
+            for name, value in item.items()
+            if bookkeeping or name == key_column or not is_bookkeeping(name)
+        }
         for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE)
         for item in page["Items"]
     ]

@@ -212,27 +212,26 @@ class Dispatch:
         """The file's counts; or, as `ingest_file` raises them, the first failure, Ctrl-C's stop, rows not written."""
         ends = [self._pool.ended[number] for number in range(len(self._pool.processes))]
         source, settings = self._pool.source, self._pool.settings
-        result = FileResult(sum(end.written for end in ends), self._rejected, self._failed, self._schema_untyped)
+        result = FileResult(
+            sum(end.written for end in ends),
+            self._rejected,
+            self._failed,
+            sum(end.superseded for end in ends),
+            self._schema_untyped,
+        )
         refusal = next((end.refusal for end in ends if end.refusal is not None), None)
         if refusal is not None:
             message = table_refused(WriteFailed(*refusal), result, table_name=settings.table, schema=self._schema)
-            raise IngestError(source, message)
+            raise IngestError(source, message, **_counts(result))
         error = next((end.error for end in ends if end.error is not None), None)
         if error is not None:
             written = f"{result.rows_written:,} rows were written, and ingesting the file again is safe"
-            raise IngestError(source, f"{error.rstrip('. ')}; {written}")
+            raise IngestError(source, f"{error.rstrip('. ')}; {written}", **_counts(result))
         missing = self._first_missing_line(ends)
         if missing is not None:
-            raise IngestStopped(
-                source,
-                f"stopped before line {missing}",
-                rows_written=result.rows_written,
-                rows_rejected=result.rows_rejected,
-                rows_failed=result.rows_failed,
-                first_missing_line=missing,
-            )
+            raise IngestStopped(source, f"stopped before line {missing}", first_missing_line=missing, **_counts(result))
         if result.rows_failed:
-            raise IngestError(source, rows_not_written(result, patience_s=settings.patience_s))
+            raise IngestError(source, rows_not_written(result, patience_s=settings.patience_s), **_counts(result))
         return result
 
     def _first_missing_line(self, ends: list[WorkerEnd]) -> int | None:
@@ -245,3 +244,13 @@ class Dispatch:
             if end.chunks_taken < len(sent):
                 lines.append(sent[end.chunks_taken])
         return min(lines, default=None)
+
+
+def _counts(result: FileResult) -> dict[str, int]:
+    """The counts an `IngestError` (or `IngestStopped`) carries, from the workers' result so far."""
+    return {
+        "rows_written": result.rows_written,
+        "rows_rejected": result.rows_rejected,
+        "rows_failed": result.rows_failed,
+        "rows_superseded": result.rows_superseded,
+    }

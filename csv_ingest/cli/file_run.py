@@ -42,6 +42,8 @@ class FileRun:
     writer: WriterSettings | None
     rejects: Path | None
     as_json: bool
+    # validate's: the attribute load would stamp the writes in (None: --no-ordering); a load's writer brings its own.
+    order_attribute: str | None = None
 
     def execute(self, workers: int | None = 1) -> Outcome:
         """Run it; a load with `workers` processes (None: by the file's size, see `default_workers`)."""
@@ -60,7 +62,7 @@ class FileRun:
         except IngestStopped as exc:
             outcome.interrupted(exc)
         except failures as exc:
-            outcome.error = str(exc) if isinstance(exc, IngestError) else f"{self.source}: {exc}"
+            outcome.failed(exc)
         outcome.seconds = time.monotonic() - started
         if self.rejects is not None and self.rejects.is_file() and rejections.total:
             outcome.report = self.rejects
@@ -122,7 +124,8 @@ class FileRun:
         failures: tuple[type[Exception], ...],
         workers: int | None,
     ) -> FileResult:
-        workers = workers or default_workers(path.stat().st_size, self.mode)
+        ordered = self.writer is not None and self.writer.ordering is not None
+        workers = workers or default_workers(path.stat().st_size, self.mode, ordered=ordered)
         if self.writer is not None and workers > 1:
             return self._ingest_in_workers(self.writer, path, schema, rejections, failures, workers)
         writer = self.writer.writer() if self.writer is not None else None
@@ -138,6 +141,7 @@ class FileRun:
                 fmt=self.fmt,
                 writer=writer,
                 mode=self.mode,
+                order_attribute=self.order_attribute,
                 on_reject=rejections.add,
                 report=report,
                 on_progress=on_progress,

@@ -1,5 +1,6 @@
 """The options `load` and `validate` share, defined once (`file_options`): SOURCE, the key and the columns' types,
-the file's format, where AWS is, --mode, --rejects and --json, handed to the command as one `FileOptions`."""
+the file's format, where AWS is, --mode, the ordering, --rejects and --json, handed to the command as one
+`FileOptions`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from csv_ingest.cli.ordering_options import order_attribute, ordering_options
 from csv_ingest.cli.schema_options import SchemaOptions, schema_options
 from csv_ingest_engine import schema as schemas
 from csv_ingest_engine.constants import (
@@ -41,7 +43,8 @@ mode_option = click.option(
     default=DEFAULT_WRITE_MODE,
     show_default=True,
     help="merge: upsert each row into its item, keeping other attributes. "
-    "replace: put whole items in batches of 25 (faster; each row REPLACES its item) - for loads into empty tables.",
+    "replace: put whole items (each row REPLACES its item) - for loads into empty tables; with --no-ordering in "
+    "batches of 25 (much faster), else one by one, each on the condition of its item's order stamp.",
 )
 
 
@@ -165,6 +168,8 @@ class FileOptions:
     aws: Aws
     rejects: Path | None
     as_json: bool
+    # The attribute the writes carry their upload's order stamp in (None: --no-ordering).
+    order_attribute: str | None
 
     @classmethod
     def take(cls, params: dict[str, Any]) -> FileOptions:
@@ -173,14 +178,25 @@ class FileOptions:
         schema = SchemaOptions(**{name: params.pop(name) for name in SchemaOptions.__dataclass_fields__})
         aws = Aws(**{name: params.pop(name) for name in Aws.__dataclass_fields__})
         fmt = CsvFormat(params.pop("delimiter"), params.pop("encoding"))
+        ordering = {name: params.pop(name) for name in ("no_ordering", "order_attribute")}
         return cls(
-            params.pop("source"), schema, fmt, params.pop("mode"), aws, params.pop("rejects"), params.pop("as_json")
+            params.pop("source"),
+            schema,
+            fmt,
+            params.pop("mode"),
+            aws,
+            params.pop("rejects"),
+            params.pop("as_json"),
+            order_attribute(**ordering),
         )
 
 
-def file_options(*, table: Decorator | None = None, writing: Sequence[Decorator] = ()) -> Decorator:
+def file_options(
+    *, table: Decorator | None = None, ordering: Sequence[Decorator] = (), writing: Sequence[Decorator] = ()
+) -> Decorator:
     """SOURCE and the shared options, given to the command as its first argument, a `FileOptions`; the command's own
-    options are its keyword arguments. `table` is listed right after SOURCE, `writing` after --mode (load's)."""
+    options are its keyword arguments. `table` is listed right after SOURCE, `ordering` with --no-ordering and
+    --order-attribute, `writing` after them (load's)."""
 
     def decorate(command: Command) -> Command:
         @functools.wraps(command)
@@ -190,14 +206,15 @@ def file_options(*, table: Decorator | None = None, writing: Sequence[Decorator]
             command(options, **params)
 
         # load: where the table is, then how to write to it; validate: the rules it checks by, then where AWS is.
-        aws_and_mode: list[Decorator] = [aws_options, mode_option] if table is not None else [mode_option, aws_options]
+        rules: list[Decorator] = [mode_option, *ordering, ordering_options]
+        aws_and_rules: list[Decorator] = [aws_options, *rules] if table is not None else [*rules, aws_options]
         decorators: list[Decorator] = [
             source_argument,
             *([table] if table is not None else []),
             key_column_option,
             schema_options,
             format_options,
-            *aws_and_mode,
+            *aws_and_rules,
             *writing,
             rejects_option,
             json_option,

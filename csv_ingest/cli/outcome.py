@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from csv_ingest.cli.output import count
-from csv_ingest_engine import FileResult, IngestStopped, Rejection
+from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
 
 
@@ -48,6 +48,12 @@ class Outcome:
     error: str | None = None
     report: Path | None = None  # the --rejects file, when this run wrote one
     first_missing_line: int | None = None  # Ctrl-C stopped the load: from this line on, rows may be missing
+    superseded_before_failure: int = 0  # a failed file has no result: the rows superseded before it failed
+
+    @property
+    def rows_superseded(self) -> int:
+        """Rows not written because their item holds a newer upload's: never a failure, never rejected."""
+        return self.result.rows_superseded if self.result is not None else self.superseded_before_failure
 
     @property
     def exit_code(self) -> int:
@@ -55,12 +61,21 @@ class Outcome:
             return EXIT_INTERRUPTED
         if self.result is None:
             return EXIT_FAILED
+        # Superseded rows are the ordering doing its job: they never change the code.
         return EXIT_REJECTED if self.result.rows_rejected else EXIT_OK
+
+    def failed(self, exc: Exception) -> None:
+        """The file failed as a whole: the message (the engine's names the file), and the rows superseded first."""
+        if isinstance(exc, IngestError):
+            self.error = str(exc)
+            self.superseded_before_failure = exc.rows_superseded
+        else:  # botocore's: no region, no credentials, an endpoint that does not answer
+            self.error = f"{self.source}: {exc}"
 
     def interrupted(self, stop: IngestStopped) -> None:
         """Ctrl-C stopped the load: what was settled by then, and the CLI's own words for it (the engine's message
         speaks of the Lambda's deadline)."""
-        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed)
+        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed, stop.rows_superseded)
         self.first_missing_line = stop.first_missing_line
         self.error = _interrupted_message(self.source, stop)
 
@@ -72,6 +87,7 @@ class Outcome:
             "exit_code": self.exit_code,
             f"rows_{self.verb}": self.result.rows_written if self.result else None,
             "rows_rejected": self.result.rows_rejected if self.result else self.rejections.total,
+            "rows_superseded": self.rows_superseded,
             "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),
             "rejected_rows": [
@@ -92,8 +108,9 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
             "Running the same command again is safe."
         )
     throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
+    superseded = f"{stop.rows_superseded:,} superseded, " if stop.rows_superseded else ""
     return (
-        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, "
+        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {superseded}"
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
     )

@@ -43,6 +43,8 @@ def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
         _print_rejected_before(outcome)
     elif outcome.result is None:
         err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
+        if outcome.rows_superseded:
+            err.print(f"Before that, {superseded(outcome.rows_superseded)}.")
         _print_rejected_before(outcome)
     else:
         if outcome.result.untyped_columns:
@@ -87,10 +89,20 @@ def progress(total: int, *, shown: bool = True) -> Iterator[Callable[[int, int],
         yield update
 
 
+def superseded(rows: int) -> str:
+    """`12 rows superseded (...)`: rows not written because their item holds a newer upload's, and why."""
+    why = "its item holds a newer upload's row" if rows == 1 else "their items hold a newer upload's rows"
+    return f"{count(rows, 'row')} superseded ({why})"
+
+
 def _print_summary(result: FileResult, source: str, verb: str, seconds: float) -> None:
+    # Superseded rows were read and settled like the others: they count toward the rate, and are named only when
+    # there are any (most loads have none).
+    rows = result.rows_written + result.rows_rejected + result.rows_superseded
+    also = f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
     out.print(
         f"{escape(source)}: {count(result.rows_written, 'row')} {verb}, {result.rows_rejected:,} rejected "
-        f"({seconds:.1f} s, {(result.rows_written + result.rows_rejected) / max(seconds, 1e-6):,.0f} rows/s)"
+        f"({seconds:.1f} s, {rows / max(seconds, 1e-6):,.0f} rows/s){also}"
     )
 
 

@@ -15,7 +15,7 @@ from multiprocessing.synchronize import Event
 from botocore.exceptions import BotoCoreError
 
 from csv_ingest.cli.writer_settings import WriterSettings
-from csv_ingest_engine import IngestError, IngestStopped, Rejection
+from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.ingest import ingest_records
 from csv_ingest_engine.reading import Record
@@ -46,6 +46,7 @@ class WorkerEnd:
     worker: int
     rejections: list[Rejection] = field(default_factory=list)
     written: int = 0
+    superseded: int = 0  # rows not written because their item holds a newer upload's
     chunks_taken: int = 0  # chunks the worker took from its queue: the ones after it are not written
     first_missing_line: int | None = None  # it stopped (Ctrl-C, or another worker failed): rows from it may be missing
     refusal: tuple[int, str] | None = None  # the table refused a write that every row would get: (line, detail)
@@ -97,11 +98,13 @@ class _PartitionWorker:
     def run(self) -> None:
         end = self._end
         try:
-            end.written = self._ingest()
+            result = self._ingest()
+            end.written, end.superseded = result.rows_written, result.rows_superseded
         except IngestStopped as exc:
             end.written, end.first_missing_line = exc.rows_written, exc.first_missing_line
+            end.superseded = exc.rows_superseded
         except IngestError as exc:
-            end.written = exc.rows_written or 0
+            end.written, end.superseded = exc.rows_written or 0, exc.rows_superseded
             if isinstance(exc.__cause__, WriteFailed):
                 end.refusal = (exc.__cause__.line, exc.__cause__.detail)
             elif not exc.rows_failed:  # rows the table did not take in time: the parent words that, counted
@@ -115,12 +118,12 @@ class _PartitionWorker:
         if not self._parent_alive():
             self._results.cancel_join_thread()  # nobody will read it: exit anyway
 
-    def _ingest(self) -> int:
-        """The rows written."""
+    def _ingest(self) -> FileResult:
+        """The partition's counts."""
         writer = self._settings.writer()
         header = self._take()
         if not isinstance(header, Header):  # the parent stopped before routing (the first pass failed, Ctrl-C)
-            return 0
+            return FileResult()
         return ingest_records(
             self._records(),
             header,
@@ -129,7 +132,7 @@ class _PartitionWorker:
             on_reject=self._reject,
             on_rows=self._progress,
             should_stop=self._should_stop,
-        ).rows_written
+        )
 
     def _records(self) -> Iterator[Record]:
         """The partition's records, chunk by chunk, until its end, or until the run stops."""

@@ -24,9 +24,11 @@ from csv_ingest_engine.schema import CsvFormat, Schema
 SMALL_FILE_BYTES: dict[WriteMode, int] = {"merge": 256 * 1024, "replace": 1024 * 1024}
 
 
-def default_workers(size_bytes: int, mode: WriteMode) -> int:
+def default_workers(size_bytes: int, mode: WriteMode, *, ordered: bool) -> int:
     """`--workers` when not given: the machine's CPUs (at most MAX_CLI_WORKERS), 1 for a small file."""
-    if size_bytes < SMALL_FILE_BYTES[mode]:
+    # `replace` batches only unordered puts: ordered ones go one by one, as `merge`'s updates do, and break even
+    # where those do.
+    if size_bytes < SMALL_FILE_BYTES["merge" if ordered else mode]:
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's share)
@@ -67,7 +69,12 @@ def ingest_in_workers(
     pool = WorkerPool(workers, settings, source)
     try:
         pool.start()  # the workers start up (an interpreter, botocore, a client) while the first pass reads the file
-        header, records = check_file(path, source=source, schema=schema, fmt=fmt, should_stop=should_stop)
+        # The header the workers write by is parsed here, once: for the writers' ordering (the stamp's attribute
+        # may name no column, and counts toward each item's size).
+        order_attribute = settings.ordering.attribute if settings.ordering is not None else None
+        header, records = check_file(
+            path, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute, should_stop=should_stop
+        )
         if report is not None:
             report.header(header.columns)
         with progress(records) as on_progress:

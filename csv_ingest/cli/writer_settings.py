@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from csv_ingest_engine.constants import WriteMode
+from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.writing import TableWriter
 
 
@@ -16,6 +17,8 @@ class WriterSettings:
     mode: WriteMode
     concurrency: int
     patience_s: float
+    # The load's one stamp, in every worker process alike (None: --no-ordering).
+    ordering: Ordering | None = None
     endpoint_url: str | None = None
     region: str | None = None
     profile: str | None = None
@@ -33,5 +36,6 @@ class WriterSettings:
             table_name=self.table,
             concurrency=self.concurrency,
             mode=self.mode,
+            ordering=self.ordering,
             patience_s=self.patience_s,
         )

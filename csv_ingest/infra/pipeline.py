@@ -15,6 +15,7 @@ from csv_ingest.infra.monitoring import Monitoring
 from csv_ingest.infra.props import PipelineProps
 from csv_ingest.infra.resource_ids import keep_logical_ids, logical_id
 from csv_ingest.infra.storage import Storage
+from csv_ingest_engine.requests import write_actions
 
 
 class CsvIngestPipeline(Construct):
@@ -96,9 +97,7 @@ class CsvIngestPipeline(Construct):
         function = self.ingestion.function
         storage = self.storage
         storage.upload_bucket.grants.actions_on_object_keys(function, "*", "s3:GetObject", "s3:GetObjectVersion")
-        # BatchWriteItem only where the code calls it: the replace mode's batched puts.
-        batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
-        storage.table.grants.actions(function, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
+        storage.table.grants.actions(function, *self._write_actions)
         # upload_file: a large report goes up in parts, which s3:PutObject authorizes too.
         storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject")
         _acknowledge_every_key(
@@ -110,6 +109,12 @@ class CsvIngestPipeline(Construct):
                 "key, so the function needs PutObject on every key of the rejects bucket (and only that bucket).",
             },
         )
+
+    @property
+    def _write_actions(self) -> tuple[str, ...]:
+        """Only what the writer calls in the configured mode: e.g. BatchWriteItem only for unstamped replace."""
+        engine = self.props.engine
+        return write_actions(engine.write_mode, ordered=engine.order_attribute is not None)
 
     def _grant_large_file_access(self) -> None:
         """Exactly the calls each step of the large-file path makes (lambda/handler.py's entry points).
@@ -136,8 +141,7 @@ class CsvIngestPipeline(Construct):
 
         worker = flow.ingest_partition.function  # reads its partition's chunks, writes rows, its result and rejects
         work_bucket.grants.actions_on_object_keys(worker, "*", "s3:GetObject", "s3:PutObject")
-        batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
-        storage.table.grants.actions(worker, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
+        storage.table.grants.actions(worker, *self._write_actions)
         _acknowledge_every_key(
             flow.ingest_partition.role,
             {

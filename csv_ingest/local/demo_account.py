@@ -1,5 +1,6 @@
 """The account `csv-ingest demo` runs in: moto in this process, the trigger's environment as the stack sets it, the
-buckets and table named and created as the stack's, and the table exported as CSV."""
+buckets and table named and created as the stack's, and the table exported as CSV (the file's columns; the
+pipeline's bookkeeping attributes when asked)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from unittest import mock
 from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
 from csv_ingest.local.state_machine import MOTO_CONFIG
 from csv_ingest_engine.constants import (
+    BOOKKEEPING_PREFIX,
+    DEFAULT_ORDER_ATTRIBUTE,
     ENV_KEY_COLUMN,
     ENV_LARGE_FILE_BYTES,
     ENV_REJECTS_BUCKET,
@@ -100,11 +103,33 @@ def create_resources(s3: S3Client, dynamodb: DynamoDBClient, key_column: str) ->
     )
 
 
-def export_table(dynamodb: DynamoDBClient, table: str, key_column: str, path: Path) -> int:
+def is_bookkeeping(name: str, order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE) -> bool:
+    """Whether attribute `name` is one the pipeline adds for its own bookkeeping (its names start with
+    BOOKKEEPING_PREFIX; the upload order stamp's is configured, `order_attribute`, and may be named otherwise)."""
+    return name.startswith(BOOKKEEPING_PREFIX) or name == order_attribute
+
+
+def export_table(
+    dynamodb: DynamoDBClient,
+    table: str,
+    key_column: str,
+    path: Path,
+    *,
+    bookkeeping: bool = False,
+    order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE,
+) -> int:
     """Write `table` to `path` as CSV, sorted by key, for `diff`: the key column first, then every attribute name
-    seen, sorted; an empty cell where an item lacks the attribute. Returns the number of items."""
+    seen, sorted; an empty cell where an item lacks the attribute. Returns the number of items.
+
+    The pipeline's bookkeeping attributes (`is_bookkeeping`) are left out unless `bookkeeping`: they hold when an
+    item was written (the upload order stamp), which differs from run to run, and are not the file's columns.
+    """
+
+    def shown(name: str) -> bool:
+        return bookkeeping or name == key_column or not is_bookkeeping(name, order_attribute)
+
     items = [
-        {name: _plain(value) for name, value in item.items()}
+        {name: _plain(value) for name, value in item.items() if shown(name)}
         for page in dynamodb.get_paginator("scan").paginate(TableName=table)
         for item in page["Items"]
     ]

@@ -138,7 +138,7 @@ def ingest_records(
     Raises as `ingest_file` does, naming `source`; `IngestStopped.first_missing_line` is a line of the file, and
     rows of this partition only before it are settled.
     """
-    if (writer.ordering is None) != (header.reserved_bytes == 0):
+    if header.order_attribute != (writer.ordering.attribute if writer.ordering is not None else None):
         raise ValueError("the header was parsed for another ordering than the writer's: pass it its order_attribute")
     run = _Run(source=source, on_reject=on_reject, report=report, on_rows=on_rows)
     return run.execute(iter(records), header, writer=writer, mode=writer.mode, should_stop=should_stop)
@@ -193,7 +193,7 @@ class _Run:
         if self._report is not None:
             self._report.header(header.columns)
         if writer is None:
-            self.check(records, header, max_attributes(mode, ordered=header.reserved_bytes > 0), should_stop)
+            self.check(records, header, max_attributes(mode, ordered=header.order_attribute is not None), should_stop)
             totals = WriteTotals(written=self.accepted)
         else:
             totals = self.write(records, header, writer, should_stop)

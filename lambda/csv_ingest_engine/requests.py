@@ -122,6 +122,17 @@ def _stamped_request(row: Row, *, table_name: str, mode: WriteMode, ordering: Or
     }
 
 
+def write_actions(mode: WriteMode, *, ordered: bool) -> tuple[str, ...]:
+    """The DynamoDB actions a writer in `mode` calls (what its IAM policy must allow, and no more): stamped writes are
+    one `UpdateItem` (merge) or one conditional `PutItem` (replace) per row; without stamps, merge puts a key-only row
+    and replace sends `BatchWriteItem`s, and a batch the table refuses one row by one `PutItem`."""
+    if ordered:
+        return ("dynamodb:UpdateItem",) if mode == "merge" else ("dynamodb:PutItem",)
+    if mode == "merge":
+        return ("dynamodb:UpdateItem", "dynamodb:PutItem")
+    return ("dynamodb:BatchWriteItem", "dynamodb:PutItem")
+
+
 def item_of(row: Row) -> dict[str, Any]:
     """The whole item `row` stands for (its key and attributes), as a put writes it."""
     return {**row.item_key, **row.attributes}

@@ -63,7 +63,9 @@ class Header:
     untyped: tuple[str, ...] = ()
     # Whether anything but a single string key and string attributes is written (the fast path when not).
     typed: bool = False
-    # What the writes add to every item besides the row (the upload's order stamp): counted toward the 400 KB.
+    # The attribute the writes stamp with the upload's order (None: unstamped), and what the stamp adds to every
+    # item besides the row, counted toward the 400 KB.
+    order_attribute: str | None = None
     reserved_bytes: int = 0
 
 
@@ -171,6 +173,7 @@ def parse_header(
         value_types=tuple(_type(types.get(columns[i])) for i in value_indexes),
         untyped=tuple(name for name in types if name not in columns),
         typed=not schema.is_default_key or any(types.get(columns[i], "S") != "S" for i in value_indexes),
+        order_attribute=order_attribute,
         reserved_bytes=len(order_attribute.encode()) + STAMP_BYTES if order_attribute is not None else 0,
     )
 

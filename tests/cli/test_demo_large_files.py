@@ -3,6 +3,8 @@ the emulator, what it prints, its exit codes, and a table export two runs can be
 
 from __future__ import annotations
 
+import csv
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,12 @@ import pytest
 
 from csv_ingest.cli import demo
 from csv_ingest.local import lambdas
-from csv_ingest_engine.constants import DEFAULT_PARTITION_BYTES, HANDLER_INGEST_PARTITION
+from csv_ingest_engine.constants import (
+    BOOKKEEPING_PREFIX,
+    DEFAULT_ORDER_ATTRIBUTE,
+    DEFAULT_PARTITION_BYTES,
+    HANDLER_INGEST_PARTITION,
+)
 from csv_ingest_engine.partitioning import partition_count, partition_of
 from tests.cli.runner import ROOT, SAMPLES, run
 
@@ -92,11 +99,29 @@ def test_both_paths_export_the_same_table(tmp_path: Path) -> None:
 
 def test_the_export_has_the_key_first_then_every_attribute_sorted(tmp_path: Path) -> None:
     """One line per item, by key; the key column, then every attribute name seen, sorted; an empty cell where an
-    item lacks one (here 2 has no name: its only name cell was empty)."""
+    item lacks one (here 2 has no name: its only name cell was empty). The pipeline's bookkeeping (the items' order
+    stamp) is left out, in the export as in the table shown."""
     export = tmp_path / "table.csv"
     result = run("demo", _file(tmp_path), "--export", export)
     assert f"Exported the table (2 items) to {export}." in " ".join(result.output.split())
     assert export.read_bytes() == b"customer_id,city,name\r\n1,Oslo,Anne\r\n2,Bern,Bob\r\n"
+    assert BOOKKEEPING_PREFIX not in result.output
+
+
+@pytest.mark.parametrize("large_file_bytes", ["8388608", "0"], ids=["one-invocation", "state-machine"])
+def test_bookkeeping_shows_and_exports_the_upload_order_stamp(tmp_path: Path, large_file_bytes: str) -> None:
+    """With --bookkeeping the table shown and the export have `_csv_ingest_order` too: one upload, one stamp on
+    every item (the upload's time, then S3's sequencer), on either path."""
+    export = tmp_path / "table.csv"
+    result = run("demo", _file(tmp_path), "--large-file-bytes", large_file_bytes, "--export", export, "--bookkeeping")
+    assert result.exit_code == 2, result.output
+    assert BOOKKEEPING_PREFIX in result.output  # the column's heading (cut to the terminal's width)
+    header, *rows = csv.reader(export.open(encoding="utf-8", newline=""))
+    assert header == ["customer_id", DEFAULT_ORDER_ATTRIBUTE, "city", "name"]
+    assert [(row[0], row[2], row[3]) for row in rows] == [("1", "Oslo", "Anne"), ("2", "Bern", "Bob")]
+    stamps = {row[1] for row in rows}
+    assert len(stamps) == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9A-F]{24}", stamps.pop())
 
 
 def test_the_good_sample_through_the_state_machine_exits_0(tmp_path: Path) -> None:

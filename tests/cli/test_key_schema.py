@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE
 from tests.cli.runner import SAMPLES, run
 from tests.support import Endpoint, create_table
 
@@ -117,12 +118,14 @@ def test_a_key_column_option_that_is_not_the_tables_key_is_a_usage_error(endpoin
 
 
 def test_typed_columns_are_written_as_their_types(endpoint: Endpoint, tmp_path: Path) -> None:
-    """--type and --types-file: numbers, booleans and JSON land as DynamoDB numbers, booleans and maps."""
+    """--type and --types-file: numbers, booleans and JSON land as DynamoDB numbers, booleans and maps (beside the
+    load's order stamp, a string)."""
     source = tmp_path / "people.csv"
     source.write_text('customer_id,age,active,profile\n7,34,true,"{""city"": ""Porto"", ""score"": 0.5}"\n')
     types = tmp_path / "types.json"
     types.write_text(json.dumps({"age": "N", "profile": "JSON"}))
-    result = run("load", source, "--table", endpoint.table, "--types-file", types, "--type", "active=BOOL")
+    options = ("--types-file", types, "--type", "active=BOOL", "--as-of", "2026-12-01T18:30:00Z")
+    result = run("load", source, "--table", endpoint.table, *options)
     assert result.exit_code == 0, result.output
     (item,) = scan(endpoint, endpoint.table)
     assert item == {
@@ -130,6 +133,7 @@ def test_typed_columns_are_written_as_their_types(endpoint: Endpoint, tmp_path: 
         "age": {"N": "34"},
         "active": {"BOOL": True},
         "profile": {"M": {"city": {"S": "Porto"}, "score": {"N": "0.5"}}},
+        DEFAULT_ORDER_ATTRIBUTE: {"S": "2026-12-01T18:30:00.000000Z 000000000000000000000000"},
     }
 
 

@@ -6,6 +6,11 @@ import importlib.metadata
 import json
 from pathlib import Path
 
+import pytest
+
+from csv_ingest.cli.outcome import FirstRejections, Outcome
+from csv_ingest.cli.output import print_outcome
+from csv_ingest_engine import FileResult, IngestError, IngestStopped
 from tests.cli.runner import SAMPLES, run
 from tests.support import Endpoint
 
@@ -81,3 +86,51 @@ def test_json_of_a_failed_file_carries_the_error() -> None:
     summary = json.loads(result.stdout)
     assert (summary["status"], summary["exit_code"]) == ("failed", 1)
     assert "no 'customer_id' column" in summary["error"]
+
+
+def _outcome() -> Outcome:
+    return Outcome("customers.csv", "written", 1.0, FirstRejections(20))
+
+
+def test_a_failed_load_counts_the_rows_it_superseded_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """A load that fails after some rows were superseded says how many, on stderr and in --json; exit 1."""
+    outcome = _outcome()
+    problem = "writing line 9 to DynamoDB table 't' failed (AccessDenied); 4 rows were written"
+    outcome.failed(IngestError("customers.csv", problem, rows_written=4, rows_superseded=3))
+    assert print_outcome(outcome, as_json=False) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"failed: customers.csv: {problem}" in said
+    assert "Before that, 3 rows superseded (their items hold a newer upload's rows)." in said
+    assert print_outcome(outcome, as_json=True) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["status"], summary["rows_written"], summary["rows_superseded"]) == ("failed", None, 3)
+
+
+def test_an_interrupted_load_counts_the_rows_it_superseded(capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C's message and --json count the superseded rows beside the written and rejected ones; exit 130."""
+    outcome = _outcome()
+    outcome.interrupted(
+        IngestStopped(
+            "customers.csv", "stopped", rows_written=10, rows_rejected=1, rows_failed=0, first_missing_line=40,
+            rows_superseded=2,
+        )
+    )  # fmt: skip
+    assert print_outcome(outcome, as_json=False) == 130
+    said = " ".join(capsys.readouterr().err.split())
+    assert "Ctrl-C stopped customers.csv before line 40: 10 rows written, 2 superseded, 1 rejected; queued" in said
+    assert print_outcome(outcome, as_json=True) == 130
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["status"], summary["rows_written"], summary["rows_superseded"]) == ("interrupted", 10, 2)
+
+
+def test_one_superseded_row_is_named_in_the_singular_and_counted_in_the_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The summary names a single superseded row as one; it was settled like the others (5 rows in 1 s); exit 0."""
+    outcome = _outcome()
+    outcome.result = FileResult(rows_written=4, rows_superseded=1)
+    assert print_outcome(outcome, as_json=False) == 0
+    assert " ".join(capsys.readouterr().out.split()) == (
+        "customers.csv: 4 rows written, 0 rejected (1.0 s, 5 rows/s); 1 row superseded (its item holds a newer "
+        "upload's row)"
+    )

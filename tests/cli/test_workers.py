@@ -24,7 +24,9 @@ from csv_ingest.cli.dispatch import Dispatch as _Run
 from csv_ingest.cli.worker_pool import WorkerPool as _Pool
 from csv_ingest.cli.worker_process import WorkerEnd as _End
 from csv_ingest.cli.workers import SMALL_FILE_BYTES, default_workers
-from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, MAX_CLI_WORKERS, WriteMode
+from csv_ingest_engine import IngestStopped
+from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_ORDER_ATTRIBUTE, MAX_CLI_WORKERS, WriteMode
+from csv_ingest_engine.ordering import as_of, stamp
 from csv_ingest_engine.partitioning import partition_of
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.rules import parse_header
@@ -37,6 +39,9 @@ from tests.support.loads import CSV_INGEST, wait_for_rows
 PATIENCE_S = 120.0
 HEADER = "customer_id,name,city,visits"
 KEYS = 23
+# A load's moment, for a stamp a test can expect.
+AS_OF = "2026-12-01T18:30:00Z"
+AS_OF_STAMP = stamp(as_of(AS_OF))
 # Rows the rules reject, at these lines: a blank key, a value past the header's columns, the header again.
 REJECTED_LINES = {50: ",no key,nowhere,0", 300: "k1,too,many,fields,here", 550: HEADER}
 
@@ -193,13 +198,13 @@ def test_a_worker_that_ends_before_the_parent_goes_on_is_not_taken_for_a_failed_
         # when
         result = run(
             "load", source, "--table", TABLE, "--endpoint-url", stub.url, "--workers", "4", "--concurrency", "1",
-            "--json",
+            "--as-of", AS_OF, "--json",
         )  # fmt: skip
         # then
         assert result.exit_code == 0, result.output
         summary = json.loads(result.output)
         assert (summary["status"], summary["rows_written"]) == ("ok", 3_000), summary
-        assert stub.counters.items == {key: {"name": f"n{key}"} for key in keys}
+        assert stub.counters.items == {key: {"name": f"n{key}", DEFAULT_ORDER_ATTRIBUTE: AS_OF_STAMP} for key in keys}
 
 
 class _Load:
@@ -347,7 +352,7 @@ def test_help_says_how_many_workers_by_default() -> None:
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert f"Default: this machine's CPUs (at most {MAX_CLI_WORKERS}), but 1 for a file under 256 KiB" in text
-    assert "(1 MiB with --mode replace)" in text
+    assert "(1 MiB with --mode replace --no-ordering)" in text
     assert "1: everything in this process." in text
 
 
@@ -360,22 +365,27 @@ def test_workers_out_of_range_is_a_usage_error(workers: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "mode", "cpus", "expected"),
+    ("size", "mode", "ordered", "cpus", "expected"),
     [
-        (SMALL_FILE_BYTES["merge"] - 1, "merge", 4, 1),
-        (SMALL_FILE_BYTES["merge"], "merge", 4, 4),
-        (SMALL_FILE_BYTES["merge"], "replace", 4, 1),
-        (SMALL_FILE_BYTES["replace"], "replace", 4, 4),
-        (10**9, "merge", 1, 1),
-        (10**9, "merge", 32, MAX_CLI_WORKERS),
+        (SMALL_FILE_BYTES["merge"] - 1, "merge", True, 4, 1),
+        (SMALL_FILE_BYTES["merge"], "merge", True, 4, 4),
+        (SMALL_FILE_BYTES["merge"], "merge", False, 4, 4),
+        (SMALL_FILE_BYTES["merge"], "replace", False, 4, 1),
+        (SMALL_FILE_BYTES["replace"], "replace", False, 4, 4),
+        # ordered puts go one by one, as merge's updates do: they repay workers where merge does
+        (SMALL_FILE_BYTES["merge"] - 1, "replace", True, 4, 1),
+        (SMALL_FILE_BYTES["merge"], "replace", True, 4, 4),
+        (10**9, "merge", True, 1, 1),
+        (10**9, "merge", True, 32, MAX_CLI_WORKERS),
     ],
 )
 def test_default_workers_are_the_cpus_but_one_for_a_small_file(
-    size: int, mode: WriteMode, cpus: int, expected: int, monkeypatch: pytest.MonkeyPatch
+    size: int, mode: WriteMode, ordered: bool, cpus: int, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default: one process for a file too small to repay starting others; else the CPUs, at most 8."""
+    """The default: one process for a file too small to repay starting others (larger for batched, unordered
+    `replace` puts); else the CPUs, at most 8."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)))
-    assert default_workers(size, mode) == expected
+    assert default_workers(size, mode, ordered=ordered) == expected
 
 
 def test_a_small_file_loads_in_this_process_by_default(
@@ -465,3 +475,20 @@ def test_first_missing_line_counts_a_worker_s_own_and_the_unsent_line() -> None:
     assert run._first_missing_line(ends) == 400
     run._unsent_line = 1_400
     assert run._first_missing_line([_End(0, chunks_taken=2), _End(1, chunks_taken=2)]) == 1_400
+
+
+def test_a_stopped_load_by_workers_counts_every_worker_s_superseded_rows() -> None:
+    """Ctrl-C during a load by two workers: the stop carries the rows both superseded, as one worker's would."""
+    pool = SimpleNamespace(
+        processes=[None, None],
+        ended={
+            0: _End(0, written=5, superseded=2, complete=True),
+            1: _End(1, written=1, superseded=3, first_missing_line=40),
+        },
+        source="customers.csv",
+        settings=SimpleNamespace(table=TABLE, patience_s=1.0),
+    )
+    run = _Run(cast(_Pool, pool), on_reject=lambda rejection: None, report=None, on_progress=None, should_stop=None)
+    with pytest.raises(IngestStopped) as stopped:
+        run._outcome()
+    assert (stopped.value.rows_written, stopped.value.rows_superseded, stopped.value.first_missing_line) == (6, 5, 40)

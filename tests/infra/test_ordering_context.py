@@ -10,14 +10,29 @@ from aws_cdk.assertions import Match, Template
 from app import props_from_context
 from csv_ingest.infra import PipelineProps
 from csv_ingest_engine.config import EngineConfig
-from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE, ENV_ORDER_ATTRIBUTE, ENV_ORDERING
+from csv_ingest_engine.constants import (
+    DEFAULT_ORDER_ATTRIBUTE,
+    ENV_ORDER_ATTRIBUTE,
+    ENV_ORDERING,
+    HANDLER_INGEST_PARTITION,
+    HANDLER_TRIGGER,
+)
+from tests.infra.logical_ids import TABLE_ID
 from tests.infra.synth import synthesize
+from tests.infra.test_large_files import task_role_statements
 from tests.infra.test_schema_context import FILE_READING_HANDLERS, environment_of
 
 
 @pytest.fixture(scope="session")
 def unordered_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     return synthesize(tmp_path_factory.mktemp("cdk.out.unordered"), ordering="off").template
+
+
+@pytest.fixture(scope="session")
+def unordered_replace_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.unordered-replace"), ordering="off", write_mode="replace"
+    ).template
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +58,26 @@ def test_ordering_off_is_told_to_every_function(unordered_template: Template, ha
 def test_the_order_attribute_is_told_to_every_function(renamed_template: Template, handler: str) -> None:
     """`-c order_attribute=loaded_at`: the stamp goes in that attribute, on every path."""
     environment_of(renamed_template, handler, Match.object_like({ENV_ORDER_ATTRIBUTE: "loaded_at"}))
+
+
+@pytest.mark.parametrize(
+    ("template_fixture", "actions"),
+    [
+        ("unordered_template", ["dynamodb:PutItem", "dynamodb:UpdateItem"]),
+        ("unordered_replace_template", ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]),
+    ],
+    ids=["merge", "replace"],
+)
+@pytest.mark.parametrize("handler", [HANDLER_TRIGGER, HANDLER_INGEST_PARTITION])
+def test_without_ordering_the_writers_may_make_their_unconditional_calls(
+    request: pytest.FixtureRequest, template_fixture: str, actions: list[str], handler: str
+) -> None:
+    """ordering=off: merge puts a key-only row (PutItem) besides its updates; replace batches its puts
+    (BatchWriteItem) and puts one by one the rows of a batch the table refused: exactly those, on the table."""
+    template: Template = request.getfixturevalue(template_fixture)
+    _, statements = task_role_statements(template, handler)
+    table_statements = [s for s in statements if s["Resource"] == {"Fn::GetAtt": [TABLE_ID, "Arn"]}]
+    assert table_statements == [{"Effect": "Allow", "Action": actions, "Resource": {"Fn::GetAtt": [TABLE_ID, "Arn"]}}]
 
 
 @pytest.mark.parametrize(

@@ -110,11 +110,12 @@ def test_write_mode_and_concurrency_reach_the_function(custom_template: Template
     )
 
 
-def test_replace_mode_may_batch_write_to_the_table(custom_template: Template) -> None:
-    """With write_mode=replace the function may also call BatchWriteItem, on the table only (a CDK grant: no Sid)."""
+def test_replace_mode_puts_items_one_by_one(custom_template: Template) -> None:
+    """With write_mode=replace (and ordering on) the function puts each row with its condition: PutItem only, on the
+    table only (a CDK grant: no Sid); no BatchWriteItem, which takes no conditions."""
     assert {
         "Effect": "Allow",
-        "Action": ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        "Action": "dynamodb:PutItem",
         "Resource": {"Fn::GetAtt": [TABLE_ID, "Arn"]},
     } in function_policy_statements(custom_template)
 
