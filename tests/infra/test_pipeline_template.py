@@ -432,6 +432,11 @@ def test_function_environment_names_the_rejects_bucket_metrics_namespace_and_wri
     )
 
 
+def test_the_trigger_function_reserves_two_invocations_by_default(template: Template) -> None:
+    """At most 2 uploads are ingested at once; a burst waits in Lambda's queue (up to the 6-hour event age)."""
+    assert properties(template, function_logical_id(template))["ReservedConcurrentExecutions"] == 2
+
+
 def test_function_logs_to_a_log_group_kept_seven_days(template: Template) -> None:
     """The function writes to its own log group, which keeps logs for 7 days."""
     log_group = Capture()
