@@ -102,15 +102,17 @@ class CsvIngestPipeline(Construct):
         # BatchWriteItem only where the code calls it: the replace mode's batched puts.
         batch_writes = ["dynamodb:BatchWriteItem"] if self.props.write_mode == "replace" else []
         storage.table.grants.actions(function, "dynamodb:UpdateItem", "dynamodb:PutItem", *batch_writes)
-        # upload_file: a large report goes up in parts, which s3:PutObject authorizes too.
-        storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject")
+        # upload_file: a large report goes up in parts, which s3:PutObject authorizes too. DeleteObject: a run that
+        # rejects no row removes the report an earlier run of the same upload left.
+        storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject", "s3:DeleteObject")
         _acknowledge_every_key(
             self.ingestion.role,
             {
                 storage.upload_bucket: "The function reads whichever object the S3 event names, so it needs GetObject "
                 "on every key of the upload bucket (and only that bucket).",
                 storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
-                "key, so the function needs PutObject on every key of the rejects bucket (and only that bucket).",
+                "key, so the function needs PutObject and DeleteObject (of an earlier run's report) on every key of "
+                "the rejects bucket (and only that bucket).",
             },
         )
 
