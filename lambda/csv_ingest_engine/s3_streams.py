@@ -1,4 +1,4 @@
-"""S3 objects as streams: an object version's body read with its errors named, chunk objects put from a few
+"""S3 objects as streams: an object version's body read through dropped connections, chunk objects put from a few
 threads while the file is read on, an object read in ranges, and an upload's body made as it is sent."""
 
 from __future__ import annotations
@@ -6,16 +6,17 @@ from __future__ import annotations
 import contextlib
 import io
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.jobs import AGAIN, FileJob
+from csv_ingest_engine.jobs import FileJob
 from csv_ingest_engine.partitioning import chunk_key
 from csv_ingest_engine.reading import ReadableBytes
+from csv_ingest_engine.s3_resume import ResumingBody
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,8 +33,9 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 @contextlib.contextmanager
-def object_body(s3: S3Client, job: FileJob) -> Iterator[ReadableBytes]:
-    """The object version's bytes as S3 streams them; a failed read fails the file, naming it."""
+def object_body(s3: S3Client, job: FileJob, *, should_stop: Callable[[], bool]) -> Iterator[ReadableBytes]:
+    """The object version's bytes as S3 streams them, read on past a dropped connection (`s3_resume`) until
+    `should_stop`; a failed read fails the file, naming it."""
     version = f" version {job.version_id}" if job.version_id else ""
     try:
         request: GetObjectRequestTypeDef = {"Bucket": job.bucket, "Key": job.key}
@@ -46,30 +48,11 @@ def object_body(s3: S3Client, job: FileJob) -> Iterator[ReadableBytes]:
             f"could not read the object{version} ({exc}); it may have been deleted, or the partition function may "
             "lack s3:GetObject and s3:GetObjectVersion on it. Nothing was written",
         ) from exc
-    body = response["Body"]
+    body = ResumingBody(s3, request, response, source=job.source, should_stop=should_stop)
     try:
-        yield _CheckedBody(body, job.source, version)
+        yield body
     finally:
         body.close()
-
-
-class _CheckedBody:
-    """An S3 body whose read errors (a connection cut, a stalled read) fail the file with a message naming it."""
-
-    def __init__(self, body: ReadableBytes, source: str, version: str) -> None:
-        self._body = body
-        self._source = source
-        self._version = version
-
-    def read(self, size: int = -1, /) -> bytes:
-        try:
-            return self._body.read(size)
-        except BotoCoreError as exc:
-            raise IngestError(
-                self._source,
-                f"the object{self._version} could not be read to its end ({exc}). Nothing was written to the "
-                f"table; {AGAIN}",
-            ) from exc
 
 
 class ChunkUploads:
