@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import random
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.jobs import FileJob
+from csv_ingest_engine.jobs import AGAIN, FileJob
 from csv_ingest_engine.partitioning import chunk_key
 from csv_ingest_engine.reading import ReadableBytes
 from csv_ingest_engine.s3_resume import ResumingBody
@@ -24,6 +27,13 @@ if TYPE_CHECKING:
 
 # Chunk objects being uploaded while the file is read on (each at most partitioning.MAX_CHUNK_BYTES).
 UPLOAD_THREADS = 4
+# S3 answers SlowDown (503) while it scales a prefix up to a burst of writes, which can take minutes. The client's
+# standard retry mode retries it (objects.CLIENT_CONFIG: 3 attempts, waiting up to 1 s then 2 s, drawn from a retry
+# quota its threads share, which a sustained SlowDown empties: then a put makes one attempt only), so a put that
+# raises it has met a few seconds of it. The chunk is then put again, after a jittered wait doubling from 1 s to at
+# most 20 s, for as long as the task has time: the read pauses meanwhile (UPLOAD_THREADS chunks at most are held).
+SLOWDOWN_BACKOFF_S = 1.0
+SLOWDOWN_MAX_BACKOFF_S = 20.0
 
 # Partial reports are read in ranges of this size, so Finish keeps no connection open per partition while it
 # merges (memory: one block per partition with rejected rows).
@@ -57,36 +67,57 @@ def object_body(s3: S3Client, job: FileJob, *, should_stop: Callable[[], bool]) 
 
 class ChunkUploads:
     """Puts chunk objects into the work bucket from a few threads while the file is read on. At most
-    UPLOAD_THREADS chunks are held (waiting or travelling) at once, so memory stays bounded; a failed put fails
-    the file."""
+    UPLOAD_THREADS chunks are held (waiting or travelling) at once, so memory stays bounded; a put S3 answers with
+    SlowDown is sent again until `should_stop`, and a failed put fails the file."""
 
-    def __init__(self, s3: S3Client, work_bucket: str, job: FileJob, run_prefix: str) -> None:
+    def __init__(
+        self, s3: S3Client, work_bucket: str, job: FileJob, run_prefix: str, *, should_stop: Callable[[], bool]
+    ) -> None:
         self._s3 = s3
         self._bucket = work_bucket
         self._job = job
         self._run_prefix = run_prefix
+        self._should_stop = should_stop
         self._pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="csv-ingest-chunks")
         self._in_flight: deque[tuple[str, Future[Any]]] = deque()
+        self._closing = threading.Event()  # cuts short a put's wait for S3 to take writes again
 
     def __enter__(self) -> ChunkUploads:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def put(self, index: int, chunk: int, data: bytes) -> None:
         while len(self._in_flight) >= UPLOAD_THREADS:
             self._settle(*self._in_flight.popleft())
         key = chunk_key(self._run_prefix, index, chunk)
-        future = self._pool.submit(
-            self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=CSV_CONTENT_TYPE
-        )
-        self._in_flight.append((key, future))
+        self._in_flight.append((key, self._pool.submit(self._put, key, data)))
 
     def wait(self) -> None:
         """Return once every chunk is in the bucket."""
         while self._in_flight:
             self._settle(*self._in_flight.popleft())
+
+    def _put(self, key: str, data: bytes) -> None:
+        """Put one chunk, again and again while S3 answers SlowDown (the client's own attempts spent each time)."""
+        for attempt in itertools.count():
+            try:
+                self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=CSV_CONTENT_TYPE)
+                return
+            except ClientError as exc:
+                if not _slow_down(exc):
+                    raise
+                if self._should_stop() or self._closing.is_set():
+                    raise IngestError(
+                        self._job.source,
+                        f"S3 answered SlowDown to the partition chunk s3://{self._bucket}/{key} until the partition "
+                        f"task was about to time out ({attempt + 1} puts, each tried by the client itself too); "
+                        f"nothing was written to the table. {AGAIN}",
+                    ) from exc
+            backoff = min(SLOWDOWN_MAX_BACKOFF_S, SLOWDOWN_BACKOFF_S * 2**attempt)
+            self._closing.wait(random.uniform(0, backoff))
 
     def _settle(self, key: str, future: Future[Any]) -> None:
         try:
@@ -98,6 +129,14 @@ class ChunkUploads:
                 "table. Check that the work bucket exists and that the partition function may s3:PutObject there, "
                 "then upload the file again",
             ) from exc
+
+
+def _slow_down(error: ClientError) -> bool:
+    """S3 asks for fewer requests a second: SlowDown, or a bare 503."""
+    answer = error.response
+    return answer.get("Error", {}).get("Code") == "SlowDown" or (
+        answer.get("ResponseMetadata", {}).get("HTTPStatusCode") == 503
+    )
 
 
 class Produced(io.RawIOBase):

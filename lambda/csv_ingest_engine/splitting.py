@@ -46,7 +46,7 @@ def partition_file(
         header = parse_header(header_cells, schema=settings.schema, source=job.source, delimiter=settings.fmt.delimiter)
         if header.untyped:
             logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
-        with ChunkUploads(s3, settings.work_bucket, job, run_prefix) as uploads:
+        with ChunkUploads(s3, settings.work_bucket, job, run_prefix, should_stop=should_stop) as uploads:
             partitions = ChunkedPartitions(header, header_cells, count, uploads.put)
             partitions.add_all(_until_deadline(records, should_stop, job))
             partitions.close()
