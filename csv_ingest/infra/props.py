@@ -102,8 +102,8 @@ class PipelineProps:
     unbounded). Default: 2."""
 
     # -- large files ---------------------------------------------------------------------------------------------
-    # Sizing rule, per table: (trigger_reserved_concurrency + worker_reserved_concurrency) invocations, each
-    # write_concurrency threads at ~1,000 rows/s (merge) <= the table's write capacity.
+    # Sizing rule, per table: (trigger_reserved_concurrency + worker_reserved_concurrency) invocations at ~1,000
+    # rows/s each (merge; write_concurrency threads each) <= the table's write capacity.
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
     """Objects larger than this go through the state machine, 1 byte to 5 TiB. Default: 8 MiB."""
     partition_bytes: int = DEFAULT_PARTITION_BYTES
