@@ -11,6 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from csv_ingest.infra import CsvIngestStack, PipelineProps
+from csv_ingest.infra.props import SAME_AS_MAX_WORKERS
 from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
 
@@ -37,6 +38,8 @@ CONTEXT_KEYS = (
     "large_file_bytes",
     "partition_bytes",
     "max_workers",
+    "trigger_reserved_concurrency",
+    "worker_reserved_concurrency",
 )
 
 
@@ -85,6 +88,14 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
             values[key] = _parse_int(key, raw)
     if (raw := context.get("write_mode")) is not None:
         values["write_mode"] = _parse_choice("write_mode", raw, WRITE_MODES)
+    if (raw := context.get("trigger_reserved_concurrency")) is not None:
+        values["trigger_reserved_concurrency"] = _parse_reservation("trigger_reserved_concurrency", raw)
+    if (raw := context.get("worker_reserved_concurrency")) is not None:
+        values["worker_reserved_concurrency"] = (
+            SAME_AS_MAX_WORKERS
+            if isinstance(raw, str) and raw.strip() == SAME_AS_MAX_WORKERS
+            else _parse_reservation("worker_reserved_concurrency", raw)
+        )
     return PipelineProps(**values)
 
 
@@ -142,6 +153,18 @@ def _parse_int(key: str, raw: object) -> int:
     if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
         return int(raw)
     raise ValueError(f"context {key} must be a whole number, got {raw!r}")
+
+
+def _parse_reservation(key: str, raw: object) -> int | None:
+    """A reserved concurrency: a whole number, or `none` for no reservation (JSON null in cdk.json means the
+    default, as for every key)."""
+    if isinstance(raw, str) and raw.strip().lower() == "none":
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        return int(raw)
+    raise ValueError(f"context {key} must be a whole number, or none to reserve no concurrency, got {raw!r}")
 
 
 def _parse_choice(key: str, raw: object, choices: tuple[str, ...]) -> str:

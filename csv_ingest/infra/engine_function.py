@@ -39,9 +39,16 @@ class EngineFunction:
 
 
 def engine_function(
-    scope: Construct, id_: str, *, handler: str, environment: Mapping[str, str], sizing: FunctionSizing
+    scope: Construct,
+    id_: str,
+    *,
+    handler: str,
+    environment: Mapping[str, str],
+    sizing: FunctionSizing,
+    reserved_concurrency: int | None = None,
 ) -> EngineFunction:
-    """The function `id_` (with `{id_}Logs` and `{id_}Role` beside it in `scope`) running `handler.<handler>`.
+    """The function `id_` (with `{id_}Logs` and `{id_}Role` beside it in `scope`) running `handler.<handler>`, at
+    most `reserved_concurrency` invocations at once (None: no reservation, the account's unreserved concurrency).
 
     Every function of the pipeline is built here, so they share one code asset (one bundling), runtime and
     architecture. The role may write to the function's log group and nothing else; whoever composes it grants the
@@ -75,6 +82,7 @@ def engine_function(
         ephemeral_storage_size=Size.mebibytes(sizing.ephemeral_storage_mib),
         log_group=log_group,
         role=role,
+        reserved_concurrent_executions=reserved_concurrency,
         # Local build artefacts (pip's egg-info from an editable install, bytecode) stay out of the zip.
         bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc", "requirements.in"]),
         environment={

@@ -28,7 +28,10 @@ from csv_ingest_engine.constants import (
 # `.gz`. New suffixes go last: the others keep their place in the deployed notification configuration.
 TRIGGER_SUFFIXES = (".csv", ".CSV", *CSV_SUFFIXES[1:], ".CSV.gz", ".CSV.GZ")
 # The function is invoked asynchronously by S3: two retries (Lambda's default, made explicit), and an event that
-# still fails, or waits longer than this, goes to the failed-events queue.
+# still fails, or waits longer than this, goes to the failed-events queue. A throttle is not a failed attempt: an
+# event Lambda cannot run because the function is at its reserved concurrency goes back to Lambda's queue and is
+# tried again (1 s apart at first, up to 5 minutes apart) until it runs or is this old, so a burst of uploads
+# waits for the reserved invocations for up to 6 hours, then lands in the queue too.
 ASYNC_RETRY_ATTEMPTS = 2
 ASYNC_MAX_EVENT_AGE = Duration.hours(6)
 
@@ -40,7 +43,8 @@ _LAMBDA_BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-
 
 class IngestionFunction(Construct):
     """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (a name ending in one of
-    `TRIGGER_SUFFIXES`: .csv or .csv.gz, in capitals too), as `role`, logging to `log_group`.
+    `TRIGGER_SUFFIXES`: .csv or .csv.gz, in capitals too), as `role`, logging to `log_group`, at most
+    `reserved_concurrency` invocations at once (None: no reservation).
 
     It is told the table, the rejects bucket, how to read and write rows (`config`'s key schema, column types, file
     format, write mode and concurrency) and the state machine it starts for objects larger than
@@ -61,6 +65,7 @@ class IngestionFunction(Construct):
         state_machine_arn: str,
         config: EngineConfig,
         sizing: FunctionSizing,
+        reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, id_)
         parts = engine_function(
@@ -74,6 +79,7 @@ class IngestionFunction(Construct):
                 ENV_STATE_MACHINE_ARN: state_machine_arn,
             },
             sizing=sizing,
+            reserved_concurrency=reserved_concurrency,
         )
         self.function, self.role, self.log_group = parts.function, parts.role, parts.log_group
         # The S3 event of a file that fails every attempt lands in the queue instead of vanishing with the retries.

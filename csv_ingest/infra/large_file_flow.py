@@ -23,10 +23,25 @@ from csv_ingest_engine.constants import (
     HANDLER_PARTITION,
 )
 
-# Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
-# `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
+# Lambda throttles a task's invocation when its function is at its reserved concurrency (the worker function: every
+# execution's Map shares `worker_reserved_concurrency` invocations) or the account's concurrency is used up. The task
+# waits and tries again for as long as a queue of executions may keep it waiting, rather than fail the partition:
+# - the wait: with the reservation at max_workers (the default), E executions at once keep up to E x max_workers
+#   iterations asking for max_workers invocations, so an iteration waits for about (E - 1) partitions to be written
+#   before it, on average; a partition takes a few minutes at the default partition_bytes (up to the 15-minute
+#   timeout). Throttled retries are not served in order: 1 iteration in 100 waits ~4.6 times the average.
+# - the retry: waits doubling from 2 s and capped at 60 s, each a random time up to that (full jitter: no herd of
+#   retries when a worker frees up): about 31 s for the first five, then 30 s on average, so 720 attempts wait about
+#   31 + 715 x 30 = 21,481 s, 6 hours, as long as an upload may wait for the trigger (ingestion.ASYNC_MAX_EVENT_AGE).
+#   That is the average wait of ~90 executions at once of 4-minute partitions (~25 of 15-minute ones), and the
+#   unlucky 1 in 100 of ~20 (~6). A freed worker is taken within 60 s, sooner with several iterations waiting.
+# - the price: each retry is a state transition, so a partition that waits the full 6 hours costs 720 of them; and
+#   ~3 history events, in the iteration's own child execution for a worker (in the execution for Partition and
+#   Finish): 720 x 3 stays far below the 25,000-event limit.
+# A partition that still finds no worker fails, Finish reports it, and the file is ingested again.
 THROTTLE_RETRY_INTERVAL = Duration.seconds(2)
-THROTTLE_RETRY_ATTEMPTS = 6
+THROTTLE_RETRY_MAX_DELAY = Duration.seconds(60)
+THROTTLE_RETRY_ATTEMPTS = 720
 THROTTLE_RETRY_BACKOFF = 2.0
 # The state names, which the execution history, the logs and the packaged definition show.
 PARTITION_STATE = "Partition"
@@ -38,8 +53,9 @@ FINISH_STATE = "Finish"
 class LargeFileFlow(Construct):
     """`state_machine` ingests one uploaded object through the work bucket: `partition` splits it by key into
     partitions of about `config.partition_bytes`, up to `max_workers` invocations of `ingest_partition` write one
-    partition each to the table, and `finish` merges their rejects into one report in the rejects bucket and fails
-    the execution if any partition did not report.
+    partition each to the table (at most `worker_reserved_concurrency` across every execution; None: no bound), and
+    `finish` merges their rejects into one report in the rejects bucket and fails the execution if any partition did
+    not report.
 
     Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
@@ -56,6 +72,7 @@ class LargeFileFlow(Construct):
         rejects_bucket_name: str,
         config: EngineConfig,
         max_workers: int,
+        worker_reserved_concurrency: int | None,
         sizing: FunctionSizing,
     ) -> None:
         super().__init__(scope, id_)
@@ -78,6 +95,8 @@ class LargeFileFlow(Construct):
                 ENV_TABLE_NAME: table_name,
             },
             sizing=sizing,
+            # The one bound on the table's writers across executions (each Map bounds its own to max_workers).
+            reserved_concurrency=worker_reserved_concurrency,
         )
         self.finish = engine_function(
             self,
@@ -134,6 +153,7 @@ class LargeFileFlow(Construct):
         task.add_retry(
             errors=["Lambda.TooManyRequestsException"],
             interval=THROTTLE_RETRY_INTERVAL,
+            max_delay=THROTTLE_RETRY_MAX_DELAY,
             max_attempts=THROTTLE_RETRY_ATTEMPTS,
             backoff_rate=THROTTLE_RETRY_BACKOFF,
             jitter_strategy=sfn.JitterType.FULL,

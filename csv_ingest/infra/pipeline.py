@@ -4,7 +4,7 @@ with the grants between them and the stack outputs."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import Acknowledgment, Annotations, CfnOutput, Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -50,6 +50,7 @@ class CsvIngestPipeline(Construct):
             rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
             config=engine,
             max_workers=self.props.max_workers,
+            worker_reserved_concurrency=self.props.worker_reservation,
             sizing=self.props.sizing,
         )
         self.ingestion = IngestionFunction(
@@ -62,6 +63,7 @@ class CsvIngestPipeline(Construct):
             state_machine_arn=self.large_files.state_machine.state_machine_arn,
             config=engine,
             sizing=self.props.sizing,
+            reserved_concurrency=self.props.trigger_reserved_concurrency,
         )
         self.monitoring = Monitoring(
             self,
@@ -86,6 +88,7 @@ class CsvIngestPipeline(Construct):
         self._grant_data_access()
         self._grant_large_file_access()
         self._outputs()
+        self._note_reserved_concurrency()
 
     def _grant_data_access(self) -> None:
         """Exactly the calls the handler makes: read the uploaded object, upsert rows, write a rejects report.
@@ -98,15 +101,17 @@ class CsvIngestPipeline(Construct):
         storage = self.storage
         storage.upload_bucket.grants.actions_on_object_keys(function, "*", "s3:GetObject", "s3:GetObjectVersion")
         storage.table.grants.actions(function, *self._write_actions)
-        # upload_file: a large report goes up in parts, which s3:PutObject authorizes too.
-        storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject")
+        # upload_file: a large report goes up in parts, which s3:PutObject authorizes too. DeleteObject: a run that
+        # rejects no row removes the report an earlier run of the same upload left.
+        storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject", "s3:DeleteObject")
         _acknowledge_every_key(
             self.ingestion.role,
             {
                 storage.upload_bucket: "The function reads whichever object the S3 event names, so it needs GetObject "
                 "on every key of the upload bucket (and only that bucket).",
                 storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
-                "key, so the function needs PutObject on every key of the rejects bucket (and only that bucket).",
+                "key, so the function needs PutObject and DeleteObject (of an earlier run's report) on every key of "
+                "the rejects bucket (and only that bucket).",
             },
         )
 
@@ -215,6 +220,24 @@ class CsvIngestPipeline(Construct):
             value=self.large_files.state_machine.state_machine_arn,
             description="Step Functions state machine ingesting files larger than large_file_bytes: see its "
             "executions' history for a failed file",
+        )
+
+    def _note_reserved_concurrency(self) -> None:
+        """Say at synth what the reservations take from the account: a deployment they do not fit fails."""
+        reserved = {
+            "trigger_reserved_concurrency": self.props.trigger_reserved_concurrency,
+            "worker_reserved_concurrency": self.props.worker_reservation,
+        }
+        total = sum(value or 0 for value in reserved.values())
+        if not total:
+            return
+        Annotations.of(self).add_info(
+            f"Reserves {total} of the account's Lambda concurrency ("
+            + ", ".join(f"{key}={value}" for key, value in reserved.items() if value)
+            + "). Lambda refuses a reservation that leaves less than 100 unreserved: `aws lambda get-account-settings"
+            f" --query AccountLimit.UnreservedConcurrentExecutions` must be at least {total + 100}. Otherwise ask "
+            "for a higher concurrency quota, or deploy with -c trigger_reserved_concurrency=none -c "
+            "worker_reserved_concurrency=none (no bound across files: see the README's sizing rule)."
         )
 
 

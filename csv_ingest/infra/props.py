@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final, Literal
 
 from aws_cdk import Duration
 
@@ -41,6 +42,12 @@ MAX_COLUMN_TYPES_BYTES = 3 * KIB
 S3_MAX_OBJECT_BYTES = 5 * TIB
 # Step Functions' limit for a Distributed Map's MaxConcurrency (0 would mean no limit at all).
 MAX_MAP_CONCURRENCY = 10_000
+# The trigger function's reserved concurrency: invocations of it at once, whatever the uploads. Small, because each
+# one writes a small file at ~1,000 rows/s beside the workers (see `worker_reserved_concurrency`), and a burst of
+# uploads waits in Lambda's queue (up to ingestion.ASYNC_MAX_EVENT_AGE) rather than take the account's concurrency.
+DEFAULT_TRIGGER_RESERVED_CONCURRENCY = 2
+# `worker_reserved_concurrency`'s default: the same number as `max_workers`.
+SAME_AS_MAX_WORKERS: Final = "max_workers"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,15 +104,24 @@ class PipelineProps:
     items, for initial loads into an empty table. Default: merge."""
     write_concurrency: int = DEFAULT_CONCURRENCY
     """Writer threads per file (per partition on the state machine), 1 to 64. Default: 16."""
+    trigger_reserved_concurrency: int | None = DEFAULT_TRIGGER_RESERVED_CONCURRENCY
+    """The most invocations of the trigger function at once (its reserved concurrency), at least 1; a burst of
+    uploads waits in Lambda's queue, for up to 6 hours. None reserves nothing (the account's unreserved concurrency,
+    unbounded). Default: 2."""
 
     # -- large files ---------------------------------------------------------------------------------------------
-    # Sizing rule: max_workers x ~1,000 rows/s per worker <= the table's write capacity.
+    # Sizing rule, per table: (trigger_reserved_concurrency + worker_reserved_concurrency) invocations at ~1,000
+    # rows/s each (merge; write_concurrency threads each) <= the table's write capacity.
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES
     """Objects larger than this go through the state machine, 1 byte to 5 TiB. Default: 8 MiB."""
     partition_bytes: int = DEFAULT_PARTITION_BYTES
     """The target size of one partition, 1 KiB to 1 GiB. Default: 8 MiB."""
     max_workers: int = DEFAULT_MAX_WORKERS
-    """Partitions written at once (the Distributed Map's concurrency), 1 to 10,000. Default: 4."""
+    """Partitions of one file written at once (the Distributed Map's concurrency), 1 to 10,000. Default: 4."""
+    worker_reserved_concurrency: int | Literal["max_workers"] | None = SAME_AS_MAX_WORKERS
+    """Partitions written at once across every execution (the worker function's reserved concurrency), at least
+    max_workers; the other executions' workers wait for a free one (see large_file_flow.THROTTLE_RETRY_*). None
+    reserves nothing (each execution runs up to max_workers, however many run at once). Default: max_workers."""
 
     def __post_init__(self) -> None:
         self._check_schema()
@@ -133,6 +149,7 @@ class PipelineProps:
         _check_range(
             "max_workers", self.max_workers, 1, MAX_MAP_CONCURRENCY, why="Step Functions' Distributed Map limit"
         )
+        self._check_reservations()
 
     def _check_schema(self) -> None:
         _check_key_name("key_column", self.key_column)
@@ -166,6 +183,27 @@ class PipelineProps:
             _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
         except SchemaError as exc:
             raise ValueError(f"column_types: {exc}") from exc
+
+    def _check_reservations(self) -> None:
+        for name, value in (
+            ("trigger_reserved_concurrency", self.trigger_reserved_concurrency),
+            ("worker_reserved_concurrency", self.worker_reserved_concurrency),
+        ):
+            if value is None or value == SAME_AS_MAX_WORKERS:
+                continue
+            # 0 is a reservation Lambda accepts, and runs no invocation at all: never what a deployment means.
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"{name} must be at least 1 (0 would stop every invocation of the function), or none to reserve "
+                    f"nothing, got {value!r}"
+                )
+        workers = self.worker_reservation
+        if workers is not None and workers < self.max_workers:
+            raise ValueError(
+                f"worker_reserved_concurrency ({workers}) must be at least max_workers ({self.max_workers}): one "
+                f"execution's Map would start more workers than may run. Lower max_workers to {workers}, or raise "
+                "worker_reserved_concurrency"
+            )
 
     def _check_format(self) -> None:
         if self.csv_delimiter not in DELIMITERS.values():
@@ -204,6 +242,12 @@ class PipelineProps:
             partition_bytes=self.partition_bytes,
             order_attribute=self.order_attribute if self.ordering else None,
         )
+
+    @property
+    def worker_reservation(self) -> int | None:
+        """The worker function's reserved concurrency (None: no reservation), `max_workers` by default."""
+        reserved = self.worker_reserved_concurrency
+        return self.max_workers if isinstance(reserved, str) else reserved
 
     @property
     def sizing(self) -> FunctionSizing:

@@ -82,11 +82,18 @@ def ingest_object(
 def upload_report(
     report: RejectsReport, source: str, key: str, version_id: str | None, settings: Settings
 ) -> str | None:
-    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket)."""
-    if not report.count or not settings.rejects_bucket:
+    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket).
+
+    A run that rejects no row removes the report an earlier run of the same version left (as the command line does
+    with its --rejects file): a report always describes the last run, never passes for it.
+    """
+    if not settings.rejects_bucket:
         return None
     report_key = rejects_report_key(key, version_id)
     uri = f"s3://{settings.rejects_bucket}/{report_key}"
+    if not report.count:
+        _remove_earlier_report(settings.rejects_bucket, report_key, uri)
+        return None
     try:
         s3_client().upload_file(
             str(report.path), settings.rejects_bucket, report_key, ExtraArgs={"ContentType": CSV_CONTENT_TYPE}
@@ -101,3 +108,18 @@ def upload_report(
         ) from exc
     logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
     return uri
+
+
+def _remove_earlier_report(bucket: str, report_key: str, uri: str) -> None:
+    """Delete an earlier run's report, if there is one (S3 answers a delete of a missing key with success).
+
+    A failed delete is logged, not raised: the rows are in the table, and failing the file would have Lambda write it
+    all again, twice, then send its event to the failed-events queue, for a report that only needs deleting.
+    """
+    try:
+        s3_client().delete_object(Bucket=bucket, Key=report_key)
+    except (BotoCoreError, ClientError) as exc:
+        logger.error(
+            "an earlier run's report of rejected rows could not be deleted: this run rejected none, so delete it",
+            extra={"rejects_report": uri, "error": str(exc)},
+        )

@@ -1,12 +1,15 @@
-"""S3 objects as streams: an object version's body read with its errors named, chunk objects put from a few
+"""S3 objects as streams: an object version's body read through dropped connections, chunk objects put from a few
 threads while the file is read on, an object read in ranges, and an upload's body made as it is sent."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import random
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,7 @@ from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.jobs import AGAIN, FileJob
 from csv_ingest_engine.partitioning import chunk_key
 from csv_ingest_engine.reading import ReadableBytes
+from csv_ingest_engine.s3_resume import ResumingBody
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -23,6 +27,13 @@ if TYPE_CHECKING:
 
 # Chunk objects being uploaded while the file is read on (each at most partitioning.MAX_CHUNK_BYTES).
 UPLOAD_THREADS = 4
+# S3 answers SlowDown (503) while it scales a prefix up to a burst of writes, which can take minutes. The client's
+# standard retry mode retries it (objects.CLIENT_CONFIG: 3 attempts, waiting up to 1 s then 2 s, drawn from a retry
+# quota its threads share, which a sustained SlowDown empties: then a put makes one attempt only), so a put that
+# raises it has met a few seconds of it. The chunk is then put again, after a jittered wait doubling from 1 s to at
+# most 20 s, for as long as the task has time: the read pauses meanwhile (UPLOAD_THREADS chunks at most are held).
+SLOWDOWN_BACKOFF_S = 1.0
+SLOWDOWN_MAX_BACKOFF_S = 20.0
 
 # Partial reports are read in ranges of this size, so Finish keeps no connection open per partition while it
 # merges (memory: one block per partition with rejected rows).
@@ -32,8 +43,9 @@ CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 @contextlib.contextmanager
-def object_body(s3: S3Client, job: FileJob) -> Iterator[ReadableBytes]:
-    """The object version's bytes as S3 streams them; a failed read fails the file, naming it."""
+def object_body(s3: S3Client, job: FileJob, *, should_stop: Callable[[], bool]) -> Iterator[ReadableBytes]:
+    """The object version's bytes as S3 streams them, read on past a dropped connection (`s3_resume`) until
+    `should_stop`; a failed read fails the file, naming it."""
     version = f" version {job.version_id}" if job.version_id else ""
     try:
         request: GetObjectRequestTypeDef = {"Bucket": job.bucket, "Key": job.key}
@@ -46,64 +58,66 @@ def object_body(s3: S3Client, job: FileJob) -> Iterator[ReadableBytes]:
             f"could not read the object{version} ({exc}); it may have been deleted, or the partition function may "
             "lack s3:GetObject and s3:GetObjectVersion on it. Nothing was written",
         ) from exc
-    body = response["Body"]
+    body = ResumingBody(s3, request, response, source=job.source, should_stop=should_stop)
     try:
-        yield _CheckedBody(body, job.source, version)
+        yield body
     finally:
         body.close()
 
 
-class _CheckedBody:
-    """An S3 body whose read errors (a connection cut, a stalled read) fail the file with a message naming it."""
-
-    def __init__(self, body: ReadableBytes, source: str, version: str) -> None:
-        self._body = body
-        self._source = source
-        self._version = version
-
-    def read(self, size: int = -1, /) -> bytes:
-        try:
-            return self._body.read(size)
-        except BotoCoreError as exc:
-            raise IngestError(
-                self._source,
-                f"the object{self._version} could not be read to its end ({exc}). Nothing was written to the "
-                f"table; {AGAIN}",
-            ) from exc
-
-
 class ChunkUploads:
     """Puts chunk objects into the work bucket from a few threads while the file is read on. At most
-    UPLOAD_THREADS chunks are held (waiting or travelling) at once, so memory stays bounded; a failed put fails
-    the file."""
+    UPLOAD_THREADS chunks are held (waiting or travelling) at once, so memory stays bounded; a put S3 answers with
+    SlowDown is sent again until `should_stop`, and a failed put fails the file."""
 
-    def __init__(self, s3: S3Client, work_bucket: str, job: FileJob, run_prefix: str) -> None:
+    def __init__(
+        self, s3: S3Client, work_bucket: str, job: FileJob, run_prefix: str, *, should_stop: Callable[[], bool]
+    ) -> None:
         self._s3 = s3
         self._bucket = work_bucket
         self._job = job
         self._run_prefix = run_prefix
+        self._should_stop = should_stop
         self._pool = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="csv-ingest-chunks")
         self._in_flight: deque[tuple[str, Future[Any]]] = deque()
+        self._closing = threading.Event()  # cuts short a put's wait for S3 to take writes again
 
     def __enter__(self) -> ChunkUploads:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def put(self, index: int, chunk: int, data: bytes) -> None:
         while len(self._in_flight) >= UPLOAD_THREADS:
             self._settle(*self._in_flight.popleft())
         key = chunk_key(self._run_prefix, index, chunk)
-        future = self._pool.submit(
-            self._s3.put_object, Bucket=self._bucket, Key=key, Body=data, ContentType=CSV_CONTENT_TYPE
-        )
-        self._in_flight.append((key, future))
+        self._in_flight.append((key, self._pool.submit(self._put, key, data)))
 
     def wait(self) -> None:
         """Return once every chunk is in the bucket."""
         while self._in_flight:
             self._settle(*self._in_flight.popleft())
+
+    def _put(self, key: str, data: bytes) -> None:
+        """Put one chunk, again and again while S3 answers SlowDown (the client's own attempts spent each time)."""
+        for attempt in itertools.count():
+            try:
+                self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=CSV_CONTENT_TYPE)
+                return
+            except ClientError as exc:
+                if not _slow_down(exc):
+                    raise
+                if self._should_stop() or self._closing.is_set():
+                    raise IngestError(
+                        self._job.source,
+                        f"S3 answered SlowDown to the partition chunk s3://{self._bucket}/{key} until the partition "
+                        f"task was about to time out ({attempt + 1} puts, each tried by the client itself too); "
+                        f"nothing was written to the table. {AGAIN}",
+                    ) from exc
+            backoff = min(SLOWDOWN_MAX_BACKOFF_S, SLOWDOWN_BACKOFF_S * 2**attempt)
+            self._closing.wait(random.uniform(0, backoff))
 
     def _settle(self, key: str, future: Future[Any]) -> None:
         try:
@@ -115,6 +129,14 @@ class ChunkUploads:
                 "table. Check that the work bucket exists and that the partition function may s3:PutObject there, "
                 "then upload the file again",
             ) from exc
+
+
+def _slow_down(error: ClientError) -> bool:
+    """S3 asks for fewer requests a second: SlowDown, or a bare 503."""
+    answer = error.response
+    return answer.get("Error", {}).get("Code") == "SlowDown" or (
+        answer.get("ResponseMetadata", {}).get("HTTPStatusCode") == 503
+    )
 
 
 class Produced(io.RawIOBase):

@@ -36,7 +36,7 @@ def partition_file(
     trailer = last_bytes(s3, job.bucket, job.key, job.version_id, job.size) if gzipped(job.key) else None
     text_bytes = content_bytes(job.key, job.size, trailer)
     count = min(partition_count(text_bytes, settings.partition_bytes), fitting_partitions(job))
-    with object_body(s3, job) as body:
+    with object_body(s3, job, should_stop=should_stop) as body:
         records = read_stream(body, source=job.source, fmt=settings.fmt, gzip=gzipped(job.key))
         # The header is the first record: a bad header fails here, before a single chunk is written. A problem
         # further down (not UTF-8, malformed quoting) fails the task when the reader gets there, with chunks already
@@ -52,7 +52,7 @@ def partition_file(
         )
         if header.untyped:
             logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
-        with ChunkUploads(s3, settings.work_bucket, job, run_prefix) as uploads:
+        with ChunkUploads(s3, settings.work_bucket, job, run_prefix, should_stop=should_stop) as uploads:
             partitions = ChunkedPartitions(header, header_cells, count, uploads.put)
             partitions.add_all(_until_deadline(records, should_stop, job))
             partitions.close()

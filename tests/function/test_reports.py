@@ -8,11 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
-from csv_ingest_engine import IngestError, Rejection
+from csv_ingest_engine import IngestError, Rejection, clients
 from csv_ingest_engine.reports import RejectsReport
 from handler import handler
-from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
+from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics, json_logs
 
 
 def test_rejected_rows_produce_exactly_one_report_with_cells_line_and_reason(
@@ -47,6 +48,55 @@ def test_clean_file_writes_no_report(aws: Aws, lambda_context: DemoContext) -> N
     summary = handler(aws.event(key, version), lambda_context)
     assert aws.reports() == {}
     assert "rejects_report" not in summary["files"][0]
+
+
+# What a run that could not write some rows leaves (the writer gave up on a throttled table).
+STALE_REPORT = (
+    'customer_id,name,city,rejected_line,rejected_reason\r\n101,Tom,Leeds,2,"not written, retries exhausted"\r\n'
+)
+
+
+def test_a_run_without_rejections_removes_that_versions_earlier_report(aws: Aws, lambda_context: DemoContext) -> None:
+    """An earlier run of this version left a report; this run wrote every row: the report goes, other versions' and
+    other files' reports stay."""
+    # given
+    key, version = aws.upload_sample("sample-good.csv")
+    other_version = aws.upload("sample-good.csv", "customer_id,name\n1,Ann\n")
+    earlier, kept = f"sample-good.{version}.rejected.csv", f"sample-good.{other_version}.rejected.csv"
+    for report_key in (earlier, kept, "other.rejected.csv"):
+        aws.s3.put_object(Bucket=REJECTS_BUCKET, Key=report_key, Body=STALE_REPORT)
+    # when
+    summary = handler(aws.event(key, version), lambda_context)
+    # then
+    assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (5, 0)
+    assert "rejects_report" not in summary["files"][0]
+    assert sorted(aws.reports()) == sorted([kept, "other.rejected.csv"])
+
+
+def test_an_earlier_report_that_cannot_be_deleted_is_logged_and_the_file_still_succeeds(
+    aws: Aws, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """S3 refuses the delete: the rows are written and the file succeeds (not ingested again for a report); the log
+    names the report left behind, for someone to delete."""
+    # given
+    key, version = aws.upload_sample("sample-good.csv")
+    earlier = f"sample-good.{version}.rejected.csv"
+    aws.s3.put_object(Bucket=REJECTS_BUCKET, Key=earlier, Body=STALE_REPORT)
+
+    def refused(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "DeleteObject")
+
+    monkeypatch.setattr(clients.s3_client(), "delete_object", refused)
+    # when
+    summary = handler(aws.event(key, version), lambda_context)
+    # then
+    assert summary["files"][0]["status"] == "ingested"
+    assert len(aws.items()) == 5
+    assert list(aws.reports()) == [earlier]
+    (logged,) = [line for line in json_logs(stdout.readouterr().out) if line["level"] == "ERROR"]
+    assert logged["message"].startswith("an earlier run's report of rejected rows could not be deleted")
+    assert logged["rejects_report"] == f"s3://{REJECTS_BUCKET}/{earlier}"
+    assert "AccessDenied" in logged["error"]
 
 
 def test_fixed_report_uploads_again_without_its_annotation_columns(aws: Aws, lambda_context: DemoContext) -> None:

@@ -27,6 +27,8 @@ CUSTOM_CONTEXT = {
     "large_file_bytes": "1048576",
     "partition_bytes": "524288",
     "max_workers": "16",
+    "trigger_reserved_concurrency": "none",
+    "worker_reserved_concurrency": "24",
 }
 # Every key of the table's key schema, the columns' types and the files' format, each different from the default.
 SCHEMA_CONTEXT = {

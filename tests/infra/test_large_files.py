@@ -19,11 +19,13 @@ from tests.infra.logical_ids import (
 from tests.infra.test_pipeline_template import as_list, cfn_text, function_logical_id, properties, single_resource
 
 TASK_HANDLERS = [HANDLER_PARTITION, HANDLER_INGEST_PARTITION, HANDLER_FINISH]
+THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
 THROTTLE_RETRY = {
-    "ErrorEquals": ["Lambda.TooManyRequestsException"],
+    "ErrorEquals": THROTTLE_ERRORS,
     "IntervalSeconds": 2,
-    "MaxAttempts": 6,
+    "MaxAttempts": 720,
     "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
     "JitterStrategy": "FULL",
 }
 SERVICE_ERROR_RETRY = {  # CDK's LambdaInvoke default
@@ -133,8 +135,44 @@ def test_each_task_invokes_its_entry_point_with_the_state_as_its_event(
 
 @pytest.mark.parametrize("state_name", ["Partition", "IngestPartition", "Finish"])
 def test_every_task_retries_lambda_service_errors_and_throttles(template: Template, state_name: str) -> None:
-    """CDK's retry on Lambda's service errors, then a jittered backoff on throttles (about two minutes in all)."""
+    """CDK's retry on Lambda's service errors, then a jittered backoff on throttles (capped at a minute, for hours)."""
     assert states(template)[state_name]["Retry"] == [SERVICE_ERROR_RETRY, THROTTLE_RETRY]
+
+
+def test_a_throttled_task_waits_about_as_long_as_an_upload_waits_for_the_trigger(template: Template) -> None:
+    """A worker throttled by the workers' reservation (other executions' partitions hold it) keeps trying for about
+    6 hours on average, the trigger's maximum event age, before its partition fails."""
+    (throttle,) = [r for r in states(template)["IngestPartition"]["Retry"] if r["ErrorEquals"] == THROTTLE_ERRORS]
+    # Full jitter: each wait is uniform between 0 and the capped backoff, half of it on average.
+    waits = [
+        min(throttle["IntervalSeconds"] * throttle["BackoffRate"] ** n, throttle["MaxDelaySeconds"]) / 2
+        for n in range(throttle["MaxAttempts"])
+    ]
+    event_age = properties(template, single_resource(template, "AWS::Lambda::EventInvokeConfig")[0])[
+        "MaximumEventAgeInSeconds"
+    ]
+    assert event_age == 6 * 3600
+    assert 0.95 * event_age <= sum(waits) <= 1.05 * event_age
+    assert max(waits) * 2 <= 60  # a freed worker is taken within a minute
+
+
+def test_the_worker_function_reserves_max_workers_by_default(template: Template) -> None:
+    """The workers of every execution together run at most max_workers (4) at once: one bound on the table's
+    writers, whatever the number of large uploads."""
+    worker = properties(template, task_function_id(template, HANDLER_INGEST_PARTITION))
+    assert worker["ReservedConcurrentExecutions"] == 4
+
+
+def test_worker_reserved_concurrency_context_sets_the_workers_reservation(custom_template: Template) -> None:
+    """worker_reserved_concurrency=24 (with max_workers=16) reserves 24 invocations for the workers."""
+    worker = properties(custom_template, task_function_id(custom_template, HANDLER_INGEST_PARTITION))
+    assert worker["ReservedConcurrentExecutions"] == 24
+
+
+@pytest.mark.parametrize("handler", [HANDLER_PARTITION, HANDLER_FINISH])
+def test_partition_and_finish_reserve_nothing(template: Template, handler: str) -> None:
+    """Partition and Finish write nothing to the table and run once per execution: no reservation of their own."""
+    assert "ReservedConcurrentExecutions" not in properties(template, task_function_id(template, handler))
 
 
 def test_ingest_is_a_distributed_map_over_the_partitions(template: Template) -> None:

@@ -1,13 +1,14 @@
 """CDK context reaches the template: `cdk synth -c retain_data=true -c alarm_email=... -c key_column=...` etc."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import Duration
 from aws_cdk.assertions import Match, Template
 
-from app import props_from_context
-from csv_ingest.infra import PipelineProps
+from app import STACK_ID, build_app, props_from_context
+from csv_ingest.infra import CsvIngestStack, PipelineProps
 from tests.infra.logical_ids import (
     ACCESS_LOGS_BUCKET_ID,
     FAILED_EVENTS_QUEUE_ID,
@@ -16,7 +17,8 @@ from tests.infra.logical_ids import (
     UPLOAD_BUCKET_ID,
     WORK_BUCKET_ID,
 )
-from tests.infra.test_pipeline_template import function_policy_statements, properties
+from tests.infra.synth import cli_context
+from tests.infra.test_pipeline_template import function_logical_id, function_policy_statements, properties
 
 # -- the custom template (see CUSTOM_CONTEXT in conftest.py) ---------------------------------------------------
 
@@ -120,6 +122,12 @@ def test_replace_mode_puts_items_one_by_one(custom_template: Template) -> None:
     } in function_policy_statements(custom_template)
 
 
+def test_trigger_reserved_concurrency_none_reserves_nothing(custom_template: Template) -> None:
+    """trigger_reserved_concurrency=none leaves the trigger on the account's unreserved concurrency (for accounts
+    whose quota cannot spare a reservation)."""
+    assert "ReservedConcurrentExecutions" not in properties(custom_template, function_logical_id(custom_template))
+
+
 def test_duration_alarm_follows_the_timeout(custom_template: Template) -> None:
     """timeout_minutes=5 puts the duration alarm at 240,000 ms, 80% of 5 minutes."""
     custom_template.has_resource_properties(
@@ -190,6 +198,56 @@ def test_large_file_context_accepts_whole_numbers(key: str, raw: object, expecte
     assert getattr(props_from_context({key: raw}), key) == expected
 
 
+@pytest.mark.parametrize(
+    ("context", "trigger", "workers"),
+    [
+        ({}, 2, 4),
+        ({"max_workers": "8"}, 2, 8),
+        ({"trigger_reserved_concurrency": "5", "worker_reserved_concurrency": 12}, 5, 12),
+        ({"trigger_reserved_concurrency": "none", "worker_reserved_concurrency": " None "}, None, None),
+        ({"worker_reserved_concurrency": "max_workers", "max_workers": 6}, 2, 6),
+    ],
+)
+def test_reserved_concurrency_context_takes_numbers_or_none(
+    context: dict[str, object], trigger: int | None, workers: int | None
+) -> None:
+    """The trigger reserves 2 and the workers max_workers by default; a number sets a reservation, none removes it."""
+    props = props_from_context(context)
+    assert (props.trigger_reserved_concurrency, props.worker_reservation) == (trigger, workers)
+
+
+@pytest.mark.parametrize("key", ["trigger_reserved_concurrency", "worker_reserved_concurrency"])
+@pytest.mark.parametrize("raw", ["off", "", "1.5", "-2", True])
+def test_reserved_concurrency_context_rejects_anything_but_a_number_or_none(key: str, raw: object) -> None:
+    """A typo such as trigger_reserved_concurrency=off fails the synth, naming the key and `none`."""
+    with pytest.raises(ValueError, match=f"context {key} must be a whole number, or none to reserve no concurrency"):
+        props_from_context({key: raw})
+
+
+def _synth_notes(tmp_path: Path, **context: str) -> list[str]:
+    """The info messages `cdk synth` prints for the pipeline (read before synthesizing, as CDK collects them)."""
+    stack = build_app(cli_context(**context), outdir=str(tmp_path)).node.find_child(STACK_ID)
+    assert isinstance(stack, CsvIngestStack)
+    return [str(entry.data) for entry in stack.pipeline.node.metadata if entry.type == "aws:cdk:info"]
+
+
+def test_synth_says_what_the_reservations_take_and_how_to_do_without(tmp_path: Path) -> None:
+    """By default 6 invocations are reserved: the synth names the 100 Lambda keeps unreserved and the keys to turn
+    the reservations off."""
+    (note,) = _synth_notes(tmp_path)
+    assert note.startswith(
+        "Reserves 6 of the account's Lambda concurrency (trigger_reserved_concurrency=2, "
+        "worker_reserved_concurrency=4). Lambda refuses a reservation that leaves less than 100 unreserved"
+    )
+    assert "must be at least 106" in note
+    assert "-c trigger_reserved_concurrency=none -c worker_reserved_concurrency=none" in note
+
+
+def test_synth_without_reservations_says_nothing_of_them(tmp_path: Path) -> None:
+    """With both reservations off there is nothing to warn about."""
+    assert _synth_notes(tmp_path, trigger_reserved_concurrency="none", worker_reserved_concurrency="none") == []
+
+
 def test_timeout_minutes_become_a_duration() -> None:
     """timeout_minutes=5 becomes a 5-minute function timeout."""
     assert props_from_context({"timeout_minutes": "5"}).timeout.to_seconds() == 300
@@ -228,6 +286,17 @@ def test_absent_context_keeps_the_defaults() -> None:
         ({"partition_bytes": 2 * 1024**3}, "partition_bytes must be between 1024 and 1073741824"),
         ({"max_workers": 0}, r"max_workers must be between 1 and 10000 \(Step Functions' Distributed Map limit\)"),
         ({"max_workers": 10_001}, "max_workers must be between 1 and 10000"),
+        (
+            {"trigger_reserved_concurrency": 0},
+            r"trigger_reserved_concurrency must be at least 1 \(0 would stop every invocation of the function\), "
+            "or none to reserve nothing, got 0",
+        ),
+        ({"worker_reserved_concurrency": 0}, "worker_reserved_concurrency must be at least 1"),
+        (
+            {"worker_reserved_concurrency": 3},
+            r"worker_reserved_concurrency \(3\) must be at least max_workers \(4\): one execution's Map would start "
+            "more workers than may run. Lower max_workers to 3, or raise worker_reserved_concurrency",
+        ),
     ],
 )
 def test_props_reject_values_lambda_s3_or_dynamodb_would_refuse(props: dict[str, Any], message: str) -> None:

@@ -37,6 +37,7 @@ FUNCTION_ACTIONS = {
     "s3:GetObjectVersion",
     "dynamodb:UpdateItem",
     "s3:PutObject",
+    "s3:DeleteObject",
     "sqs:SendMessage",
     "states:StartExecution",
 }
@@ -431,6 +432,11 @@ def test_function_environment_names_the_rejects_bucket_metrics_namespace_and_wri
     )
 
 
+def test_the_trigger_function_reserves_two_invocations_by_default(template: Template) -> None:
+    """At most 2 uploads are ingested at once; a burst waits in Lambda's queue (up to the 6-hour event age)."""
+    assert properties(template, function_logical_id(template))["ReservedConcurrentExecutions"] == 2
+
+
 def test_function_logs_to_a_log_group_kept_seven_days(template: Template) -> None:
     """The function writes to its own log group, which keeps logs for 7 days."""
     log_group = Capture()
@@ -480,29 +486,30 @@ def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> 
     assert actions == FUNCTION_ACTIONS
 
 
-def test_function_may_write_reports_to_the_rejects_bucket_only(template: Template) -> None:
-    """s3:PutObject on the rejects bucket's objects and nowhere else, not on the upload bucket (a CDK grant: no Sid)."""
+def test_function_may_write_and_delete_reports_in_the_rejects_bucket_only(template: Template) -> None:
+    """s3:PutObject and s3:DeleteObject (an earlier run's report) on the rejects bucket's objects and nowhere else,
+    not on the upload bucket (a CDK grant: no Sid)."""
     statements = function_policy_statements(template)
     assert {
         "Effect": "Allow",
-        "Action": "s3:PutObject",
+        "Action": ["s3:DeleteObject", "s3:PutObject"],
         "Resource": REJECTS_OBJECTS,
     } in statements
-    put_object_resources = [
-        r for s in statements if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])
-    ]
-    assert put_object_resources == [REJECTS_OBJECTS]
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        resources = [r for s in statements if action in as_list(s["Action"]) for r in as_list(s["Resource"])]
+        assert resources == [REJECTS_OBJECTS], action
 
 
 def test_function_may_not_read_the_rejects_bucket(template: Template) -> None:
-    """The only action on the rejects bucket is s3:PutObject: no GetObject, listing or deleting of reports."""
+    """The only actions on the rejects bucket are s3:PutObject and s3:DeleteObject: no reading or listing of reports,
+    no deleting of versions."""
     actions = {
         a
         for s in function_policy_statements(template)
         if REJECTS_BUCKET_ID in json.dumps(s)
         for a in as_list(s["Action"])
     }
-    assert actions == {"s3:PutObject"}
+    assert actions == {"s3:PutObject", "s3:DeleteObject"}
 
 
 def test_function_may_send_failed_events_to_the_queue_only(template: Template) -> None:
@@ -524,7 +531,9 @@ def test_function_may_send_failed_events_to_the_queue_only(template: Template) -
         "s3:List",
         "s3:GetBucket",
         "s3:PutObjectAcl",
-        "s3:Delete",
+        "s3:DeleteBucket",
+        "s3:DeleteObjectVersion",
+        "s3:DeleteObjectTagging",
         "dynamodb:DeleteItem",
         "dynamodb:Scan",
         "dynamodb:Query",
@@ -536,7 +545,8 @@ def test_function_may_send_failed_events_to_the_queue_only(template: Template) -
     ],
 )
 def test_function_may_not_list_delete_read_rows_or_consume_the_queue(template: Template, forbidden_prefix: str) -> None:
-    """No listing, object ACLs or deletes; no reads, scans, deletes or (in merge mode) batch writes; no queue reads."""
+    """No listing, object ACLs, bucket or version deletes (DeleteObject only on reports, above); no reads, scans,
+    deletes or (in merge mode) batch writes; no queue reads."""
     actions = [a for s in function_policy_statements(template) for a in as_list(s["Action"])]
     assert not [a for a in actions if a.startswith(forbidden_prefix)]
 
