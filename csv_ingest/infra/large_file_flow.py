@@ -25,6 +25,7 @@ from csv_ingest_engine.constants import (
     HANDLER_INGEST_PARTITION,
     HANDLER_PARTITION,
 )
+from csv_ingest_engine.partitioning import MAP_RESULTS_PREFIX
 
 # Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
 # `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
@@ -36,10 +37,6 @@ PARTITION_STATE = "Partition"
 INGEST_STATE = "Ingest"
 INGEST_PARTITION_STATE = "IngestPartition"
 FINISH_STATE = "Finish"
-# Where the Map's ResultWriter puts what the workers returned (one folder per Map run): in the work bucket, never in
-# the execution's 256 KB state, whatever the number of partitions. A fixed prefix: moto evaluates a JSONPath `Prefix`
-# against the Map's results instead of its input.
-MAP_RESULTS_PREFIX = "map-results"
 
 
 class LargeFileFlow(Construct):
