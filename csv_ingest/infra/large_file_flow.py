@@ -25,7 +25,6 @@ from csv_ingest_engine.constants import (
     HANDLER_INGEST_PARTITION,
     HANDLER_PARTITION,
 )
-from csv_ingest_engine.partitioning import MAP_RESULTS_PREFIX
 
 # Lambda throttles the state machine's invocations when the account's concurrency is used up (the Map starts up to
 # `max_workers` at once): wait and try again, for up to about two minutes in all, rather than fail the file.
@@ -37,6 +36,10 @@ PARTITION_STATE = "Partition"
 INGEST_STATE = "Ingest"
 INGEST_PARTITION_STATE = "IngestPartition"
 FINISH_STATE = "Finish"
+# Where the Map's ResultWriter puts what the workers returned (a folder per Map run, which the work bucket's lifecycle
+# expires): in the work bucket, never in the execution's 256 KB state, whatever the number of partitions. A fixed
+# prefix, not the run's: moto evaluates a JSONPath `Prefix` against the Map's results instead of its input.
+MAP_RESULTS_PREFIX = "map-results"
 
 
 class LargeFileFlow(Construct):
@@ -146,7 +149,7 @@ class LargeFileFlow(Construct):
         ingest.add_catch(finish, errors=[sfn.Errors.ALL], result_path=sfn.JsonPath.DISCARD)
         return partition.next(ingest).next(finish)
 
-    def _invoke(self, state_name: str, target: EngineFunction, *, result_path: str = "$") -> tasks.LambdaInvoke:
+    def _invoke(self, state_name: str, target: EngineFunction, *, result_path: str | None = None) -> tasks.LambdaInvoke:
         """The state `state_name`: `target`'s function called with the state as its event, its return value the
         state's result (at `result_path`); retried on Lambda's service errors (CDK's default) and throttles. Each
         attempt times out a minute after the function would (`flow_timing`)."""

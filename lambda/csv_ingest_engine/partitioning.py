@@ -67,12 +67,6 @@ def route(records: Iterable[Record], header: Header, partitions: int) -> Iterato
 # -- chunk objects: a partition as CSV, for the state machine's workers ------------------------------------------------
 
 
-# Where the Map's ResultWriter puts what the workers returned (a folder per Map run, which the work bucket's lifecycle
-# expires): in the work bucket, never in the execution's 256 KB state, whatever the number of partitions. A fixed
-# prefix, not the run's: moto evaluates a JSONPath `Prefix` against the Map's results instead of its input.
-MAP_RESULTS_PREFIX = "map-results"
-
-
 def chunk_key(work_prefix: str, index: int, chunk: int) -> str:
     return f"{work_prefix}partitions/p{index:05d}/c{chunk:06d}.csv"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import boto3
 
+from csv_ingest.infra.large_file_flow import MAP_RESULTS_PREFIX
 from csv_ingest.local.lambdas import InProcessLambda, Invocation
 from csv_ingest.local.state_machine import create_large_file_flow, wait_for_execution
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION, WriteMode
-from csv_ingest_engine.partitioning import MAP_RESULTS_PREFIX
 from csv_ingest_engine.schema import CsvFormat, Schema
 from tests.support.account import BUCKET, KEY_COLUMN, REJECTS_BUCKET, Aws
 
