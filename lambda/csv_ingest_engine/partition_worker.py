@@ -173,8 +173,8 @@ class _PartitionChunks:
     def _unreadable(self, chunk: int, exc: Exception) -> str:
         key = chunk_key(self._item.run_prefix, self._item.index, chunk)
         return (
-            f"its chunk s3://{self._bucket}/{key} could not be read ({exc}); work objects expire a day after the "
-            "partition task wrote them"
+            f"its chunk s3://{self._bucket}/{key} could not be read ({exc}); work objects expire 14 days after their "
+            "execution could have ended (the work bucket's lifecycle rule)"
         )
 
 

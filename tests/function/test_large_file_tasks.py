@@ -303,7 +303,7 @@ def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
 def test_a_chunk_that_cannot_be_read_is_a_result_not_an_exception(
     aws: Aws, work: str, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A partition whose second chunk is gone (work objects expire after a day) writes the first chunk's rows,
+    """A partition whose second chunk is gone (work objects expire) writes the first chunk's rows,
     counts them exactly and says where the missing rows start, instead of failing the Map iteration."""
     # given: ~600 KB of one key, cut into as many partitions as the state holds, so chunks of a few hundred KB
     monkeypatch.setenv("PARTITION_BYTES", "1")
