@@ -221,7 +221,7 @@ class CsvIngestPipeline(Construct):
             self,
             "WorkBucketName",
             value=storage.work_bucket.bucket_name,
-            description="Partitions of large files while the state machine ingests them (a failed run's kept for a rerun)",
+            description="Partitions of large files while the state machine ingests them (a failed run's kept to rerun)",
         )
         CfnOutput(
             self,
