@@ -25,7 +25,7 @@ from csv_ingest_engine.schema import gzipped
 
 # What the partition pass may hold in memory for all partitions' chunks together, and the bounds of one chunk.
 CHUNK_BUDGET_BYTES = 256 * 1024 * 1024
-# The floor keeps MAX_PARTITIONS' buffers within 320 MiB when the budget divided among them is smaller.
+# The floor keeps MAX_PARTITIONS' buffers within ~313 MiB when the budget divided among them is smaller.
 MIN_CHUNK_BYTES = 32 * 1024
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 
