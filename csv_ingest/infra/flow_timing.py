@@ -31,7 +31,8 @@ def ingest_timeout_s(function_timeout: Duration, max_workers: int) -> int:
 
 
 def execution_timeout(function_timeout: Duration, max_workers: int) -> Duration:
-    """Partition and Finish with their attempts, and the Map: a file that takes longer fails (States.Timeout)."""
+    """Partition and Finish with their attempts, and the Map: a file that takes longer fails (States.Timeout). A Map
+    state has no timeout of its own (ASL gives TimeoutSeconds to tasks only): the execution's bounds it."""
     steps = 2 * STEP_ATTEMPTS * task_timeout_s(function_timeout)
     return Duration.seconds(steps + ingest_timeout_s(function_timeout, max_workers))
 

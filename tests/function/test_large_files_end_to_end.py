@@ -24,7 +24,7 @@ from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.partitioning import partition_count, partition_of
 from csv_ingest_engine.tasks.ingest_partition import ingest_partition
 from handler import handler
-from tests.support import BUCKET, KEY_COLUMN, REJECTS_BUCKET, Aws, DemoContext, create_table
+from tests.support import BUCKET, KEY_COLUMN, REJECTS_BUCKET, Aws, DemoContext, create_table, emf_metrics
 from tests.support.dynamodb import table_items
 from tests.support.large_files import (
     create_flow,
@@ -209,7 +209,7 @@ def test_a_rerun_runs_only_the_failed_partition_and_counts_the_whole_file(
 
 
 def test_a_rerun_of_a_run_that_was_ingested_or_is_unknown_fails_saying_so(
-    aws: Aws, flow: str, lambdas: InProcessLambda
+    aws: Aws, flow: str, lambdas: InProcessLambda, stdout: pytest.CaptureFixture[str]
 ) -> None:
     """Nothing to rerun: a run that succeeded, and a run prefix no run has, each fail at Partition with what to do
     instead; no worker runs, and FilesFailed is not counted for a file that is in."""
@@ -219,6 +219,7 @@ def test_a_rerun_of_a_run_that_was_ingested_or_is_unknown_fails_saying_so(
     assert done.status == "SUCCEEDED"
     job = json.loads(done.description["input"])
     unknown = f"{job['work_prefix']}{'0' * 32}/"
+    stdout.readouterr()
     for name, run_prefix, expected in (
         ("after-success", done.partitioned["run_prefix"], "was ingested already: nothing to rerun"),
         ("unknown", unknown, "there is no failed run at"),
@@ -232,6 +233,7 @@ def test_a_rerun_of_a_run_that_was_ingested_or_is_unknown_fails_saying_so(
         assert expected in str(raised) and 'without "rerun"' in str(raised)
         assert rerun.status == "FAILED" and rerun.error_message == str(raised)
         assert [call.entry_point for call in lambdas.calls] == [HANDLER_PARTITION]
+    assert "FilesFailed" not in emf_metrics(stdout.readouterr().out)
 
 
 def test_a_clean_run_removes_the_report_an_earlier_run_of_the_version_left(
