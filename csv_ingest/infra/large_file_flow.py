@@ -51,7 +51,8 @@ class LargeFileFlow(Construct):
 
     Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
-    the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray.
+    the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray; its role gets
+    CDK's grants for the Map's item reader and result writer on `work_bucket`.
     """
 
     def __init__(

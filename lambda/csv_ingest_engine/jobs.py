@@ -35,8 +35,8 @@ RUN_TOKEN_CHARS = 32
 AGAIN = (
     "Rows already written stay, and ingesting again is safe (every write is an upsert). When partitions failed, "
     "rerun only those: start a new execution of the state machine with this execution's input plus "
-    '"rerun": "<run prefix>" (the run prefix is named above; it works while the run\'s work objects live, 14 days '
-    "after the execution ended at least), or upload the file again to ingest it whole. `aws stepfunctions "
+    '"rerun": "<run prefix>" (the run prefix is named above; this works as long as the run\'s work objects live, at '
+    "least 14 days after the execution ended), or upload the file again to ingest it whole. `aws stepfunctions "
     "redrive-execution` helps only when Partition or Finish itself failed on an AWS-side error (such as S3 "
     "throttling or a timeout): it reruns that step alone, never a partition's worker"
 )
