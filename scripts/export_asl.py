@@ -26,6 +26,9 @@ PLACEHOLDERS = {
     f"handler.{HANDLER_INGEST_PARTITION}": "${IngestPartitionFunctionArn}",
     f"handler.{HANDLER_FINISH}": "${FinishFunctionArn}",
 }
+# The Map reads its items from, and writes its results to, the work bucket (the bucket whose lifecycle rule is this).
+WORK_BUCKET_RULE = "ExpireWorkObjects"
+WORK_BUCKET_PLACEHOLDER = "${WorkBucketName}"
 
 
 def render(template: Mapping[str, Any]) -> str:
@@ -41,6 +44,17 @@ def render(template: Mapping[str, Any]) -> str:
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") in PLACEHOLDERS
     }
+    arns.update(
+        {
+            logical_id: WORK_BUCKET_PLACEHOLDER
+            for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::S3::Bucket"
+            and any(
+                rule.get("Id") == WORK_BUCKET_RULE
+                for rule in resource["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+            )
+        }
+    )
     if isinstance(definition, str):
         text = definition
     else:
@@ -55,6 +69,10 @@ def _placeholder(part: Any, arns: Mapping[str, str]) -> str:
     match part:
         case {"Fn::GetAtt": [str(logical_id), "Arn"]} if logical_id in arns:
             return arns[logical_id]
+        case {"Ref": str(logical_id)} if logical_id in arns:
+            return arns[logical_id]
+        case {"Ref": "AWS::Partition"}:  # in the ARNs of the Map's S3 integrations
+            return "aws"
     raise ValueError(f"the definition refers to {json.dumps(part)}, which has no placeholder: add one to PLACEHOLDERS")
 
 

@@ -62,15 +62,18 @@ def report_table(report: str, uri: str) -> Table:
 
 
 def partitions_table(partitioned: dict[str, Any], lambdas: InProcessLambda) -> Table:
-    """The Partition task's partitions, with what each worker made of its own (or why it did not report)."""
+    """The Partition task's partitions (the manifest's entries, as the Map gave them to its workers), with what each
+    worker made of its own (or why it did not report)."""
     workers = [call for call in lambdas.calls if call.entry_point == HANDLER_INGEST_PARTITION]
-    results = {call.event.get("index"): call.returned for call in workers if call.raised is None}
-    crashes = {call.event.get("index"): call.raised for call in workers if call.raised is not None}
-    partitions = partitioned["partitions"]
+    results = {call.event["partition"]["index"]: call.returned for call in workers if call.raised is None}
+    crashes = {call.event["partition"]["index"]: call.raised for call in workers if call.raised is not None}
+    entries = {call.event["partition"]["index"]: call.event["partition"] for call in workers}
+    partitions = [entries[index] for index in sorted(entries)]
+    count = partitioned["partitions"]
     table = Table(
-        title=f"Partitions ({partitioned['rows']:,} rows in {len(partitions):,})",
+        title=f"Partitions ({partitioned['rows']:,} rows in {count:,})",
         title_justify="left",
-        caption=f"… and {len(partitions) - SHOWN_ITEMS:,} more" if len(partitions) > SHOWN_ITEMS else None,
+        caption=f"… and {count - SHOWN_ITEMS:,} more" if count > SHOWN_ITEMS else None,
         caption_justify="left",
     )
     for column in ("partition", "chunks", "rows", "written", "rejected", "outcome"):

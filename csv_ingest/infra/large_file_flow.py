@@ -1,5 +1,6 @@
 """The LargeFileFlow construct: the Standard state machine that ingests a file too large for one invocation
-(Partition -> a Distributed Map of Ingest partition -> Finish), its three functions, and its logs and tracing."""
+(Partition -> a Distributed Map of Ingest partition, reading its items from a manifest -> Finish), its three
+functions, and its logs and tracing."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from csv_ingest.infra.engine_function import EngineFunction, FunctionSizing, engine_function
+from csv_ingest.infra.flow_timing import execution_timeout, task_timeout_s
 from csv_ingest.infra.resource_ids import logical_id
 from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
@@ -48,18 +51,24 @@ PARTITION_STATE = "Partition"
 INGEST_STATE = "Ingest"
 INGEST_PARTITION_STATE = "IngestPartition"
 FINISH_STATE = "Finish"
+# Where the Map's ResultWriter puts what the workers returned (a folder per Map run, which the work bucket's lifecycle
+# expires): in the work bucket, never in the execution's 256 KB state, whatever the number of partitions. A fixed
+# prefix, not the run's: moto evaluates a JSONPath `Prefix` against the Map's results instead of its input.
+MAP_RESULTS_PREFIX = "map-results"
 
 
 class LargeFileFlow(Construct):
-    """`state_machine` ingests one uploaded object through the work bucket: `partition` splits it by key into
-    partitions of about `config.partition_bytes`, up to `max_workers` invocations of `ingest_partition` write one
-    partition each to the table (at most `worker_reserved_concurrency` across every execution; None: no bound), and
-    `finish` merges their rejects into one report in the rejects bucket and fails the execution if any partition did
-    not report.
+    """`state_machine` ingests one uploaded object through `work_bucket`: `partition` splits it by key into
+    partitions of about `config.partition_bytes` and lists them in a manifest, up to `max_workers` invocations of
+    `ingest_partition` write one partition each to the table (at most `worker_reserved_concurrency` across every
+    execution; None: no bound), and `finish` merges their rejects into one report in the rejects bucket and fails the
+    execution if any partition did not report. An input with `"rerun"` (see `csv_ingest_engine.reruns`) makes
+    `partition` point the Map at a failed run's failed partitions instead.
 
     Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
-    the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray.
+    the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray; its role gets
+    CDK's grants for the Map's item reader and result writer on `work_bucket`.
     """
 
     def __init__(
@@ -67,7 +76,7 @@ class LargeFileFlow(Construct):
         scope: Construct,
         id_: str,
         *,
-        work_bucket_name: str,
+        work_bucket: s3.IBucket,
         table_name: str,
         rejects_bucket_name: str,
         config: EngineConfig,
@@ -76,6 +85,8 @@ class LargeFileFlow(Construct):
         sizing: FunctionSizing,
     ) -> None:
         super().__init__(scope, id_)
+        work_bucket_name = work_bucket.bucket_name
+        self._task_timeout = sfn.Timeout.duration(Duration.seconds(task_timeout_s(sizing.timeout)))
         # Every step reads the file's rows, or partitions of them: each is told how to read them; the partition step
         # also how large a partition is, the worker how to write its rows.
         self.partition = engine_function(
@@ -118,7 +129,9 @@ class LargeFileFlow(Construct):
             # Standard, not Express: an execution outlives Express's five minutes, and its history (kept 90 days)
             # is where a failed file is investigated and redriven from.
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(self._definition(max_workers)),
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition(work_bucket, max_workers)),
+            # Below the work objects' lifetime (`flow_timing`): an execution never outlives its chunks.
+            timeout=execution_timeout(sizing.timeout, max_workers),
             # ALL: every state's start and end, so the log tells how long each step took (cdk-nag's AwsSolutions-SF1
             # asks for it too). With the execution data (each step's input and output, and a failed step's error
             # details), so that the log group alone says which object failed and why, across executions, without
@@ -129,27 +142,45 @@ class LargeFileFlow(Construct):
         )
         self._acknowledge_state_machine_findings()
 
-    def _definition(self, max_workers: int) -> sfn.IChainable:
-        partition = self._invoke(PARTITION_STATE, self.partition)
-        # The partition list comes from the Partition step's result, each entry all its worker needs. Workers
-        # write their results to the work bucket, where Finish counts them: the Map tolerates every failure so that
-        # Finish always runs, and discards its own result, which Finish does not read.
+    def _definition(self, work_bucket: s3.IBucket, max_workers: int) -> sfn.IChainable:
+        # Partition's result is the run (`jobs.Run`), kept beside the execution's input: a few hundred bytes, the
+        # partitions themselves are in the manifest it names.
+        partition = self._invoke(PARTITION_STATE, self.partition, result_path="$.run")
+        # The Map reads its items from the manifest (not the state), gives each worker the whole state (every field
+        # of the execution's input) and its item, and writes what the workers return to the work bucket. Workers
+        # leave their results in the work bucket too, where Finish counts them: the Map tolerates every failure so
+        # that Finish always runs, and a Map that fails as a whole goes on to Finish as well.
         ingest = sfn.DistributedMap(
             self,
             INGEST_STATE,
-            items_path="$.partitions",
+            item_reader=sfn.S3JsonItemReader(bucket=work_bucket, key=sfn.JsonPath.string_at("$.run.items")),
+            item_selector={
+                "job": sfn.JsonPath.string_at("$"),
+                "partition": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+            },
+            result_writer_v2=sfn.ResultWriterV2(bucket=work_bucket, prefix=MAP_RESULTS_PREFIX),
             max_concurrency=max_workers,
             map_execution_type=sfn.StateMachineType.STANDARD,  # a worker may run Lambda's full 15 minutes
             tolerated_failure_percentage=100,
             result_path=sfn.JsonPath.DISCARD,
         )
         ingest.item_processor(self._invoke(INGEST_PARTITION_STATE, self.ingest_partition))
-        return partition.next(ingest).next(self._invoke(FINISH_STATE, self.finish))
+        finish = self._invoke(FINISH_STATE, self.finish)
+        ingest.add_catch(finish, errors=[sfn.Errors.ALL], result_path=sfn.JsonPath.DISCARD)
+        return partition.next(ingest).next(finish)
 
-    def _invoke(self, state_name: str, target: EngineFunction) -> tasks.LambdaInvoke:
+    def _invoke(self, state_name: str, target: EngineFunction, *, result_path: str | None = None) -> tasks.LambdaInvoke:
         """The state `state_name`: `target`'s function called with the state as its event, its return value the
-        state's result; retried on Lambda's service errors (CDK's default) and throttles."""
-        task = tasks.LambdaInvoke(self, state_name, lambda_function=target.function, payload_response_only=True)
+        state's result (at `result_path`); retried on Lambda's service errors (CDK's default) and throttles. Each
+        attempt times out a minute after the function would (`flow_timing`)."""
+        task = tasks.LambdaInvoke(
+            self,
+            state_name,
+            lambda_function=target.function,
+            payload_response_only=True,
+            result_path=result_path,
+            task_timeout=self._task_timeout,
+        )
         task.add_retry(
             errors=["Lambda.TooManyRequestsException"],
             interval=THROTTLE_RETRY_INTERVAL,

@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from csv_ingest.infra.flow_timing import work_objects_lifetime
 from csv_ingest.infra.ingestion import IngestionFunction
 from csv_ingest.infra.large_file_flow import LargeFileFlow
 from csv_ingest.infra.monitoring import Monitoring
@@ -38,6 +39,8 @@ class CsvIngestPipeline(Construct):
             retain_data=self.props.retain_data,
             noncurrent_version_expiration=Duration.days(self.props.noncurrent_version_expiration_days),
             rejects_expiration=Duration.days(self.props.rejects_expiration_days),
+            # As long as an execution may run and then be redriven or rerun (see `flow_timing`).
+            work_objects_expiration=work_objects_lifetime(self.props.timeout, self.props.max_workers),
         )
         engine = self.props.engine
         # The state machine first: the trigger function is told its ARN (and the state machine knows nothing of
@@ -45,7 +48,7 @@ class CsvIngestPipeline(Construct):
         self.large_files = LargeFileFlow(
             self,
             "LargeFiles",
-            work_bucket_name=self.storage.work_bucket.bucket_name,
+            work_bucket=self.storage.work_bucket,
             table_name=self.storage.table.table_name,
             rejects_bucket_name=self.storage.rejects_bucket.bucket_name,
             config=engine,
@@ -130,17 +133,29 @@ class CsvIngestPipeline(Construct):
         storage, flow = self.storage, self.large_files
         work_bucket = storage.work_bucket
         flow.state_machine.grant_start_execution(self.ingestion.function)
+        # The Map's item reader and result writer: CDK grants the state machine these on the work bucket's keys.
+        Validations.of(flow.state_machine.role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{logical_id(work_bucket)}>/*]",
+                reason="The Map reads the manifest the execution names and writes its results (S3 multipart "
+                "uploads) under prefixes chosen at run time, so the state machine needs GetObject, PutObject and "
+                "the multipart actions on every key of the work bucket (and only that bucket).",
+            )
+        )
 
-        partition = flow.partition.function  # reads the upload's version, writes the partitions' chunks
+        # reads the upload's version, writes the partitions' chunks and manifest; for a rerun, reads the run's
+        # manifests and verdict
+        partition = flow.partition.function
         storage.upload_bucket.grants.actions_on_object_keys(partition, "*", "s3:GetObject", "s3:GetObjectVersion")
-        work_bucket.grants.actions_on_object_keys(partition, "*", "s3:PutObject")
+        work_bucket.grants.actions_on_object_keys(partition, "*", "s3:GetObject", "s3:PutObject")
         _acknowledge_every_key(
             flow.partition.role,
             {
                 storage.upload_bucket: "The partition step reads whichever upload the execution names, so it needs "
                 "GetObject on every key of the upload bucket (and only that bucket).",
-                work_bucket: "The partition step writes chunks under a prefix named after the execution, chosen at "
-                "run time, so it needs PutObject on every key of the work bucket (and only that bucket).",
+                work_bucket: "The partition step writes chunks and reads a failed run's manifests under a prefix "
+                "named after the execution, chosen at run time, so it needs GetObject and PutObject on every key of "
+                "the work bucket (and only that bucket).",
             },
         )
 
@@ -156,17 +171,20 @@ class CsvIngestPipeline(Construct):
             },
         )
 
-        finish = flow.finish.function  # reads the results and partial rejects, writes the report, deletes it all
-        work_bucket.grants.actions_on_object_keys(finish, "*", "s3:GetObject", "s3:DeleteObject")
-        storage.rejects_bucket.grants.actions_on_object_keys(finish, "*", "s3:PutObject")
+        # reads the results and partial rejects, writes the report (or deletes an earlier run's), its verdict and a
+        # failed run's manifest, deletes the rest
+        finish = flow.finish.function
+        work_bucket.grants.actions_on_object_keys(finish, "*", "s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+        storage.rejects_bucket.grants.actions_on_object_keys(finish, "*", "s3:PutObject", "s3:DeleteObject")
         _acknowledge_every_key(
             flow.finish.role,
             {
-                work_bucket: "The finish step reads and deletes the objects under a prefix named after the execution, "
-                "chosen at run time, so it needs GetObject and DeleteObject on every key of the work bucket (and only "
-                "that bucket).",
+                work_bucket: "The finish step reads, writes and deletes the objects under a prefix named after the "
+                "execution, chosen at run time, so it needs GetObject, PutObject and DeleteObject on every key of the "
+                "work bucket (and only that bucket).",
                 storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
-                "key, so the finish step needs PutObject on every key of the rejects bucket (and only that bucket).",
+                "key, so the finish step needs PutObject (a report) and DeleteObject (an earlier run's report, when "
+                "this run rejected nothing) on every key of the rejects bucket (and only that bucket).",
             },
         )
 
@@ -212,7 +230,7 @@ class CsvIngestPipeline(Construct):
             self,
             "WorkBucketName",
             value=storage.work_bucket.bucket_name,
-            description="Partitions of large files while the state machine ingests them (expire after a day)",
+            description="Partitions of large files while the state machine ingests them (a failed run's kept to rerun)",
         )
         CfnOutput(
             self,

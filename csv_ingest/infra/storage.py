@@ -15,9 +15,8 @@ from csv_ingest_engine.schema import KeyAttribute, Schema
 ACCESS_LOGS_EXPIRATION = Duration.days(90)
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(7)
 FAILED_EVENTS_RETENTION = Duration.days(14)  # SQS's maximum
-# The work bucket holds the large-file path's partitions and partial results for one execution, which the finish
-# step deletes; whatever an execution that never finished leaves behind goes after this long.
-WORK_OBJECTS_EXPIRATION = Duration.days(1)
+# A chunk upload that failed halfway is never read: its parts go after a day, whatever work objects' lifetime.
+ABORT_WORK_UPLOADS_AFTER = Duration.days(1)
 KEY_ATTRIBUTE_TYPES: dict[KeyType, dynamodb.AttributeType] = {
     "S": dynamodb.AttributeType.STRING,
     "N": dynamodb.AttributeType.NUMBER,
@@ -28,7 +27,8 @@ KEY_ATTRIBUTE_TYPES: dict[KeyType, dynamodb.AttributeType] = {
 class Storage(Construct):
     """CSV files arrive in `upload_bucket`, their rows go to `table` (keyed as `schema` says), reports of rejected rows
     to `rejects_bucket`, and the S3 events of files that failed every attempt to `failed_events_queue`.
-    `work_bucket` holds the large-file state machine's intermediate objects.
+    `work_bucket` holds the large-file state machine's intermediate objects, which the finish step deletes once a
+    file is in; a failed run's (kept for a redrive or a rerun) go after `work_objects_expiration`.
 
     `access_logs_bucket` receives the other buckets' server access logs. With `retain_data` the buckets (but the work
     bucket), table and queue outlive the stack; without it they are deleted with it, the buckets emptied first.
@@ -43,6 +43,7 @@ class Storage(Construct):
         retain_data: bool,
         noncurrent_version_expiration: Duration,
         rejects_expiration: Duration,
+        work_objects_expiration: Duration,
     ) -> None:
         super().__init__(scope, id_)
         self._retain_data = retain_data
@@ -83,14 +84,14 @@ class Storage(Construct):
         )
         # Copies of uploaded rows, so logged like the uploads. No event notification: its chunks are CSV too, and
         # must never start an ingestion of their own. Always deleted with the stack, even with `retain_data`:
-        # nothing in it is not also in the upload bucket, and it empties itself within a day anyway.
+        # nothing in it is not also in the upload bucket, and it empties itself anyway.
         self.work_bucket = self._secure_bucket(
             "WorkBucket",
             access_logs_prefix="work-bucket/",
             lifecycle_rule=s3.LifecycleRule(
                 id="ExpireWorkObjects",
-                expiration=WORK_OBJECTS_EXPIRATION,
-                abort_incomplete_multipart_upload_after=WORK_OBJECTS_EXPIRATION,
+                expiration=work_objects_expiration,
+                abort_incomplete_multipart_upload_after=ABORT_WORK_UPLOADS_AFTER,
             ),
             scratch=True,
         )

@@ -38,6 +38,8 @@ FLOW_FUNCTIONS = {
     HANDLER_INGEST_PARTITION: "IngestPartitionFunctionArn",
     HANDLER_FINISH: "FinishFunctionArn",
 }
+# The bucket the Map reads its items from and writes its results to.
+WORK_BUCKET_PLACEHOLDER = "WorkBucketName"
 POLL_S = 0.05
 
 
@@ -98,18 +100,26 @@ def create_large_file_flow(
         arns[FLOW_FUNCTIONS[entry_point]] = created["FunctionArn"]
     machine = boto3.client("stepfunctions").create_state_machine(
         name="csv-ingest-demo-large-files",
-        definition=flow_definition(arns),
+        definition=flow_definition({**arns, WORK_BUCKET_PLACEHOLDER: work_bucket}),
         roleArn=role["Arn"],
         type="STANDARD",
     )
     return str(machine["stateMachineArn"])
 
 
-def flow_definition(function_arns: Mapping[str, str]) -> str:
-    """The packaged definition with the functions' ARNs in place of its placeholders, as moto can read it."""
+def flow_definition(values: Mapping[str, str]) -> str:
+    """The packaged definition with the functions' ARNs and the work bucket's name in place of its placeholders, as
+    moto can read it.
+
+    What moto 5.2.5 does not do as Step Functions does (the tests judge by the table and Finish's verdict): its
+    ItemReader reads the JSON manifest as Step Functions does, but a missing manifest fails the Map with
+    States.Runtime, not States.ItemReaderFailed; its ResultWriter writes a `manifest.json` listing no result files
+    (it writes none) and evaluates a JSONPath `Prefix` against the Map's results, not its input; a failing
+    iteration yields null and the Map still succeeds; state and execution timeouts are parsed, not enforced by the
+    tests' runs (nothing runs that long)."""
     text = FLOW_DEFINITION.read_text(encoding="utf-8")
-    for placeholder, arn in function_arns.items():
-        text = text.replace(f"${{{placeholder}}}", arn)
+    for placeholder, value in values.items():
+        text = text.replace(f"${{{placeholder}}}", value)
     if "${" in text:
         raise ValueError(f"{FLOW_DEFINITION} has placeholders the demo does not fill: {text[text.index('${') :][:40]}")
     return json.dumps(_for_moto(json.loads(text)))

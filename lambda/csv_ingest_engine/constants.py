@@ -96,9 +96,10 @@ HANDLER_FINISH: Final = "finish"
 DEFAULT_LARGE_FILE_BYTES: Final = 8 * 1024 * 1024
 # The target size of one partition: one worker invocation writes it in a few minutes at the same rate.
 DEFAULT_PARTITION_BYTES: Final = 8 * 1024 * 1024
-# At most this many partitions per file (bigger partitions beyond that): the partition list travels in the
-# state machine's 256 KB payload.
-MAX_PARTITIONS: Final = 1000
+# At most this many partitions per file (bigger partitions beyond that). The list is a manifest object in the work
+# bucket, not the execution's state; the bound is what the Partition task holds (a buffer per partition, see
+# `partitioning.ChunkedPartitions`) and the hours the Map takes at `max_workers` (see the README's limits).
+MAX_PARTITIONS: Final = 10_000
 # Partitions written at once (the Distributed Map's concurrency): workers x rows/s per worker must stay within
 # the table's write capacity; a new on-demand table takes 4,000 writes/s, four workers at ~1,000 rows/s each.
 DEFAULT_MAX_WORKERS: Final = 4

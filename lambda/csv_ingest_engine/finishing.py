@@ -1,5 +1,6 @@
-"""Finish's work: the file's verdict from its partitions' results, their partial rejects reports merged in line
-order into the one report the one-invocation path writes, and the run's work objects deleted."""
+"""Finish's work: the file's verdict from its partitions' latest results, their partial rejects reports merged in
+line order into the one report the one-invocation path writes, the verdict recorded, then the run's work objects
+deleted (or, when partitions failed, kept with a manifest of the failed ones for a rerun)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,19 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.jobs import AGAIN, FileJob, PartitionItem, PartitionResult
+from csv_ingest_engine.jobs import AGAIN, FileJob, PartitionEntry, PartitionResult, Run
 from csv_ingest_engine.objects import rejects_report_key
-from csv_ingest_engine.partitioning import chunk_key, rejects_key, result_key
+from csv_ingest_engine.partitioning import (
+    chunk_key,
+    failed_manifest_key,
+    manifest_key,
+    rejects_key,
+    result_key,
+)
 from csv_ingest_engine.reading import FIELD_SIZE_LIMIT
 from csv_ingest_engine.reports import report_start
 from csv_ingest_engine.rules import ANNOTATION_COLUMNS
+from csv_ingest_engine.run_objects import Verdict, read_manifest, record_verdict, write_manifest
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE, REPORT_BLOCK_BYTES, Produced, RangedObject
 from csv_ingest_engine.schema import CsvFormat
 from csv_ingest_engine.settings import FinishSettings
@@ -36,44 +44,75 @@ DELETE_BATCH = 1000
 SHOWN_PROBLEMS = 10
 
 
-def finish_file(
-    s3: S3Client, job: FileJob, run_prefix: str, entries: list[PartitionItem], settings: FinishSettings
-) -> dict[str, Any]:
-    """Count the results of the Partition run under `run_prefix` (another run's are not looked at), merge the
-    partial reports they name, and delete the run's work objects (or keep them and raise)."""
-    results = {entry.index: _read_result(s3, settings.work_bucket, run_prefix, entry) for entry in entries}
-    problems = [problem for entry in entries if (problem := _problem(entry, results[entry.index]))]
-    reported = [result for result in results.values() if isinstance(result, PartitionResult)]
-    written = sum(result.rows_written for result in reported)
-    rejected = sum(result.rows_rejected for result in reported)
-    superseded = sum(result.rows_superseded for result in reported)
+def finish_file(s3: S3Client, job: FileJob, run: Run, settings: FinishSettings) -> dict[str, Any]:
+    """Count the latest result of every partition of the run under `run.run_prefix` (a rerun's replace the first
+    pass's; another run's are not looked at), merge the partial reports they name, record the verdict, and delete
+    the run's work objects; or, when partitions failed, keep them, list the failed ones and raise."""
+    work_bucket = settings.work_bucket
+    entries = read_manifest(s3, work_bucket, manifest_key(run.run_prefix), source=job.source)
+    if entries is None:
+        raise IngestError(
+            job.source,
+            f"the run's manifest s3://{work_bucket}/{manifest_key(run.run_prefix)} is gone, so the partitions cannot "
+            "be counted: the run's work objects expired, or the finish function may not s3:GetObject them. "
+            f"{AGAIN}",
+        )
+    results = {entry.index: _read_result(s3, work_bucket, run.run_prefix, entry) for entry in entries}
+    failed = [(entry, problem) for entry in entries if (problem := _problem(entry, results[entry.index]))]
+    reported = sorted((r for r in results.values() if isinstance(r, PartitionResult)), key=lambda r: r.index)
+    counts = tally(reported)
     # Only the reports that were written: one that is missing fails its partition (see `_problem`), not the
     # report of every other partition.
-    partial_reports = [
-        result.rejects_report for result in sorted(reported, key=lambda r: r.index) if result.rejects_report
-    ]
-    if problems:
+    partial_reports = [result.rejects_report for result in reported if result.rejects_report]
+    if failed:
         # The rows rejected before the failure are reported too; the file's own error stays the one raised.
         report_uri = None
         with contextlib.suppress(IngestError):
-            report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=rejected)
-        # The work objects stay (they expire after a day): the results say what each partition did.
-        raise IngestError(job.source, _failure(problems, len(entries), written, rejected, report_uri))
-    report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=rejected)
-    _delete_work_objects(s3, settings.work_bucket, run_prefix, entries)
-    summary: dict[str, Any] = {
-        "status": "ingested",
-        "rows_written": written,
-        "rows_rejected": rejected,
-        "rows_superseded": superseded,
-        "partitions": len(entries),
-    }
+            report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=counts["rows_rejected"])
+        # The work objects stay, and the failed partitions' list, for a rerun of only those.
+        write_manifest(s3, work_bucket, failed_manifest_key(run.run_prefix), [entry for entry, _ in failed])
+        problem = _failure([text for _, text in failed], len(entries), counts, report_uri, run.run_prefix)
+        record_verdict(s3, work_bucket, run.run_prefix, Verdict(run.attempt, summary=None, error=problem))
+        raise IngestError(job.source, problem)
+    report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=counts["rows_rejected"])
+    if report_uri is None:
+        remove_earlier_report(s3, job, settings)
+    summary: dict[str, Any] = {"status": "ingested", **counts, "partitions": len(entries)}
     if report_uri:
         summary["rejects_report"] = report_uri
+    # Recorded before the clean-up: a retry of this Finish (its answer lost) answers with it, counting nothing twice.
+    record_verdict(s3, work_bucket, run.run_prefix, Verdict(run.attempt, summary=summary, error=None))
+    _delete_work_objects(s3, work_bucket, run.run_prefix, entries)
     return summary
 
 
-def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: PartitionItem) -> PartitionResult | str:
+def tally(results: list[PartitionResult]) -> dict[str, int]:
+    """The file's counts: the sums of its partitions' (the summary's, and the failure message's)."""
+    return {
+        "rows_written": sum(result.rows_written for result in results),
+        "rows_rejected": sum(result.rows_rejected for result in results),
+        "rows_superseded": sum(result.rows_superseded for result in results),
+    }
+
+
+def remove_earlier_report(s3: S3Client, job: FileJob, settings: FinishSettings) -> None:
+    """A run that rejected no row removes the report an earlier run of this object version left (rows "not written,
+    retries exhausted", say): a report describes the last run. Raises `IngestError` if it cannot be removed."""
+    if settings.rejects_bucket is None:
+        return
+    report_key = rejects_report_key(job.key, job.version_id)
+    try:
+        s3.delete_object(Bucket=settings.rejects_bucket, Key=report_key)
+    except (BotoCoreError, ClientError) as exc:
+        raise IngestError(
+            job.source,
+            f"every row was written, but an earlier run's rejects report s3://{settings.rejects_bucket}/{report_key} "
+            f"could not be removed ({exc}) and would pass for this run's. Check that the finish function may "
+            f"s3:DeleteObject in the rejects bucket. {AGAIN}",
+        ) from exc
+
+
+def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: PartitionEntry) -> PartitionResult | str:
     """The partition's result in this run, or why there is none."""
     key = result_key(run_prefix, entry.index)
     try:
@@ -102,7 +141,7 @@ def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: Partiti
     return result
 
 
-def _problem(entry: PartitionItem, result: PartitionResult | str) -> str | None:
+def _problem(entry: PartitionEntry, result: PartitionResult | str) -> str | None:
     """Why the partition did not finish, as a clause of Finish's message (None: it did)."""
     name = f"partition {entry.index} ({entry.rows:,} rows)"
     if isinstance(result, str):
@@ -127,14 +166,16 @@ def _problem(entry: PartitionItem, result: PartitionResult | str) -> str | None:
     return None
 
 
-def _failure(problems: list[str], partitions: int, written: int, rejected: int, report_uri: str | None) -> str:
+def _failure(
+    problems: list[str], partitions: int, counts: dict[str, int], report_uri: str | None, run_prefix: str
+) -> str:
     shown = "; ".join(problems[:SHOWN_PROBLEMS])
     more = f"; and {len(problems) - SHOWN_PROBLEMS:,} more" if len(problems) > SHOWN_PROBLEMS else ""
     where = f", reported in {report_uri}" if report_uri else ""
     return (
         f"{len(problems):,} of {partitions:,} partitions did not finish: {shown}{more}. "
-        f"{written:,} rows were written and {rejected:,} rejected{where}; rows of those partitions may be missing "
-        f"from the table. {AGAIN}"
+        f"{counts['rows_written']:,} rows were written and {counts['rows_rejected']:,} rejected{where}; rows of "
+        f"those partitions may be missing from the table. The run prefix is {run_prefix!r}. {AGAIN}"
     )
 
 
@@ -200,8 +241,8 @@ def _drained(buffer: io.StringIO) -> bytes:
     return data
 
 
-def _delete_work_objects(s3: S3Client, work_bucket: str, run_prefix: str, entries: list[PartitionItem]) -> None:
-    """Delete every work object of the run by key. A failure only leaves them to expire (after a day)."""
+def _delete_work_objects(s3: S3Client, work_bucket: str, run_prefix: str, entries: list[PartitionEntry]) -> None:
+    """Delete every work object of the run by key but its verdict. A failure only leaves them to expire."""
     keys = [
         key
         for entry in entries
@@ -211,6 +252,7 @@ def _delete_work_objects(s3: S3Client, work_bucket: str, run_prefix: str, entrie
             rejects_key(run_prefix, entry.index),
         )
     ]
+    keys += [manifest_key(run_prefix), failed_manifest_key(run_prefix)]
     for start in range(0, len(keys), DELETE_BATCH):
         batch = keys[start : start + DELETE_BATCH]
         try:

@@ -29,13 +29,16 @@ NAME_HASH_CHARS = 24
 # A Partition run's token (a UUID4's hex digits), which makes its run prefix under the execution's work prefix.
 RUN_TOKEN_CHARS = 32
 
-# A failed step's error is the execution's cause: how to ingest the file again. The Map tolerates every failure
-# (Finish counts who reported), so a redrive reruns only Partition or Finish, never a worker.
+# A failed step's error is the execution's cause: how to ingest the file again, and which of the two ways to take.
+# Step Functions' redrive restarts an execution from the state it failed in; the Map catches its partitions' failures
+# (Finish counts them), so a redrive never reaches a worker: rerunning failed partitions is a new execution.
 AGAIN = (
-    "Rows already written stay, and ingesting the file again is safe (every write is an upsert, and a new run has "
-    "its own work objects): upload the file again, or start a new execution of the state machine with this "
-    "execution's input. `aws stepfunctions redrive-execution` helps only when Partition or Finish itself failed on "
-    "an AWS-side error (such as S3 throttling): it reruns that step alone, never a partition's worker"
+    "Rows already written stay, and ingesting again is safe (every write is an upsert). When partitions failed, "
+    "rerun only those: start a new execution of the state machine with this execution's input plus "
+    '"rerun": "<run prefix>" (the run prefix is named above; this works as long as the run\'s work objects live, at '
+    "least 14 days after the execution ended), or upload the file again to ingest it whole. `aws stepfunctions "
+    "redrive-execution` helps only when Partition or Finish itself failed on an AWS-side error (such as S3 "
+    "throttling or a timeout): it reruns that step alone, never a partition's worker"
 )
 
 T = TypeVar("T")
@@ -140,37 +143,102 @@ def new_run_prefix(job: FileJob) -> str:
     return f"{job.work_prefix}{uuid.uuid4().hex}/"
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionItem:
-    """One entry of the Partition task's list: the Map's item, and all its worker needs."""
+def new_attempt() -> str:
+    """A token for one pass of the Map over a run (its first, or a rerun of its failed partitions)."""
+    return uuid.uuid4().hex
 
-    bucket: str
-    key: str
-    version_id: str | None
-    work_prefix: str
-    run_prefix: str  # where this Partition run's chunks are, and this worker's result and partial report go
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """The Partition task's output (the state's `run`): where the run's work objects are, which manifest the Map
+    reads its items from, and the pass it makes. Small whatever the file: the partitions are in the manifest."""
+
+    run_prefix: str
+    attempt: str  # this pass over the run: Finish's verdict is replayed only to a retry of the same pass
+    items: str  # the work bucket key of the manifest the Map reads (every partition, or only the failed ones)
+    rows: int  # data rows in the partitions of `items`
+    partitions: int  # entries in `items`
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Run:
+        run = event_field(event, "run", dict)
+        return cls(
+            run_prefix=event_field(run, "run_prefix", str),
+            attempt=event_field(run, "attempt", str),
+            items=event_field(run, "items", str),
+            rows=event_field(run, "rows", int),
+            partitions=event_field(run, "partitions", int),
+        )
+
+    def as_output(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_state(job: FileJob, run: Run) -> dict[str, Any]:
+    """The execution's state after Partition (its result goes to `$.run`), as the Map and Finish read it."""
+    return {**job.as_input(), "run": run.as_output()}
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionEntry:
+    """One partition of a run, an item of its manifest (a JSON list the Map reads with its ItemReader)."""
+
     index: int
     chunks: int
     rows: int
-    order: str | None = None  # the job's (see `FileJob.order`)
+
+    @classmethod
+    def from_json(cls, data: Any) -> PartitionEntry:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        return cls(
+            index=event_field(data, "index", int),
+            chunks=event_field(data, "chunks", int),
+            rows=event_field(data, "rows", int),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionItem:
+    """A worker's event: the whole state (the job and its run, so that every field of the execution's input reaches
+    the worker) and the manifest entry of its partition; the Map's ItemSelector builds it, `worker_event` here."""
+
+    job: FileJob
+    run_prefix: str  # where this Partition run's chunks are, and this worker's result and partial report go
+    entry: PartitionEntry
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PartitionItem:
+        state = event_field(event, "job", dict)
         return cls(
-            bucket=event_field(event, "bucket", str),
-            key=event_field(event, "key", str),
-            version_id=_version_id(event),
-            work_prefix=event_field(event, "work_prefix", str),
-            run_prefix=event_field(event, "run_prefix", str),
-            index=event_field(event, "index", int),
-            chunks=event_field(event, "chunks", int),
-            rows=event_field(event, "rows", int),
-            order=_optional_field(event, "order", str),
+            job=FileJob.from_event(state),
+            run_prefix=Run.from_event(state).run_prefix,
+            entry=PartitionEntry.from_json(event_field(event, "partition", dict)),
         )
 
     @property
+    def index(self) -> int:
+        return self.entry.index
+
+    @property
+    def chunks(self) -> int:
+        return self.entry.chunks
+
+    @property
+    def rows(self) -> int:
+        return self.entry.rows
+
+    @property
     def source(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return self.job.source
+
+
+def worker_event(job: FileJob, run: Run, entry: PartitionEntry) -> dict[str, Any]:
+    """What the Map's ItemSelector gives a worker: `{"job.$": "$", "partition.$": "$$.Map.Item.Value"}`."""
+    return {"job": run_state(job, run), "partition": entry.as_dict()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ def ingest_one_partition(
         table_name=settings.table_name,
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
-        ordering=settings.engine.ordering(item.order or stamp(now())),
+        ordering=settings.engine.ordering(item.job.order or stamp(now())),
     )
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with temporary_path() as report_path, RejectsReport(report_path) as report:
@@ -189,8 +189,8 @@ class _PartitionChunks:
     def _unreadable(self, chunk: int, exc: Exception) -> str:
         key = chunk_key(self._item.run_prefix, self._item.index, chunk)
         return (
-            f"its chunk s3://{self._bucket}/{key} could not be read ({exc}); work objects expire a day after the "
-            "partition task wrote them"
+            f"its chunk s3://{self._bucket}/{key} could not be read ({exc}); work objects expire 14 days after their "
+            "execution could have ended (the work bucket's lifecycle rule)"
         )
 
 

@@ -25,7 +25,8 @@ from csv_ingest_engine.schema import gzipped
 
 # What the partition pass may hold in memory for all partitions' chunks together, and the bounds of one chunk.
 CHUNK_BUDGET_BYTES = 256 * 1024 * 1024
-MIN_CHUNK_BYTES = 256 * 1024
+# The floor keeps MAX_PARTITIONS' buffers within ~313 MiB when the budget divided among them is smaller.
+MIN_CHUNK_BYTES = 32 * 1024
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 
 
@@ -76,6 +77,21 @@ def result_key(work_prefix: str, index: int) -> str:
 
 def rejects_key(work_prefix: str, index: int) -> str:
     return f"{work_prefix}rejects/p{index:05d}.csv"
+
+
+def manifest_key(run_prefix: str) -> str:
+    """The run's partitions (a JSON list of `jobs.PartitionEntry`): the Map's items on a first pass, Finish's list."""
+    return f"{run_prefix}partitions.json"
+
+
+def failed_manifest_key(run_prefix: str) -> str:
+    """The partitions that did not finish, as Finish found them: the Map's items on a rerun."""
+    return f"{run_prefix}failed-partitions.json"
+
+
+def verdict_key(run_prefix: str) -> str:
+    """Finish's verdict on the run's last pass, written before it cleans up: a retried Finish answers with it."""
+    return f"{run_prefix}verdict.json"
 
 
 class ChunkedPartitions:

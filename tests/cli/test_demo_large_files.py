@@ -66,7 +66,7 @@ def test_demo_sends_a_file_over_the_threshold_through_the_state_machine(tmp_path
         (86, 22, 4),
         (4 * DEFAULT_PARTITION_BYTES - 1, DEFAULT_PARTITION_BYTES, 4),
         (4 * DEFAULT_PARTITION_BYTES, DEFAULT_PARTITION_BYTES, 4),
-        (10**12, DEFAULT_PARTITION_BYTES, 1000),
+        (10**12, DEFAULT_PARTITION_BYTES, 10_000),
     ],
 )
 def test_the_demo_cuts_a_file_smaller_than_four_default_partitions_in_four(

@@ -1,5 +1,6 @@
 """The state machine's three tasks called directly (S3 in moto; DynamoDB in moto, then in dynalite): Partition's
-chunks and output, a worker's rows, result and partial rejects, Finish's verdict, report and clean-up."""
+chunks, manifest and output, a worker's rows, result and partial rejects, Finish's verdict, report and clean-up,
+and Finish run twice."""
 
 from __future__ import annotations
 
@@ -15,12 +16,20 @@ from botocore.exceptions import ClientError
 from csv_ingest_engine import IngestError, clients
 from csv_ingest_engine.constants import DEADLINE_MARGIN_MS, MAX_PARTITIONS
 from csv_ingest_engine.finishing import finish_file
-from csv_ingest_engine.jobs import FileJob, PartitionItem
+from csv_ingest_engine.jobs import FileJob, PartitionEntry, Run, worker_event
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.ordering import now, stamp
-from csv_ingest_engine.partitioning import chunk_key, partition_of, read_chunk, rejects_key, result_key
+from csv_ingest_engine.partitioning import (
+    chunk_key,
+    failed_manifest_key,
+    manifest_key,
+    partition_of,
+    read_chunk,
+    rejects_key,
+    result_key,
+    verdict_key,
+)
 from csv_ingest_engine.settings import FinishSettings
-from csv_ingest_engine.splitting import fitting_partitions
 from handler import finish, handler, ingest_partition, partition
 
 if TYPE_CHECKING:
@@ -28,8 +37,8 @@ if TYPE_CHECKING:
 from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
 from tests.support.large_files import WORK_BUCKET, work_objects
 
-CONTRACT_OUTPUT = {"bucket", "key", "version_id", "size", "work_prefix", "order", "run_prefix", "rows", "partitions"}
-CONTRACT_ENTRY = {"bucket", "key", "version_id", "work_prefix", "run_prefix", "index", "chunks", "rows", "order"}
+CONTRACT_OUTPUT = {"run_prefix", "attempt", "items", "rows", "partitions"}
+CONTRACT_ENTRY = {"index", "chunks", "rows"}
 RESULT_FIELDS = {
     "index",
     "rows_written",
@@ -75,13 +84,23 @@ def job_event(aws: Aws, key: str, version: str, *, size: int | None = None) -> d
     return event
 
 
+def partitioned(aws: Aws, event: dict[str, Any], context: DemoContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Partition's run as the state then holds it (`$.run`: Finish's input), and the workers' events the Map makes of
+    the run's manifest."""
+    output = partition(event, context)
+    state = {**event, "run": output}
+    manifest = json.loads(aws.s3.get_object(Bucket=WORK_BUCKET, Key=output["items"])["Body"].read())
+    job, run = FileJob.from_event(event), Run.from_event(state)
+    return state, [worker_event(job, run, PartitionEntry.from_json(entry)) for entry in manifest]
+
+
 def run_tasks(aws: Aws, key: str, version: str, context: DemoContext, *, skip: int | None = None) -> dict[str, Any]:
     """Partition, every worker (but `skip`'s), then Finish's input: what the state machine does, in order."""
-    output: dict[str, Any] = partition(job_event(aws, key, version), context)
-    for entry in output["partitions"]:
-        if entry["index"] != skip:
-            ingest_partition(entry, context)
-    return output
+    state, items = partitioned(aws, job_event(aws, key, version), context)
+    for item in items:
+        if item["partition"]["index"] != skip:
+            ingest_partition(item, context)
+    return state
 
 
 def single_path(aws: Aws, key: str, version: str, context: DemoContext) -> tuple[dict[str, Any], str | None]:
@@ -94,26 +113,28 @@ def single_path(aws: Aws, key: str, version: str, context: DemoContext) -> tuple
 # -- Partition -------------------------------------------------------------------------------------------------------
 
 
-def test_partition_writes_each_partition_as_chunks_and_returns_the_contract_output(
+def test_partition_writes_each_partition_as_chunks_and_lists_them_in_the_manifest(
     aws: Aws, work: str, lambda_context: DemoContext
 ) -> None:
-    """One partition per PARTITION_BYTES of the object; each entry repeats the job; the chunks hold every data row
-    once, in its key's partition, with its line."""
+    """One partition per PARTITION_BYTES of the object; the manifest lists those with rows; the chunks hold every
+    data row once, in its key's partition, with its line; the output names the run, not its partitions."""
     # given
     body = spread_file()
     version = aws.upload("spread.csv", body)
     event = job_event(aws, "spread.csv", version)
     # when
-    output = partition(event, lambda_context)
+    state, items = partitioned(aws, event, lambda_context)
     # then
+    output = state["run"]
     assert set(output) == CONTRACT_OUTPUT
-    assert {name: output[name] for name in event} == event
-    assert output["rows"] == 40
+    assert output["items"] == manifest_key(output["run_prefix"])
+    assert (output["rows"], output["partitions"]) == (40, len(items))
     count = -(-len(body.encode()) // 200)  # ceil: 7 partitions
-    assert all(set(entry) == CONTRACT_ENTRY for entry in output["partitions"])
-    assert all(entry["index"] < count and entry["rows"] > 0 for entry in output["partitions"])
+    entries = [item["partition"] for item in items]
+    assert all(set(entry) == CONTRACT_ENTRY for entry in entries)
+    assert all(entry["index"] < count and entry["rows"] > 0 for entry in entries)
     lines: dict[int, list[int]] = {}
-    for entry in output["partitions"]:
+    for entry in entries:
         for chunk in range(entry["chunks"]):
             data = aws.s3.get_object(Bucket=work, Key=chunk_key(output["run_prefix"], entry["index"], chunk))["Body"]
             header, records = read_chunk(data, source="t")
@@ -123,47 +144,44 @@ def test_partition_writes_each_partition_as_chunks_and_returns_the_contract_outp
                 lines.setdefault(entry["index"], []).append(record.line)
     assert sorted(line for found in lines.values() for line in found) == list(range(2, 42))
     assert all(found == sorted(found) for found in lines.values())
-    assert {entry["index"]: entry["rows"] for entry in output["partitions"]} == {i: len(f) for i, f in lines.items()}
+    assert {entry["index"]: entry["rows"] for entry in entries} == {i: len(f) for i, f in lines.items()}
 
 
 def test_each_partition_run_puts_its_work_objects_under_its_own_run_prefix(
     aws: Aws, work: str, lambda_context: DemoContext
 ) -> None:
     """Two runs of Partition on one input (a new execution with the same input, or a retry) write under two run
-    prefixes inside the execution's work prefix, which the output and every entry name."""
+    prefixes inside the execution's work prefix: their chunks and manifests apart."""
     # given
     version = aws.upload("spread.csv", spread_file())
     event = job_event(aws, "spread.csv", version)
     # when
-    first, second = (partition(event, lambda_context) for _ in range(2))
+    (first, first_items), (second, second_items) = (partitioned(aws, event, lambda_context) for _ in range(2))
     # then
-    runs = (first["run_prefix"], second["run_prefix"])
+    runs = (first["run"]["run_prefix"], second["run"]["run_prefix"])
     assert runs[0] != runs[1]
     assert all(re.fullmatch(re.escape(event["work_prefix"]) + "[0-9a-f]{32}/", run) for run in runs)
-    for output in (first, second):
-        assert {entry["run_prefix"] for entry in output["partitions"]} == {output["run_prefix"]}
-        chunks = [key for key in work_objects(aws) if key.startswith(output["run_prefix"])]
-        assert len(chunks) == sum(entry["chunks"] for entry in output["partitions"])
-    assert len(work_objects(aws)) == sum(
-        entry["chunks"] for output in (first, second) for entry in output["partitions"]
-    )
+    for run, items in zip(runs, (first_items, second_items), strict=True):
+        assert {item["job"]["run"]["run_prefix"] for item in items} == {run}
+        objects = [key for key in work_objects(aws) if key.startswith(run)]
+        assert len(objects) == sum(item["partition"]["chunks"] for item in items) + 1  # and the manifest
+    assert len(work_objects(aws)) == sum(item["partition"]["chunks"] for item in first_items + second_items) + 2
 
 
 def test_partition_lists_only_the_partitions_that_have_rows(aws: Aws, work: str, lambda_context: DemoContext) -> None:
     """A file whose rows all share a key has one partition with rows, whatever the partition count."""
     version = aws.upload("one-key.csv", "customer_id,name\n" + "".join(f"7,n{i}\n" for i in range(60)))
-    output = partition(job_event(aws, "one-key.csv", version), lambda_context)
-    (entry,) = output["partitions"]
-    assert (entry["rows"], output["rows"]) == (60, 60)
+    state, (item,) = partitioned(aws, job_event(aws, "one-key.csv", version), lambda_context)
+    assert (item["partition"]["rows"], state["run"]["rows"]) == (60, 60)
 
 
 def test_a_file_with_only_a_header_has_no_partitions(aws: Aws, work: str, lambda_context: DemoContext) -> None:
-    """No rows, no partitions, no work objects: the Map has nothing to do and Finish reports 0 rows."""
+    """No rows, no partitions, no chunks (an empty manifest): the Map has nothing to do and Finish reports 0 rows."""
     version = aws.upload("empty.csv", "customer_id,name\n")
-    output = partition(job_event(aws, "empty.csv", version), lambda_context)
-    assert (output["rows"], output["partitions"]) == (0, [])
-    assert work_objects(aws) == []
-    summary = finish(output, lambda_context)
+    state, items = partitioned(aws, job_event(aws, "empty.csv", version), lambda_context)
+    assert (state["run"]["rows"], state["run"]["partitions"], items) == (0, 0, [])
+    assert work_objects(aws) == [state["run"]["items"]]
+    summary = finish(state, lambda_context)
     assert summary == {
         "status": "ingested",
         "rows_written": 0,
@@ -216,9 +234,9 @@ def test_partition_reads_an_object_of_a_bucket_without_versioning(
     aws.s3.create_bucket(Bucket="plain-uploads")
     aws.s3.put_object(Bucket="plain-uploads", Key="p.csv", Body=b"customer_id,name\n1,a\n2,b\n3,c\n")
     job = FileJob.for_upload("plain-uploads", "p.csv", None, size=26, sequencer="01", order=stamp(now()))
-    output = partition(job.as_input(), lambda_context)
-    assert (output["rows"], output["version_id"]) == (3, None)
-    assert all(entry["version_id"] is None for entry in output["partitions"])
+    state, items = partitioned(aws, job.as_input(), lambda_context)
+    assert state["run"]["rows"] == 3
+    assert all(item["job"]["version_id"] is None for item in items)
 
 
 def test_partition_stops_before_the_deadline_with_a_clear_error(aws: Aws, work: str) -> None:
@@ -239,20 +257,23 @@ def test_a_missing_object_fails_partition_naming_it(aws: Aws, work: str, lambda_
         partition(event, lambda_context)
 
 
-def test_the_partition_list_fits_the_execution_state(aws: Aws, work: str, lambda_context: DemoContext) -> None:
-    """However many partitions the size asks for, the list stays inside Step Functions' 256 KiB state: a long key
-    makes fewer, larger partitions."""
-    # given: a 1,000-character key, and a size that would ask for MAX_PARTITIONS
+def test_partition_output_stays_small_however_many_partitions(aws: Aws, work: str, lambda_context: DemoContext) -> None:
+    """A 1,000-character key and a size that asks for MAX_PARTITIONS: thousands of partitions, all in the manifest
+    (no longer capped by the execution's 256 KiB state), and an output of a few hundred bytes."""
+    # given
     key = "exports/" + "k" * 988 + ".csv"
     version = aws.upload(key, "customer_id,name\n" + "".join(f"{i},n\n" for i in range(3000)))
     event = job_event(aws, key, version, size=10**12)
     # when
-    output = partition(event, lambda_context)
+    state, items = partitioned(aws, event, lambda_context)
     # then
-    assert fitting_partitions(FileJob.from_event(event)) < MAX_PARTITIONS
-    assert len(output["partitions"]) == fitting_partitions(FileJob.from_event(event))
-    assert len(json.dumps(output).encode()) < 256 * 1024
-    assert output["rows"] == 3000
+    output = state["run"]
+    assert MAX_PARTITIONS == 10_000
+    assert output["partitions"] == len(items) > 2000  # 3,000 keys hashed over 10,000 partitions
+    assert sum(item["partition"]["rows"] for item in items) == output["rows"] == 3000
+    assert {partition_of(str(i), MAX_PARTITIONS) for i in range(3000)} == {item["partition"]["index"] for item in items}
+    assert len(json.dumps(output)) < 500  # the run prefix twice: at most two 80-character names and tokens
+    assert len(json.dumps(state)) < 2000  # the state the Map and Finish get, with the key's 1,000 characters
 
 
 # -- Ingest one partition --------------------------------------------------------------------------------------------
@@ -265,10 +286,10 @@ def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
     where Finish looks, and a partial report of its rejected rows, with their lines, only if it has some."""
     # given
     version = aws.upload("spread.csv", spread_file())
-    output = partition(job_event(aws, "spread.csv", version), lambda_context)
-    prefix = output["run_prefix"]
+    state, items = partitioned(aws, job_event(aws, "spread.csv", version), lambda_context)
+    prefix = state["run"]["run_prefix"]
     # when
-    results = [ingest_partition(entry, lambda_context) for entry in output["partitions"]]
+    results = [ingest_partition(item, lambda_context) for item in items]
     # then
     for result in results:
         assert set(result) == RESULT_FIELDS
@@ -284,31 +305,32 @@ def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
         text = aws.s3.get_object(Bucket=work, Key=rejects_key(prefix, index))["Body"].read().decode()
         lines += [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(text))]
     assert sorted(lines) == sorted(REJECTED)
-    items = aws.items()
-    assert items["k0001"] == {"customer_id": "k0001", "name": "name 37", "city": "city 1"}  # line 37 is its last
-    assert len(items) == 6
+    table = aws.items()
+    assert table["k0001"] == {"customer_id": "k0001", "name": "name 37", "city": "city 1"}  # line 37 is its last
+    assert len(table) == 6
 
 
 def test_a_chunk_that_cannot_be_read_is_a_result_not_an_exception(
     aws: Aws, work: str, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A partition whose second chunk is gone (work objects expire after a day) writes the first chunk's rows,
+    """A partition whose second chunk is gone (work objects expire) writes the first chunk's rows,
     counts them exactly and says where the missing rows start, instead of failing the Map iteration."""
     # given: ~600 KB of one key, cut into as many partitions as the state holds, so chunks of a few hundred KB
     monkeypatch.setenv("PARTITION_BYTES", "1")
     cell = "x" * 2000
     version = aws.upload("long.csv", "customer_id,notes\n" + "".join(f"7,{i}{cell}\n" for i in range(300)))
-    (entry,) = partition(job_event(aws, "long.csv", version, size=10**12), lambda_context)["partitions"]
+    state, (item,) = partitioned(aws, job_event(aws, "long.csv", version, size=10**12), lambda_context)
+    entry, run_prefix = item["partition"], state["run"]["run_prefix"]
     assert entry["chunks"] >= 2
-    first = aws.s3.get_object(Bucket=work, Key=chunk_key(entry["run_prefix"], entry["index"], 0))["Body"]
+    first = aws.s3.get_object(Bucket=work, Key=chunk_key(run_prefix, entry["index"], 0))["Body"]
     lines = [record.line for record in read_chunk(first, source="t")[1]]
-    aws.s3.delete_object(Bucket=work, Key=chunk_key(entry["run_prefix"], entry["index"], 1))
+    aws.s3.delete_object(Bucket=work, Key=chunk_key(run_prefix, entry["index"], 1))
     # when
-    result = ingest_partition(entry, lambda_context)
+    result = ingest_partition(item, lambda_context)
     # then
     assert result["rows_written"] == len(lines) < 300
     assert result["first_missing_line"] == lines[-1] + 1
-    missing = chunk_key(entry["run_prefix"], entry["index"], 1)
+    missing = chunk_key(run_prefix, entry["index"], 1)
     assert f"its chunk s3://{work}/{missing} could not be read" in result["error"]
     assert aws.items()["7"]["notes"].startswith(f"{len(lines) - 1}x")  # the first chunk's last row, written last
 
@@ -318,13 +340,13 @@ def test_a_worker_out_of_time_says_from_which_line_rows_may_be_missing(
 ) -> None:
     """The worker's deadline stops it; the result names the first line that may be missing, and is still written."""
     version = aws.upload("slow.csv", "customer_id,name\n" + "".join(f"{i},n\n" for i in range(600)))
-    output = partition(job_event(aws, "slow.csv", version, size=1), lambda_context)
-    (entry,) = output["partitions"]
-    result = ingest_partition(entry, DemoContext(remaining_ms=DEADLINE_MARGIN_MS - 1))
+    state, (item,) = partitioned(aws, job_event(aws, "slow.csv", version, size=1), lambda_context)
+    result = ingest_partition(item, DemoContext(remaining_ms=DEADLINE_MARGIN_MS - 1))
     assert result["first_missing_line"] is not None and result["first_missing_line"] <= 258
     assert "the invocation was about to time out" in result["error"]
     assert result["rows_written"] == len(aws.items()) < 600
-    assert json.loads(aws.s3.get_object(Bucket=work, Key=result_key(output["run_prefix"], 0))["Body"].read()) == result
+    stored = aws.s3.get_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0))["Body"].read()
+    assert json.loads(stored) == result
 
 
 def test_a_table_that_refuses_every_write_is_recorded_in_the_result(
@@ -332,9 +354,9 @@ def test_a_table_that_refuses_every_write_is_recorded_in_the_result(
 ) -> None:
     """A missing table fails the partition with the one-invocation path's message, as a result Finish can report."""
     version = aws.upload("t.csv", "customer_id,name\n1,a\n")
-    (entry,) = partition(job_event(aws, "t.csv", version), lambda_context)["partitions"]
+    _, (item,) = partitioned(aws, job_event(aws, "t.csv", version), lambda_context)
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
-    result = ingest_partition(entry, lambda_context)
+    result = ingest_partition(item, lambda_context)
     assert result["rows_written"] == 0
     assert result["error"].startswith("writing line 2 to DynamoDB table 'no-such-table' failed")
 
@@ -354,7 +376,8 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
     version = aws.upload("spread.csv", body)
     stdout.readouterr()
     # when
-    summary = finish(run_tasks(aws, "spread.csv", version, lambda_context), lambda_context)
+    state = run_tasks(aws, "spread.csv", version, lambda_context)
+    summary = finish(state, lambda_context)
     # then
     report_uri = f"s3://{REJECTS_BUCKET}/{rejects_report_key('spread.csv', version)}"
     assert summary == {
@@ -369,7 +392,7 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
     report = aws.reports()[rejects_report_key("spread.csv", version)]
     assert report == single_report
     assert [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(report))] == sorted(REJECTED)
-    assert work_objects(aws) == []
+    assert work_objects(aws) == [verdict_key(state["run"]["run_prefix"])]
     metrics = emf_metrics(stdout.readouterr().out)
     assert metrics["FilesProcessed"] == [1.0]
     assert (metrics["RowsWritten"], metrics["RowsRejected"], metrics["RowsSuperseded"]) == ([37.0], [3.0], [0.0])
@@ -379,25 +402,29 @@ def test_finish_fails_naming_the_object_and_the_partition_that_did_not_report(
     aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
 ) -> None:
     """A partition without a result (its worker crashed) fails the file: the message names the object, the
-    partition, what was written and that ingesting again is safe; the work objects stay for a look."""
+    partition, what was written, the run prefix and how to rerun it; the work objects stay, and a manifest of the
+    partition that failed."""
     # given
     version = aws.upload("spread.csv", spread_file())
-    output = partition(job_event(aws, "spread.csv", version), lambda_context)
-    skipped = output["partitions"][0]
-    results = [ingest_partition(entry, lambda_context) for entry in output["partitions"][1:]]
+    state, items = partitioned(aws, job_event(aws, "spread.csv", version), lambda_context)
+    skipped = items[0]["partition"]
+    results = [ingest_partition(item, lambda_context) for item in items[1:]]
     stdout.readouterr()
     # when
     with pytest.raises(IngestError) as failure:
-        finish(output, lambda_context)
+        finish(state, lambda_context)
     # then
     message = str(failure.value)
+    run_prefix = state["run"]["run_prefix"]
     written, rejected = sum(r["rows_written"] for r in results), sum(r["rows_rejected"] for r in results)
-    assert message.startswith(f"s3://{BUCKET}/spread.csv: 1 of {len(output['partitions'])} partitions did not finish: ")
+    assert message.startswith(f"s3://{BUCKET}/spread.csv: 1 of {len(items)} partitions did not finish: ")
     assert f"partition {skipped['index']} ({skipped['rows']} rows) did not report" in message
     assert f"{written} rows were written and {rejected} rejected" in message
     assert written + rejected + skipped["rows"] == 40
-    assert "ingesting the file again is safe" in message
-    assert any(key.startswith(output["run_prefix"]) for key in work_objects(aws))
+    assert f"The run prefix is '{run_prefix}'" in message and '"rerun": "<run prefix>"' in message
+    failed = aws.s3.get_object(Bucket=work, Key=failed_manifest_key(run_prefix))["Body"].read()
+    assert json.loads(failed) == [skipped]
+    assert chunk_key(run_prefix, skipped["index"], 0) in work_objects(aws)
     assert emf_metrics(stdout.readouterr().out)["FilesFailed"] == [1.0]
 
 
@@ -407,17 +434,17 @@ def test_finish_does_not_count_a_result_an_earlier_run_left(aws: Aws, work: str,
     # given: run 1 complete but for Finish, and run 2 with partition 0's worker gone
     version = aws.upload("spread.csv", spread_file())
     run_tasks(aws, "spread.csv", version, lambda_context)
-    output = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
-    (skipped,) = [entry for entry in output["partitions"] if entry["index"] == 0]
+    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
+    manifest = json.loads(aws.s3.get_object(Bucket=work, Key=state["run"]["items"])["Body"].read())
+    (skipped,) = [entry for entry in manifest if entry["index"] == 0]
     # when
     with pytest.raises(IngestError) as failure:
-        finish(output, lambda_context)
+        finish(state, lambda_context)
     # then
     message = str(failure.value)
-    assert (
-        f"1 of {len(output['partitions'])} partitions did not finish: partition 0 ({skipped['rows']} rows)" in message
-    )
-    assert f"there is no result at s3://{work}/{result_key(output['run_prefix'], 0)} (NoSuchKey)" in message
+    assert f"1 of {len(manifest)} partitions did not finish: partition 0 ({skipped['rows']} rows)" in message
+    missing = result_key(state["run"]["run_prefix"], 0)
+    assert f"there is no result at s3://{work}/{missing} (NoSuchKey)" in message
 
 
 def test_a_partial_report_that_could_not_be_written_fails_only_its_partition(
@@ -427,25 +454,25 @@ def test_a_partial_report_that_could_not_be_written_fails_only_its_partition(
     partitions' rejected rows are still merged into the file's report, in line order."""
     # given: partitions 0, 3 and 4 each reject one row (lines 9, 20 and 31); partition 3's report cannot be written
     version = aws.upload("spread.csv", spread_file())
-    output = partition(job_event(aws, "spread.csv", version), lambda_context)
-    refused = rejects_key(output["run_prefix"], 3)
+    state, items = partitioned(aws, job_event(aws, "spread.csv", version), lambda_context)
+    refused = rejects_key(state["run"]["run_prefix"], 3)
 
     def refuse(params: dict[str, Any], **_: Any) -> None:
         if params.get("Key") == refused:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "a test's refusal"}}, "PutObject")
 
     clients.s3_client().meta.events.register("provide-client-params.s3.PutObject", refuse)
-    results = {entry["index"]: ingest_partition(entry, lambda_context) for entry in output["partitions"]}
+    results = {item["partition"]["index"]: ingest_partition(item, lambda_context) for item in items}
     assert {index for index, result in results.items() if result["rows_rejected"]} == {0, 3, 4}
     assert results[3]["rejects_report"] is None
-    assert results[0]["rejects_report"] == rejects_key(output["run_prefix"], 0)
+    assert results[0]["rejects_report"] == rejects_key(state["run"]["run_prefix"], 0)
     # when
     with pytest.raises(IngestError) as failure:
-        finish(output, lambda_context)
+        finish(state, lambda_context)
     # then
     message = str(failure.value)
     report_key = rejects_report_key("spread.csv", version)
-    assert f"1 of {len(output['partitions'])} partitions did not finish: partition 3 " in message
+    assert f"1 of {len(items)} partitions did not finish: partition 3 " in message
     assert f"failed: its 1 rejected rows could not be written to s3://{work}/{refused}" in message
     assert f"reported in s3://{REJECTS_BUCKET}/{report_key}" in message
     report = aws.reports()[report_key]
@@ -458,13 +485,12 @@ def test_finish_fails_a_partition_whose_rejected_rows_have_no_report(
     """A result that counts rejected rows but names no partial report fails its partition: no row is rejected
     without a report."""
     version = aws.upload("t.csv", "customer_id,name\n,no key\n1,a\n")
-    output = partition(job_event(aws, "t.csv", version, size=1), lambda_context)
-    (entry,) = output["partitions"]
-    result = ingest_partition(entry, lambda_context)
+    state, (item,) = partitioned(aws, job_event(aws, "t.csv", version, size=1), lambda_context)
+    result = ingest_partition(item, lambda_context)
     tampered = {**result, "rejects_report": None}
-    aws.s3.put_object(Bucket=work, Key=result_key(entry["run_prefix"], 0), Body=json.dumps(tampered).encode())
+    aws.s3.put_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0), Body=json.dumps(tampered).encode())
     with pytest.raises(IngestError, match=r"partition 0 \(2 rows\) rejected 1 rows but left no report of them"):
-        finish(output, lambda_context)
+        finish(state, lambda_context)
 
 
 def test_a_result_finish_may_not_read_names_the_missing_permission_too() -> None:
@@ -472,17 +498,24 @@ def test_a_result_finish_may_not_read_names_the_missing_permission_too() -> None
     Finish's message names both causes."""
 
     class Refusing:
-        def get_object(self, **_: Any) -> Any:
+        """Reads the run's manifest, refuses every result."""
+
+        def get_object(self, *, Key: str, **_: Any) -> Any:
+            if Key == manifest_key(run_prefix):
+                return {"Body": io.BytesIO(b'[{"index": 0, "chunks": 1, "rows": 5}]')}
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+        def put_object(self, **_: Any) -> None:  # the failed partitions' manifest, the verdict
+            pass
 
     # given
     job = FileJob.for_upload(BUCKET, "t.csv", "v1", size=10, sequencer="01", order=stamp(now()))
     run_prefix = f"{job.work_prefix}run/"
-    entry = PartitionItem(BUCKET, "t.csv", "v1", job.work_prefix, run_prefix, index=0, chunks=1, rows=5)
+    run = Run(run_prefix, "attempt", manifest_key(run_prefix), rows=5, partitions=1)
     refusing = cast("S3Client", Refusing())  # a double standing in for the client
     # when
     with pytest.raises(IngestError) as failure:
-        finish_file(refusing, job, run_prefix, [entry], FinishSettings(WORK_BUCKET, rejects_bucket=None))
+        finish_file(refusing, job, run, FinishSettings(WORK_BUCKET, rejects_bucket=None))
     # then
     message = str(failure.value)
     result = f"s3://{WORK_BUCKET}/{run_prefix}results/p00000.json"
@@ -496,11 +529,11 @@ def test_finish_fails_when_a_partition_failed_and_says_why(
 ) -> None:
     """A worker's error (here: the table is gone) is in Finish's message, with the object's name."""
     version = aws.upload("t.csv", "customer_id,name\n1,a\n")
-    output = partition(job_event(aws, "t.csv", version), lambda_context)
+    state, items = partitioned(aws, job_event(aws, "t.csv", version), lambda_context)
     monkeypatch.setenv("TABLE_NAME", "no-such-table")
-    ingest_partition(output["partitions"][0], lambda_context)
+    ingest_partition(items[0], lambda_context)
     with pytest.raises(IngestError) as failure:
-        finish(output, lambda_context)
+        finish(state, lambda_context)
     message = str(failure.value)
     assert message.startswith(f"s3://{BUCKET}/t.csv: 1 of 1 partitions did not finish: partition ")
     assert "failed: writing line 2 to DynamoDB table 'no-such-table' failed" in message
@@ -513,14 +546,13 @@ def test_finish_fails_when_a_result_does_not_account_for_every_row(
     """Finish counts: a result whose written and rejected rows do not add up to the partition's rows fails the
     file (no row may go missing silently)."""
     version = aws.upload("t.csv", "customer_id,name\n1,a\n2,b\n")
-    output = partition(job_event(aws, "t.csv", version, size=1), lambda_context)
-    (entry,) = output["partitions"]
-    result = ingest_partition(entry, lambda_context)
+    state, (item,) = partitioned(aws, job_event(aws, "t.csv", version, size=1), lambda_context)
+    result = ingest_partition(item, lambda_context)
     tampered = {**result, "rows_written": result["rows_written"] - 1}
-    aws.s3.put_object(Bucket=work, Key=result_key(entry["run_prefix"], 0), Body=json.dumps(tampered).encode())
+    aws.s3.put_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0), Body=json.dumps(tampered).encode())
     settled = r"settled 1 of its rows \(1 written, 0 rejected, 0 superseded\)"
     with pytest.raises(IngestError, match=rf"partition 0 \(2 rows\) {settled}"):
-        finish(output, lambda_context)
+        finish(state, lambda_context)
 
 
 def test_a_long_rejects_report_is_merged_in_line_order_across_read_blocks(
@@ -548,12 +580,14 @@ def test_a_long_rejects_report_is_merged_in_line_order_across_read_blocks(
 def test_finish_deletes_the_work_objects_in_batches_of_a_thousand(
     aws: Aws, work: str, lambda_context: DemoContext
 ) -> None:
-    """S3 deletes at most 1,000 keys a request: a partition of 1,200 chunks takes two requests, and no object stays."""
-    # given: a partition whose entry claims 1,200 chunks (S3 deletes a missing key without complaint)
+    """S3 deletes at most 1,000 keys a request: a partition of 1,200 chunks takes two requests, and no object stays
+    but the verdict."""
+    # given: a partition whose manifest entry claims 1,200 chunks (S3 deletes a missing key without complaint)
     version = aws.upload("t.csv", "customer_id,name\n1,a\n")
-    output = partition(job_event(aws, "t.csv", version), lambda_context)
-    ingest_partition(output["partitions"][0], lambda_context)
-    output["partitions"][0]["chunks"] = 1200
+    state, (item,) = partitioned(aws, job_event(aws, "t.csv", version), lambda_context)
+    ingest_partition(item, lambda_context)
+    entry = {**item["partition"], "chunks": 1200}
+    aws.s3.put_object(Bucket=work, Key=state["run"]["items"], Body=json.dumps([entry]).encode())
     batches: list[int] = []
 
     def count(params: dict[str, Any], **_: Any) -> None:
@@ -561,7 +595,76 @@ def test_finish_deletes_the_work_objects_in_batches_of_a_thousand(
 
     clients.s3_client().meta.events.register("provide-client-params.s3.DeleteObjects", count)
     # when
-    finish(output, lambda_context)
+    finish(state, lambda_context)
     # then
-    assert batches == [1000, 202]  # 1,200 chunks, the result, the (absent) partial report
-    assert work_objects(aws) == []
+    assert batches == [1000, 204]  # 1,200 chunks, the result, the (absent) partial report, the two manifests
+    assert work_objects(aws) == [verdict_key(state["run"]["run_prefix"])]
+
+
+# -- Finish, twice ---------------------------------------------------------------------------------------------------
+
+
+def test_finish_run_again_gives_the_first_summary_and_counts_the_file_once(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """A retry of Finish whose first answer was lost (Lambda.ServiceException after it completed), once the work
+    objects are gone: the same summary, no second FilesProcessed or row counts, no FilesFailed, the report kept."""
+    # given: a Finish that completed and cleaned up
+    version = aws.upload("spread.csv", spread_file())
+    state = run_tasks(aws, "spread.csv", version, lambda_context)
+    stdout.readouterr()
+    first = finish(state, lambda_context)
+    assert emf_metrics(stdout.readouterr().out)["FilesProcessed"] == [1.0]
+    assert work_objects(aws) == [verdict_key(state["run"]["run_prefix"])]
+    # when
+    again = finish(state, lambda_context)
+    # then
+    assert again == first and again["status"] == "ingested"
+    metrics = emf_metrics(stdout.readouterr().out)
+    assert not {"FilesProcessed", "FilesFailed", "RowsWritten", "RowsRejected"} & set(metrics)
+    assert rejects_report_key("spread.csv", version) in aws.reports()
+
+
+def test_finish_run_again_after_a_failure_raises_the_same_error_and_counts_it_once(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """A retried (or redriven) Finish on the same pass after it failed the file, with the results since expired:
+    the same error, and FilesFailed counted once."""
+    # given
+    version = aws.upload("spread.csv", spread_file())
+    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
+    stdout.readouterr()
+    with pytest.raises(IngestError) as first:
+        finish(state, lambda_context)
+    assert emf_metrics(stdout.readouterr().out)["FilesFailed"] == [1.0]
+    run_prefix = state["run"]["run_prefix"]
+    for key in work_objects(aws):
+        if key != verdict_key(run_prefix):
+            aws.s3.delete_object(Bucket=work, Key=key)
+    # when
+    with pytest.raises(IngestError) as again:
+        finish(state, lambda_context)
+    # then
+    assert str(again.value) == str(first.value)
+    assert "FilesFailed" not in emf_metrics(stdout.readouterr().out)
+
+
+def test_finish_on_a_new_pass_judges_the_latest_results_not_the_earlier_verdict(
+    aws: Aws, work: str, lambda_context: DemoContext
+) -> None:
+    """A rerun (a new pass over the run: another attempt) of the partition that failed: Finish counts its new
+    result in place of the missing one and the file is in, with a clean run's counts."""
+    # given: a pass that failed on partition 0, then partition 0 run again
+    version = aws.upload("spread.csv", spread_file())
+    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
+    with pytest.raises(IngestError):
+        finish(state, lambda_context)
+    event = {**job_event(aws, "spread.csv", version), "rerun": state["run"]["run_prefix"]}
+    rerun, (item,) = partitioned(aws, event, lambda_context)
+    assert item["partition"]["index"] == 0 and rerun["run"]["attempt"] != state["run"]["attempt"]
+    ingest_partition(item, lambda_context)
+    # when
+    summary = finish(rerun, lambda_context)
+    # then
+    assert (summary["rows_written"], summary["rows_rejected"]) == (37, 3)
+    assert len(aws.items()) == 6

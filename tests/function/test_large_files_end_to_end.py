@@ -13,21 +13,27 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
-from csv_ingest.local.state_machine import MOTO_CONFIG, wait_for_execution
+from csv_ingest.local.state_machine import MOTO_CONFIG
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION
 from csv_ingest_engine.objects import rejects_report_key
 from csv_ingest_engine.partitioning import partition_count, partition_of
 from csv_ingest_engine.tasks.ingest_partition import ingest_partition
 from handler import handler
-from tests.support import BUCKET, KEY_COLUMN, Aws, DemoContext, create_table
+from tests.support import BUCKET, KEY_COLUMN, REJECTS_BUCKET, Aws, DemoContext, create_table, emf_metrics
 from tests.support.dynamodb import table_items
-from tests.support.large_files import Execution, create_flow, failing_partition, trigger_and_wait, work_objects
+from tests.support.large_files import (
+    create_flow,
+    failing_partition,
+    run_work_objects,
+    start_execution,
+    trigger_and_wait,
+    work_objects,
+)
 
 # The lines of FILE with rows the rules reject (see `spread_file`).
 REJECTED_LINES = [23, 101, 187, 240, 334]
@@ -112,16 +118,16 @@ def test_the_state_machine_writes_the_same_table_and_report_as_one_invocation(
         "rows_written": single["rows_written"],
         "rows_rejected": single["rows_rejected"],
         "rows_superseded": 0,
-        "partitions": len(execution.partitioned["partitions"]),
+        "partitions": len(execution.partitions),
         "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
     }
-    assert len(execution.partitioned["partitions"]) > 3
+    assert execution.partitioned["partitions"] == len(execution.partitions) > 3
     assert aws.items() == single_items
     assert len(single_items) == 37 and single["rows_rejected"] == len(REJECTED_LINES)
     report = aws.reports()[rejects_report_key("large.csv", version)]
     assert report == single_report
     assert execution.status == "SUCCEEDED"
-    assert work_objects(aws) == []
+    assert run_work_objects(aws) == []
 
 
 def test_the_merged_report_lists_each_rejected_row_once_at_its_line(
@@ -140,8 +146,8 @@ def test_a_failing_partition_fails_the_execution_naming_the_object(
     aws: Aws, flow: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One worker crashes: the others' rows are written, Finish fails the execution with a message naming the
-    object, the partition that did not report and that ingesting again is safe, and keeps the work objects; a new
-    execution with the same input then completes the table."""
+    object, the partition that did not report, the run prefix and how to rerun it, and keeps the work objects; a
+    new execution with the same input then completes the table."""
     _, (single_items, _) = one_invocation(aws, FILE, "single.csv", monkeypatch)
     version = aws.upload("large.csv", FILE)
     with lambda_in_process({HANDLER_INGEST_PARTITION: failing_partition(1, ingest_partition)}) as lambdas:
@@ -150,25 +156,125 @@ def test_a_failing_partition_fails_the_execution_naming_the_object(
     (raised,) = execution.raised(HANDLER_FINISH)
     assert isinstance(raised, IngestError)
     message = str(raised)
-    partitions = execution.partitioned["partitions"]
+    partitions = execution.partitions
     crashed = next(entry for entry in partitions if entry["index"] == 1)
     assert message.startswith(f"s3://{BUCKET}/large.csv: 1 of {len(partitions)} partitions did not finish: ")
     assert f"partition 1 ({crashed['rows']} rows) did not report" in message
-    assert "ingesting the file again is safe" in message
+    assert f"The run prefix is '{execution.partitioned['run_prefix']}'" in message
+    assert '"rerun": "<run prefix>"' in message and "ingesting again is safe" in message
     assert execution.status == "FAILED" and execution.error_message == message
     count = partition_count(len(FILE), 2048)
     assert aws.items() == {key: item for key, item in single_items.items() if partition_of(key, count) != 1}
-    assert any(key.startswith(execution.partitioned["work_prefix"]) for key in work_objects(aws))
+    assert any(key.startswith(execution.partitioned["run_prefix"]) for key in run_work_objects(aws))
     # when: the same input again, as the message advises
-    stepfunctions = boto3.client("stepfunctions")
     with lambda_in_process() as lambdas:
-        with lambdas.lock:
-            again = stepfunctions.start_execution(
-                stateMachineArn=flow, name="again", input=json.dumps(json.loads(execution.description["input"]))
-            )
-        assert wait_for_execution(stepfunctions, again["executionArn"])["status"] == "SUCCEEDED"
-        assert lambdas.returned(HANDLER_FINISH)[-1]["rows_written"] == 400 - len(REJECTED_LINES)
+        again = start_execution(lambdas, flow, "again", json.loads(execution.description["input"]))
+    assert again.status == "SUCCEEDED"
+    assert again.verdict is not None and again.verdict["rows_written"] == 400 - len(REJECTED_LINES)
     assert aws.items() == single_items
+
+
+def test_a_rerun_runs_only_the_failed_partition_and_counts_the_whole_file(
+    aws: Aws, flow: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Partition 1's worker crashes; a new execution with the failed one's input and `"rerun": <run prefix>` runs
+    no Partition and only partition 1's worker, on the first run's chunks: the table is complete, and Finish's
+    summary and report are a clean run's."""
+    # given: a clean run's outcome, then a run whose partition 1 crashed
+    single, (single_items, single_report) = one_invocation(aws, FILE, "single.csv", monkeypatch)
+    version = aws.upload("large.csv", FILE)
+    with lambda_in_process({HANDLER_INGEST_PARTITION: failing_partition(1, ingest_partition)}) as lambdas:
+        _, failed = trigger_and_wait(aws, handler, lambdas, "large.csv", version, DemoContext())
+    assert failed.status == "FAILED"
+    run_prefix = failed.partitioned["run_prefix"]
+    # when
+    with lambda_in_process() as lambdas:
+        rerun = start_execution(
+            lambdas, flow, "rerun", {**json.loads(failed.description["input"]), "rerun": run_prefix}
+        )
+    # then
+    assert [call.event["partition"]["index"] for call in rerun.worker_calls()] == [1]
+    assert rerun.partitioned["run_prefix"] == run_prefix and rerun.partitioned["partitions"] == 1
+    assert rerun.raised(HANDLER_PARTITION) == []
+    assert rerun.status == "SUCCEEDED"
+    assert rerun.verdict == {
+        "status": "ingested",
+        "rows_written": single["rows_written"],
+        "rows_rejected": single["rows_rejected"],
+        "partitions": len(failed.partitions),
+        "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
+    }
+    assert aws.items() == single_items
+    assert aws.reports()[rejects_report_key("large.csv", version)] == single_report
+    assert run_work_objects(aws) == []
+
+
+def test_a_rerun_of_a_run_that_was_ingested_or_is_unknown_fails_saying_so(
+    aws: Aws, flow: str, lambdas: InProcessLambda, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing to rerun: a run that succeeded, and a run prefix no run has, each fail at Partition with what to do
+    instead; no worker runs, and FilesFailed is not counted for a file that is in."""
+    # given: a run that succeeded
+    version = aws.upload("large.csv", FILE)
+    _, done = trigger_and_wait(aws, handler, lambdas, "large.csv", version, DemoContext())
+    assert done.status == "SUCCEEDED"
+    job = json.loads(done.description["input"])
+    unknown = f"{job['work_prefix']}{'0' * 32}/"
+    stdout.readouterr()
+    for name, run_prefix, expected in (
+        ("after-success", done.partitioned["run_prefix"], "was ingested already: nothing to rerun"),
+        ("unknown", unknown, "there is no failed run at"),
+        ("elsewhere", "another-file/" + "0" * 32 + "/", "which is not a run of this execution's file"),
+    ):
+        lambdas.calls.clear()
+        # when
+        rerun = start_execution(lambdas, flow, name, {**job, "rerun": run_prefix})
+        # then
+        (raised,) = rerun.raised(HANDLER_PARTITION)
+        assert expected in str(raised) and 'without "rerun"' in str(raised)
+        assert rerun.status == "FAILED" and rerun.error_message == str(raised)
+        assert [call.entry_point for call in lambdas.calls] == [HANDLER_PARTITION]
+    assert "FilesFailed" not in emf_metrics(stdout.readouterr().out)
+
+
+def test_a_clean_run_removes_the_report_an_earlier_run_of_the_version_left(
+    aws: Aws, flow: str, lambdas: InProcessLambda
+) -> None:
+    """The version's report from an earlier run (rows "not written, retries exhausted") goes when a run rejects no
+    row: the rejects bucket describes the last run."""
+    # given: a file with no rejected row, and an earlier run's report for its version
+    body = "customer_id,name\n" + "".join(f"c{row:03d},name {row}\n" for row in range(200))
+    version = aws.upload("clean.csv", body)
+    report_key = rejects_report_key("clean.csv", version)
+    aws.s3.put_object(Bucket=REJECTS_BUCKET, Key=report_key, Body=b"customer_id,name,rejected_line,rejected_reason\n")
+    # when
+    _, execution = trigger_and_wait(aws, handler, lambdas, "clean.csv", version, DemoContext())
+    # then
+    assert execution.verdict == {"status": "ingested", "rows_written": 200, "rows_rejected": 0, "partitions": 2}
+    assert report_key not in aws.reports()
+
+
+def test_a_file_of_thousands_of_partitions_runs_from_the_manifest(
+    aws: Aws, lambdas: InProcessLambda, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3,000 partitions (far past what the execution's 256 KB state could list): the Map reads them from the
+    manifest, every worker runs once, and the execution's state stays small: Partition's output, and the Map's
+    (its results go to the work bucket)."""
+    # given: 3,000 keys, and partitions of a few bytes
+    arn = create_flow(aws, partition_bytes=1024)
+    body = "customer_id,name\n" + "".join(f"k{row:05d},n\n" for row in range(3000))
+    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
+    monkeypatch.setenv("LARGE_FILE_BYTES", "0")
+    version = aws.upload("many.csv", body)
+    # when
+    _, execution = trigger_and_wait(aws, handler, lambdas, "many.csv", version, DemoContext())
+    # then
+    count = partition_count(len(body), 1024)
+    assert execution.verdict is not None and execution.verdict["rows_written"] == 3000
+    assert len(execution.worker_calls()) == execution.verdict["partitions"] > 0.6 * count
+    assert len(json.dumps(execution.partitioned)) < 300
+    assert len(execution.description["output"]) < 300
+    assert len(aws.items()) == 3000
 
 
 def test_a_new_execution_with_the_same_input_counts_only_its_own_partitions_results(
@@ -182,21 +288,17 @@ def test_a_new_execution_with_the_same_input_counts_only_its_own_partitions_resu
     with lambda_in_process({HANDLER_INGEST_PARTITION: failing_partition(1, ingest_partition)}) as lambdas:
         _, first = trigger_and_wait(aws, handler, lambdas, "large.csv", version, DemoContext())
     assert first.status == "FAILED"
-    other = next(entry for entry in first.partitioned["partitions"] if entry["index"] != 1)
+    other = next(entry for entry in first.partitions if entry["index"] != 1)
     assert other["index"] in first.worker_results()  # run 1 left a result for it
     # when: a new execution with run 1's input, whose worker of that other partition crashes
-    stepfunctions = boto3.client("stepfunctions")
-    with lambda_in_process({HANDLER_INGEST_PARTITION: failing_partition(other["index"], ingest_partition)}) as again:
-        with again.lock:
-            started = stepfunctions.start_execution(
-                stateMachineArn=flow, name="again", input=first.description["input"]
-            )
-        second = Execution(wait_for_execution(stepfunctions, started["executionArn"]), again)
+    failing = failing_partition(other["index"], ingest_partition)
+    with lambda_in_process({HANDLER_INGEST_PARTITION: failing}) as again:
+        second = start_execution(again, flow, "again", json.loads(first.description["input"]))
     # then
     assert second.verdict is None
     (raised,) = second.raised(HANDLER_FINISH)
     message = str(raised)
-    assert message.startswith(f"s3://{BUCKET}/large.csv: 1 of {len(second.partitioned['partitions'])} partitions")
+    assert message.startswith(f"s3://{BUCKET}/large.csv: 1 of {len(second.partitions)} partitions")
     assert f"partition {other['index']} ({other['rows']} rows) did not report" in message
     assert "partition 1 " not in message
     assert second.status == "FAILED" and second.error_message == message

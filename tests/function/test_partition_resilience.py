@@ -52,15 +52,15 @@ def partitioned(aws: Aws, s3: Any, job: FileJob, settings: PartitionSettings, ru
         obj["Key"][len(prefix) :]: aws.s3.get_object(Bucket=WORK_BUCKET, Key=obj["Key"])["Body"].read()
         for obj in listing
     }
-    entries = [{**entry, "run_prefix": None} for entry in output["partitions"]]
-    return {"rows": output["rows"], "partitions": entries, "chunks": chunks}
+    # The chunks and the run's manifest, by their keys under the run prefix: what the workers will read.
+    return {"rows": output.rows, "partitions": output.partitions, "chunks": chunks}
 
 
 def partition_once(
     s3: Any, job: FileJob, settings: PartitionSettings, *, should_stop: Callable[[], bool] = never
 ) -> dict[str, Any]:
     """The Partition task's work on `job` with the client `s3` (a real one, or one made to misbehave)."""
-    return partition_file(s3, job, settings, run_prefix=f"{job.work_prefix}run/", should_stop=should_stop)
+    return partition_file(s3, job, settings, run_prefix=f"{job.work_prefix}run/", should_stop=should_stop).as_output()
 
 
 class DroppingBody:

@@ -159,7 +159,7 @@ def test_the_buffers_hold_at_most_the_budget_in_memory_whatever_the_characters()
     """The budget is memory, not characters: rows of 4-byte characters (emoji) in many partitions keep the partition
     pass's allocations near the budget (text buffers would hold 4 bytes per character, 4x the budget)."""
     # given: ~16 MB of emoji rows for 8 partitions sharing a 4 MiB budget (512 KiB chunks)
-    budget = 4 * MIN_CHUNK_BYTES * 4
+    budget = 4 * 1024 * 1024
     head, cells, rows = records("customer_id,notes\n" + "".join(f"{i},{'😀' * 250}\n" for i in range(16_000)))
     emitted: list[int] = []
     partitions = ChunkedPartitions(head, cells, 8, lambda _i, _c, data: emitted.append(len(data)), budget_bytes=budget)

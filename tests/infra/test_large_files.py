@@ -1,5 +1,6 @@
-"""The large-file path in the template: the work bucket, the Standard state machine (Partition -> Distributed Map ->
-Finish) with its logs and tracing, its three functions and their least-privilege roles, its alarm."""
+"""The large-file path in the template: the work bucket, the Standard state machine (Partition -> Distributed Map
+reading a manifest -> Finish) with its timeouts, logs and tracing, its three functions and their least-privilege
+roles, its alarm."""
 
 import json
 from typing import Any, cast
@@ -126,11 +127,12 @@ def test_each_task_invokes_its_entry_point_with_the_state_as_its_event(
     template: Template, state_name: str, handler: str
 ) -> None:
     """Each task calls its function directly (payload_response_only): the state is the event, the return the
-    result, with no Parameters, ResultSelector or ResultPath to reshape either."""
+    result (Partition's kept at $.run, beside the execution's input), with no Parameters or ResultSelector."""
     state = states(template)[state_name]
     assert state["Type"] == "Task"
     assert state["Resource"] == "${" + task_function_id(template, handler) + ".Arn}"
-    assert not {"Parameters", "ResultSelector", "ResultPath", "InputPath", "OutputPath"} & set(state)
+    assert state.get("ResultPath") == ("$.run" if state_name == "Partition" else None)
+    assert not {"Parameters", "ResultSelector", "InputPath", "OutputPath"} & set(state)
 
 
 @pytest.mark.parametrize("state_name", ["Partition", "IngestPartition", "Finish"])
@@ -175,21 +177,61 @@ def test_partition_and_finish_reserve_nothing(template: Template, handler: str) 
     assert "ReservedConcurrentExecutions" not in properties(template, task_function_id(template, handler))
 
 
-def test_ingest_is_a_distributed_map_over_the_partitions(template: Template) -> None:
-    """A DISTRIBUTED Map of Standard child executions over $.partitions, four at once by default, every failure
-    tolerated (Finish counts who reported) and its own result discarded; no ItemSelector, no ItemReader."""
+def test_ingest_is_a_distributed_map_reading_the_runs_manifest(template: Template) -> None:
+    """A DISTRIBUTED Map of Standard child executions whose items are the JSON manifest Partition names ($.run.items,
+    in the work bucket: not the state), each worker given the whole state and its item, four at once by default,
+    every failure tolerated (Finish counts who reported), what workers return written to the work bucket and the
+    Map's own result discarded."""
     ingest = definition(template)["States"]["Ingest"]
-    assert {key: value for key, value in ingest.items() if key not in ("ItemProcessor", "Next")} == {
+    assert {key: value for key, value in ingest.items() if key not in ("ItemProcessor", "Next", "Catch")} == {
         "Type": "Map",
-        "ItemsPath": "$.partitions",
+        "ItemReader": {
+            "Resource": "arn:${AWS::Partition}:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": "${" + WORK_BUCKET_ID + "}", "Key.$": "$.run.items"},
+        },
+        "ItemSelector": {"job.$": "$", "partition.$": "$$.Map.Item.Value"},
         "MaxConcurrency": 4,
         "ToleratedFailurePercentage": 100,
+        "ResultWriter": {
+            "Resource": "arn:${AWS::Partition}:states:::s3:putObject",
+            "Parameters": {"Bucket": "${" + WORK_BUCKET_ID + "}", "Prefix": "map-results"},
+        },
         "ResultPath": None,
     }
     processor = ingest["ItemProcessor"]
     assert processor["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
     assert (processor["StartAt"], list(processor["States"])) == ("IngestPartition", ["IngestPartition"])
     assert processor["States"]["IngestPartition"]["End"] is True
+
+
+def test_a_map_that_fails_as_a_whole_still_goes_on_to_finish(template: Template) -> None:
+    """Whatever fails the Map itself (its item reader or result writer), Finish runs on the state as it was, counts
+    what reported and lists the rest for a rerun."""
+    assert definition(template)["States"]["Ingest"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Finish"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("template_fixture", "task_s", "execution_s"),
+    [
+        # 15 minutes + 1; ceil(10,000 / 4) rounds of a task, and Partition and Finish twice each
+        ("template", 960, 2500 * 960 + 4 * 960),
+        # 5 minutes + 1; ceil(10,000 / 16) rounds
+        ("custom_template", 360, 625 * 360 + 4 * 360),
+    ],
+    ids=["default", "custom"],
+)
+def test_every_task_and_the_execution_time_out_as_the_sizing_rules_say(
+    template_fixture: str, task_s: int, execution_s: int, request: pytest.FixtureRequest
+) -> None:
+    """A task state gives up a minute after its function's own timeout; the execution after the Map's largest run
+    (MAX_PARTITIONS partitions, max_workers at a time) and two attempts each of Partition and Finish."""
+    template = request.getfixturevalue(template_fixture)
+    timeouts = {name: state.get("TimeoutSeconds") for name, state in states(template).items() if state["Type"] != "Map"}
+    assert timeouts == {"Partition": task_s, "IngestPartition": task_s, "Finish": task_s}
+    assert definition(template)["TimeoutSeconds"] == execution_s
 
 
 def test_max_workers_context_sets_the_map_concurrency(custom_template: Template) -> None:
@@ -304,7 +346,8 @@ def test_custom_sizing_reaches_the_task_functions(custom_template: Template) -> 
 
 
 def test_partition_role_reads_uploads_and_writes_work_objects_only(template: Template) -> None:
-    """Its logs; GetObject(Version) on the upload bucket's objects; PutObject on the work bucket's objects."""
+    """Its logs; GetObject(Version) on the upload bucket's objects; GetObject (a failed run's manifests and verdict,
+    for a rerun) and PutObject (chunks, the manifest) on the work bucket's objects."""
     function_id, statements = task_role_statements(template, HANDLER_PARTITION)
     assert statements == canonical(
         [
@@ -314,7 +357,7 @@ def test_partition_role_reads_uploads_and_writes_work_objects_only(template: Tem
                 "Action": ["s3:GetObject", "s3:GetObjectVersion"],
                 "Resource": objects_of(UPLOAD_BUCKET_ID),
             },
-            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": objects_of(WORK_BUCKET_ID)},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects_of(WORK_BUCKET_ID)},
         ]
     )
 
@@ -344,24 +387,30 @@ def test_ingest_partition_role_reads_and_writes_work_objects_and_writes_the_tabl
 
 
 def test_finish_role_reads_and_deletes_work_objects_and_writes_reports_only(template: Template) -> None:
-    """Its logs; GetObject and DeleteObject on the work bucket's objects; PutObject on the rejects bucket's."""
+    """Its logs; GetObject, PutObject (the verdict, a failed run's manifest) and DeleteObject on the work bucket's
+    objects; PutObject (the report) and DeleteObject (an earlier run's report) on the rejects bucket's."""
     function_id, statements = task_role_statements(template, HANDLER_FINISH)
     assert statements == canonical(
         [
             writes_own_logs(template, function_id),
             {
                 "Effect": "Allow",
-                "Action": ["s3:DeleteObject", "s3:GetObject"],
+                "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
                 "Resource": objects_of(WORK_BUCKET_ID),
             },
-            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": objects_of(REJECTS_BUCKET_ID)},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:PutObject"],
+                "Resource": objects_of(REJECTS_BUCKET_ID),
+            },
         ]
     )
 
 
 def test_state_machine_role_invokes_its_functions_and_nothing_else(template: Template) -> None:
     """Invoke the three task functions; deliver logs and traces (Resource * is all those actions take); start,
-    describe, stop and redrive its own executions (the Distributed Map's child executions)."""
+    describe, stop and redrive its own executions (the Distributed Map's child executions); read the manifest and
+    write the Map's results in the work bucket."""
     role = Capture()
     template.has_resource_properties("AWS::StepFunctions::StateMachine", {"RoleArn": {"Fn::GetAtt": [role, "Arn"]}})
     functions = [{"Fn::GetAtt": [task_function_id(template, h), "Arn"]} for h in TASK_HANDLERS]
@@ -417,6 +466,13 @@ def test_state_machine_role_invokes_its_functions_and_nothing_else(template: Tem
                 "Resource": executions_then(":*"),
             },
             {"Effect": "Allow", "Action": "states:RedriveExecution", "Resource": executions_then("/*:*")},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                "Resource": {
+                    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":s3:::", {"Ref": WORK_BUCKET_ID}, "/*"]]
+                },
+            },
         ]
     )
 
@@ -440,16 +496,26 @@ def test_only_the_trigger_and_the_map_may_start_executions(template: Template) -
 # -- the work bucket ------------------------------------------------------------------------------------------
 
 
-def test_work_objects_expire_after_a_day(template: Template) -> None:
-    """Whatever an unfinished execution leaves behind goes after a day, abandoned multipart uploads too."""
+@pytest.mark.parametrize(
+    ("template_fixture", "days"),
+    [("template", 28 + 14 + 1), ("custom_template", 3 + 14 + 1)],  # the execution timeout in days, rounded up
+    ids=["default", "custom"],
+)
+def test_work_objects_outlive_the_execution_and_its_redrive_window(
+    template_fixture: str, days: int, request: pytest.FixtureRequest
+) -> None:
+    """A failed run's work objects are there as long as its execution may run and then be redriven or rerun (14
+    days after it ended), plus a day; abandoned multipart uploads go after a day."""
+    template = request.getfixturevalue(template_fixture)
     assert properties(template, WORK_BUCKET_ID)["LifecycleConfiguration"]["Rules"] == [
         {
             "Id": "ExpireWorkObjects",
             "Status": "Enabled",
-            "ExpirationInDays": 1,
+            "ExpirationInDays": days,
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
         }
     ]
+    assert days * 24 * 3600 >= definition(template)["TimeoutSeconds"] + 14 * 24 * 3600
 
 
 def test_work_bucket_triggers_nothing_and_keeps_no_versions(template: Template) -> None:

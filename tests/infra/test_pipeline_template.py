@@ -951,7 +951,7 @@ def test_dashboard_shows_the_state_of_every_alarm(template: Template) -> None:
         ),
         (
             lambda t: {"Ref": WORK_BUCKET_ID},
-            "Partitions of large files while the state machine ingests them (expire after a day)",
+            "Partitions of large files while the state machine ingests them (a failed run's kept to rerun)",
         ),
         (
             lambda t: {"Ref": STATE_MACHINE_ID},

@@ -58,6 +58,11 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         for function_id in LARGE_FILE_FUNCTION_IDS
     ),
     ("AwsSolutions-IAM5[Resource::*]", f"{LARGE_FILES}/StateMachine/Role/DefaultPolicy"),
+    # The Map's item reader and result writer, under prefixes chosen at run time.
+    (
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::<{WORK_BUCKET_ID}>/*]",
+        f"{LARGE_FILES}/StateMachine/Role/DefaultPolicy",
+    ),
     (f"AwsSolutions-IAM5[Resource::{EXECUTIONS}:*]", f"{LARGE_FILES}/StateMachine/DistributedMapPolicy"),
     (f"AwsSolutions-IAM5[Resource::{EXECUTIONS}/*:*]", f"{LARGE_FILES}/StateMachine/DistributedMapPolicy"),
 }

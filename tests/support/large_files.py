@@ -12,7 +12,8 @@ from typing import Any
 
 import boto3
 
-from csv_ingest.local.lambdas import InProcessLambda
+from csv_ingest.infra.large_file_flow import MAP_RESULTS_PREFIX
+from csv_ingest.local.lambdas import InProcessLambda, Invocation
 from csv_ingest.local.state_machine import create_large_file_flow, wait_for_execution
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION, WriteMode
 from csv_ingest_engine.schema import CsvFormat, Schema
@@ -59,9 +60,18 @@ class Execution:
 
     @property
     def partitioned(self) -> dict[str, Any]:
-        """The Partition task's output."""
+        """The Partition task's output (the run: `jobs.Run`)."""
         (output,) = self.lambdas.returned(HANDLER_PARTITION)
         return dict(output)
+
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """The Map's items, as its workers received them (the manifest's entries), by index."""
+        items = {call.event["partition"]["index"]: call.event["partition"] for call in self.worker_calls()}
+        return [items[index] for index in sorted(items)]
+
+    def worker_calls(self) -> list[Invocation]:
+        return [call for call in self.lambdas.calls if call.entry_point == HANDLER_INGEST_PARTITION]
 
     @property
     def verdict(self) -> dict[str, Any] | None:
@@ -107,12 +117,30 @@ def work_objects(account: Aws) -> list[str]:
     return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
 
+def run_work_objects(account: Aws) -> list[str]:
+    """The work objects a finished run leaves only when it failed: all but Finish's verdicts and the Map's results
+    (which the bucket's lifecycle expires)."""
+    return [
+        key
+        for key in work_objects(account)
+        if not key.endswith("/verdict.json") and not key.startswith(f"{MAP_RESULTS_PREFIX}/")
+    ]
+
+
+def start_execution(lambdas: InProcessLambda, arn: str, name: str, execution_input: dict[str, Any]) -> Execution:
+    """Start the state machine on `execution_input` (as an operator would) and wait for it."""
+    stepfunctions = boto3.client("stepfunctions")
+    with lambdas.lock:
+        started = stepfunctions.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))
+    return Execution(wait_for_execution(stepfunctions, started["executionArn"]), lambdas)
+
+
 def failing_partition(index: int, handler: Handler) -> Handler:
     """A partition worker that crashes on partition `index` (as an out-of-memory or a timeout would: no result)
     and runs `handler` on the others."""
 
     def ingest_partition(event: dict[str, Any], context: Any) -> Any:
-        if event["index"] == index:
+        if event["partition"]["index"] == index:
             raise RuntimeError(f"partition {index} crashed (a test's failing worker)")
         return handler(event, context)
 

@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_ingest_engine.clients import s3_client
 from csv_ingest_engine.finishing import finish_file
-from csv_ingest_engine.jobs import FileJob, PartitionItem, event_field
+from csv_ingest_engine.jobs import FileJob, Run
+from csv_ingest_engine.run_objects import read_verdict
 from csv_ingest_engine.settings import FinishSettings
 from csv_ingest_engine.telemetry import count_ingested, counted_failure, file_context, logger, metrics
 
@@ -17,14 +18,19 @@ from csv_ingest_engine.telemetry import count_ingested, counted_failure, file_co
 @metrics.log_metrics
 def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Return the file's summary; raise `IngestError` (the execution fails) naming the object if any partition did
-    not report, failed, or left rows unwritten."""
+    not report, failed, or left rows unwritten. Run again on the same pass (a retry whose first answer was lost, a
+    redrive), it gives the first verdict again and publishes nothing."""
     settings = FinishSettings.from_env()
     job = FileJob.from_event(event)
-    run_prefix = event_field(event, "run_prefix", str)
-    entries = [PartitionItem.from_event(entry) for entry in event_field(event, "partitions", list)]
-    with file_context(job.execution_name, job.bucket, job.key, job.version_id, run_prefix=run_prefix):
+    run = Run.from_event(event)
+    with file_context(job.execution_name, job.bucket, job.key, job.version_id, run_prefix=run.run_prefix):
+        s3 = s3_client()
+        earlier = read_verdict(s3, settings.work_bucket, run.run_prefix, source=job.source)
+        if earlier is not None and earlier.attempt == run.attempt:
+            logger.info("finished before: the same verdict, counted once", extra={"ingested": earlier.ingested})
+            return earlier.outcome(job.source)
         with counted_failure():
-            summary = finish_file(s3_client(), job, run_prefix, entries, settings)
+            summary = finish_file(s3, job, run, settings)
         logger.info("file ingested", extra={"summary": summary})
     count_ingested(summary["rows_written"], summary["rows_rejected"], summary["rows_superseded"])
     return summary

@@ -15,7 +15,8 @@ from csv_ingest_engine.telemetry import deadline, file_context, log_rejection, l
 
 @logger.inject_lambda_context(clear_state=True)
 def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Ingest one partition, write its result (and partial rejects) to the work bucket, return it.
+    """Ingest one partition, write its result (and partial rejects) to the work bucket, return it (the Map's
+    ResultWriter puts what workers return in the work bucket, never in the execution's state).
 
     A partition that fails (the table refused, the deadline, a chunk that cannot be read) is a result with an
     `error`, not an exception: Finish tells the whole story. Anything unexpected propagates: the iteration fails,
@@ -23,11 +24,12 @@ def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str,
     """
     settings = IngestPartitionSettings.from_env()
     item = PartitionItem.from_event(event)
+    job = item.job
     with file_context(
-        item.work_prefix.rstrip("/"),
-        item.bucket,
-        item.key,
-        item.version_id,
+        job.execution_name,
+        job.bucket,
+        job.key,
+        job.version_id,
         run_prefix=item.run_prefix,
         partition=item.index,
     ):

@@ -1,4 +1,5 @@
-"""The "Partition" task: cut the uploaded object into key partitions in the work bucket (see `splitting`)."""
+"""The "Partition" task: cut the uploaded object into key partitions in the work bucket (see `splitting`), or, for a
+rerun, point the Map at a failed run's failed partitions (see `reruns`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_ingest_engine.clients import s3_client
-from csv_ingest_engine.jobs import FileJob, new_run_prefix
+from csv_ingest_engine.jobs import FileJob, event_field, new_run_prefix
+from csv_ingest_engine.reruns import RERUN_FIELD, resume_run
 from csv_ingest_engine.settings import PartitionSettings
 from csv_ingest_engine.splitting import partition_file
 from csv_ingest_engine.telemetry import counted_failure, deadline, file_context, logger, metrics
@@ -16,13 +18,19 @@ from csv_ingest_engine.telemetry import counted_failure, deadline, file_context,
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def partition(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Return the job, its row count and the partitions that have rows (the Map's items). Raises `IngestError` for a
-    file that fails as a whole."""
+    """Return the run (`jobs.Run`: its prefix, the manifest of the Map's items, their rows), which the state machine
+    keeps at `$.run`. Raises `IngestError` for a file that fails as a whole, or a rerun that cannot be made."""
     settings = PartitionSettings.from_env()
     job = FileJob.from_event(event)
-    run_prefix = new_run_prefix(job)
+    rerun = event.get(RERUN_FIELD)
+    run_prefix = event_field(event, RERUN_FIELD, str) if rerun is not None else new_run_prefix(job)
     with file_context(job.execution_name, job.bucket, job.key, job.version_id, run_prefix=run_prefix):
-        with counted_failure():
-            output = partition_file(s3_client(), job, settings, run_prefix=run_prefix, should_stop=deadline(context))
-        logger.info("file partitioned", extra={"rows": output["rows"], "partitions": len(output["partitions"])})
-    return output
+        if rerun is not None:
+            # A rerun refused (a run that was ingested, or is gone) is no failed file: FilesFailed stays as it was.
+            run = resume_run(s3_client(), job, run_prefix, work_bucket=settings.work_bucket)
+        else:
+            with counted_failure():
+                run = partition_file(s3_client(), job, settings, run_prefix=run_prefix, should_stop=deadline(context))
+        message = "failed partitions to rerun" if rerun is not None else "file partitioned"
+        logger.info(message, extra={"rows": run.rows, "partitions": run.partitions})
+    return run.as_output()
