@@ -201,6 +201,7 @@ def test_a_rerun_runs_only_the_failed_partition_and_counts_the_whole_file(
         "status": "ingested",
         "rows_written": single["rows_written"],
         "rows_rejected": single["rows_rejected"],
+        "rows_superseded": 0,
         "partitions": len(failed.partitions),
         "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
     }
@@ -250,7 +251,13 @@ def test_a_clean_run_removes_the_report_an_earlier_run_of_the_version_left(
     # when
     _, execution = trigger_and_wait(aws, handler, lambdas, "clean.csv", version, DemoContext())
     # then
-    assert execution.verdict == {"status": "ingested", "rows_written": 200, "rows_rejected": 0, "partitions": 2}
+    assert execution.verdict == {
+        "status": "ingested",
+        "rows_written": 200,
+        "rows_rejected": 0,
+        "rows_superseded": 0,
+        "partitions": 2,
+    }
     assert report_key not in aws.reports()
 
 
