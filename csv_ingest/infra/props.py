@@ -100,8 +100,9 @@ class PipelineProps:
     ephemeral_storage_mib: int = 4096
     """Each function's /tmp in MiB, 512 to 10,240. Default: 4096."""
     write_mode: WriteMode = DEFAULT_WRITE_MODE
-    """merge: update_item per row, keeping attributes the row does not have. replace: BatchWriteItem puts of whole
-    items, for initial loads into an empty table. Default: merge."""
+    """merge: update_item per row, keeping attributes the row does not have. replace: puts of whole items, for
+    initial loads into an empty table (one conditional put per row with `ordering`, BatchWriteItem without).
+    Default: merge."""
     write_concurrency: int = DEFAULT_CONCURRENCY
     """Writer threads per file (per partition on the state machine), 1 to 64. Default: 16."""
     trigger_reserved_concurrency: int | None = DEFAULT_TRIGGER_RESERVED_CONCURRENCY

@@ -72,7 +72,8 @@ class EngineConfig:
     schema: Schema = field(default_factory=Schema.keyed_on)
     # The files' delimiter and encoding (comma-separated UTF-8).
     fmt: CsvFormat = field(default_factory=CsvFormat)
-    # merge: one UpdateItem per row (an upsert); replace: BatchWriteItem puts of whole items.
+    # merge: one UpdateItem per row (an upsert); replace: puts of whole items (conditional, one by one, when
+    # ordered; BatchWriteItem otherwise).
     write_mode: WriteMode = DEFAULT_WRITE_MODE
     # Writer threads per file (per partition on the state machine path).
     write_concurrency: int = DEFAULT_CONCURRENCY

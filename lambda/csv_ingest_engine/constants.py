@@ -11,8 +11,9 @@ from typing import Final, Literal, get_args
 # The table's partition key when nothing else is configured, and so the column every CSV must have.
 DEFAULT_KEY_COLUMN: Final = "customer_id"
 
-# merge: one UpdateItem per row, keeping the item's other attributes (an upsert). replace: BatchWriteItem puts
-# of whole items, for initial loads into an empty table.
+# merge: one UpdateItem per row, keeping the item's other attributes (an upsert). replace: puts of whole items,
+# for initial loads into an empty table (one conditional PutItem per row when stamped with the upload's order,
+# BatchWriteItem otherwise).
 WriteMode = Literal["merge", "replace"]
 WRITE_MODES: Final[tuple[WriteMode, ...]] = get_args(WriteMode)
 DEFAULT_WRITE_MODE: Final[WriteMode] = "merge"
