@@ -211,6 +211,13 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
     f"{BOOKKEEPING_PREFIX}... (the upload order stamp, {DEFAULT_ORDER_ATTRIBUTE}); left out by default, as they are "
     "not the file's columns and differ from run to run.",
 )
+@click.option(
+    "--no-ordering",
+    "unordered",
+    is_flag=True,
+    help="Run the functions as a stack deployed with -c ordering=off: no upload order stamp, unconditional writes "
+    "(and --mode replace in batches of 25).",
+)
 def demo(
     path: str,
     key_column: str | None,
@@ -218,6 +225,7 @@ def demo(
     large_file_bytes: int,
     export: Path | None,
     bookkeeping: bool,
+    unordered: bool,
 ) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
 
@@ -254,5 +262,6 @@ def demo(
         large_file_bytes=large_file_bytes,
         export=export,
         bookkeeping=bookkeeping,
+        ordered=not unordered,
     )
     sys.exit(code)

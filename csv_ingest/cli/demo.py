@@ -31,6 +31,7 @@ from csv_ingest.local.state_machine import create_large_file_flow, missing_state
 from csv_ingest_engine.constants import (
     CSV_SUFFIXES,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_STATE_MACHINE_ARN,
@@ -61,6 +62,7 @@ def run_demo(
     large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
     export: Path | None = None,
     bookkeeping: bool = False,
+    ordered: bool = True,
 ) -> int:
     """Ingest `path` through the handler in an emulated account; print the path it took, the summary, the table and
     the rejected rows; return the exit code.
@@ -68,7 +70,8 @@ def run_demo(
     A file over `large_file_bytes` goes through the state machine (0: every file does). `progress(total_bytes)`, if
     given, is entered while the one-invocation handler runs and yields its progress callback. `export`, if given,
     receives the table as CSV (see `export_table`). The table shown and exported has the file's columns, and the
-    pipeline's bookkeeping attributes (the upload order stamp) only with `bookkeeping`.
+    pipeline's bookkeeping attributes (the upload order stamp) only with `bookkeeping`. `ordered` False runs the
+    functions as a stack deployed with ordering off.
     """
     if not path.name.lower().endswith(CSV_SUFFIXES):
         # The stack's trigger sends only *.csv and *.csv.gz keys, and the handler skips any other: say so instead
@@ -96,8 +99,12 @@ def run_demo(
         err=err,
         large_file_bytes=large_file_bytes,
         bookkeeping=bookkeeping,
+        ordered=ordered,
     )
-    with emulated_account(key_column=key_column, write_mode=write_mode, large_file_bytes=large_file_bytes) as lambdas:
+    account = emulated_account(
+        key_column=key_column, write_mode=write_mode, large_file_bytes=large_file_bytes, ordered=ordered
+    )
+    with account as lambdas:
         code = demo.run(lambdas, progress=None if large else progress)
         return code if export is None else demo.export(export, code)
 
@@ -115,8 +122,10 @@ class _Demo:
         err: Console,
         large_file_bytes: int,
         bookkeeping: bool,
+        ordered: bool,
     ) -> None:
         self.path = path
+        self.ordered = ordered
         self.key_column = key_column
         self.write_mode = write_mode
         self.out = out
@@ -142,6 +151,7 @@ class _Demo:
                 work_bucket=WORK_BUCKET,
                 partition_bytes=self.partition_bytes,
                 write_mode=self.write_mode,
+                order_attribute=DEFAULT_ORDER_ATTRIBUTE if self.ordered else None,
             )
         key = self.path.name
         put = self.s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=self.path.read_bytes())

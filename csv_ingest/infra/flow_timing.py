@@ -12,7 +12,9 @@ from csv_ingest_engine.constants import MAX_PARTITIONS
 # A task state waits this long past its function's own timeout for the answer (a cold start, the invoke's round
 # trip): Lambda ends the invocation first, so the state's timeout only catches an answer that never comes.
 ANSWER_MARGIN_S = 60
-# Partition and Finish may each take this many full attempts (one retry after a Lambda service error).
+# Partition and Finish may each take this many full attempts: their retries after a Lambda service error (CDK's
+# default, up to 6) come back in seconds; only an attempt whose answer was lost after it ran its full length costs
+# the function's timeout again.
 STEP_ATTEMPTS = 2
 # Step Functions redrives an execution up to 14 days after it ended; a redrive or a rerun reads the work objects.
 REDRIVE_WINDOW_DAYS = 14

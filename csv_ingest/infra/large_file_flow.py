@@ -41,7 +41,7 @@ from csv_ingest_engine.constants import (
 # - the price: each retry is a state transition, so a partition that waits the full 6 hours costs 720 of them; and
 #   ~3 history events, in the iteration's own child execution for a worker (in the execution for Partition and
 #   Finish): 720 x 3 stays far below the 25,000-event limit.
-# A partition that still finds no worker fails, Finish reports it, and the file is ingested again.
+# A partition that still finds no worker fails, Finish reports it, and the failed partitions can be rerun.
 THROTTLE_RETRY_INTERVAL = Duration.seconds(2)
 THROTTLE_RETRY_MAX_DELAY = Duration.seconds(60)
 THROTTLE_RETRY_ATTEMPTS = 720

@@ -103,12 +103,11 @@ class Monitoring(Construct):
             "FailedExecutionsAlarm",
             description="A large file's state machine execution failed (stack output StateMachineArn). Its "
             "execution history in the Step Functions console says why: the failed step's error names the object "
-            "and, for the Finish step, the partitions that did not report or rows that failed. Fix the cause, then "
-            "ingest the file again: upload it again, or start a new execution with the failed execution's input. "
-            "That is safe: a new run has its own work objects, and every write is an upsert. "
-            "aws stepfunctions redrive-execution reruns only the failed step (the Map tolerates its partitions' "
-            "failures), so it helps only when Partition or Finish itself failed on an AWS-side error, such as S3 "
-            "throttling.",
+            "and, for the Finish step, the partitions that failed and the run prefix. Fix the cause, then rerun "
+            'only those: a new execution with the failed one\'s input plus "rerun": "<run prefix>"; or ingest the '
+            "whole file with the failed input alone. Both are safe: no write overwrites a newer upload's. "
+            "aws stepfunctions redrive-execution reruns only the failed step, so it helps only when Partition or "
+            "Finish itself failed on an AWS-side error, such as S3 throttling.",
             metric=state_machine.metric_failed(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

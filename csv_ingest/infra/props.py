@@ -220,6 +220,11 @@ class PipelineProps:
             raise ValueError(
                 f"order_attribute must not be a key column ({attribute!r}): the stamp is an attribute of its own"
             )
+        if self.ordering and attribute in self.column_types:
+            raise ValueError(
+                f"column_types names {attribute!r}, the order attribute: no file may have that column while ordering "
+                "is on; rename the column or set order_attribute"
+            )
 
     @property
     def schema(self) -> Schema:

@@ -17,6 +17,7 @@ from unittest import mock
 
 from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
 from csv_ingest.local.state_machine import MOTO_CONFIG
+from csv_ingest_engine.config import ordering_environment
 from csv_ingest_engine.constants import (
     BOOKKEEPING_PREFIX,
     DEFAULT_ORDER_ATTRIBUTE,
@@ -43,9 +44,12 @@ NOISY_LOGGERS = ("moto.stepfunctions", "moto.awslambda")
 
 
 @contextlib.contextmanager
-def emulated_account(*, key_column: str, write_mode: WriteMode, large_file_bytes: int) -> Iterator[InProcessLambda]:
-    """While the block runs: moto's account, with the trigger's environment, and its Lambda functions run in this
-    process by the `InProcessLambda` yielded."""
+def emulated_account(
+    *, key_column: str, write_mode: WriteMode, large_file_bytes: int, ordered: bool = True
+) -> Iterator[InProcessLambda]:
+    """While the block runs: moto's account, with the trigger's environment (`ordered`: writes stamped with the
+    upload's order, as the stack's default), and its Lambda functions run in this process by the `InProcessLambda`
+    yielded."""
     from moto import mock_aws
 
     environment = {
@@ -55,6 +59,7 @@ def emulated_account(*, key_column: str, write_mode: WriteMode, large_file_bytes
         ENV_WRITE_MODE: write_mode,
         ENV_REJECTS_BUCKET: REJECTS_BUCKET,
         ENV_LARGE_FILE_BYTES: str(large_file_bytes),
+        **ordering_environment(DEFAULT_ORDER_ATTRIBUTE if ordered else None),
         # What the stack sets for Powertools.
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -15,6 +15,7 @@ from typing import Any
 from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_REJECTS_BUCKET,
@@ -60,10 +61,11 @@ def create_large_file_flow(
     write_concurrency: int = DEFAULT_CONCURRENCY,
     schema: Schema | None = None,
     fmt: CsvFormat | None = None,
+    order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE,
 ) -> str:
     """In moto: the work bucket, the three task functions with the environment the stack gives them, and the state
     machine of the stack's packaged definition; return the state machine's ARN. `schema` (default: a string key in
-    `key_column`) and `fmt` as the stack's context sets them."""
+    `key_column`), `fmt` and `order_attribute` (None: ordering off) as the stack's context sets them."""
     import boto3
 
     boto3.client("s3").create_bucket(Bucket=work_bucket)
@@ -75,6 +77,7 @@ def create_large_file_flow(
         write_mode=write_mode,
         write_concurrency=write_concurrency,
         partition_bytes=partition_bytes,
+        order_attribute=order_attribute,
     )
     # What the stack gives each task: the work bucket, the resources it is told of, its parts of the configuration.
     resources = {

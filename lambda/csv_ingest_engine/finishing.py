@@ -97,19 +97,20 @@ def tally(results: list[PartitionResult]) -> dict[str, int]:
 
 def remove_earlier_report(s3: S3Client, job: FileJob, settings: FinishSettings) -> None:
     """A run that rejected no row removes the report an earlier run of this object version left (rows "not written,
-    retries exhausted", say): a report describes the last run. Raises `IngestError` if it cannot be removed."""
+    retries exhausted", say): a report describes the last run. A refused delete is logged, not fatal: the file is
+    in the table, and failing it would count it failed and send the operator after rows that are there (as on the
+    one-invocation path)."""
     if settings.rejects_bucket is None:
         return
-    report_key = rejects_report_key(job.key, job.version_id)
+    uri = f"s3://{settings.rejects_bucket}/{rejects_report_key(job.key, job.version_id)}"
     try:
-        s3.delete_object(Bucket=settings.rejects_bucket, Key=report_key)
+        s3.delete_object(Bucket=settings.rejects_bucket, Key=rejects_report_key(job.key, job.version_id))
     except (BotoCoreError, ClientError) as exc:
-        raise IngestError(
-            job.source,
-            f"every row was written, but an earlier run's rejects report s3://{settings.rejects_bucket}/{report_key} "
-            f"could not be removed ({exc}) and would pass for this run's. Check that the finish function may "
-            f"s3:DeleteObject in the rejects bucket. {AGAIN}",
-        ) from exc
+        logger.error(
+            "an earlier run's report of rejected rows could not be deleted: every row of this run was written, so "
+            "delete it (the finish function may need s3:DeleteObject in the rejects bucket)",
+            extra={"rejects_report": uri, "error": str(exc)},
+        )
 
 
 def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: PartitionEntry) -> PartitionResult | str:

@@ -351,8 +351,8 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         f"the invocation was about to time out, so ingestion stopped {where}. The file is too large for one "
         "invocation: split it into smaller files, or load it with `csv-ingest load`. Files over the stack's "
         "large-file threshold (context large_file_bytes) are written in parallel partitions instead, so lowering "
-        "it sends files like this one there. Rows already written stay, and uploading the file again is safe "
-        "(every write is an upsert).",
+        "it sends files like this one there. Rows already written stay, and ingesting the file again is safe: it "
+        "never overwrites what a newer upload wrote (uploading it again makes it the newest upload).",
         rows_written=result.rows_written,
         rows_rejected=result.rows_rejected,
         rows_failed=result.rows_failed,

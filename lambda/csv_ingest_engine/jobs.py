@@ -33,12 +33,13 @@ RUN_TOKEN_CHARS = 32
 # Step Functions' redrive restarts an execution from the state it failed in; the Map catches its partitions' failures
 # (Finish counts them), so a redrive never reaches a worker: rerunning failed partitions is a new execution.
 AGAIN = (
-    "Rows already written stay, and ingesting again is safe (every write is an upsert). When partitions failed, "
-    "rerun only those: start a new execution of the state machine with this execution's input plus "
-    '"rerun": "<run prefix>" (the run prefix is named above; this works as long as the run\'s work objects live, at '
-    "least 14 days after the execution ended), or upload the file again to ingest it whole. `aws stepfunctions "
-    "redrive-execution` helps only when Partition or Finish itself failed on an AWS-side error (such as S3 "
-    "throttling or a timeout): it reruns that step alone, never a partition's worker"
+    "Rows already written stay, and ingesting again is safe: it never overwrites what a newer upload wrote. When "
+    "partitions failed, rerun only those: start a new execution of the state machine with this execution's input "
+    'plus "rerun": "<run prefix>" (the run prefix is named above; this works as long as the run\'s work objects '
+    "live, at least 14 days after the execution ended), or with this execution's input alone to ingest the file "
+    "whole (uploading it again does too, but as the newest upload, over what uploads made since wrote). "
+    "`aws stepfunctions redrive-execution` helps only when Partition or Finish itself failed on an AWS-side error "
+    "(such as S3 throttling or a timeout): it reruns that step alone, never a partition's worker"
 )
 
 T = TypeVar("T")
@@ -158,6 +159,9 @@ class Run:
     items: str  # the work bucket key of the manifest the Map reads (every partition, or only the failed ones)
     rows: int  # data rows in the partitions of `items`
     partitions: int  # entries in `items`
+    # The upload's order stamp the workers write with: the job's, or, for an execution input made before uploads
+    # were ordered (no `order`), one Partition worked out from when S3 created the object version.
+    order: str | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Run:
@@ -168,6 +172,7 @@ class Run:
             items=event_field(run, "items", str),
             rows=event_field(run, "rows", int),
             partitions=event_field(run, "partitions", int),
+            order=_optional_field(run, "order", str),
         )
 
     def as_output(self) -> dict[str, Any]:
@@ -209,14 +214,17 @@ class PartitionItem:
     job: FileJob
     run_prefix: str  # where this Partition run's chunks are, and this worker's result and partial report go
     entry: PartitionEntry
+    order: str | None = None  # the stamp to write with: the job's, or the run's for an input without one
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> PartitionItem:
         state = event_field(event, "job", dict)
+        job, run = FileJob.from_event(state), Run.from_event(state)
         return cls(
-            job=FileJob.from_event(state),
-            run_prefix=Run.from_event(state).run_prefix,
+            job=job,
+            run_prefix=run.run_prefix,
             entry=PartitionEntry.from_json(event_field(event, "partition", dict)),
+            order=job.order or run.order,
         )
 
     @property

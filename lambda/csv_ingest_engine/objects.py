@@ -6,6 +6,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +106,18 @@ def last_bytes(s3: S3Client, bucket: str, key: str, version_id: str | None, size
     except (BotoCoreError, ClientError):
         return None
     return data if len(data) == count else None
+
+
+def created_at(s3: S3Client, bucket: str, key: str, version_id: str | None) -> datetime | None:
+    """When S3 created the object version (its Last-Modified, to the second), or None when it cannot be asked."""
+    try:
+        if version_id:
+            head = s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+        else:
+            head = s3.head_object(Bucket=bucket, Key=key)
+    except (BotoCoreError, ClientError):
+        return None
+    return head["LastModified"]
 
 
 def rejects_report_key(key: str, version_id: str | None) -> str:

@@ -59,10 +59,11 @@ def ingest_object(
             )
         except IngestError:
             # Rows rejected before a file-level failure are reported too; the file's own error stays the one
-            # raised, whatever happens to the report.
+            # raised, whatever happens to the report. A run that failed before rejecting any row leaves an earlier
+            # run's report alone: it stopped before the rows that report lists, which may still be missing.
             report.close()
             with contextlib.suppress(IngestError):
-                upload_report(report, source, key, version_id, settings)
+                upload_report(report, source, key, version_id, settings, finished=False)
             raise
         report.close()
         report_uri = upload_report(report, source, key, version_id, settings)
@@ -80,19 +81,26 @@ def ingest_object(
 
 
 def upload_report(
-    report: RejectsReport, source: str, key: str, version_id: str | None, settings: Settings
+    report: RejectsReport,
+    source: str,
+    key: str,
+    version_id: str | None,
+    settings: Settings,
+    *,
+    finished: bool = True,
 ) -> str | None:
     """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket).
 
-    A run that rejects no row removes the report an earlier run of the same version left (as the command line does
-    with its --rejects file): a report always describes the last run, never passes for it.
+    A `finished` run that rejects no row removes the report an earlier run of the same version left (as the command
+    line does with its --rejects file): a report describes the last run that went through the file.
     """
     if not settings.rejects_bucket:
         return None
     report_key = rejects_report_key(key, version_id)
     uri = f"s3://{settings.rejects_bucket}/{report_key}"
     if not report.count:
-        _remove_earlier_report(settings.rejects_bucket, report_key, uri)
+        if finished:
+            _remove_earlier_report(settings.rejects_bucket, report_key, uri)
         return None
     try:
         s3_client().upload_file(

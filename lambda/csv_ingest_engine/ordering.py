@@ -14,14 +14,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-# 2026-12-07T06:31:57.123000Z: sorts as the moments do (UTC, fixed width, microseconds: an event's milliseconds and
-# a load's start alike).
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # S3's sequencers are 16-18 hexadecimal digits; padded on the left to this many, they compare as numbers.
 SEQUENCER_DIGITS = 24
 _HEX = re.compile(r"[0-9A-F]*")
-# The stamp's length: the time, a space, the sequencer (zeros for a load from the command line).
-STAMP_BYTES = len(datetime(2000, 1, 1, tzinfo=UTC).strftime(_TIME_FORMAT)) + 1 + SEQUENCER_DIGITS
+# The stamp's length: the time (2026-12-07T06:31:57.123000Z), a space, the sequencer (zeros for a command-line load).
+STAMP_BYTES = 27 + 1 + SEQUENCER_DIGITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +40,16 @@ def stamp(moment: datetime, sequencer: str | None = None) -> str:
     digits = (sequencer or "").strip().upper()
     if not _HEX.fullmatch(digits):
         digits = ""
+    # Longer than S3's sequencers are, one would make a longer stamp, still ordered among stamps of its millisecond
+    # as long as their sequencers are as long; none is known to be.
     digits = digits.lstrip("0").rjust(SEQUENCER_DIGITS, "0")
-    return f"{moment.astimezone(UTC).strftime(_TIME_FORMAT)} {digits}"
+    return f"{_time_text(moment)} {digits}"
+
+
+def _time_text(moment: datetime) -> str:
+    """2026-12-07T06:31:57.123000Z: sorts as the moments do (UTC, fixed width, the year in four digits, microseconds:
+    an event's milliseconds and a load's start alike)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").removesuffix("+00:00") + "Z"
 
 
 def event_moment(event_time: str | None) -> datetime | None:
@@ -58,9 +63,13 @@ def event_moment(event_time: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# No upload is older: an earlier --as-of is a typo (0226 for 2026), and would order a load before every upload.
+EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def as_of(text: str) -> datetime:
     """A moment given on the command line (`--as-of`): ISO 8601, a date or a date and time, UTC unless it names an
-    offset. Raises `ValueError` with what is expected."""
+    offset, not before 1970. Raises `ValueError` with what is expected."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -68,7 +77,10 @@ def as_of(text: str) -> datetime:
             f"{text!r} is not a date and time: use ISO 8601, e.g. 2026-12-01, 2026-12-01T18:30:00Z or "
             "2026-12-01T18:30:00+01:00 (UTC unless an offset is given)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    if moment < EARLIEST_AS_OF:
+        raise ValueError(f"{text!r} is before 1970: no upload is that old (a typo in the year?)")
+    return moment
 
 
 def now() -> datetime:

@@ -47,7 +47,7 @@ def ingest_one_partition(
         table_name=settings.table_name,
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
-        ordering=settings.engine.ordering(item.job.order or stamp(now())),
+        ordering=settings.engine.ordering(item.order or stamp(now())),
     )
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with temporary_path() as report_path, RejectsReport(report_path) as report:

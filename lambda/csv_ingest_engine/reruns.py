@@ -19,7 +19,10 @@ RERUN_FIELD = "rerun"
 
 _RUN_TOKEN = re.compile(f"[0-9a-f]{{{RUN_TOKEN_CHARS}}}/")
 
-_FRESH = 'start an execution with the input but without "rerun" (or upload the file again) to ingest the whole file'
+_FRESH = (
+    'start an execution with the input but without "rerun" to ingest the whole file (uploading it again does too, '
+    "but as the newest upload)"
+)
 
 
 def resume_run(s3: S3Client, job: FileJob, run_prefix: str, *, work_bucket: str) -> Run:

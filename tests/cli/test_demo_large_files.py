@@ -124,6 +124,32 @@ def test_bookkeeping_shows_and_exports_the_upload_order_stamp(tmp_path: Path, la
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [0-9A-F]{24}", stamps.pop())
 
 
+@pytest.mark.parametrize("large_file_bytes", ["8388608", "0"], ids=["one-invocation", "state-machine"])
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_no_ordering_runs_the_functions_as_a_stack_deployed_without_it(
+    tmp_path: Path, large_file_bytes: str, mode: str
+) -> None:
+    """--no-ordering (context ordering=off): the items carry no stamp, even with --bookkeeping, on either path and
+    in either mode (replace then batches its puts)."""
+    export = tmp_path / "table.csv"
+    result = run(
+        "demo",
+        _file(tmp_path),
+        "--large-file-bytes",
+        large_file_bytes,
+        "--mode",
+        mode,
+        "--no-ordering",
+        "--export",
+        export,
+        "--bookkeeping",
+    )
+    assert result.exit_code == 2, result.output
+    header, *rows = csv.reader(export.open(encoding="utf-8", newline=""))
+    assert header == ["customer_id", "city", "name"]
+    assert [row[0] for row in rows] == ["1", "2"]
+
+
 def test_the_good_sample_through_the_state_machine_exits_0(tmp_path: Path) -> None:
     """No rejected rows: exit 0, five items."""
     result = run("demo", SAMPLES / "sample-good.csv", "--large-file-bytes", "0")

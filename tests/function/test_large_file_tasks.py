@@ -34,10 +34,10 @@ from handler import finish, handler, ingest_partition, partition
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics
+from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics, json_logs
 from tests.support.large_files import WORK_BUCKET, work_objects
 
-CONTRACT_OUTPUT = {"run_prefix", "attempt", "items", "rows", "partitions"}
+CONTRACT_OUTPUT = {"run_prefix", "attempt", "items", "rows", "partitions", "order"}
 CONTRACT_ENTRY = {"index", "chunks", "rows"}
 RESULT_FIELDS = {
     "index",
@@ -668,3 +668,56 @@ def test_finish_on_a_new_pass_judges_the_latest_results_not_the_earlier_verdict(
     # then
     assert (summary["rows_written"], summary["rows_rejected"]) == (37, 3)
     assert len(aws.items()) == 6
+
+
+def test_finish_of_the_failed_pass_redriven_after_a_successful_rerun_says_ingested(
+    aws: Aws, work: str, lambda_context: DemoContext, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """The operator reran the failed partition, then also redrove the first execution: its Finish answers with the
+    run's ingested verdict instead of failing (and counting) a file that is in."""
+    # given
+    version = aws.upload("spread.csv", spread_file())
+    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
+    with pytest.raises(IngestError):
+        finish(state, lambda_context)
+    event = {**job_event(aws, "spread.csv", version), "rerun": state["run"]["run_prefix"]}
+    rerun, (item,) = partitioned(aws, event, lambda_context)
+    ingest_partition(item, lambda_context)
+    summary = finish(rerun, lambda_context)
+    stdout.readouterr()
+    # when
+    redriven = finish(state, lambda_context)
+    # then
+    assert redriven == summary
+    assert "FilesFailed" not in emf_metrics(stdout.readouterr().out)
+
+
+def test_finish_succeeds_when_an_earlier_report_cannot_be_deleted(
+    aws: Aws,
+    work: str,
+    lambda_context: DemoContext,
+    monkeypatch: pytest.MonkeyPatch,
+    stdout: pytest.CaptureFixture[str],
+) -> None:
+    """Every row is in: S3 refusing to delete the version's earlier report is logged (naming the report to delete),
+    and the file is counted ingested, not failed, as on the one-invocation path."""
+    # given
+    version = aws.upload("clean.csv", "customer_id,name\n1,a\n2,b\n")
+    earlier = rejects_report_key("clean.csv", version)
+    aws.s3.put_object(Bucket=REJECTS_BUCKET, Key=earlier, Body=b"customer_id,name,rejected_line,rejected_reason\n")
+    state = run_tasks(aws, "clean.csv", version, lambda_context)
+    stdout.readouterr()
+
+    def refused(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "DeleteObject")
+
+    monkeypatch.setattr(clients.s3_client(), "delete_object", refused)
+    # when
+    summary = finish(state, lambda_context)
+    # then
+    assert (summary["status"], summary["rows_written"]) == ("ingested", 2)
+    assert earlier in aws.reports()
+    out = stdout.readouterr().out
+    (logged,) = [line for line in json_logs(out) if line["level"] == "ERROR"]
+    assert logged["rejects_report"] == f"s3://{REJECTS_BUCKET}/{earlier}"
+    assert (emf_metrics(out)["FilesProcessed"], "FilesFailed" in emf_metrics(out)) == ([1.0], False)

@@ -99,6 +99,23 @@ def test_an_earlier_report_that_cannot_be_deleted_is_logged_and_the_file_still_s
     assert "AccessDenied" in logged["error"]
 
 
+def test_a_run_that_fails_before_rejecting_a_row_keeps_the_earlier_report(
+    aws: Aws, lambda_context: DemoContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that failed (here: the table does not exist) never got through the rows the earlier report lists,
+    which may still be missing: that report stays."""
+    # given
+    key, version = aws.upload_sample("sample-good.csv")
+    earlier = f"sample-good.{version}.rejected.csv"
+    aws.s3.put_object(Bucket=REJECTS_BUCKET, Key=earlier, Body=STALE_REPORT)
+    monkeypatch.setenv("TABLE_NAME", "no-such-table")
+    # when
+    with pytest.raises(IngestError, match="no-such-table"):
+        handler(aws.event(key, version), lambda_context)
+    # then
+    assert aws.reports() == {earlier: STALE_REPORT}
+
+
 def test_fixed_report_uploads_again_without_its_annotation_columns(aws: Aws, lambda_context: DemoContext) -> None:
     """Fill in the missing keys, upload the report as it is: the rows land, `rejected_*` columns do not."""
     key, version = aws.upload_sample("edge-rejected-rows.csv")

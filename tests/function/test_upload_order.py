@@ -95,7 +95,7 @@ def test_every_item_carries_the_order_stamp_of_the_upload_that_wrote_it(aws: Aws
     assert {stamps[key][:27] for key in ("2", "3", "4")} == {"2026-12-01T09:05:00.000000Z"}  # type: ignore[index]
 
 
-def test_key_only_rows_of_an_older_upload_neither_create_nor_touch_newer_items(aws: Aws) -> None:
+def test_key_only_rows_of_an_older_upload_create_missing_items_and_leave_newer_ones(aws: Aws) -> None:
     """A row with only its key creates a missing item (stamped) and is superseded by a newer one."""
     new_version = aws.upload("c.csv", "customer_id,name\n1,Ann\n")
     old_version = aws.upload("c.csv", "customer_id,name\n1,\n2,\n")
@@ -104,6 +104,22 @@ def test_key_only_rows_of_an_older_upload_neither_create_nor_touch_newer_items(a
     assert (late["rows_written"], late["rows_superseded"]) == (1, 1)
     assert aws.items() == {"1": {"customer_id": "1", "name": "Ann"}, "2": {"customer_id": "2"}}
     assert aws.stamps()["2"] is not None
+
+
+def test_a_newer_uploads_empty_cell_keeps_the_older_value_only_when_the_older_was_handled_first(aws: Aws) -> None:
+    """In merge an empty cell keeps what the item has; an older upload handled after the newer one is superseded as
+    a whole, so the value it would have left is not written (the README's "Many uploads" says so)."""
+    older, newer = "customer_id,name,city\n{key},Ann,Oslo\n", "customer_id,name,city\n{key},Ann B,\n"
+    in_order = [aws.upload("a.csv", older.format(key=1)), aws.upload("a.csv", newer.format(key=1))]
+    ingest(aws, "a.csv", in_order[0], EARLIER)
+    ingest(aws, "a.csv", in_order[1], LATER)
+    late = [aws.upload("b.csv", older.format(key=2)), aws.upload("b.csv", newer.format(key=2))]
+    ingest(aws, "b.csv", late[1], LATER)
+    ingest(aws, "b.csv", late[0], EARLIER)
+    assert aws.items() == {
+        "1": {"customer_id": "1", "name": "Ann B", "city": "Oslo"},
+        "2": {"customer_id": "2", "name": "Ann B"},
+    }
 
 
 def test_replace_mode_supersedes_older_rows_too(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

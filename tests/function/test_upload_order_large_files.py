@@ -4,6 +4,7 @@ again with its own input (as a failed one's is), and an old version on one path 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -125,3 +126,27 @@ def test_an_old_version_on_one_invocation_after_a_new_one_on_the_state_machine(
     (late,) = handler(aws.event("big.csv", old_version, event_time=EARLIER), DemoContext())["files"]
     assert (late["status"], late["rows_written"], late["rows_superseded"]) == ("ingested", 20, 40)
     assert aws.items() == NEWEST
+
+
+def test_an_execution_input_from_before_ordering_rolls_nothing_back(
+    aws: Aws, flow: str, lambdas: InProcessLambda, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """An input without `order` (an execution started before uploads were ordered, started again or rerun after
+    the upgrade) is ordered as of when S3 created its object version: the newer version's items stay."""
+    # given: the old version created first, the new one after it and ingested
+    old_version = aws.upload("big.csv", OLD)
+    time.sleep(1.1)  # S3's Last-Modified counts whole seconds
+    new_version = aws.upload("big.csv", NEW)
+    new_run = finished(start(aws, lambdas, new_version, datetime.now(UTC)), lambdas)
+    legacy_input = {**json.loads(new_run.description["input"]), "version_id": old_version, "order": None}
+    del legacy_input["order"]
+    # when
+    again = boto3.client("stepfunctions").start_execution(
+        stateMachineArn=flow, name="from-before-ordering", input=json.dumps(legacy_input)
+    )
+    rerun = finished(again["executionArn"], lambdas)
+    # then
+    assert aws.items() == NEWEST
+    assert rerun.verdict is not None
+    assert (rerun.verdict["rows_written"], rerun.verdict["rows_superseded"]) == (20, 40)
+    assert any("has no upload order" in line for line in stdout.readouterr().out.splitlines())

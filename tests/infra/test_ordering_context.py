@@ -116,6 +116,10 @@ def test_the_environment_reads_back_as_the_ordering(monkeypatch: pytest.MonkeyPa
             {"order_attribute": "order_date", "sort_key_column": "order_date"},
             "order_attribute must not be a key column ('order_date')",
         ),
+        (
+            {"column_types": '{"_csv_ingest_order": "N"}'},
+            "column_types names '_csv_ingest_order', the order attribute",
+        ),
     ],
 )
 def test_bad_ordering_context_fails_naming_the_key(context: dict[str, Any], message: str) -> None:

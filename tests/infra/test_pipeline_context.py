@@ -18,7 +18,7 @@ from tests.infra.logical_ids import (
     WORK_BUCKET_ID,
 )
 from tests.infra.synth import cli_context
-from tests.infra.test_pipeline_template import function_logical_id, function_policy_statements, properties
+from tests.infra.test_pipeline_template import as_list, function_logical_id, function_policy_statements, properties
 
 # -- the custom template (see CUSTOM_CONTEXT in conftest.py) ---------------------------------------------------
 
@@ -120,6 +120,8 @@ def test_replace_mode_puts_items_one_by_one(custom_template: Template) -> None:
         "Action": "dynamodb:PutItem",
         "Resource": {"Fn::GetAtt": [TABLE_ID, "Arn"]},
     } in function_policy_statements(custom_template)
+    actions = {a for s in function_policy_statements(custom_template) for a in as_list(s["Action"])}
+    assert "dynamodb:BatchWriteItem" not in actions
 
 
 def test_trigger_reserved_concurrency_none_reserves_nothing(custom_template: Template) -> None:

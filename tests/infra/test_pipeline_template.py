@@ -768,9 +768,10 @@ def test_duration_alarm_fires_at_80_percent_of_the_timeout(template: Template) -
             [
                 "StateMachineArn",
                 "execution history",
-                "upload it again",
-                "start a new execution with the failed execution's input",
-                "a new run has its own work objects",
+                "the run prefix",
+                '"rerun": "<run prefix>"',
+                "ingest the whole file with the failed input alone",
+                "no write overwrites a newer upload's",
                 "redrive-execution reruns only the failed step",
                 "helps only when Partition or Finish itself failed on an AWS-side error",
             ],

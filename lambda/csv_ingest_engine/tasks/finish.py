@@ -26,7 +26,9 @@ def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     with file_context(job.execution_name, job.bucket, job.key, job.version_id, run_prefix=run.run_prefix):
         s3 = s3_client()
         earlier = read_verdict(s3, settings.work_bucket, run.run_prefix, source=job.source)
-        if earlier is not None and earlier.attempt == run.attempt:
+        # The same pass (a retry, a redrive) answers as it did; so does any pass once the run is in (a redrive of
+        # the first, failed pass after a rerun of its failed partitions went through): the file is not failed again.
+        if earlier is not None and (earlier.attempt == run.attempt or earlier.ingested):
             logger.info("finished before: the same verdict, counted once", extra={"ingested": earlier.ingested})
             return earlier.outcome(job.source)
         with counted_failure():

@@ -41,7 +41,11 @@ def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str,
             should_stop=deadline(context),
             on_reject=log_rejection,
         )
-        counts = {"rows_written": result.rows_written, "rows_rejected": result.rows_rejected}
+        counts = {
+            "rows_written": result.rows_written,
+            "rows_rejected": result.rows_rejected,
+            "rows_superseded": result.rows_superseded,
+        }
         if result.error is None:
             logger.info("partition ingested", extra=counts)
         else:

@@ -3,12 +3,15 @@ rerun, point the Map at a failed run's failed partitions (see `reruns`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_ingest_engine.clients import s3_client
 from csv_ingest_engine.jobs import FileJob, event_field, new_run_prefix
+from csv_ingest_engine.objects import created_at
+from csv_ingest_engine.ordering import now, stamp
 from csv_ingest_engine.reruns import RERUN_FIELD, resume_run
 from csv_ingest_engine.settings import PartitionSettings
 from csv_ingest_engine.splitting import partition_file
@@ -33,4 +36,18 @@ def partition(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 run = partition_file(s3_client(), job, settings, run_prefix=run_prefix, should_stop=deadline(context))
         message = "failed partitions to rerun" if rerun is not None else "file partitioned"
         logger.info(message, extra={"rows": run.rows, "partitions": run.partitions})
+        run = replace(run, order=job.order or _order_of_unordered_input(job))
     return run.as_output()
+
+
+def _order_of_unordered_input(job: FileJob) -> str:
+    """The stamp for an execution input made before uploads were ordered (no `order`: one started then, redriven
+    or started again with its input): when S3 created the object version, so that its rows do not overwrite what
+    newer uploads wrote since (now, if S3 cannot say)."""
+    moment = created_at(s3_client(), job.bucket, job.key, job.version_id)
+    logger.warning(
+        "the execution's input has no upload order (it was made before uploads were ordered): its rows are ordered "
+        "as of when S3 created the object",
+        extra={"object_created": moment.isoformat() if moment else None},
+    )
+    return stamp(moment or now())
