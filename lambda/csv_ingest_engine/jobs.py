@@ -159,8 +159,8 @@ class Run:
     items: str  # the work bucket key of the manifest the Map reads (every partition, or only the failed ones)
     rows: int  # data rows in the partitions of `items`
     partitions: int  # entries in `items`
-    # The upload's order stamp the workers write with: the job's, or, for an execution input made before uploads
-    # were ordered (no `order`), one Partition worked out from when S3 created the object version.
+    # For an execution input made before uploads were ordered (no `order`), the stamp the workers write with,
+    # which Partition worked out from when S3 created the object version (None: the job has its own).
     order: str | None = None
 
     @classmethod

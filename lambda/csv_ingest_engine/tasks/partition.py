@@ -36,7 +36,8 @@ def partition(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 run = partition_file(s3_client(), job, settings, run_prefix=run_prefix, should_stop=deadline(context))
         message = "failed partitions to rerun" if rerun is not None else "file partitioned"
         logger.info(message, extra={"rows": run.rows, "partitions": run.partitions})
-        run = replace(run, order=job.order or _order_of_unordered_input(job))
+        if job.order is None:  # the workers write with the job's own otherwise
+            run = replace(run, order=_order_of_unordered_input(job))
     return run.as_output()
 
 
