@@ -649,20 +649,27 @@ def test_finish_run_again_after_a_failure_raises_the_same_error_and_counts_it_on
     assert "FilesFailed" not in emf_metrics(stdout.readouterr().out)
 
 
+def failed_pass_and_rerun(aws: Aws, context: DemoContext) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A pass over spread.csv whose partition 0 did not report (Finish failed it), then a rerun of that partition up
+    to its worker: the failed pass's Finish input, the rerun's, and the rerun's one worker event."""
+    version = aws.upload("spread.csv", spread_file())
+    state = run_tasks(aws, "spread.csv", version, context, skip=0)
+    with pytest.raises(IngestError):
+        finish(state, context)
+    event = {**job_event(aws, "spread.csv", version), "rerun": state["run"]["run_prefix"]}
+    rerun, (item,) = partitioned(aws, event, context)
+    ingest_partition(item, context)
+    return state, rerun, item
+
+
 def test_finish_on_a_new_pass_judges_the_latest_results_not_the_earlier_verdict(
     aws: Aws, work: str, lambda_context: DemoContext
 ) -> None:
     """A rerun (a new pass over the run: another attempt) of the partition that failed: Finish counts its new
     result in place of the missing one and the file is in, with a clean run's counts."""
     # given: a pass that failed on partition 0, then partition 0 run again
-    version = aws.upload("spread.csv", spread_file())
-    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
-    with pytest.raises(IngestError):
-        finish(state, lambda_context)
-    event = {**job_event(aws, "spread.csv", version), "rerun": state["run"]["run_prefix"]}
-    rerun, (item,) = partitioned(aws, event, lambda_context)
+    state, rerun, item = failed_pass_and_rerun(aws, lambda_context)
     assert item["partition"]["index"] == 0 and rerun["run"]["attempt"] != state["run"]["attempt"]
-    ingest_partition(item, lambda_context)
     # when
     summary = finish(rerun, lambda_context)
     # then
@@ -676,13 +683,7 @@ def test_finish_of_the_failed_pass_redriven_after_a_successful_rerun_says_ingest
     """The operator reran the failed partition, then also redrove the first execution: its Finish answers with the
     run's ingested verdict instead of failing (and counting) a file that is in."""
     # given
-    version = aws.upload("spread.csv", spread_file())
-    state = run_tasks(aws, "spread.csv", version, lambda_context, skip=0)
-    with pytest.raises(IngestError):
-        finish(state, lambda_context)
-    event = {**job_event(aws, "spread.csv", version), "rerun": state["run"]["run_prefix"]}
-    rerun, (item,) = partitioned(aws, event, lambda_context)
-    ingest_partition(item, lambda_context)
+    state, rerun, _ = failed_pass_and_rerun(aws, lambda_context)
     summary = finish(rerun, lambda_context)
     stdout.readouterr()
     # when

@@ -1,6 +1,6 @@
 """The S3 trigger's choice by the object's size: ingest in place, or start the large-file state machine (once).
 
-moto here records executions without running them (see test_large_files_end_to_end.py for running ones).
+moto here records executions without running them (see state_machine/test_large_files_end_to_end.py for running ones).
 """
 
 from __future__ import annotations

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
-from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
-from csv_ingest.local.state_machine import MOTO_CONFIG, wait_for_execution
+from csv_ingest.local.lambdas import InProcessLambda
+from csv_ingest.local.state_machine import wait_for_execution
 from handler import handler
 from tests.support import BUCKET, Aws, DemoContext
-from tests.support.large_files import Execution, create_flow
+from tests.support.large_files import Execution
 
 EARLIER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 LATER = EARLIER + timedelta(minutes=5)
@@ -29,39 +27,17 @@ def version_file(tag: str, keys: range) -> str:
     return "customer_id,name,city\n" + rows
 
 
-OLD = version_file("old", range(0, 60))
-NEW = version_file("new", range(20, 80))
+OLD = version_file("old", range(0, 300))
+NEW = version_file("new", range(100, 400))
 # Keys only the old version has keep its rows; every key the new version has is the new version's.
 NEWEST = {
     f"c{key:03d}": {
         "customer_id": f"c{key:03d}",
-        "name": f"{'old' if key < 20 else 'new'} name {key}",
-        "city": f"{'old' if key < 20 else 'new'} city",
+        "name": f"{'old' if key < 100 else 'new'} name {key}",
+        "city": f"{'old' if key < 100 else 'new'} city",
     }
-    for key in range(0, 80)
+    for key in range(0, 400)
 }
-
-
-@pytest.fixture(scope="module")
-def moto_mock() -> Iterator[None]:
-    """moto with its state machine interpreter on (the default only records executions)."""
-    with mock_aws(config=MOTO_CONFIG):
-        yield
-
-
-@pytest.fixture
-def lambdas(aws: Aws) -> Iterator[InProcessLambda]:
-    with lambda_in_process() as running:
-        yield running
-
-
-@pytest.fixture
-def flow(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The flow on the account's table, partitions of ~512 bytes (each file makes several), every file sent to it."""
-    arn = create_flow(aws, partition_bytes=512)
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    monkeypatch.setenv("LARGE_FILE_BYTES", "0")
-    return arn
 
 
 def start(aws: Aws, lambdas: InProcessLambda, version: str, when: datetime) -> str:
@@ -91,7 +67,7 @@ def test_two_versions_executing_at_once_leave_each_item_as_the_newer_wrote_it(
     finished(new_run, lambdas), finished(old_run, lambdas)
     assert aws.items() == NEWEST
     totals = {(v["rows_written"] + v["rows_superseded"], v["rows_rejected"]) for v in verdicts(lambdas)}
-    assert totals == {(60, 0)}
+    assert totals == {(300, 0)}
 
 
 def test_an_old_executions_input_started_again_rolls_nothing_back(
@@ -112,7 +88,7 @@ def test_an_old_executions_input_started_again_rolls_nothing_back(
     # then
     assert aws.items() == NEWEST
     assert rerun.verdict is not None
-    assert (rerun.verdict["rows_written"], rerun.verdict["rows_superseded"]) == (20, 40)
+    assert (rerun.verdict["rows_written"], rerun.verdict["rows_superseded"]) == (100, 200)
 
 
 def test_an_old_version_on_one_invocation_after_a_new_one_on_the_state_machine(
@@ -124,7 +100,7 @@ def test_an_old_version_on_one_invocation_after_a_new_one_on_the_state_machine(
     finished(start(aws, lambdas, new_version, LATER), lambdas)
     monkeypatch.setenv("LARGE_FILE_BYTES", str(10**9))
     (late,) = handler(aws.event("big.csv", old_version, event_time=EARLIER), DemoContext())["files"]
-    assert (late["status"], late["rows_written"], late["rows_superseded"]) == ("ingested", 20, 40)
+    assert (late["status"], late["rows_written"], late["rows_superseded"]) == ("ingested", 100, 200)
     assert aws.items() == NEWEST
 
 
@@ -148,5 +124,5 @@ def test_an_execution_input_from_before_ordering_rolls_nothing_back(
     # then
     assert aws.items() == NEWEST
     assert rerun.verdict is not None
-    assert (rerun.verdict["rows_written"], rerun.verdict["rows_superseded"]) == (20, 40)
+    assert (rerun.verdict["rows_written"], rerun.verdict["rows_superseded"]) == (100, 200)
     assert any("has no upload order" in line for line in stdout.readouterr().out.splitlines())

@@ -10,14 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from moto import mock_aws
 
 from csv_ingest.local.lambdas import InProcessLambda, lambda_in_process
-from csv_ingest.local.state_machine import MOTO_CONFIG
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION
 from csv_ingest_engine.objects import rejects_report_key
@@ -65,29 +62,6 @@ def spread_file() -> str:
 
 
 FILE = spread_file()
-
-
-@pytest.fixture(scope="module")
-def moto_mock() -> Iterator[None]:
-    """moto with its state machine interpreter on (the default only records executions)."""
-    with mock_aws(config=MOTO_CONFIG):
-        yield
-
-
-@pytest.fixture
-def lambdas(aws: Aws) -> Iterator[InProcessLambda]:
-    with lambda_in_process() as running:
-        yield running
-
-
-@pytest.fixture
-def flow(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The flow on the account's table, partitions of ~2 KB (the file makes several), and the trigger sending every
-    file to it."""
-    arn = create_flow(aws, partition_bytes=2048)
-    monkeypatch.setenv("STATE_MACHINE_ARN", arn)
-    monkeypatch.setenv("LARGE_FILE_BYTES", "0")
-    return arn
 
 
 def one_invocation(aws: Aws, body: str, key: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], Any]:
