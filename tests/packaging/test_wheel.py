@@ -157,6 +157,17 @@ def test_demo_without_its_extra_says_how_to_install_it(installed: Installed) -> 
     assert "Traceback" not in result.stderr
 
 
+def test_the_installed_demo_has_no_dynalite_and_falls_back_to_moto(installed: Installed) -> None:
+    """An installed wheel has no node_modules next to it: the demo's DynamoDB is moto, and the reason it gives is
+    that dynalite is missing (or node, on a machine without it), not a path into this checkout."""
+    probe = "from csv_ingest.local import dynalite; print(dynalite.missing())"
+    result = installed.run("python", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    reason = result.stdout.strip()
+    assert reason == "node is not on PATH" or reason.endswith("node_modules/dynalite is missing (npm ci installs it)")
+    assert str(REPO_ROOT) not in reason
+
+
 def test_the_wheel_ships_the_brief_sample_for_the_demo(installed: Installed) -> None:
     """The demo's default file is package data, byte for byte the brief's sample, found from site-packages."""
     probe = "from csv_ingest.cli import SAMPLE_GOOD; print(SAMPLE_GOOD)"
