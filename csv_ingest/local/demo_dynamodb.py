@@ -36,11 +36,9 @@ def demo_dynamodb() -> Iterator[DemoDynamoDB]:
         try:
             server = dynalite.Dynalite.start()
         except (RuntimeError, OSError) as exc:
-            missing = f"it did not start: {exc}"
+            missing = f"did not start: {exc}"
     if server is None:
-        yield DemoDynamoDB(
-            None, f"DynamoDB: moto (in this process; slow on wide files: dynalite is not used, as {missing})."
-        )
+        yield DemoDynamoDB(None, f"DynamoDB: moto (in this process; dynalite, faster on wide files, {missing}).")
         return
     try:
         yield DemoDynamoDB(server.url, "DynamoDB: dynalite (local, started for this demo).")

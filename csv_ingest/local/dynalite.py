@@ -28,11 +28,11 @@ process.stdin.on("end", () => process.exit(0)).resume();
 
 
 def missing() -> str | None:
-    """Why dynalite cannot be started here (node or the package missing), or None if it can."""
+    """Why dynalite cannot be started here, to follow "dynalite" ("needs node, not on PATH"), or None if it can."""
     if shutil.which("node") is None:
-        return "node is not on PATH"
+        return "needs node, not on PATH"
     if not (DYNALITE_PACKAGE / "package.json").is_file():
-        return f"{DYNALITE_PACKAGE} is missing (npm ci installs it)"
+        return "is not installed: npm ci"
     return None
 
 
@@ -46,10 +46,11 @@ class Dynalite:
     @classmethod
     def start(cls) -> Dynalite:
         """Start dynalite and return once it answers; raise RuntimeError, saying what is missing, if it cannot."""
-        reason = missing()
         node = shutil.which("node")
-        if reason is not None or node is None:
-            raise RuntimeError(f"dynalite cannot start: {reason} (it needs Node.js 20 or later and `npm ci`)")
+        if node is None:
+            raise RuntimeError("node is not on PATH: dynalite needs Node.js 20 or later")
+        if not (DYNALITE_PACKAGE / "package.json").is_file():
+            raise RuntimeError(f"{DYNALITE_PACKAGE} is missing: run `npm ci` (./run-unit-tests.sh does)")
         # What node says on stderr is the error to show if it does not start; it is kept in a file, as a pipe
         # nobody reads after start-up would block the server once full.
         with tempfile.TemporaryFile(mode="w+") as errors:
