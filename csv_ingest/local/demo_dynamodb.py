@@ -33,9 +33,12 @@ def demo_dynamodb() -> Iterator[DemoDynamoDB]:
     missing = dynalite.missing()
     server = None
     if missing is None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             server = dynalite.Dynalite.start()
-        except (RuntimeError, OSError) as exc:
+        # The demo still runs on moto: dynalite only makes it faster.
+        except (RuntimeError, OSError, BotoCoreError, ClientError) as exc:
             missing = f"did not start: {exc}"
     if server is None:
         yield DemoDynamoDB(None, f"DynamoDB: moto (in this process; dynalite, faster on wide files, {missing}).")

@@ -157,6 +157,23 @@ def test_without_dynalite_the_demo_runs_on_moto_and_says_why(
     assert "5 rows written, 0 rejected." in output
 
 
+def test_a_dynalite_that_does_not_start_leaves_the_demo_on_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dynalite installed but failing to start (node too old, say) is no failure: the demo runs on moto and says
+    what dynalite said."""
+
+    def failing() -> Dynalite:
+        raise RuntimeError("dynalite did not start (a test's node): SyntaxError")
+
+    monkeypatch.setattr(dynalite.Dynalite, "start", failing)
+
+    result = run("demo", SAMPLES / "sample-good.csv")
+
+    assert result.exit_code == 0, result.output
+    output = _said(result.output)
+    assert "DynamoDB: moto (in this process; dynalite, faster on wide files, did not start: dynalite did not " in output
+    assert "5 rows written, 0 rejected." in output
+
+
 def test_a_dynamodb_endpoint_the_user_set_is_the_one_used(
     monkeypatch: pytest.MonkeyPatch, dynalite: Dynalite, aws_env: dict[str, str]
 ) -> None:
