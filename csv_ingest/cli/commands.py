@@ -19,15 +19,16 @@ from rich.markup import escape
 
 from csv_ingest.cli import output
 from csv_ingest.cli.file_run import FileRun, existing_file
-from csv_ingest.cli.options import FileOptions, file_options, key_column_option, mode_option
+from csv_ingest.cli.options import FileOptions, file_options, format_options, key_column_option, mode_option
 from csv_ingest.cli.ordering_options import as_of_option, load_ordering
+from csv_ingest.cli.schema_options import SchemaOptions, schema_options
 from csv_ingest.cli.workers import SMALL_FILE_BYTES
 from csv_ingest.cli.writer_settings import WriterSettings
 from csv_ingest_engine import IngestError
+from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
     BOOKKEEPING_PREFIX,
     DEFAULT_CONCURRENCY,
-    DEFAULT_KEY_COLUMN,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_ORDER_ATTRIBUTE,
     EXIT_FAILED,
@@ -39,6 +40,7 @@ from csv_ingest_engine.constants import (
     WRITE_PATIENCE_S,
     WriteMode,
 )
+from csv_ingest_engine.schema import CsvFormat
 
 # `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
 # the repository's own copy in a checkout (an editable install maps the package to the source tree).
@@ -187,6 +189,8 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
 @main.command()
 @click.argument("path", default=str(SAMPLE_GOOD))
 @key_column_option
+@schema_options
+@format_options
 @mode_option
 @click.option(
     "--large-file-bytes",
@@ -221,6 +225,13 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
 def demo(
     path: str,
     key_column: str | None,
+    types: tuple[str, ...],
+    types_file: Path | None,
+    key_type: str | None,
+    sort_key_column: str | None,
+    sort_key_type: str | None,
+    delimiter: str,
+    encoding: str,
     mode: WriteMode,
     large_file_bytes: int,
     export: Path | None,
@@ -229,8 +240,13 @@ def demo(
 ) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
 
-    A file over --large-file-bytes goes through the state machine, executed by moto with the Lambda tasks run in
-    this process: the demo shows the partitions, their counts and the execution's outcome.
+    The table is keyed as the key options say and the functions read the file as the type and format options say,
+    as a stack deployed with that context would. It is on dynalite when node and node_modules/dynalite are there
+    (moto's own DynamoDB is slow on wide files), else on moto; the demo says which.
+
+    A file over --large-file-bytes (a .csv.gz: its text, as the stack estimates it) goes through the state machine,
+    executed by moto with the Lambda tasks run in this process: the demo shows the partitions, their counts and the
+    execution's outcome.
     """
     missing = [dist for module, dist in DEMO_REQUIREMENTS.items() if importlib.util.find_spec(module) is None]
     if missing:
@@ -252,16 +268,21 @@ def demo(
                 f"{export} is the file being ingested ({path}); the export would overwrite it. Name another file.",
                 param_hint="'--export'",
             )
+    schema = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file).schema()
+    config = EngineConfig(
+        schema=schema,
+        fmt=CsvFormat(delimiter, encoding),
+        write_mode=mode,
+        large_file_bytes=large_file_bytes,
+        order_attribute=None if unordered else DEFAULT_ORDER_ATTRIBUTE,
+    )
     code = run_demo(
         local,
-        key_column=key_column or DEFAULT_KEY_COLUMN,
-        write_mode=mode,
+        config=config,
         out=output.out,
         err=output.err,
         progress=output.progress,
-        large_file_bytes=large_file_bytes,
         export=export,
         bookkeeping=bookkeeping,
-        ordered=not unordered,
     )
     sys.exit(code)

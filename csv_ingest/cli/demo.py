@@ -1,5 +1,6 @@
 """What `csv-ingest demo` (and ./run-local.sh) shows: a file uploaded to the emulated account (`csv_ingest.local`),
-the path the real handler sent it on, the handler's or the state machine's summary, the table and the rejected rows.
+the DynamoDB its table is on, the path the real handler sent it on, the handler's or the state machine's summary,
+the table and the rejected rows.
 """
 
 from __future__ import annotations
@@ -25,23 +26,23 @@ from csv_ingest.local.demo_account import (
     emulated_account,
     export_table,
 )
+from csv_ingest.local.demo_dynamodb import demo_dynamodb
 from csv_ingest.local.events import object_created_event
 from csv_ingest.local.lambdas import InProcessLambda, invoke_trigger
 from csv_ingest.local.state_machine import create_large_file_flow, missing_state_machine_support, wait_for_execution
+from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
     CSV_SUFFIXES,
-    DEFAULT_LARGE_FILE_BYTES,
-    DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
-    DEFAULT_WRITE_MODE,
     ENV_STATE_MACHINE_ARN,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
     HANDLER_FINISH,
     HANDLER_PARTITION,
-    WriteMode,
 )
+from csv_ingest_engine.partitioning import GZIP_EXPANSION, content_bytes, goes_to_state_machine
+from csv_ingest_engine.schema import gzipped
 
 # The command line's progress bar: entered with the file's size, it yields the engine's `on_progress` (or None).
 Progress = Callable[[int], contextlib.AbstractContextManager[Callable[[int, int], None] | None]]
@@ -49,29 +50,29 @@ Progress = Callable[[int], contextlib.AbstractContextManager[Callable[[int, int]
 # The partitions the demo cuts a file into when the stack's partition size would make fewer (see
 # `demo_partition_bytes`): enough that the Map is seen running several workers.
 DEMO_PARTITIONS = 4
+# A gzip file ends with the size of its (last member's) text, which the trigger reads to choose the path.
+GZIP_TRAILER_BYTES = 4
 
 
 def run_demo(
     path: Path,
     *,
-    key_column: str,
+    config: EngineConfig,
     out: Console,
     err: Console,
-    write_mode: WriteMode = DEFAULT_WRITE_MODE,
     progress: Progress | None = None,
-    large_file_bytes: int = DEFAULT_LARGE_FILE_BYTES,
     export: Path | None = None,
     bookkeeping: bool = False,
-    ordered: bool = True,
 ) -> int:
-    """Ingest `path` through the handler in an emulated account; print the path it took, the summary, the table and
-    the rejected rows; return the exit code.
+    """Ingest `path` through the handler in an emulated account whose functions are configured by `config` (the key
+    schema, column types, format, write mode, threshold and ordering, as the stack's context sets them); print the
+    DynamoDB it used, the path the file took, the summary, the table and the rejected rows; return the exit code.
 
-    A file over `large_file_bytes` goes through the state machine (0: every file does). `progress(total_bytes)`, if
-    given, is entered while the one-invocation handler runs and yields its progress callback. `export`, if given,
-    receives the table as CSV (see `export_table`). The table shown and exported has the file's columns, and the
-    pipeline's bookkeeping attributes (the upload order stamp) only with `bookkeeping`. `ordered` False runs the
-    functions as a stack deployed with ordering off.
+    A file whose CSV text is over `config.large_file_bytes` goes through the state machine (0: every file does), as
+    `partitioning.goes_to_state_machine` decides it for the deployed trigger. `progress(total_bytes)`, if given, is
+    entered while the one-invocation handler runs and yields its progress callback. `export`, if given, receives the
+    table as CSV (see `export_table`). The table shown and exported has the file's columns, and the pipeline's
+    bookkeeping attributes (the upload order stamp) only with `bookkeeping`.
     """
     if not path.name.lower().endswith(CSV_SUFFIXES):
         # The stack's trigger sends only *.csv and *.csv.gz keys, and the handler skips any other: say so instead
@@ -82,76 +83,70 @@ def run_demo(
             "try it"
         )
         return EXIT_FAILED
-    large = path.stat().st_size > large_file_bytes
+    size = path.stat().st_size
+    large = goes_to_state_machine(path.name, size, _gzip_trailer(path, size), config.large_file_bytes)
     if large and (missing := missing_state_machine_support()):
         err.print(
             f"[bold red]failed:[/] the file is over the large-file threshold, and moto needs {escape(missing)} to "
             "run the state machine: "
             + escape("pip install 'moto[stepfunctions]'")
-            + f", or give --large-file-bytes {path.stat().st_size} (the file's size) to ingest it in one invocation"
+            + f", or give --large-file-bytes {_estimate(path, size)} (the size it is taken for) to ingest it in one "
+            "invocation"
         )
         return EXIT_FAILED
-    demo = _Demo(
-        path,
-        key_column=key_column,
-        write_mode=write_mode,
-        out=out,
-        err=err,
-        large_file_bytes=large_file_bytes,
-        bookkeeping=bookkeeping,
-        ordered=ordered,
-    )
-    account = emulated_account(
-        key_column=key_column, write_mode=write_mode, large_file_bytes=large_file_bytes, ordered=ordered
-    )
-    with account as lambdas:
-        code = demo.run(lambdas, progress=None if large else progress)
+    demo = _Demo(path, config=config, out=out, err=err, bookkeeping=bookkeeping)
+    with demo_dynamodb() as dynamodb, emulated_account(config, dynamodb_url=dynamodb.url) as lambdas:
+        out.print(dynamodb.said)
+        code = demo.run(lambdas, large=large, progress=None if large else progress)
         return code if export is None else demo.export(export, code)
+
+
+def _gzip_trailer(path: Path, size: int) -> bytes | None:
+    """A `.gz` file's last 4 bytes, as the trigger reads them from S3 (None for CSV)."""
+    if not gzipped(path.name) or size < GZIP_TRAILER_BYTES:
+        return None
+    with path.open("rb") as file:
+        file.seek(size - GZIP_TRAILER_BYTES)
+        return file.read(GZIP_TRAILER_BYTES)
+
+
+def _estimate(path: Path, size: int) -> int:
+    """The CSV text's size the path is chosen by (a `.gz` file's estimated, see `partitioning.content_bytes`)."""
+    return content_bytes(path.name, size, _gzip_trailer(path, size))
 
 
 class _Demo:
     """One run of the demo: the emulated account's resources, the upload, the path it takes and what it shows."""
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        key_column: str,
-        write_mode: WriteMode,
-        out: Console,
-        err: Console,
-        large_file_bytes: int,
-        bookkeeping: bool,
-        ordered: bool,
-    ) -> None:
+    def __init__(self, path: Path, *, config: EngineConfig, out: Console, err: Console, bookkeeping: bool) -> None:
         self.path = path
-        self.ordered = ordered
-        self.key_column = key_column
-        self.write_mode = write_mode
+        self.config = config
+        self.keys = config.schema.key_names
         self.out = out
         self.err = err
-        self.large_file_bytes = large_file_bytes
         self.bookkeeping = bookkeeping
 
-    def run(self, lambdas: InProcessLambda, *, progress: Progress | None) -> int:
+    def run(self, lambdas: InProcessLambda, *, large: bool, progress: Progress | None) -> int:
         import boto3
 
         from csv_ingest_engine import IngestError
 
         self.s3, self.dynamodb = boto3.client("s3"), boto3.client("dynamodb")
-        create_resources(self.s3, self.dynamodb, self.key_column)
+        create_resources(self.s3, self.dynamodb, self.config.schema)
         size = self.path.stat().st_size
-        self.partition_bytes = demo_partition_bytes(size)
-        if size > self.large_file_bytes:
+        self.partition_bytes = demo_partition_bytes(_estimate(self.path, size))
+        if large:
             # The trigger finds the state machine the way the stack tells it: by its environment.
             os.environ[ENV_STATE_MACHINE_ARN] = create_large_file_flow(
                 table_name=TABLE,
-                key_column=self.key_column,
+                key_column=self.config.key_column,
                 rejects_bucket=REJECTS_BUCKET,
                 work_bucket=WORK_BUCKET,
                 partition_bytes=self.partition_bytes,
-                write_mode=self.write_mode,
-                order_attribute=DEFAULT_ORDER_ATTRIBUTE if self.ordered else None,
+                write_mode=self.config.write_mode,
+                schema=self.config.schema,
+                fmt=self.config.fmt,
+                order_attribute=self.config.order_attribute,
             )
         key = self.path.name
         put = self.s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=self.path.read_bytes())
@@ -167,24 +162,38 @@ class _Demo:
             self.err.print(f"[bold red]The file failed:[/] {escape(str(exc))}")
             return EXIT_FAILED
         entry = summary["files"][0]
+        threshold = f"the large-file threshold of {self.config.large_file_bytes:,}"
         if entry["status"] == "started":
             self.out.print(
-                f"Path: the state machine (the file is {size:,} bytes, over the large-file threshold of "
-                f"{self.large_file_bytes:,}): the handler started execution {escape(entry['execution_arn'])}."
+                f"Path: the state machine ({self._size_said(size)}, over {threshold}): the handler started execution "
+                f"{escape(entry['execution_arn'])}."
             )
             self.out.print(_partition_size_note(self.partition_bytes))
             return self._follow(entry["execution_arn"], lambdas)
-        self.out.print(
-            f"Path: one invocation (the file is {size:,} bytes, not over the large-file threshold of "
-            f"{self.large_file_bytes:,})."
-        )
+        self.out.print(f"Path: one invocation ({self._size_said(size)}, not over {threshold}).")
         return self._show("Handler summary", entry)
+
+    def _size_said(self, size: int) -> str:
+        """What the path was chosen by: the file's size, or a `.gz` file's estimated text, as the trigger takes it."""
+        if not gzipped(self.path.name):
+            return f"the file is {size:,} bytes"
+        return (
+            f"its text is taken for {_estimate(self.path, size):,} bytes, the larger of {GZIP_EXPANSION} times the "
+            f"{size:,} compressed bytes and the size its gzip trailer gives"
+        )
 
     def export(self, path: Path, code: int) -> int:
         """Write the table to `path` as CSV (whatever the run's outcome); return the run's exit `code`, or 1 if the
         file cannot be written."""
         try:
-            count = export_table(self.dynamodb, TABLE, self.key_column, path, bookkeeping=self.bookkeeping)
+            count = export_table(
+                self.dynamodb,
+                TABLE,
+                self.keys,
+                path,
+                bookkeeping=self.bookkeeping,
+                order_attribute=self.config.order_attribute,
+            )
         except OSError as exc:
             self.err.print(
                 f"[bold red]failed:[/] could not export the table to {escape(str(path))}: {escape(str(exc))}"
@@ -216,7 +225,7 @@ class _Demo:
         self.out.print(
             f"{title}: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected{also}."
         )
-        self.out.print(items_table(self.dynamodb, self.key_column, bookkeeping=self.bookkeeping))
+        self.out.print(items_table(self.dynamodb, self.keys, bookkeeping=self.bookkeeping))
         if "rejects_report" not in summary:
             return EXIT_OK
         report_key = summary["rejects_report"].removeprefix(f"s3://{REJECTS_BUCKET}/")

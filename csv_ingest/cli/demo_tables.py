@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from csv_ingest.local.demo_account import TABLE, is_bookkeeping
+from csv_ingest.local.demo_account import TABLE, table_items
 from csv_ingest.local.lambdas import InProcessLambda
 from csv_ingest_engine.constants import HANDLER_INGEST_PARTITION
 
@@ -22,23 +23,16 @@ if TYPE_CHECKING:  # the stubs are a development dependency
 SHOWN_ITEMS = 20
 
 
-def items_table(dynamodb: DynamoDBClient, key_column: str, *, bookkeeping: bool = False) -> Table:
-    """The first items by key, with the file's columns (and the pipeline's bookkeeping attributes if asked)."""
-    items = [
-        {
-            name: value["S"]
-            for name, value in item.items()
-            if bookkeeping or name == key_column or not is_bookkeeping(name)
-        }
-        for page in dynamodb.get_paginator("scan").paginate(TableName=TABLE)
-        for item in page["Items"]
-    ]
-    items.sort(key=lambda item: item[key_column])
+def items_table(dynamodb: DynamoDBClient, keys: Sequence[str], *, bookkeeping: bool = False) -> Table:
+    """The first items by key (`keys`: the key columns), with the file's columns (and the pipeline's bookkeeping
+    attributes if asked)."""
+    items = table_items(dynamodb, TABLE, keys, bookkeeping=bookkeeping)
     shown = items[:SHOWN_ITEMS]
-    columns = [key_column, *dict.fromkeys(name for item in shown for name in item if name != key_column)]
+    columns = [*keys, *dict.fromkeys(name for item in shown for name in item if name not in keys)]
     title = f"DynamoDB table {TABLE} ({len(items):,} {'item' if len(items) == 1 else 'items'})"
     more = len(items) - len(shown)
-    caption = f"… and {more:,} more (the first {len(shown)} by {escape(key_column)} shown)" if more else None
+    by = " and ".join(escape(key) for key in keys)
+    caption = f"… and {more:,} more (the first {len(shown)} by {by} shown)" if more else None
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for column in columns:
         table.add_column(escape(column))

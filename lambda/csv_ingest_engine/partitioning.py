@@ -53,6 +53,12 @@ def content_bytes(name: str, size_bytes: int, gzip_trailer: bytes | None = None)
     return max(size_bytes * GZIP_EXPANSION, trailer)
 
 
+def goes_to_state_machine(name: str, size_bytes: int, gzip_trailer: bytes | None, large_file_bytes: int) -> bool:
+    """Whether a file of this name and size (and, for a `.gz`, trailer) takes the state machine: its CSV text's size
+    (`content_bytes`) is over `large_file_bytes`. The one decision, for the deployed trigger and the demo alike."""
+    return content_bytes(name, size_bytes, gzip_trailer) > large_file_bytes
+
+
 def partition_count(size_bytes: int, partition_bytes: int) -> int:
     """How many partitions a file of `size_bytes` is cut into: one per `partition_bytes`, at most MAX_PARTITIONS."""
     return max(1, min(MAX_PARTITIONS, math.ceil(size_bytes / partition_bytes)))

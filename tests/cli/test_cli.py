@@ -130,9 +130,11 @@ def test_validate_lists_each_rejected_row_with_line_and_reason() -> None:
 
 
 def test_demo_prints_the_five_sample_customers() -> None:
-    """`demo` runs the handler against the emulator and prints the table."""
+    """`demo` runs the handler against the emulator, with its table on dynalite (node and node_modules/dynalite are
+    here, as in CI), and prints the table."""
     result = run("demo")
     assert result.exit_code == 0, result.output
+    assert "DynamoDB: dynalite (local, started for this demo)." in result.output
     assert "5 rows written, 0 rejected" in result.output
     for name in ("Tom", "Michael", "Marie", "Ivan", "Pablo"):
         assert name in result.output

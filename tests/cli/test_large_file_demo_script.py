@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from csv_ingest.local.dynalite import DYNALITE_PACKAGE
 from tests.cli.runner import ROOT
-from tests.support.dynamodb import DYNALITE_PACKAGE
 
 SCRIPT = ROOT / "benchmarks" / "large_file_demo.py"
 

@@ -157,6 +157,17 @@ def test_demo_without_its_extra_says_how_to_install_it(installed: Installed) -> 
     assert "Traceback" not in result.stderr
 
 
+def test_the_installed_demo_has_no_dynalite_and_falls_back_to_moto(installed: Installed) -> None:
+    """An installed wheel has no node_modules next to it: the demo's DynamoDB is moto, and the reason it gives is
+    that dynalite is not installed (or node, on a machine without it), though this checkout has it."""
+    probe = "from csv_ingest.local import dynalite; print(dynalite.missing()); print(dynalite.DYNALITE_PACKAGE)"
+    result = installed.run("python", "-c", probe)
+    assert result.returncode == 0, result.stderr
+    reason, package = result.stdout.splitlines()
+    assert reason in ("is not installed: npm ci", "needs node, not on PATH")
+    assert not Path(package).is_relative_to(REPO_ROOT)
+
+
 def test_the_wheel_ships_the_brief_sample_for_the_demo(installed: Installed) -> None:
     """The demo's default file is package data, byte for byte the brief's sample, found from site-packages."""
     probe = "from csv_ingest.cli import SAMPLE_GOOD; print(SAMPLE_GOOD)"

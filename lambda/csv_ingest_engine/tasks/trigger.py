@@ -23,7 +23,7 @@ from csv_ingest_engine.jobs import FileJob, start_execution
 from csv_ingest_engine.objects import last_bytes
 from csv_ingest_engine.one_invocation import ingest_object
 from csv_ingest_engine.ordering import event_moment, now, stamp
-from csv_ingest_engine.partitioning import content_bytes
+from csv_ingest_engine.partitioning import goes_to_state_machine
 from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.telemetry import count_ingested, counted_failure, deadline, file_context, logger, metrics
@@ -76,8 +76,8 @@ def _handle_record(
         try:
             with counted_failure():
                 size = record.s3.get_object.size
-                if settings.state_machine_arn is not None and _content_bytes(bucket, key, version_id, size) > (
-                    settings.large_file_bytes
+                if settings.state_machine_arn is not None and goes_to_state_machine(
+                    key, size, _gzip_trailer(bucket, key, version_id, size), settings.large_file_bytes
                 ):
                     job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer, order=order)
                     return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
@@ -106,10 +106,9 @@ def _upload_order(record: S3EventRecord, sequencer: str) -> str:
     return stamp(moment, sequencer)
 
 
-def _content_bytes(bucket: str, key: str, version_id: str | None, size: int) -> int:
-    """The object's CSV text's size, as `partitioning.content_bytes` estimates it (a `.gz` object's trailer read)."""
-    trailer = last_bytes(s3_client(), bucket, key, version_id, size) if gzipped(key) else None
-    return content_bytes(key, size, trailer)
+def _gzip_trailer(bucket: str, key: str, version_id: str | None, size: int) -> bytes | None:
+    """A `.gz` object's last 4 bytes, which `partitioning.content_bytes` reads its text's size from (None for CSV)."""
+    return last_bytes(s3_client(), bucket, key, version_id, size) if gzipped(key) else None
 
 
 def _start_large_file(job: FileJob, state_machine_arn: str, settings: Settings) -> dict[str, Any]:
