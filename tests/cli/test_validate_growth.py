@@ -106,12 +106,28 @@ def test_the_order_stamp_counts_toward_the_item_it_grows(tmp_path: Path) -> None
     assert f"would grow to {MAX_ITEM_BYTES + STAMP:,} bytes" in stamped["rejected_rows"][0]["reason"]
 
 
+def test_a_small_first_row_counts_toward_the_item(tmp_path: Path) -> None:
+    """A key's first row of a few cells (kept as it is until the key comes again) counts: one byte over is refused."""
+    small = "s" * 1_000
+    # what the key, the stamp and column s leave, less the name "b", and one byte more
+    big = "b" * (MAX_ITEM_BYTES - KEY_BYTES - STAMP - len("s" + small) - len("b") + 1)
+    code, summary = _validate(
+        _csv(tmp_path / "small-first.csv", ["customer_id", "s", "b"], [["1", small, ""], ["1", "", big]])
+    )
+    assert (code, _rejected_lines(summary)) == (2, [3])
+    assert f"would grow to {MAX_ITEM_BYTES + 1:,} bytes" in summary["rejected_rows"][0]["reason"]
+    assert "(the file's 1 earlier row of this key, line 2, set the rest)" in summary["rejected_rows"][0]["reason"]
+
+
 def test_a_refused_row_leaves_its_item_as_it_was(tmp_path: Path) -> None:
     """After the row DynamoDB would refuse, the item is what the rows before it made: a row that fits is valid."""
     rows = [["1", "a" * 200_000, "", ""], ["1", "", "b" * 250_000, ""], ["1", "", "", "c" * 150_000]]
+    rows.append(["1", "", "b" * 60_000, ""])  # 200 + 150 + 60 KB: over
     code, summary = _validate(_csv(tmp_path / "refused.csv", ["customer_id", "a", "b", "c"], rows))
-    assert (code, _rejected_lines(summary)) == (2, [3])
+    assert (code, _rejected_lines(summary)) == (2, [3, 5])
     assert summary["rows_valid"] == 2
+    earlier = "(the file's 2 earlier rows of this key, the first on line 2, the last on line 4, set the rest)"
+    assert earlier in summary["rejected_rows"][1]["reason"]
 
 
 def test_past_the_memory_bound_a_forgotten_key_is_checked_alone(
