@@ -65,7 +65,7 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:  # Ctrl-C outside a load's run, or a second one during it
+        except click.Abort:  # Ctrl-C outside a run (a download), or a second one during it
             output.err.print("Aborted.")
             sys.exit(EXIT_INTERRUPTED)
 
