@@ -67,7 +67,7 @@ class _Commands(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:  # Ctrl-C outside a load's run, or a second one during it
+        except click.Abort:  # Ctrl-C outside a run (a download), or a second one during it
             output.err.print("Aborted.")
             sys.exit(EXIT_INTERRUPTED)
 
@@ -82,7 +82,8 @@ def main() -> None:
                 1   the file failed as a whole (the message says why)
                 2   the file was processed but some rows were rejected
                 64  the command line was wrong (unknown option, missing --table...)
-                130 interrupted with Ctrl-C (`load` stops sending, then says from which line rows may be missing)
+                130 interrupted with Ctrl-C (`load` stops sending, then says from which line rows may be missing;
+                    `validate` says what it checked)
     """
 
 
@@ -164,7 +165,9 @@ def validate(options: FileOptions) -> None:
     stamp (unless --no-ordering), writing nothing.
 
     Exit 0 only if every row would be written. A local file needs no AWS at all: the key schema and the columns'
-    types are the options' (those of the table `load` writes to, for the same verdicts).
+    types are the options' (those of the table `load` writes to, for the same verdicts). In --mode merge, a row that
+    would take the item its key's earlier rows in the file built past 400 KB is rejected; attributes already in
+    the table cannot be known.
     """
     options.schema.schema()  # a bad option is a usage error before anything is read
     _run(options, None)

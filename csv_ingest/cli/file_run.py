@@ -132,8 +132,9 @@ class FileRun:
         with contextlib.ExitStack() as stack:
             report = stack.enter_context(self._report(failures))
             on_progress = stack.enter_context(progress(path.stat().st_size, shown=not self.as_json))
-            # Only a load has something to wind down: Ctrl-C anywhere else (validate, a download) aborts at once.
-            should_stop = stack.enter_context(ctrl_c_stops()) if writer is not None else None
+            # Ctrl-C stops a load's sending, or a validate's checking, and the outcome says how far it got (one
+            # JSON object with --json); anywhere else (a download) it aborts at once.
+            should_stop = stack.enter_context(ctrl_c_stops())
             return ingest_file(
                 path,
                 source=self.source,

@@ -47,7 +47,8 @@ class Outcome:
     result: FileResult | None = None  # None: the file failed as a whole
     error: str | None = None
     report: Path | None = None  # the --rejects file, when this run wrote one
-    first_missing_line: int | None = None  # Ctrl-C stopped the load: from this line on, rows may be missing
+    # Ctrl-C stopped the run: from this line on, rows may be missing (validate: were not checked)
+    first_missing_line: int | None = None
     superseded_before_failure: int = 0  # a failed file has no result: the rows superseded before it failed
 
     @property
@@ -73,11 +74,13 @@ class Outcome:
             self.error = f"{self.source}: {exc}"
 
     def interrupted(self, stop: IngestStopped) -> None:
-        """Ctrl-C stopped the load: what was settled by then, and the CLI's own words for it (the engine's message
-        speaks of the Lambda's deadline)."""
+        """Ctrl-C stopped the load (or validate): what was settled (checked) by then, and the CLI's own words for it
+        (the engine's message speaks of the Lambda's deadline)."""
         self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed, stop.rows_superseded)
         self.first_missing_line = stop.first_missing_line
-        self.error = _interrupted_message(self.source, stop)
+        self.error = (
+            _interrupted_message(self.source, stop) if self.verb != "valid" else _check_interrupted(self.source, stop)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         status = {EXIT_OK: "ok", EXIT_REJECTED: "rejected", EXIT_FAILED: "failed", EXIT_INTERRUPTED: "interrupted"}
@@ -113,4 +116,14 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
         f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {superseded}"
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
+    )
+
+
+def _check_interrupted(source: str, stop: IngestStopped) -> str:
+    """What Ctrl-C left of a `validate`: the rows checked before the line it stopped at."""
+    line = stop.first_missing_line
+    return (
+        f"Ctrl-C stopped checking {source} before line {line}: of the rows before it, "
+        f"{count(stop.rows_written, 'row')} valid, {stop.rows_rejected:,} rejected; rows from line {line} on were not "
+        "checked. Nothing was written; run the same command again to check the whole file."
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_WRITE_MODE, WriteMode
 from csv_ingest_engine.errors import DeadlineReached, IngestError, IngestStopped, WriteFailed
+from csv_ingest_engine.item_growth import ItemGrowth
 from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.requests import max_attributes
@@ -193,7 +194,8 @@ class _Run:
         if self._report is not None:
             self._report.header(header.columns)
         if writer is None:
-            self.check(records, header, max_attributes(mode, ordered=header.order_attribute is not None), should_stop)
+            row_limit = max_attributes(mode, ordered=header.order_attribute is not None)
+            self.check(records, header, row_limit, should_stop, growth=ItemGrowth(header) if mode == "merge" else None)
             totals = WriteTotals(written=self.accepted)
         else:
             totals = self.write(records, header, writer, should_stop)
@@ -242,10 +244,22 @@ class _Run:
                 self.reject(outcome)
 
     def check(
-        self, records: Iterator[Record], header: Header, row_limit: int | None, should_stop: Callable[[], bool] | None
+        self,
+        records: Iterator[Record],
+        header: Header,
+        row_limit: int | None,
+        should_stop: Callable[[], bool] | None,
+        *,
+        growth: ItemGrowth | None,
     ) -> None:
-        for _ in self.rows(records, header, row_limit, should_stop):
-            pass
+        """The rows, checked only; with `growth` (merge), also against the size their item reaches in the file, as
+        DynamoDB refuses the update that would take an item past 400 KB."""
+        for row in self.rows(records, header, row_limit, should_stop):
+            refused = growth.add(row) if growth is not None else None
+            if refused is not None:
+                self.accepted -= 1
+                self.rejected += 1
+                self.reject(refused)
 
     def write(
         self, records: Iterator[Record], header: Header, writer: TableWriter, should_stop: Callable[[], bool] | None

@@ -1,4 +1,5 @@
-"""Ctrl-C during `load`: it stops sending within seconds, says from which line rows may be missing, exits 130.
+"""Ctrl-C during `load`: it stops sending within seconds, says from which line rows may be missing, exits 130;
+during `validate`, it says what was checked.
 
 The load runs as its own process against a slow stub DynamoDB endpoint on loopback, and gets a real SIGINT.
 """
@@ -241,8 +242,38 @@ def test_load_handles_ctrl_c_only_while_it_runs(
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_ctrl_c_outside_a_load_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Ctrl-C anywhere else (here during `validate`) aborts at once: "Aborted.", exit 130 as a shell reports it."""
+@pytest.mark.usefixtures("interactive_sigint")
+@pytest.mark.parametrize("as_json", [True, False])
+def test_ctrl_c_stops_validate_saying_what_was_checked(
+    as_json: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate`, stopped by Ctrl-C: exit 130 and what was checked before; with --json, one JSON object on stdout."""
+    # given: SIGINT as the check starts; it stops at its next look, before the 256th record (line 257)
+    monkeypatch.setattr(
+        "csv_ingest.cli.file_run.ingest_file", _calling_ingest_file_with(lambda: os.kill(os.getpid(), signal.SIGINT))
+    )
+    source = _customers(tmp_path / "customers.csv", 1_000, keyless_first=3)
+    # when
+    result = run("validate", source, *(["--json"] if as_json else []))
+    # then
+    assert result.exit_code == 130, result.output
+    message = (
+        f"Ctrl-C stopped checking {source} before line 257: of the rows before it, 252 rows valid, 3 rejected; rows "
+        "from line 257 on were not checked. Nothing was written; run the same command again to check the whole file."
+    )
+    if not as_json:
+        assert f"interrupted: {message}" in " ".join(result.output.split())
+        return
+    summary = json.loads(result.stdout)
+    assert (summary["status"], summary["exit_code"], summary["first_missing_line"]) == ("interrupted", 130, 257)
+    assert (summary["rows_valid"], summary["rows_rejected"]) == (252, 3)
+    assert [rejection["line"] for rejection in summary["rejected_rows"]] == [2, 3, 4]
+    assert summary["error"] == message
+
+
+def test_an_unhandled_interrupt_aborts_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt no run handles (a second Ctrl-C) aborts at once: "Aborted.", exit 130 as a shell reports
+    it."""
 
     def interrupt() -> None:
         raise KeyboardInterrupt
