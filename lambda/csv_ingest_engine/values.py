@@ -58,9 +58,9 @@ def to_attribute(text: str, kind: ColumnType) -> AttributeValue:
     """The cell `text` as a value of type `kind`, or ValueProblem saying why it cannot be one.
 
     S: the text exactly as written. N: a number as DynamoDB accepts it, surrounding whitespace trimmed and sent as
-    written (no float round trip; a zero as `0`). BOOL: `true` or `false` in any case, surrounding whitespace trimmed; nothing else
-    (not 1/0 or yes/no: which of them means true is a guess). JSON: the parsed value in DynamoDB's types (object M,
-    array L, number N, string S, true/false BOOL, null NULL), each number checked like N.
+    written (no float round trip; a zero as `0`). BOOL: `true` or `false` in any case, surrounding whitespace
+    trimmed; nothing else (not 1/0 or yes/no: which of them means true is a guess). JSON: the parsed value in
+    DynamoDB's types (object M, array L, number N, string S, true/false BOOL, null NULL), each number checked like N.
     """
     if kind == "S":
         return {"S": text}

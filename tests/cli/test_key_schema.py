@@ -60,9 +60,7 @@ def test_a_zero_key_with_an_exponent_is_the_item_0(endpoint: Endpoint, keyed_tab
     assert run("validate", source, "--key-type", "N").output.startswith(f"{source}: 3 rows valid, 0 rejected")
     result = run("load", source, "--table", keyed_table)
     assert result.exit_code == 0, result.output
-    assert [(item["customer_id"], item["name"]) for item in scan(endpoint, keyed_table)] == [
-        ({"N": "0"}, {"S": "Cy"})
-    ]
+    assert [(item["customer_id"], item["name"]) for item in scan(endpoint, keyed_table)] == [({"N": "0"}, {"S": "Cy"})]
 
 
 BINARY_KEY = (

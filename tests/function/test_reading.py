@@ -13,7 +13,6 @@ from csv_ingest_engine import IngestError
 from csv_ingest_engine.reading import read_records, read_stream
 from csv_ingest_engine.schema import CsvFormat
 
-
 # The start of an .xls workbook: the OLE2 compound file signature, then its header (0x8D among the bytes that follow,
 # as in the file a user reported).
 XLS_START = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16 + b"\x3e\x00\x03\x00\xfe\xff\x09\x00\x8d" * 8
