@@ -384,7 +384,8 @@ def _identity_part(value: AttributeValue) -> str:
 
 
 def _clean_key(cell: str) -> str | None:
-    """A key cell trimmed, without byte-order marks and in NFC; None when blank."""
+    """A key cell without byte-order marks (wherever they are) or whitespace at its ends (any Unicode whitespace,
+    as str.strip() removes it: `\u3000` and `\x0b` too, not `\u200b`), in NFC; None when blank."""
     # Only keys are cleaned: they name the item, so ` 42` and `42` (or `café` typed on a Mac, NFD, and on
     # Windows, NFC) must be one item; DynamoDB compares key bytes. Other cells stay as written.
     key = cell.strip()

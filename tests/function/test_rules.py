@@ -116,6 +116,33 @@ def test_surrounding_whitespace_is_not_part_of_the_key(cell: str) -> None:
     assert outcome.key == "42"
 
 
+@pytest.mark.parametrize(
+    "cell",
+    ["\u202f42", "42\u2003", "\u300042\u3000", "\x0b42", "42\n", "\u00a0\u200942\x85", "\ufeff 42 \ufeff"],
+    ids=["narrow-nbsp", "em-space", "ideographic-space", "vertical-tab", "line-feed", "mixed", "bom-and-space"],
+)
+def test_any_unicode_whitespace_at_either_end_is_not_part_of_the_key(cell: str) -> None:
+    """The README's list: every Unicode whitespace character at the ends goes, not only spaces, tabs and `\xa0`."""
+    outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "42"
+
+
+@pytest.mark.parametrize(("cell", "key"), [("4 2", "4 2"), ("4\u3000\t2", "4\u3000\t2"), ("4\ufeff2", "42")])
+def test_whitespace_inside_a_key_stays_but_a_byte_order_mark_goes_wherever_it_is(cell: str, key: str) -> None:
+    """`4 2` is not `42`; a byte-order mark is never part of a key, wherever in the cell it is."""
+    outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == key
+
+
+def test_a_zero_width_space_is_part_of_the_key() -> None:
+    """`\u200b` is not whitespace (Unicode's own list): `\u200b42` is another item than `42`, as the README says."""
+    outcome = to_row(Record(2, ["\u200b42", "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "\u200b42"
+
+
 def test_a_trimmed_key_keeps_its_cells_as_written() -> None:
     """Only the key is cleaned: the row's cells, for a rejects report, stay exactly as in the file."""
     outcome = to_row(Record(2, [" 42 ", " Ann "]), header("customer_id", "name"))
@@ -226,6 +253,15 @@ def test_a_bom_inside_a_key_cell_is_not_part_of_the_key() -> None:
 def test_a_bom_in_a_header_name_is_not_part_of_the_name() -> None:
     """A header row whose first cell kept a second BOM still has its key column."""
     assert header("\ufeffcustomer_id", "name").columns == ("customer_id", "name")
+
+
+def test_header_names_lose_byte_order_marks_anywhere_and_unicode_whitespace_at_the_ends() -> None:
+    """As keys do: `\u3000name\ufeff` is `name`; a space inside a name stays."""
+    assert header("customer_id", "\u3000na\ufeffme\u202f", "first name").columns == (
+        "customer_id",
+        "name",
+        "first name",
+    )
 
 
 # Near matches for the key column (issue 10, item 9)
