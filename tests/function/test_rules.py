@@ -28,6 +28,35 @@ def test_missing_key_column_lists_the_columns_found() -> None:
     assert "(columns found: 'id', 'name')" in str(failure.value)
 
 
+def test_a_semicolon_header_read_with_commas_names_the_semicolon_and_the_option_that_reads_it() -> None:
+    """The one column found is `customer_id;name;age`: the message says semicolons, and how to read them; the key
+    column is in it, so it does not ask for one."""
+    with pytest.raises(IngestError) as failure:
+        header("customer_id;name;age")
+    assert str(failure.value) == (
+        "s3://b/k.csv: the header has no 'customer_id' column (columns found: 'customer_id;name;age'). The header "
+        "looks separated by semicolons (;), not commas (,); read it with `csv-ingest --delimiter ';'` (deployed: the "
+        "stack's context `csv_delimiter=;`), or save the file as comma-separated."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "separated", "option"),
+    [
+        ("customer_id\tname", "tabs", "tab"),
+        ("id|name", "pipe characters (|)", "'|'"),
+        ("a;b|c;d", "semicolons (;)", "';'"),
+    ],
+)
+def test_another_delimiter_is_named_with_its_option(name: str, separated: str, option: str) -> None:
+    """Tabs read with `--delimiter tab`, pipes with `'|'` (quoted for a shell); the most frequent character wins."""
+    with pytest.raises(IngestError) as failure:
+        header(name)
+    assert f"separated by {separated}, not commas (,); read it with `csv-ingest --delimiter {option}`" in str(
+        failure.value
+    )
+
+
 def test_a_row_carries_every_non_empty_non_key_cell_as_an_attribute() -> None:
     """Empty cells are left out; the key is not an attribute; the cells stay as written for a report."""
     outcome = to_row(Record(2, ["1", "Ann", "", "x"]), header("customer_id", "name", "status", "a.b #c"))
