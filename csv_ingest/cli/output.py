@@ -21,17 +21,13 @@ from rich.table import Table
 
 from csv_ingest_engine import FileResult, Rejection
 from csv_ingest_engine.rules import UNTYPED_COLUMNS
+from csv_ingest_engine.words import count
 
 if TYPE_CHECKING:
     from csv_ingest.cli.outcome import Outcome
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def count(number: int, noun: str) -> str:
-    """`1 row`, `2 rows`, `20,000 rows`."""
-    return f"{number:,} {noun if number == 1 else noun + 's'}"
 
 
 def print_outcome(outcome: Outcome, *, as_json: bool) -> int:

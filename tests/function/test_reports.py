@@ -173,7 +173,7 @@ def test_a_report_that_cannot_be_written_fails_that_file_only(
         handler(event, lambda_context)
 
     message = str(failure.value)
-    assert message.startswith(f"s3://{BUCKET}/rejected.csv: 1 rows were rejected, but their report could not be")
+    assert message.startswith(f"s3://{BUCKET}/rejected.csv: 1 row was rejected, but the report could not be")
     assert "s3://no-such-bucket/rejected." in message
     assert sorted(aws.items()) == ["1", "2"]
     metrics = emf_metrics(stdout.readouterr().out)
