@@ -14,6 +14,7 @@ from rich.table import Table
 
 from csv_ingest.local.demo_account import TABLE, table_items
 from csv_ingest.local.lambdas import InProcessLambda
+from csv_ingest_engine import words
 from csv_ingest_engine.constants import HANDLER_INGEST_PARTITION
 
 if TYPE_CHECKING:  # the stubs are a development dependency
@@ -65,7 +66,7 @@ def partitions_table(partitioned: dict[str, Any], lambdas: InProcessLambda) -> T
     partitions = [entries[index] for index in sorted(entries)]
     count = partitioned["partitions"]
     table = Table(
-        title=f"Partitions ({partitioned['rows']:,} rows in {count:,})",
+        title=f"Partitions ({words.count(partitioned['rows'], 'row')} in {count:,})",
         title_justify="left",
         caption=f"… and {count - SHOWN_ITEMS:,} more" if count > SHOWN_ITEMS else None,
         caption_justify="left",

@@ -18,6 +18,7 @@ from csv_ingest_engine.reading import Record, read_records
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Header
 from csv_ingest_engine.schema import CsvFormat, Schema
+from csv_ingest_engine.words import count, were
 
 # A chunk is a worker's share of the records, sent as a list of (line, cells) tuples (cheap to pickle): at most this
 # many records or this many characters of cells, whichever comes first.
@@ -225,7 +226,8 @@ class Dispatch:
             raise IngestError(source, message, **_counts(result))
         error = next((end.error for end in ends if end.error is not None), None)
         if error is not None:
-            written = f"{result.rows_written:,} rows were written, and ingesting the file again is safe"
+            rows = result.rows_written
+            written = f"{count(rows, 'row')} {were(rows)} written, and ingesting the file again is safe"
             raise IngestError(source, f"{error.rstrip('. ')}; {written}", **_counts(result))
         missing = self._first_missing_line(ends)
         if missing is not None:

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from csv_ingest.cli.output import count
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
+from csv_ingest_engine.words import count
 
 
 class FirstRejections:

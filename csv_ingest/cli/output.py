@@ -21,17 +21,13 @@ from rich.table import Table
 
 from csv_ingest_engine import FileResult, Rejection
 from csv_ingest_engine.rules import UNTYPED_COLUMNS
+from csv_ingest_engine.words import count
 
 if TYPE_CHECKING:
     from csv_ingest.cli.outcome import Outcome
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def count(number: int, noun: str) -> str:
-    """`1 row`, `2 rows`, `20,000 rows`."""
-    return f"{number:,} {noun if number == 1 else noun + 's'}"
 
 
 def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
@@ -58,10 +54,22 @@ def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
 
 def _print_rejected_before(outcome: Outcome) -> None:
     """Where the rows rejected before the file failed (or Ctrl-C stopped it) are, if they were reported."""
-    if outcome.report is not None:
-        total = outcome.rejections.total
+    if outcome.report is None:
+        return
+    total = outcome.rejections.total
+    report = escape(str(outcome.report))
+    line = outcome.first_missing_line
+    if line is None:
         rows = "The row rejected before that is" if total == 1 else f"The {total:,} rows rejected before that are"
-        err.print(f"{rows} in {escape(str(outcome.report))}.")
+        err.print(f"{rows} in {report}.")
+        return
+    # Rows are read (and rejected) ahead of the writes, by each worker process on its own: the report holds
+    # rejections from past the first line that may be missing too, so "before that" would undercount it.
+    rows = "The row rejected so far is" if total == 1 else f"The {total:,} rows rejected so far are"
+    err.print(
+        f"{rows} in {report}: every rejected row before line {line}, and the rejected ones from line {line} on that "
+        "were read before the load stopped."
+    )
 
 
 @contextlib.contextmanager

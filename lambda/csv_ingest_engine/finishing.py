@@ -33,6 +33,7 @@ from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE, REPORT_BLOCK_BYTES, P
 from csv_ingest_engine.schema import CsvFormat
 from csv_ingest_engine.settings import FinishSettings
 from csv_ingest_engine.telemetry import logger
+from csv_ingest_engine.words import count, were
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -144,7 +145,7 @@ def _read_result(s3: S3Client, work_bucket: str, run_prefix: str, entry: Partiti
 
 def _problem(entry: PartitionEntry, result: PartitionResult | str) -> str | None:
     """Why the partition did not finish, as a clause of Finish's message (None: it did)."""
-    name = f"partition {entry.index} ({entry.rows:,} rows)"
+    name = f"partition {entry.index} ({count(entry.rows, 'row')})"
     if isinstance(result, str):
         return f"{name} {result}"
     if result.error is not None:
@@ -155,9 +156,9 @@ def _problem(entry: PartitionEntry, result: PartitionResult | str) -> str | None
         )
         return f"{name} failed: {result.error}{missing}"
     if result.rows_failed:
-        return f"{name} could not write {result.rows_failed:,} rows before retries ran out (the table throttled)"
+        return f"{name} could not write {count(result.rows_failed, 'row')} before retries ran out (the table throttled)"
     if result.rows_rejected and result.rejects_report is None:
-        return f"{name} rejected {result.rows_rejected:,} rows but left no report of them"
+        return f"{name} rejected {count(result.rows_rejected, 'row')} but left no report of them"
     settled = result.rows_written + result.rows_rejected + result.rows_superseded
     if settled != entry.rows:
         return (
@@ -175,8 +176,9 @@ def _failure(
     where = f", reported in {report_uri}" if report_uri else ""
     return (
         f"{len(problems):,} of {partitions:,} partitions did not finish: {shown}{more}. "
-        f"{counts['rows_written']:,} rows were written and {counts['rows_rejected']:,} rejected{where}; rows of "
-        f"those partitions may be missing from the table. The run prefix is {run_prefix!r}. {AGAIN}"
+        f"{count(counts['rows_written'], 'row')} {were(counts['rows_written'])} written and "
+        f"{counts['rows_rejected']:,} rejected{where}; rows of those partitions may be missing from the table. The run "
+        f"prefix is {run_prefix!r}. {AGAIN}"
     )
 
 
@@ -208,9 +210,9 @@ def merge_rejects(
         logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
         raise IngestError(
             job.source,
-            f"{rows_rejected:,} rows were rejected, but their report could not be written to {uri} ({exc}); the rows "
-            "are listed in the ingest-partition function's log. Check that the rejects bucket exists and that the "
-            f"finish function may s3:PutObject there. {AGAIN}",
+            f"{count(rows_rejected, 'row')} {were(rows_rejected)} rejected, but the report could not be written to "
+            f"{uri} ({exc}); the rows are listed in the ingest-partition function's log. Check that the rejects "
+            f"bucket exists and that the finish function may s3:PutObject there. {AGAIN}",
         ) from exc
     logger.warning("rejected rows reported", extra={"rows_rejected": rows_rejected, "rejects_report": uri})
     return uri

@@ -20,6 +20,7 @@ from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.requests import max_attributes
 from csv_ingest_engine.rules import Header, Rejection, Row, parse_header, to_row
 from csv_ingest_engine.schema import CsvFormat, Schema
+from csv_ingest_engine.words import count, were
 from csv_ingest_engine.worker_state import WriteTotals
 from csv_ingest_engine.write_session import WriteSession
 from csv_ingest_engine.writing import TableWriter
@@ -324,8 +325,9 @@ def rows_not_written(result: FileResult, *, patience_s: float | None) -> str:
     """Why a file whose rows the table would not take in time failed (`result.rows_failed` > 0)."""
     patience = f"{patience_s:g} s" if patience_s is not None else "a while"
     return (
-        f"{result.rows_failed:,} rows could not be written before retries ran out (the table took no write at "
-        f"all for {patience}: it throttled or did not answer); {result.rows_written:,} rows were written. "
+        f"{count(result.rows_failed, 'row')} could not be written before retries ran out (the table took no write "
+        f"at all for {patience}: it throttled or did not answer); {count(result.rows_written, 'row')} "
+        f"{were(result.rows_written)} written. "
         "Ingesting the file again is safe and will write them."
     )
 
@@ -334,7 +336,8 @@ def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, sc
     """Why a file failed when the table refused a write for a reason every row would get."""
     message = (
         f"writing line {fatal.line} to DynamoDB table '{table_name}' failed ({fatal.detail}); "
-        f"{result.rows_written:,} rows were written, and ingesting the file again is safe"
+        f"{count(result.rows_written, 'row')} {were(result.rows_written)} written, and ingesting the file again is "
+        "safe"
     )
     if any(words in fatal.detail for words in _KEY_SCHEMA_WORDS):
         # Every row would get this refusal: say what the rows are written with, so the two can be compared.
@@ -357,7 +360,7 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         else ""
     )
     where = detail or (
-        f"before line {before_line} ({result.rows_written:,} rows written, {result.rows_rejected:,} rejected "
+        f"before line {before_line} ({count(result.rows_written, 'row')} written, {result.rows_rejected:,} rejected "
         f"so far){failed}"
     )
     return IngestStopped(

@@ -19,6 +19,7 @@ from csv_ingest_engine.rules import UNTYPED_COLUMNS
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
 from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.telemetry import log_rejection, logger
+from csv_ingest_engine.words import count, were
 from csv_ingest_engine.writing import TableWriter
 
 
@@ -110,9 +111,9 @@ def upload_report(
         logger.error("rejected rows could not be reported", extra={"rejects_report": uri, "error": str(exc)})
         raise IngestError(
             source,
-            f"{report.count} rows were rejected, but their report could not be written to {uri} ({exc}); "
-            "the rows are listed in this function's log. Check that the rejects bucket exists and that the "
-            "function may s3:PutObject there, then upload the file again.",
+            f"{count(report.count, 'row')} {were(report.count)} rejected, but the report could not be written to "
+            f"{uri} ({exc}); the rows are listed in this function's log. Check that the rejects bucket exists and "
+            "that the function may s3:PutObject there, then upload the file again.",
         ) from exc
     logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
     return uri

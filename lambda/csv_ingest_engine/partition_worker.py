@@ -24,6 +24,7 @@ from csv_ingest_engine.rules import Rejection, parse_header
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
 from csv_ingest_engine.settings import IngestPartitionSettings
 from csv_ingest_engine.telemetry import logger
+from csv_ingest_engine.words import count
 from csv_ingest_engine.writing import TableWriter
 
 if TYPE_CHECKING:
@@ -116,7 +117,9 @@ def _ingest_chunks(
         return failed(failure.problem, None, failure)
     problem = chunks.error
     if problem is None and chunks.read != item.rows:
-        problem = f"it read {chunks.read:,} of the {item.rows:,} rows the partition task wrote to the work bucket"
+        problem = (
+            f"it read {chunks.read:,} of the {count(item.rows, 'row')} the partition task wrote to the work bucket"
+        )
     return PartitionResult(
         item.index,
         result.rows_written,
@@ -207,7 +210,7 @@ def _upload_partial_report(
     try:
         s3.upload_file(str(report.path), work_bucket, key, ExtraArgs={"ContentType": CSV_CONTENT_TYPE})
     except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
-        problem = f"its {report.count:,} rejected rows could not be written to s3://{work_bucket}/{key} ({exc})"
+        problem = f"its {count(report.count, 'rejected row')} could not be written to s3://{work_bucket}/{key} ({exc})"
         logger.error("rejected rows could not be reported", extra={"error": problem})
         return replace(result, error=f"{result.error}; and {problem}" if result.error else problem)
     return replace(result, rejects_report=key)

@@ -26,6 +26,11 @@ GZIP_READ_BYTES = 64 * 1024
 SAVE_AS_UTF8 = "save it as 'CSV UTF-8 (comma delimited)' and upload it again"
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
+# An OLE2 compound file: a legacy Excel workbook (.xls), or another Office file of before 2007 (.doc, .ppt). Its 8
+# bytes could begin cp1252 or Latin-1 text in theory (its first 4 too), never a CSV header in practice.
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# How many bytes identify a file: the longest signature above.
+START_BYTES = len(OLE2_MAGIC)
 # Byte-order marks and the text they begin. Longer ones first: UTF-32's begin like UTF-16's.
 BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -284,7 +289,7 @@ class _CheckedText(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         try:
-            # The first read returns the (up to 4) bytes that identify the file: a raw read may return fewer.
+            # The first read returns the (up to START_BYTES) bytes that identify the file: a raw read may return fewer.
             data = self._raw.read(len(buffer)) if self._checked_start else self._first_bytes()
         except _BrokenGzip as broken:
             raise IngestError(
@@ -298,7 +303,7 @@ class _CheckedText(io.RawIOBase):
 
     def _first_bytes(self) -> bytes:
         start = b""
-        while len(start) < 4 and (more := self._raw.read(4 - len(start))):
+        while len(start) < START_BYTES and (more := self._raw.read(START_BYTES - len(start))):
             start += more
         problem = _start_problem(start, self._encoding, gunzipped=self._gunzipped)
         if problem is not None:
@@ -364,7 +369,7 @@ class _CheckedUtf16(_CheckedText):
 
 
 def _start_problem(start: bytes, encoding: str, *, gunzipped: bool) -> str | None:
-    """What is wrong with a file whose first (up to 4) bytes are `start`, read as `encoding`; None if nothing.
+    """What is wrong with a file whose first (up to START_BYTES) bytes are `start`, read as `encoding`; None if nothing.
 
     Files uploaded by mistake are recognised by bytes that cannot begin a CSV header in any encoding read.
     """
@@ -379,6 +384,11 @@ def _start_problem(start: bytes, encoding: str, *, gunzipped: bool) -> str | Non
         return (
             "this is a zip archive (an Excel .xlsx workbook is one), not CSV text; save the sheet as "
             "'CSV UTF-8 (comma delimited)', or unzip the archive, and upload the CSV file"
+        )
+    if start.startswith(OLE2_MAGIC):
+        return (
+            "this is a legacy Excel workbook (.xls) or another Office file in the old binary format, not CSV text; "
+            "open it in Excel, save the sheet as 'CSV UTF-8 (comma delimited)', and upload the CSV file"
         )
     name = ENCODING_NAMES[encoding]
     text = next((text for mark, text in BYTE_ORDER_MARKS if start.startswith(mark)), None)

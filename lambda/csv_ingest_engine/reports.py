@@ -1,9 +1,10 @@
 """Rejected rows as a CSV a user can open, fix and upload again as it is.
 
-The report has the file's own columns followed by `rejected_line` and `rejected_reason`. The rules never write
-those two columns, so a fixed report re-ingests without turning the diagnosis into attributes. It is written with
-the file's delimiter, in UTF-8; when the files are read in another encoding, it starts with a UTF-8 byte-order mark,
-which the reader honours whatever the configured encoding, so the report still uploads again as it is.
+The report has the file's own columns followed by `rejected_line` and `rejected_reason` (then, in a row rejected
+for them, the cells past the header's last column). The rules never write those two columns, so a fixed report
+re-ingests without turning the diagnosis into attributes. It is written with the file's delimiter, in UTF-8; when
+the files are read in another encoding, it starts with a UTF-8 byte-order mark, which the reader honours whatever
+the configured encoding, so the report still uploads again as it is.
 """
 
 from __future__ import annotations

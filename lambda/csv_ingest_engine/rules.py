@@ -209,18 +209,27 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
 
 def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, delimiter: str) -> str:
     hint = ""
-    alone = columns[0] if len(columns) == 1 else ""
-    seen = [name for character, name in DELIMITER_NAMES.items() if character != delimiter and character in alone]
-    if seen:
-        setting = "set the delimiter (`csv-ingest --delimiter`, the stack's context csv_delimiter)"
-        hint = (
-            " The header looks separated by something other than commas; save the file as comma-separated, or "
-            f"{setting}."
-            if delimiter == DEFAULT_DELIMITER
-            else f" The header looks separated by {seen[0]}, not {DELIMITER_NAMES[delimiter]}; {setting} to the file's."
-        )
     advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
-    return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}"
+    alone = columns[0] if len(columns) == 1 else ""
+    seen = [character for character in DELIMITER_NAMES if character != delimiter and character in alone]
+    if seen:
+        character = max(seen, key=alone.count)  # the most frequent: `a;b;c|d` is separated by semicolons
+        value = "tab" if character == "\t" else character  # as the option and the context take it
+        save = ", or save the file as comma-separated." if delimiter == DEFAULT_DELIMITER else "."
+        hint = (
+            f" The header looks separated by {_delimiter_shown(character)}, not {_delimiter_shown(delimiter)}; read "
+            f"it with `csv-ingest --delimiter {shlex.quote(value)}` (deployed: the stack's context "
+            f"`csv_delimiter={value}`){save}"
+        )
+        if unicodedata.normalize("NFC", key_column) in (name.strip() for name in alone.split(character)):
+            advice = ""  # the column is there: the delimiter is the only fix
+    return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}".rstrip()
+
+
+def _delimiter_shown(character: str) -> str:
+    """`semicolons (;)`, `tabs`, `pipe characters (|)`: a delimiter's name, with the character where it shows."""
+    name = DELIMITER_NAMES[character]
+    return name if character == "\t" or character in name else f"{name} ({character})"
 
 
 def to_row(record: Record, header: Header, *, max_attributes: int | None = None) -> Row | Rejection:
@@ -384,7 +393,8 @@ def _identity_part(value: AttributeValue) -> str:
 
 
 def _clean_key(cell: str) -> str | None:
-    """A key cell trimmed, without byte-order marks and in NFC; None when blank."""
+    """A key cell without byte-order marks (wherever they are) or whitespace at its ends (any Unicode whitespace,
+    as str.strip() removes it: `\u3000` and `\x0b` too, not `\u200b`), in NFC; None when blank."""
     # Only keys are cleaned: they name the item, so ` 42` and `42` (or `café` typed on a Mac, NFD, and on
     # Windows, NFC) must be one item; DynamoDB compares key bytes. Other cells stay as written.
     key = cell.strip()

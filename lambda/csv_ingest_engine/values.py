@@ -25,6 +25,10 @@ class ValueProblem(ValueError):
 MAX_DIGITS: Final = 38
 MIN_EXPONENT: Final = -130
 MAX_EXPONENT: Final = 125
+# "Numbers can be positive, negative, or zero": the range is the non-zero numbers'; a zero is one whatever its
+# exponent (`0E-200`), and DynamoDB takes it (ScyllaDB's alternator tests, run against DynamoDB, send `0e1000`).
+# What `_parse` gives for any zero.
+_ZERO: Final = (False, "", 0)
 _LARGEST: Final = "9.9999999999999999999999999999999999999E+125"
 # "DynamoDB supports nested attributes up to 32 levels deep." Counted as DynamoDB counts them when tried (an
 # attribute's value is level 1, anything inside a list or map one level below it): a scalar inside 31 maps is
@@ -54,19 +58,19 @@ def to_attribute(text: str, kind: ColumnType) -> AttributeValue:
     """The cell `text` as a value of type `kind`, or ValueProblem saying why it cannot be one.
 
     S: the text exactly as written. N: a number as DynamoDB accepts it, surrounding whitespace trimmed and sent as
-    written (no float round trip). BOOL: `true` or `false` in any case, surrounding whitespace trimmed; nothing else
-    (not 1/0 or yes/no: which of them means true is a guess). JSON: the parsed value in DynamoDB's types (object M,
-    array L, number N, string S, true/false BOOL, null NULL), each number checked like N.
+    written (no float round trip; a zero as `0`). BOOL: `true` or `false` in any case, surrounding whitespace
+    trimmed; nothing else (not 1/0 or yes/no: which of them means true is a guess). JSON: the parsed value in
+    DynamoDB's types (object M, array L, number N, string S, true/false BOOL, null NULL), each number checked like N.
     """
     if kind == "S":
         return {"S": text}
     if kind == "N":
-        return {"N": _number(text.strip())}
+        return {"N": _number(text.strip(), written=text)}
     if kind == "BOOL":
-        word = text.strip()
-        boolean = _BOOLEANS.get(word.lower())
+        boolean = _BOOLEANS.get(text.strip().lower())
         if boolean is None:
-            raise ValueProblem(f"{_quote(word)} is not a boolean (use true or false)")
+            # Quoted as written: a cell of spaces shows as '  ', not as an empty ''.
+            raise ValueProblem(f"{_quote(text)} is not a boolean (use true or false)")
         return {"BOOL": boolean}
     if kind == "JSON":
         return _json_attribute(text)
@@ -148,11 +152,20 @@ def _number_size(text: str) -> int:
     return (digits + 1) // 2 + 1
 
 
-def _number(text: str) -> str:
-    """`text` (trimmed) as sent for an N value (without a leading `+`), or ValueProblem."""
+def _number(text: str, *, written: str | None = None) -> str:
+    """`text` (trimmed) as sent for an N value: as written without a leading `+`, and any zero as `0`; or
+    ValueProblem quoting the cell as `written` (default: `text`)."""
     problem = _number_problem(text)
     if problem is not None:
-        raise ValueProblem(f"{_quote(text)} {problem}")
+        raise ValueProblem(f"{_quote(text if written is None else written)} {problem}")
+    return _sent_number(text)
+
+
+def _sent_number(text: str) -> str:
+    """A valid number's text as sent. A zero is sent as `0` whatever its spelling: `0E-200` is zero, which
+    DynamoDB documents as a Number, though its exponent is outside the range documented for non-zero numbers."""
+    if _parse(text) == _ZERO:
+        return "0"
     return text.removeprefix("+")
 
 
@@ -168,12 +181,6 @@ def _number_problem(text: str) -> str | None:
         return f"is too large for DynamoDB (the largest magnitude is {_LARGEST})"
     if digits and exponent < MIN_EXPONENT:
         return f"is too small for DynamoDB (the smallest non-zero magnitude is 1E{MIN_EXPONENT})"
-    if not digits:
-        # DynamoDB refuses a zero whose exponent is out of its range (`0e126`), as it does any number's.
-        match = _NUMBER.fullmatch(text)
-        written = _exponent(match["exponent"]) if match is not None else 0
-        if not MIN_EXPONENT <= written <= MAX_EXPONENT:
-            return f"has an exponent out of DynamoDB's range ({MIN_EXPONENT} to {MAX_EXPONENT}); write 0"
     return None
 
 
@@ -202,7 +209,7 @@ def _parse(text: str) -> tuple[bool, str, int] | None:
     leading_zeros = len(mantissa) - len(digits)
     digits = digits.rstrip("0")
     if not digits:
-        return (False, "", 0)
+        return _ZERO
     exponent = _exponent(match["exponent"]) + len(whole) - leading_zeros - 1
     return (match["sign"] == "-", digits, exponent)
 
@@ -294,7 +301,7 @@ def _converted(value: Any, path: str) -> AttributeValue:
         if problem is not None:
             where = "" if path == "$" else f" at {path}"
             raise ValueProblem(f"JSON number {_quote(value)}{where} {problem}")
-        return {"N": str(value)}
+        return {"N": _sent_number(str(value))}
     if isinstance(value, str):
         return {"S": _unicode(value, path)}
     if isinstance(value, bool):

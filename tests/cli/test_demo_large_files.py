@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from csv_ingest.cli import demo
+from csv_ingest.cli import demo, demo_tables
 from csv_ingest.local import lambdas
 from csv_ingest_engine.constants import (
     BOOKKEEPING_PREFIX,
@@ -222,3 +222,9 @@ def test_run_local_passes_its_options_to_the_demo(tmp_path: Path) -> None:
     assert completed.returncode == 2, completed.stdout + completed.stderr
     assert "Path: the state machine" in completed.stdout
     assert (tmp_path / "out.csv").read_text().startswith("customer_id,city,name")
+
+
+def test_the_partitions_table_counts_one_row_in_the_singular() -> None:
+    """ "Partitions (1 row in 1)", not "(1 rows in 1)"."""
+    table = demo_tables.partitions_table({"rows": 1, "partitions": 1}, lambdas.InProcessLambda({}))
+    assert table.title == "Partitions (1 row in 1)"

@@ -70,4 +70,7 @@ def test_a_comma_file_read_with_semicolons_names_the_delimiter_it_seems_to_use(t
     source.write_text("customer_id,name\n1,Ann\n")
     result = run("validate", source, "--delimiter", ";")
     assert result.exit_code == 1
-    assert "The header looks separated by commas, not semicolons; set the delimiter" in " ".join(result.output.split())
+    assert (
+        "The header looks separated by commas (,), not semicolons (;); read it with `csv-ingest --delimiter ,` "
+        "(deployed: the stack's context `csv_delimiter=,`)."
+    ) in " ".join(result.output.split())

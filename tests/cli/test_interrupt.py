@@ -151,7 +151,7 @@ def test_ctrl_c_keeps_the_rows_rejected_so_far_in_the_report(
     code, _, stderr, _ = load.end()
     assert code == 130, stderr
     assert ", 3 rejected; queued rows were not sent." in stderr
-    assert f"The 3 rows rejected before that are in {rejects}." in stderr
+    assert f"The 3 rows rejected so far are in {rejects}: every rejected row before line " in stderr
     with rejects.open(encoding="utf-8", newline="") as report:
         assert [row[-2:] for row in csv.reader(report)][1:] == [
             [str(line), "the 'customer_id' cell is empty"] for line in (2, 3, 4)

@@ -51,6 +51,18 @@ def test_a_number_keyed_table_gets_number_keys(endpoint: Endpoint, keyed_table: 
     assert all(set(item["customer_id"]) == {"N"} for item in items)
 
 
+@pytest.mark.parametrize("keyed_table", [NUMBER_KEY], indirect=True)
+def test_a_zero_key_with_an_exponent_is_the_item_0(endpoint: Endpoint, keyed_table: str, tmp_path: Path) -> None:
+    """Zero is a DynamoDB number whatever its exponent: the keys `0E-200`, `-0e10` and `0` are one item, `0`, and
+    `validate` agrees (nothing rejected)."""
+    source = tmp_path / "zeros.csv"
+    source.write_text("customer_id,name\n0E-200,Ann\n-0e10,Bob\n0,Cy\n")
+    assert run("validate", source, "--key-type", "N").output.startswith(f"{source}: 3 rows valid, 0 rejected")
+    result = run("load", source, "--table", keyed_table)
+    assert result.exit_code == 0, result.output
+    assert [(item["customer_id"], item["name"]) for item in scan(endpoint, keyed_table)] == [({"N": "0"}, {"S": "Cy"})]
+
+
 BINARY_KEY = (
     [{"AttributeName": "customer_id", "KeyType": "HASH"}],
     [{"AttributeName": "customer_id", "AttributeType": "B"}],
@@ -169,6 +181,9 @@ NUMBERS = {  # cell -> rejected?
     "9.9999999999999999999999999999999999999E+125": False,
     "1E+126": True,
     "-0": False,
+    "0E-200": False,  # zero whatever its exponent
+    "0.000E+500": False,
+    "-0e10": False,
     "1e5": False,
     " 42 ": False,
     "-.5": False,

@@ -10,7 +10,7 @@ import pytest
 
 from csv_ingest.cli.outcome import FirstRejections, Outcome
 from csv_ingest.cli.output import print_outcome
-from csv_ingest_engine import FileResult, IngestError, IngestStopped
+from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from tests.cli.runner import SAMPLES, run
 from tests.support import Endpoint
 
@@ -121,6 +121,28 @@ def test_an_interrupted_load_counts_the_rows_it_superseded(capsys: pytest.Captur
     assert print_outcome(outcome, as_json=True) == 130
     summary = json.loads(capsys.readouterr().out)
     assert (summary["status"], summary["rows_written"], summary["rows_superseded"]) == ("interrupted", 10, 2)
+
+
+def test_an_interrupted_loads_report_is_said_to_hold_every_row_rejected_so_far(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After Ctrl-C the report holds rejections from past the first missing line too (rows are read ahead of the
+    writes): the message says so, rather than "rejected before that"; exit 130."""
+    outcome = _outcome()
+    for line in (3, 9, 55, 60):  # two from before line 40, two from after it
+        outcome.rejections.add(Rejection(line, None, "the 'customer_id' cell is empty", []))
+    outcome.report = tmp_path / "rejects.csv"
+    outcome.interrupted(
+        IngestStopped(
+            "customers.csv", "stopped", rows_written=10, rows_rejected=4, rows_failed=0, first_missing_line=40
+        )
+    )
+    assert print_outcome(outcome, as_json=False) == 130
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.endswith(
+        f"The 4 rows rejected so far are in {outcome.report}: every rejected row before line 40, and the rejected "
+        "ones from line 40 on that were read before the load stopped."
+    )
 
 
 def test_one_superseded_row_is_named_in_the_singular_and_counted_in_the_rate(

@@ -207,10 +207,14 @@ def test_bad_headers_fail_and_write_nothing(aws: Aws, lambda_context: DemoContex
 
 
 @pytest.mark.parametrize(
-    ("sample", "found"), [("edge-semicolon.csv", "'customer_id;name;age'"), ("edge-tab-separated.csv", "'customer_id")]
+    ("sample", "found", "separated"),
+    [
+        ("edge-semicolon.csv", "'customer_id;name;age'", "semicolons (;)"),
+        ("edge-tab-separated.csv", "'customer_id\\tname\\tage'", "tabs"),
+    ],
 )
 def test_semicolon_and_tab_files_fail_as_missing_key_column(
-    aws: Aws, lambda_context: DemoContext, sample: str, found: str
+    aws: Aws, lambda_context: DemoContext, sample: str, found: str, separated: str
 ) -> None:
     """Non-comma separators fail as a missing key column; the message shows the one column found and why."""
     key, version = aws.upload_sample(sample)
@@ -218,7 +222,7 @@ def test_semicolon_and_tab_files_fail_as_missing_key_column(
         handler(aws.event(key, version), lambda_context)
     assert "no 'customer_id' column" in str(failure.value)
     assert f"columns found: {found}" in str(failure.value)
-    assert "separated by something other than commas" in str(failure.value)
+    assert f"separated by {separated}, not commas (,)" in str(failure.value)
 
 
 def test_header_only_file_is_a_success_with_no_rows(aws: Aws, lambda_context: DemoContext) -> None:

@@ -473,7 +473,7 @@ def test_a_partial_report_that_could_not_be_written_fails_only_its_partition(
     message = str(failure.value)
     report_key = rejects_report_key("spread.csv", version)
     assert f"1 of {len(items)} partitions did not finish: partition 3 " in message
-    assert f"failed: its 1 rejected rows could not be written to s3://{work}/{refused}" in message
+    assert f"failed: its 1 rejected row could not be written to s3://{work}/{refused}" in message
     assert f"reported in s3://{REJECTS_BUCKET}/{report_key}" in message
     report = aws.reports()[report_key]
     assert [int(row["rejected_line"]) for row in csv.DictReader(io.StringIO(report))] == [9, 31]
@@ -489,7 +489,9 @@ def test_finish_fails_a_partition_whose_rejected_rows_have_no_report(
     result = ingest_partition(item, lambda_context)
     tampered = {**result, "rejects_report": None}
     aws.s3.put_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0), Body=json.dumps(tampered).encode())
-    with pytest.raises(IngestError, match=r"partition 0 \(2 rows\) rejected 1 rows but left no report of them"):
+    with pytest.raises(
+        IngestError, match=r"partition 0 \(2 rows\) rejected 1 row but left no report of them\. 1 row was written"
+    ):
         finish(state, lambda_context)
 
 

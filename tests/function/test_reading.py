@@ -11,6 +11,11 @@ import pytest
 
 from csv_ingest_engine import IngestError
 from csv_ingest_engine.reading import read_records, read_stream
+from csv_ingest_engine.schema import CsvFormat
+
+# The start of an .xls workbook: the OLE2 compound file signature, then its header (0x8D among the bytes that follow,
+# as in the file a user reported).
+XLS_START = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16 + b"\x3e\x00\x03\x00\xfe\xff\x09\x00\x8d" * 8
 
 
 def records(tmp_path: Path, data: bytes) -> list[tuple[int, list[str]]]:
@@ -107,14 +112,29 @@ def test_a_row_of_spaces_is_not_blank(tmp_path: Path) -> None:
         (b"\xfe\xff" + "customer_id\n".encode("utf-16-be"), "this is UTF-16 text, not UTF-8"),
         ("customer_id\n".encode("utf-32"), "this is UTF-32 text, not UTF-8"),
         (zipped("sheet.xml", b"<x/>"), "this is a zip archive (an Excel .xlsx workbook is one), not CSV text"),
+        (XLS_START, "this is a legacy Excel workbook (.xls) or another Office file in the old binary format, not CSV"),
     ],
-    ids=["gzip", "utf-16-le", "utf-16-be", "utf-32", "zip"],
+    ids=["gzip", "utf-16-le", "utf-16-be", "utf-32", "zip", "xls"],
 )
 def test_files_that_are_not_csv_text_say_what_they_are(tmp_path: Path, data: bytes, problem: str) -> None:
     """Compressed files, archives and UTF-16/32 text are named as such, not as "invalid bytes on line 1"."""
     with pytest.raises(IngestError) as failure:
         records(tmp_path, data)
     assert str(failure.value).startswith(f"file.csv: {problem}")
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_a_legacy_excel_workbook_is_named_in_any_encoding(tmp_path: Path, encoding: str) -> None:
+    """An .xls renamed .csv is named as a workbook to save as CSV, not as text failing on byte 0x8D, whatever the
+    encoding set (its bytes would decode in Latin-1)."""
+    path = tmp_path / "file.csv"
+    path.write_bytes(XLS_START)
+    with pytest.raises(IngestError) as failure:
+        list(read_records(path, source="file.csv", fmt=CsvFormat(encoding=encoding)))
+    assert str(failure.value) == (
+        "file.csv: this is a legacy Excel workbook (.xls) or another Office file in the old binary format, not CSV "
+        "text; open it in Excel, save the sheet as 'CSV UTF-8 (comma delimited)', and upload the CSV file"
+    )
 
 
 def test_spaces_before_an_opening_quote_in_the_header_are_skipped(tmp_path: Path) -> None:

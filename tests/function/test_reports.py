@@ -137,6 +137,26 @@ def test_fixed_report_uploads_again_without_its_annotation_columns(aws: Aws, lam
     assert items["202"] == {"customer_id": "202", "name": "Bob", "city": "Paris"}
 
 
+def test_a_report_row_with_its_stray_cells_still_after_rejected_reason_is_rejected_again(
+    aws: Aws, lambda_context: DemoContext
+) -> None:
+    """The README's warning: a report uploaded as it is, the stray `extra` still after `rejected_reason`, has that
+    row rejected again (the others land)."""
+    key, version = aws.upload_sample("edge-rejected-rows.csv")
+    handler(aws.event(key, version), lambda_context)
+    (report,) = aws.reports().values()
+    rows = list(csv.reader(io.StringIO(report)))
+    rows[1][0], rows[2][0] = "205", "206"  # the user fills in the keys, and leaves row 3's stray cell
+    fixed = io.StringIO()
+    csv.writer(fixed).writerows(rows)
+    fixed_version = aws.upload("fixed.csv", fixed.getvalue())
+
+    summary = handler(aws.event("fixed.csv", fixed_version), lambda_context)
+
+    assert (summary["files"][0]["rows_written"], summary["files"][0]["rows_rejected"]) == (2, 1)
+    assert "202" not in aws.items()
+
+
 def test_a_report_that_cannot_be_written_fails_that_file_only(
     aws: Aws,
     lambda_context: DemoContext,
@@ -153,7 +173,7 @@ def test_a_report_that_cannot_be_written_fails_that_file_only(
         handler(event, lambda_context)
 
     message = str(failure.value)
-    assert message.startswith(f"s3://{BUCKET}/rejected.csv: 1 rows were rejected, but their report could not be")
+    assert message.startswith(f"s3://{BUCKET}/rejected.csv: 1 row was rejected, but the report could not be")
     assert "s3://no-such-bucket/rejected." in message
     assert sorted(aws.items()) == ["1", "2"]
     metrics = emf_metrics(stdout.readouterr().out)

@@ -28,6 +28,35 @@ def test_missing_key_column_lists_the_columns_found() -> None:
     assert "(columns found: 'id', 'name')" in str(failure.value)
 
 
+def test_a_semicolon_header_read_with_commas_names_the_semicolon_and_the_option_that_reads_it() -> None:
+    """The one column found is `customer_id;name;age`: the message says semicolons, and how to read them; the key
+    column is in it, so it does not ask for one."""
+    with pytest.raises(IngestError) as failure:
+        header("customer_id;name;age")
+    assert str(failure.value) == (
+        "s3://b/k.csv: the header has no 'customer_id' column (columns found: 'customer_id;name;age'). The header "
+        "looks separated by semicolons (;), not commas (,); read it with `csv-ingest --delimiter ';'` (deployed: the "
+        "stack's context `csv_delimiter=;`), or save the file as comma-separated."
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "separated", "option"),
+    [
+        ("customer_id\tname", "tabs", "tab"),
+        ("id|name", "pipe characters (|)", "'|'"),
+        ("a;b|c;d", "semicolons (;)", "';'"),
+    ],
+)
+def test_another_delimiter_is_named_with_its_option(name: str, separated: str, option: str) -> None:
+    """Tabs read with `--delimiter tab`, pipes with `'|'` (quoted for a shell); the most frequent character wins."""
+    with pytest.raises(IngestError) as failure:
+        header(name)
+    assert f"separated by {separated}, not commas (,); read it with `csv-ingest --delimiter {option}`" in str(
+        failure.value
+    )
+
+
 def test_a_row_carries_every_non_empty_non_key_cell_as_an_attribute() -> None:
     """Empty cells are left out; the key is not an attribute; the cells stay as written for a report."""
     outcome = to_row(Record(2, ["1", "Ann", "", "x"]), header("customer_id", "name", "status", "a.b #c"))
@@ -114,6 +143,33 @@ def test_surrounding_whitespace_is_not_part_of_the_key(cell: str) -> None:
     outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
     assert isinstance(outcome, Row)
     assert outcome.key == "42"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["\u202f42", "42\u2003", "\u300042\u3000", "\x0b42", "42\n", "\u00a0\u200942\x85", "\ufeff 42 \ufeff"],
+    ids=["narrow-nbsp", "em-space", "ideographic-space", "vertical-tab", "line-feed", "mixed", "bom-and-space"],
+)
+def test_any_unicode_whitespace_at_either_end_is_not_part_of_the_key(cell: str) -> None:
+    """The README's list: every Unicode whitespace character at the ends goes, not only spaces, tabs and `\xa0`."""
+    outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "42"
+
+
+@pytest.mark.parametrize(("cell", "key"), [("4 2", "4 2"), ("4\u3000\t2", "4\u3000\t2"), ("4\ufeff2", "42")])
+def test_whitespace_inside_a_key_stays_but_a_byte_order_mark_goes_wherever_it_is(cell: str, key: str) -> None:
+    """`4 2` is not `42`; a byte-order mark is never part of a key, wherever in the cell it is."""
+    outcome = to_row(Record(2, [cell, "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == key
+
+
+def test_a_zero_width_space_is_part_of_the_key() -> None:
+    """`\u200b` is not whitespace (Unicode's own list): `\u200b42` is another item than `42`, as the README says."""
+    outcome = to_row(Record(2, ["\u200b42", "Ann"]), header("customer_id", "name"))
+    assert isinstance(outcome, Row)
+    assert outcome.key == "\u200b42"
 
 
 def test_a_trimmed_key_keeps_its_cells_as_written() -> None:
@@ -226,6 +282,15 @@ def test_a_bom_inside_a_key_cell_is_not_part_of_the_key() -> None:
 def test_a_bom_in_a_header_name_is_not_part_of_the_name() -> None:
     """A header row whose first cell kept a second BOM still has its key column."""
     assert header("\ufeffcustomer_id", "name").columns == ("customer_id", "name")
+
+
+def test_header_names_lose_byte_order_marks_anywhere_and_unicode_whitespace_at_the_ends() -> None:
+    """As keys do: `\u3000name\ufeff` is `name`; a space inside a name stays."""
+    assert header("customer_id", "\u3000na\ufeffme\u202f", "first name").columns == (
+        "customer_id",
+        "name",
+        "first name",
+    )
 
 
 # Near matches for the key column (issue 10, item 9)

@@ -54,8 +54,8 @@ def test_a_leading_plus_is_dropped() -> None:
 
 
 def test_negative_zero_is_a_number() -> None:
-    """`-0` is zero, which DynamoDB accepts."""
-    assert to_attribute("-0", "N") == {"N": "-0"}
+    """`-0` is zero, which DynamoDB accepts; sent as `0`, as every zero is."""
+    assert to_attribute("-0", "N") == {"N": "0"}
 
 
 def test_38_significant_digits_are_accepted() -> None:
@@ -96,16 +96,20 @@ def test_a_magnitude_over_the_largest_is_rejected(text: str) -> None:
     assert problem(text, "N").endswith(f"is too large for DynamoDB (the largest magnitude is {LARGEST})")
 
 
-def test_zero_with_an_exponent_in_range_is_zero() -> None:
-    """`0e125` and `-0.00E-130` are zeros DynamoDB takes, sent as written."""
-    assert to_attribute("0e125", "N") == {"N": "0e125"}
-    assert to_attribute("-0.00E-130", "N") == {"N": "-0.00E-130"}
+@pytest.mark.parametrize(
+    "text", ["0e125", "-0.00E-130", "0E-200", "0.000E+500", "-0e10", "+0e126", " 0e999999999999 ", "00.00"]
+)
+def test_zero_with_any_exponent_is_zero_sent_as_0(text: str) -> None:
+    """DynamoDB's numbers are "positive, negative, or zero": its range is the non-zero numbers', so `0E-200` is
+    zero, and is sent as `0` (the value DynamoDB stores), as the key `0E-200` is the item `0`."""
+    assert to_attribute(text, "N") == {"N": "0"}
+    assert to_key(text.strip(), "N") == {"N": "0"}
+    assert canonical_number(text) == "0"
 
 
-@pytest.mark.parametrize("text", ["0e126", "0e-131", "0e999999999999"])
-def test_zero_with_an_exponent_out_of_range_is_rejected(text: str) -> None:
-    """DynamoDB refuses `0e126` as it refuses `1e126` (checked against DynamoDB by ScyllaDB's alternator tests)."""
-    assert "has an exponent out of DynamoDB's range" in problem(text, "N")
+def test_a_json_zero_with_any_exponent_is_sent_as_0() -> None:
+    """A JSON number follows N's rules: `0E-200` inside JSON is zero too."""
+    assert to_attribute('{"a": 0E-200, "b": [-0.0e500]}', "JSON") == {"M": {"a": {"N": "0"}, "b": {"L": [{"N": "0"}]}}}
 
 
 @pytest.mark.parametrize("cell", ['"\\ud800"', '{"\\udfff": 1}', '["ok", "x\\ud83d"]'])
@@ -140,6 +144,13 @@ def test_hexadecimal_is_rejected() -> None:
 def test_text_that_is_not_a_number_is_rejected(text: str) -> None:
     """The message quotes the value."""
     assert problem(text, "N") == f"'{text}' is not a number"
+
+
+@pytest.mark.parametrize(("kind", "what"), [("N", "a number"), ("BOOL", "a boolean (use true or false)")])
+def test_a_cell_of_only_spaces_is_quoted_as_written(kind: ColumnType, what: str) -> None:
+    """A typed cell of spaces is not empty (so not skipped): the message shows its spaces, not ''."""
+    assert problem("   ", kind) == f"'   ' is not {what}"
+    assert problem(" \t", kind) == f"' \\t' is not {what}"
 
 
 def test_a_long_value_is_cut_in_the_message() -> None:

@@ -166,7 +166,7 @@ def test_failed_rows_fail_the_file_and_land_in_the_report(tmp_path: Path) -> Non
     path = tmp_path / "two.csv"
     path.write_text("customer_id,name\n1,Ann\n2,Bob\n")
     rejections: list[Rejection] = []
-    with pytest.raises(IngestError, match=r"1 rows could not be written before retries ran out.*1 rows were written"):
+    with pytest.raises(IngestError, match=r"1 row could not be written before retries ran out.*; 1 row was written\. "):
         ingest_file(
             path,
             source="two.csv",
