@@ -59,6 +59,15 @@ def _print_rejected_before(outcome: Outcome) -> None:
     total = outcome.rejections.total
     report = escape(str(outcome.report))
     line = outcome.first_missing_line
+    if line is not None and outcome.verb == "valid":
+        # validate reads in one process and stops at the line: nothing past it was checked, nor rejected.
+        rows = (
+            f"The row rejected before line {line} is"
+            if total == 1
+            else f"The {total:,} rows rejected before line {line} are"
+        )
+        err.print(f"{rows} in {report}.")
+        return
     if line is None:
         rows = "The row rejected before that is" if total == 1 else f"The {total:,} rows rejected before that are"
         err.print(f"{rows} in {report}.")

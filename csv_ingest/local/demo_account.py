@@ -32,6 +32,7 @@ from csv_ingest_engine.constants import (
     SERVICE_NAME,
 )
 from csv_ingest_engine.schema import Schema
+from csv_ingest_engine.values import canonical_number
 
 if TYPE_CHECKING:  # the stubs are a development dependency
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -115,12 +116,23 @@ def create_resources(s3: S3Client, dynamodb: DynamoDBClient, schema: Schema) -> 
     key_schema: list[KeySchemaElementTypeDef] = [{"AttributeName": schema.partition_key.name, "KeyType": "HASH"}]
     if schema.sort_key is not None:
         key_schema.append({"AttributeName": schema.sort_key.name, "KeyType": "RANGE"})
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=key_schema,
-        AttributeDefinitions=[{"AttributeName": key.name, "AttributeType": key.type} for key in schema.keys],
-        BillingMode="PAY_PER_REQUEST",
-    )
+
+    def create() -> None:
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=key_schema,
+            AttributeDefinitions=[{"AttributeName": key.name, "AttributeType": key.type} for key in schema.keys],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    try:
+        create()
+    except dynamodb.exceptions.ResourceInUseException:
+        # An endpoint of the user's (AWS_ENDPOINT_URL_DYNAMODB) keeps the table of an earlier demo, for a look after
+        # it ended: this demo starts from an empty one, keyed as this file's options say.
+        dynamodb.delete_table(TableName=TABLE)
+        dynamodb.get_waiter("table_not_exists").wait(TableName=TABLE, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        create()
     # DynamoDB (and dynalite) create a table CREATING and refuse writes to it until it is ACTIVE.
     deadline = time.monotonic() + TABLE_ACTIVE_TIMEOUT_S
     while dynamodb.describe_table(TableName=TABLE)["Table"]["TableStatus"] != "ACTIVE":
@@ -190,12 +202,15 @@ def _sortable(value: Mapping[str, Any]) -> tuple[str, Any]:
 
 
 def plain(value: Mapping[str, Any]) -> str:
-    """A DynamoDB attribute value as text: a string as it is, a number as its digits, anything else (a boolean, a
+    """A DynamoDB attribute value as text: a string as it is, a number in its one spelling (DynamoDB keeps a number's
+    value, not its digits: `034` is `34`, as dynalite gives it back and moto does not), anything else (a boolean, a
     binary, a JSON column's map or list) as its JSON, e.g. `{"BOOL": true}`."""
-    for kind in ("S", "N"):
-        text = value.get(kind)
-        if isinstance(text, str):
-            return text
+    text = value.get("S")
+    if isinstance(text, str):
+        return text
+    number = value.get("N")
+    if isinstance(number, str):
+        return canonical_number(number)
     return json.dumps(value, sort_keys=True, default=_json_default)
 
 

@@ -157,6 +157,24 @@ def test_without_dynalite_the_demo_runs_on_moto_and_says_why(
     assert "5 rows written, 0 rejected." in output
 
 
+@pytest.mark.parametrize("backend", ["moto", "dynalite"])
+def test_the_export_writes_a_number_by_its_value_on_either_backend(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, backend: str
+) -> None:
+    """DynamoDB keeps a number's value, not its digits: `034` typed N exports as `34` (moto hands back the digits
+    as sent, dynalite the value), so that two demos compare with diff whichever DynamoDB they ran on."""
+    if backend == "moto":
+        monkeypatch.setattr(dynalite, "DYNALITE_PACKAGE", tmp_path / "no-node-modules" / "dynalite")
+    source, export = tmp_path / "n.csv", tmp_path / "table.csv"
+    source.write_text("customer_id,age\n1,034\n2,1.50\n")
+
+    result = run("demo", source, "--type", "age=N", "--export", export)
+
+    assert result.exit_code == 0, result.output
+    assert f"DynamoDB: {backend}" in _said(result.output)
+    assert export.read_text(encoding="utf-8").splitlines() == ["customer_id,age", "1,34", "2,1.5"]
+
+
 def test_a_dynalite_that_does_not_start_leaves_the_demo_on_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     """dynalite installed but failing to start (node too old, say) is no failure: the demo runs on moto and says
     what dynalite said."""
@@ -178,11 +196,14 @@ def test_a_dynamodb_endpoint_the_user_set_is_the_one_used(
     monkeypatch: pytest.MonkeyPatch, dynalite: Dynalite, aws_env: dict[str, str]
 ) -> None:
     """AWS_ENDPOINT_URL_DYNAMODB (the large-file benchmark's own dynalite) is where the table goes: the demo starts
-    none of its own, says where it is, and the items are there after it ends."""
+    none of its own, says where it is, and the items are there after it ends; a second demo there starts from an
+    empty table of its own instead of failing on the first one's."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynalite.url)
 
+    first = run("demo", SAMPLES / "edge-rejected-rows.csv")
     result = run("demo", SAMPLES / "sample-good.csv")
 
+    assert first.exit_code == 2, first.output
     assert result.exit_code == 0, result.output
     assert f"DynamoDB: {dynalite.url} (from AWS_ENDPOINT_URL_DYNAMODB)." in _said(result.output)
     client = dynalite.client()

@@ -271,6 +271,21 @@ def test_ctrl_c_stops_validate_saying_what_was_checked(
     assert summary["error"] == message
 
 
+def test_validate_stopped_by_ctrl_c_says_its_report_holds_the_rows_before_the_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate reads in one process and stops at the line: its --rejects report holds the rows rejected before
+    it, and the message says just that (not load's "read before the load stopped")."""
+    monkeypatch.setattr(
+        "csv_ingest.cli.file_run.ingest_file", _calling_ingest_file_with(lambda: os.kill(os.getpid(), signal.SIGINT))
+    )
+    source, report = _customers(tmp_path / "customers.csv", 1_000, keyless_first=3), tmp_path / "rejected.csv"
+    result = run("validate", source, "--rejects", report)
+    assert result.exit_code == 130, result.output
+    assert f"The 3 rows rejected before line 257 are in {report}." in " ".join(result.output.split())
+    assert "load" not in result.output
+
+
 def test_an_unhandled_interrupt_aborts_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A KeyboardInterrupt no run handles (a second Ctrl-C) aborts at once: "Aborted.", exit 130 as a shell reports
     it."""
