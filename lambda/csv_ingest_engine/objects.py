@@ -20,7 +20,7 @@ from csv_ingest_engine.schema import gzipped
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef
+    from mypy_boto3_s3.type_defs import GetObjectRequestTypeDef, HeadObjectRequestTypeDef
 
 # Sized to the function's deadline margin (DEADLINE_MARGIN_MS, 30 s): with botocore's default timeouts (60 s to
 # connect, 60 s per read) and ten retries, one stuck call outlives the margin, and Lambda kills the invocation
@@ -110,14 +110,13 @@ def last_bytes(s3: S3Client, bucket: str, key: str, version_id: str | None, size
 
 def created_at(s3: S3Client, bucket: str, key: str, version_id: str | None) -> datetime | None:
     """When S3 created the object version (its Last-Modified, to the second), or None when it cannot be asked."""
+    request: HeadObjectRequestTypeDef = {"Bucket": bucket, "Key": key}
+    if version_id:
+        request["VersionId"] = version_id
     try:
-        if version_id:
-            head = s3.head_object(Bucket=bucket, Key=key, VersionId=version_id)
-        else:
-            head = s3.head_object(Bucket=bucket, Key=key)
+        return s3.head_object(**request)["LastModified"]
     except (BotoCoreError, ClientError):
         return None
-    return head["LastModified"]
 
 
 def rejects_report_key(key: str, version_id: str | None) -> str:

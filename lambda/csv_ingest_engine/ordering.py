@@ -57,10 +57,9 @@ def event_moment(event_time: str | None) -> datetime | None:
     if not event_time:
         return None
     try:
-        moment = datetime.fromisoformat(event_time.strip().replace("Z", "+00:00"))
+        return _utc_moment(event_time)
     except ValueError:
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # No upload is older: an earlier --as-of is a typo (0226 for 2026), and would order a load before every upload.
@@ -71,16 +70,21 @@ def as_of(text: str) -> datetime:
     """A moment given on the command line (`--as-of`): ISO 8601, a date or a date and time, UTC unless it names an
     offset, not before 1970. Raises `ValueError` with what is expected."""
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        moment = _utc_moment(text)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a date and time: use ISO 8601, e.g. 2026-12-01, 2026-12-01T18:30:00Z or "
             "2026-12-01T18:30:00+01:00 (UTC unless an offset is given)"
         ) from None
-    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     if moment < EARLIEST_AS_OF:
         raise ValueError(f"{text!r} is before 1970: no upload is that old (a typo in the year?)")
     return moment
+
+
+def _utc_moment(text: str) -> datetime:
+    """An ISO 8601 date or date and time (a trailing Z for UTC), UTC unless it names an offset; raises `ValueError`."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def now() -> datetime:

@@ -20,8 +20,7 @@ class Credentials(TypedDict):
 CREDENTIALS = Credentials(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
 # Throttled writes go out again within milliseconds, so a test of resending takes no time.
 QUICK = Backoff(base_s=0.001, cap_s=0.01)
-# Two uploads' order stamps (see `ordering`), the second one newer.
-OLDER = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T10:00:00.000000Z 000000000000000000000001")
+# An upload's order stamp (see `ordering`).
 NEWER = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T10:00:00.000000Z 000000000000000000000002")
 
 
