@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 
 import pytest
 
@@ -68,7 +69,9 @@ PATHS = pytest.mark.parametrize("schema", [default_schema, typed_schema], ids=["
 
 @PATHS
 @pytest.mark.parametrize("order_attribute", [None, "_csv_ingest_order"], ids=["unstamped", "stamped"])
-def test_an_item_of_exactly_400_kb_is_written_and_one_byte_more_is_rejected(schema, order_attribute) -> None:
+def test_an_item_of_exactly_400_kb_is_written_and_one_byte_more_is_rejected(
+    schema: Callable[[], Schema], order_attribute: str | None
+) -> None:
     head = header("customer_id", "notes", "age", schema=schema(), order_attribute=order_attribute)
     assert head.typed is (schema is typed_schema)
     stamp = len(order_attribute) + STAMP_BYTES if order_attribute else 0
@@ -96,7 +99,9 @@ def test_a_typed_value_counts_toward_400_kb_as_dynamodb_sizes_it() -> None:
 
 
 @PATHS
-def test_a_row_filling_exactly_the_attribute_cap_is_written_and_one_more_is_rejected(schema) -> None:
+def test_a_row_filling_exactly_the_attribute_cap_is_written_and_one_more_is_rejected(
+    schema: Callable[[], Schema],
+) -> None:
     head = header("customer_id", "a", "b", "c", "age", schema=schema())
     assert len(written(["C-1", "1", "2", "3", ""], head, max_attributes=3).attributes) == 3
     reason = rejected(["C-1", "1", "2", "3", "4"], head, max_attributes=3).reason
@@ -126,7 +131,7 @@ def test_string_columns_before_a_typed_one_are_all_written() -> None:
 
 
 @PATHS
-def test_one_trailing_nameless_column_is_dropped_and_the_named_ones_kept(schema) -> None:
+def test_one_trailing_nameless_column_is_dropped_and_the_named_ones_kept(schema: Callable[[], Schema]) -> None:
     head = header("customer_id", "name", "", schema=schema())
     assert head.columns == ("customer_id", "name")
     assert written(["C-1", "Jane", ""], head).attributes == {"name": {"S": "Jane"}}
@@ -137,7 +142,7 @@ def test_one_trailing_nameless_column_is_dropped_and_the_named_ones_kept(schema)
     [lambda name: Schema.keyed_on(name), lambda name: Schema(KeyAttribute(name, "N"), KeyAttribute("order_date"))],
     ids=["default", "typed"],
 )
-def test_a_key_column_name_of_255_bytes_is_allowed_and_256_refused(schema) -> None:
+def test_a_key_column_name_of_255_bytes_is_allowed_and_256_refused(schema: Callable[[str], Schema]) -> None:
     name = "k" * 255
     head = header(name, "order_date", schema=schema(name))
     assert head.key_column == name
@@ -146,7 +151,7 @@ def test_a_key_column_name_of_255_bytes_is_allowed_and_256_refused(schema) -> No
 
 
 @PATHS
-def test_a_column_name_of_65535_bytes_is_allowed_and_65536_refused(schema) -> None:
+def test_a_column_name_of_65535_bytes_is_allowed_and_65536_refused(schema: Callable[[], Schema]) -> None:
     longest = "é" * 32767 + "x"  # 65,535 UTF-8 bytes
     head = header("customer_id", longest, "age", schema=schema())
     assert written(["C-1", "v", ""], head).attributes == {longest: {"S": "v"}}
@@ -158,14 +163,14 @@ def test_a_column_name_of_65535_bytes_is_allowed_and_65536_refused(schema) -> No
 
 
 @PATHS
-def test_a_row_shorter_than_the_header_writes_the_cells_it_has(schema) -> None:
+def test_a_row_shorter_than_the_header_writes_the_cells_it_has(schema: Callable[[], Schema]) -> None:
     head = header("customer_id", "name", "age", schema=schema())
     assert written(["C-1"], head).attributes == {}
     assert written(["C-1", "Jane"], head).attributes == {"name": {"S": "Jane"}}
 
 
 @PATHS
-def test_a_row_that_ends_before_the_key_column_is_rejected_for_its_empty_key(schema) -> None:
+def test_a_row_that_ends_before_the_key_column_is_rejected_for_its_empty_key(schema: Callable[[], Schema]) -> None:
     head = header("name", "age", "customer_id", schema=schema())
     result = rejected(["Jane"], head)
     assert (result.key, result.reason) == (None, "the 'customer_id' cell is empty")
@@ -181,7 +186,7 @@ def test_a_row_that_ends_before_the_sort_key_is_rejected_for_it() -> None:
 
 
 @PATHS
-def test_a_partition_key_of_2048_bytes_is_written_and_2049_rejected(schema) -> None:
+def test_a_partition_key_of_2048_bytes_is_written_and_2049_rejected(schema: Callable[[], Schema]) -> None:
     head = header("customer_id", "age", schema=schema())
     assert written(["k" * 2048], head).item_key == {"customer_id": {"S": "k" * 2048}}
     reason = rejected(["k" * 2049], head).reason
