@@ -19,6 +19,7 @@ tests=(
     tests/function/test_rules.py
     tests/function/test_typed_rules.py
     tests/function/test_rule_limits.py
+    tests/function/test_rule_rejections.py
     tests/function/test_values.py
     tests/function/test_partitioning.py
 )
