@@ -21,6 +21,7 @@ tests=(
     tests/function/test_rule_limits.py
     tests/function/test_values.py
     tests/function/test_partitioning.py
+    tests/function/test_schema.py
 )
 rm -rf "$stage"
 mkdir -p "$stage/src" "$stage/tests/function"
