@@ -62,17 +62,20 @@ def _encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(str(exc).removeprefix("--encoding: "), ctx=ctx, param=param) from None
 
 
+delimiter_option = click.option(
+    "--delimiter",
+    default=DEFAULT_DELIMITER,
+    show_default=True,
+    callback=_delimiter,
+    help="The file's field separator: , ; | or tab (European Excel writes ;).",
+)
+
+
 def format_options(command: Command) -> Command:
     """`--delimiter` and `--encoding`: how the file is written (a `.csv.gz` file is decompressed as it is read)."""
     for option in reversed(
         [
-            click.option(
-                "--delimiter",
-                default=DEFAULT_DELIMITER,
-                show_default=True,
-                callback=_delimiter,
-                help="The file's field separator: , ; | or tab (European Excel writes ;).",
-            ),
+            delimiter_option,
             click.option(
                 "--encoding",
                 default=DEFAULT_ENCODING,
