@@ -14,6 +14,7 @@ from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION
 from tests.infra.logical_ids import (
     ACCESS_LOGS_BUCKET_ID,
     ALARM_TOPIC_ID,
+    DATA_KEY_ID,
     FAILED_EVENTS_QUEUE_ID,
     REJECTS_BUCKET_ID,
     STATE_MACHINE_ID,
@@ -133,6 +134,11 @@ def test_kms_creates_one_rotating_key_deleted_with_the_data(kms_template: Templa
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["Properties"]["PendingWindowInDays"] == 30
     assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Delete", "Delete")
+
+
+def test_kms_key_keeps_its_logical_id(kms_template: Template) -> None:
+    """The key keeps the ID it was first deployed with: a new key could not read what the old one encrypted."""
+    assert DATA_KEY_ID in kms_template.find_resources("AWS::KMS::Key")
 
 
 def test_kms_key_is_kept_with_retained_data(tmp_path: Path) -> None:
