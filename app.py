@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from csv_ingest.infra import CsvIngestStack, PipelineProps
-from csv_ingest.infra.props import SAME_AS_MAX_WORKERS
+from csv_ingest.infra.props import ENCRYPTIONS, SAME_AS_MAX_WORKERS
 from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
 
@@ -33,6 +33,7 @@ CONTEXT_KEYS = (
     "ephemeral_storage_mib",
     "noncurrent_version_expiration_days",
     "rejects_expiration_days",
+    "encryption",
     "write_mode",
     "write_concurrency",
     "large_file_bytes",
@@ -86,8 +87,7 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
     ):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)
-    if (raw := context.get("write_mode")) is not None:
-        values["write_mode"] = _parse_choice("write_mode", raw, WRITE_MODES)
+    values.update(_choices(context))
     if (raw := context.get("trigger_reserved_concurrency")) is not None:
         values["trigger_reserved_concurrency"] = _parse_reservation("trigger_reserved_concurrency", raw)
     if (raw := context.get("worker_reserved_concurrency")) is not None:
@@ -127,6 +127,12 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
             _parse_str("order_attribute", raw), origin="context order_attribute"
         )
     return values
+
+
+def _choices(context: Mapping[str, Any]) -> dict[str, str]:
+    """The keys that take one of a few words: write_mode (merge, replace) and encryption (aws, kms)."""
+    keys = {"write_mode": WRITE_MODES, "encryption": ENCRYPTIONS}
+    return {key: _parse_choice(key, raw, keys[key]) for key in keys if (raw := context.get(key)) is not None}
 
 
 def _parse_switch(key: str, raw: object) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -68,7 +69,11 @@ class LargeFileFlow(Construct):
     Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
     the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray; its role gets
-    CDK's grants for the Map's item reader and result writer on `work_bucket`.
+    CDK's grants for the Map's item reader and result writer on `work_bucket`. `encryption_key` (None: the services'
+    own keys) encrypts the functions' and the state machine's log groups and the functions' environment. The
+    executions' history stays under Step Functions' own key: it holds object names, versions and counts, never rows
+    (and CDK's customer-managed configuration names the state machine in its role's key condition, which an unnamed
+    state machine, like this one, does not have).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class LargeFileFlow(Construct):
         max_workers: int,
         worker_reserved_concurrency: int | None,
         sizing: FunctionSizing,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, id_)
         work_bucket_name = work_bucket.bucket_name
@@ -95,6 +101,7 @@ class LargeFileFlow(Construct):
             handler=HANDLER_PARTITION,
             environment={ENV_WORK_BUCKET: work_bucket_name, **config.for_function(HANDLER_PARTITION)},
             sizing=sizing,
+            encryption_key=encryption_key,
         )
         self.ingest_partition = engine_function(
             self,
@@ -106,6 +113,7 @@ class LargeFileFlow(Construct):
                 ENV_TABLE_NAME: table_name,
             },
             sizing=sizing,
+            encryption_key=encryption_key,
             # The one bound on the table's writers across executions (each Map bounds its own to max_workers).
             reserved_concurrency=worker_reserved_concurrency,
         )
@@ -119,9 +127,14 @@ class LargeFileFlow(Construct):
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
             },
             sizing=sizing,
+            encryption_key=encryption_key,
         )
         self.log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=encryption_key,
         )
         self.state_machine = sfn.StateMachine(
             self,

@@ -48,6 +48,9 @@ MAX_MAP_CONCURRENCY = 10_000
 DEFAULT_TRIGGER_RESERVED_CONCURRENCY = 2
 # `worker_reserved_concurrency`'s default: the same number as `max_workers`.
 SAME_AS_MAX_WORKERS: Final = "max_workers"
+# `encryption`: each service's own keys (AWS-owned or AWS-managed), or one customer-managed key the stack creates.
+Encryption = Literal["aws", "kms"]
+ENCRYPTIONS: tuple[Encryption, ...] = ("aws", "kms")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,6 +94,12 @@ class PipelineProps:
     """Days a replaced or deleted upload's old version is kept, 1 to 36,500. Default: 30."""
     rejects_expiration_days: int = 30
     """Days a report of rejected rows is kept, 1 to 36,500. Default: 30."""
+    encryption: Encryption = "aws"
+    """How the data is encrypted at rest. aws: each service's own keys (SSE-S3 buckets, the AWS-managed aws/dynamodb
+    key for the table, SSE-SQS for the queue, CloudWatch Logs' own encryption; the alarm topic has a key of its own,
+    as CloudWatch needs). kms: one customer-managed key the stack creates, with yearly rotation, for the buckets (but
+    the access-logs bucket), the table, the queue, the alarm topic, the log groups and the functions' environment,
+    kept (or deleted) with the data (`retain_data`). Default: aws."""
 
     # -- the functions -------------------------------------------------------------------------------------------
     memory_size_mb: int = 1769
@@ -135,6 +144,7 @@ class PipelineProps:
         _check_range("ephemeral_storage_mib", self.ephemeral_storage_mib, 512, 10240)
         _check_range("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 36500)
         _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
+        _check_choice("encryption", self.encryption, ENCRYPTIONS)
         _check_choice("write_mode", self.write_mode, WRITE_MODES)
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         _check_range(

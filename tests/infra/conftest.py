@@ -57,6 +57,12 @@ def schema_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default deployment but for `-c encryption=kms`: the stack's own customer-managed key."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.kms"), encryption="kms")
+
+
+@pytest.fixture(scope="session")
 def template(default_synth: Synthesized) -> Template:
     return default_synth.template
 
@@ -69,3 +75,8 @@ def custom_template(custom_synth: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def schema_template(schema_synth: Synthesized) -> Template:
     return schema_synth.template
+
+
+@pytest.fixture(scope="session")
+def kms_template(kms_synth: Synthesized) -> Template:
+    return kms_synth.template
