@@ -3,15 +3,15 @@ and the header rules, and cut it by key into chunk objects in the work bucket, o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from csv_ingest_engine.bounded_lines import ReadingStopped
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.ingest import STOP_CHECK_EVERY
 from csv_ingest_engine.jobs import FileJob, PartitionEntry, Run, new_attempt
 from csv_ingest_engine.objects import last_bytes
 from csv_ingest_engine.partitioning import ChunkedPartitions, content_bytes, manifest_key, partition_count
-from csv_ingest_engine.reading import Record, read_stream
+from csv_ingest_engine.reading import read_stream
 from csv_ingest_engine.rules import UNTYPED_COLUMNS, parse_header
 from csv_ingest_engine.run_objects import write_manifest
 from csv_ingest_engine.s3_streams import ChunkUploads, object_body
@@ -29,29 +29,40 @@ def partition_file(
     """Stream `job`'s object version through the reader and the header rules into chunk objects under `run_prefix`,
     one partition per key hash, and list the partitions that have rows in the run's manifest; return the run."""
     trailer = last_bytes(s3, job.bucket, job.key, job.version_id, job.size) if gzipped(job.key) else None
-    text_bytes = content_bytes(job.key, job.size, trailer)
+    # The trigger measured the text when the object's size and trailer said less than it read (`FileJob.text_bytes`).
+    text_bytes = max(content_bytes(job.key, job.size, trailer), job.text_bytes or 0)
     count = partition_count(text_bytes, settings.partition_bytes)
     with object_body(s3, job, should_stop=should_stop) as body:
-        records = read_stream(body, source=job.source, fmt=settings.fmt, gzip=gzipped(job.key))
-        # The header is the first record: a bad header fails here, before a single chunk is written. A problem
-        # further down (not UTF-8, malformed quoting) fails the task when the reader gets there, with chunks already
-        # in the work bucket (they expire with it) but nothing written to the table yet: the workers never start.
-        first = next(records, None)
-        header_cells = first.cells if first is not None else []
-        header = parse_header(
-            header_cells,
-            schema=settings.schema,
-            source=job.source,
-            delimiter=settings.fmt.delimiter,
-            order_attribute=settings.engine.order_attribute,
-        )
-        if header.untyped:
-            logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
-        with ChunkUploads(s3, settings.work_bucket, job, run_prefix, should_stop=should_stop) as uploads:
-            partitions = ChunkedPartitions(header, header_cells, count, uploads.put)
-            partitions.add_all(_until_deadline(records, should_stop, job))
-            partitions.close()
-            uploads.wait()
+        records = read_stream(body, source=job.source, fmt=settings.fmt, gzip=gzipped(job.key), should_stop=should_stop)
+        try:
+            # The header is the first record: a bad header fails here, before a single chunk is written. A problem
+            # further down (not UTF-8, malformed quoting) fails the task when the reader gets there, with chunks
+            # already in the work bucket (they expire with it) but nothing written to the table yet: the workers
+            # never start.
+            first = next(records, None)
+            header_cells = first.cells if first is not None else []
+            header = parse_header(
+                header_cells,
+                schema=settings.schema,
+                source=job.source,
+                delimiter=settings.fmt.delimiter,
+                order_attribute=settings.engine.order_attribute,
+                max_cells=settings.fmt.max_cells,
+            )
+            if header.untyped:
+                logger.warning(UNTYPED_COLUMNS, extra={"columns": list(header.untyped)})
+            with ChunkUploads(s3, settings.work_bucket, job, run_prefix, should_stop=should_stop) as uploads:
+                partitions = ChunkedPartitions(header, header_cells, count, uploads.put)
+                partitions.add_all(records)
+                partitions.close()
+                uploads.wait()
+        except ReadingStopped as stop:
+            raise IngestError(
+                job.source,
+                f"the partition task was about to time out after reading {stop.line - 1:,} lines, so it stopped; "
+                "nothing was written to the table. Give the functions more memory (and with it CPU) or a "
+                "longer timeout (context memory_size_mb, timeout_minutes), or split the file; then upload it again",
+            ) from None
     entries = [
         PartitionEntry(index, partitions.chunks[index], rows) for index, rows in enumerate(partitions.rows) if rows
     ]
@@ -59,17 +70,3 @@ def partition_file(
     items = manifest_key(run_prefix)
     write_manifest(s3, settings.work_bucket, items, entries)
     return Run(run_prefix, new_attempt(), items, rows=sum(partitions.rows), partitions=len(entries))
-
-
-def _until_deadline(records: Iterator[Record], should_stop: Callable[[], bool], job: FileJob) -> Iterator[Record]:
-    """The records, until the invocation is about to time out: then the file fails (nothing written yet)."""
-    for count, record in enumerate(records, start=1):
-        if count % STOP_CHECK_EVERY == 0 and should_stop():
-            raise IngestError(
-                job.source,
-                f"the partition task was about to time out after reading {count:,} rows (up to line {record.line:,}), "
-                "so it stopped; nothing was written to the table. Give the functions more memory (and with it CPU) "
-                "or a longer timeout (context memory_size_mb, timeout_minutes), or split the file; then upload it "
-                "again",
-            )
-        yield record
