@@ -26,6 +26,7 @@ CONTEXT_KEYS = (
     "column_types",
     "csv_delimiter",
     "csv_encoding",
+    "csv_max_cells",
     "ordering",
     "order_attribute",
     "memory_size_mb",
@@ -116,16 +117,25 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
         values["sort_key_type"] = schema.key_type(raw, origin="context sort_key_type")
     if (raw := context.get("column_types")) is not None:
         values["column_types"] = schema.column_types(raw, origin="context column_types")
-    if (raw := context.get("csv_delimiter")) is not None:
-        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
-    if (raw := context.get("csv_encoding")) is not None:
-        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    values |= _format(context)
     if (raw := context.get("ordering")) is not None:
         values["ordering"] = _parse_switch("ordering", raw)
     if (raw := context.get("order_attribute")) is not None:
         values["order_attribute"] = schema.order_attribute(
             _parse_str("order_attribute", raw), origin="context order_attribute"
         )
+    return values
+
+
+def _format(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The files' delimiter, encoding and widest row."""
+    values: dict[str, Any] = {}
+    if (raw := context.get("csv_delimiter")) is not None:
+        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
+    if (raw := context.get("csv_encoding")) is not None:
+        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    if (raw := context.get("csv_max_cells")) is not None:
+        values["csv_max_cells"] = schema.max_cells(raw, origin="context csv_max_cells")
     return values
 
 
