@@ -14,10 +14,12 @@ from typing import Protocol
 # which leaves 49,152 characters for the line end and a rejects report's own two columns. Only cells written
 # longer than their value (whitespace around a key, a number, a boolean or JSON) make a longer one.
 RECORD_CHAR_LIMIT = 2 * 1024 * 1024
-# How many lines, or characters, are read between two looks at the clock (`should_stop`), whichever comes first,
-# blank lines or not: a few milliseconds of reading. Writers look every STOP_CHECK_EVERY rows too.
+# The reader looks at the clock (`should_stop`) every STOP_CHECK_CHARS characters read, blank lines or not, each
+# line counted LINE_CHECK_CHARS more than it has: so every 256 lines at the latest. A few milliseconds of reading.
+# Writers look every STOP_CHECK_EVERY rows too.
 STOP_CHECK_EVERY = 256
 STOP_CHECK_CHARS = 256 * 1024
+LINE_CHECK_CHARS = STOP_CHECK_CHARS // STOP_CHECK_EVERY
 
 
 class ReadingStopped(Exception):
@@ -46,7 +48,7 @@ class BoundedLines:
     """The lines of `text` for csv readers, each whole (with its line end: CRLF, LF or a lone CR) as long as the
     record it belongs to stays within RECORD_CHAR_LIMIT; `RecordTooLong` instead of the line that would take it
     past. `should_stop()` is asked every STOP_CHECK_EVERY lines or STOP_CHECK_CHARS characters, whichever comes
-    first; when true, `ReadingStopped` names the line the unfinished record starts on.
+    first (about); when true, `ReadingStopped` names the line the unfinished record starts on.
 
     The reader calls `record_read` each time the csv module makes a record of the lines handed out so far.
     """
@@ -55,10 +57,8 @@ class BoundedLines:
         self._readline = text.readline
         self._should_stop = should_stop
         self._held: list[str] = []  # the lines of the record being read
-        self._held_chars = 0
-        # Read since the last look at the clock.
-        self._unchecked_chars = 0
-        self._unchecked_lines = 0
+        self._room = RECORD_CHAR_LIMIT  # what the record may still take
+        self._until_check = STOP_CHECK_CHARS
         self.lines = 0  # handed out
         self.record_start = 1  # the line the record being read starts on
 
@@ -66,20 +66,19 @@ class BoundedLines:
         return self
 
     def __next__(self) -> str:
-        room = RECORD_CHAR_LIMIT - self._held_chars
+        room = self._room
         line = self._readline(room + 1)
-        if not line:
-            raise StopIteration
         size = len(line)
+        if not size:
+            raise StopIteration
         self._held.append(line)
         if size > room:
             raise RecordTooLong(self._held)
-        self._held_chars += size
+        self._room = room - size
         self.lines += 1
-        self._unchecked_chars += size
-        self._unchecked_lines += 1
-        if self._unchecked_lines == STOP_CHECK_EVERY or self._unchecked_chars >= STOP_CHECK_CHARS:
-            self._unchecked_chars = self._unchecked_lines = 0
+        self._until_check -= size + LINE_CHECK_CHARS
+        if self._until_check <= 0:
+            self._until_check = STOP_CHECK_CHARS
             if self._should_stop is not None and self._should_stop():
                 raise ReadingStopped(self.record_start)
         return line
@@ -87,5 +86,5 @@ class BoundedLines:
     def record_read(self) -> None:
         """The lines handed out so far made a record: the next one starts another."""
         self._held = []
-        self._held_chars = 0
+        self._room = RECORD_CHAR_LIMIT
         self.record_start = self.lines + 1
