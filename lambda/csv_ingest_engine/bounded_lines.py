@@ -1,6 +1,6 @@
 """The physical lines the csv module parses, handed over so that memory and time stay bounded on any input: no
 record is held past RECORD_CHAR_LIMIT characters, and the clock is looked at every STOP_CHECK_CHARS characters
-read (or lines), blank ones included."""
+read, blank lines included."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from typing import Protocol
 # which leaves 49,152 characters for the line end and a rejects report's own two columns. Only cells written
 # longer than their value (whitespace around a key, a number, a boolean or JSON) make a longer one.
 RECORD_CHAR_LIMIT = 2 * 1024 * 1024
-# The reader looks at the clock (`should_stop`) every STOP_CHECK_CHARS characters read, blank lines or not, each
-# line counted LINE_CHECK_CHARS more than it has: so every 256 lines at the latest. A few milliseconds of reading.
-# Writers look every STOP_CHECK_EVERY rows too.
+# How often the clock (`should_stop`) is looked at: every STOP_CHECK_EVERY records, by whoever sees them (the reader
+# counts the blank ones it skips, the ingestion the others), and every STOP_CHECK_CHARS characters read, whatever
+# they hold. Each is a few milliseconds of reading at most.
 STOP_CHECK_EVERY = 256
 STOP_CHECK_CHARS = 256 * 1024
-LINE_CHECK_CHARS = STOP_CHECK_CHARS // STOP_CHECK_EVERY
 
 
 class ReadingStopped(Exception):
@@ -47,10 +46,12 @@ class ReadsLines(Protocol):
 class BoundedLines:
     """The lines of `text` for csv readers, each whole (with its line end: CRLF, LF or a lone CR) as long as the
     record it belongs to stays within RECORD_CHAR_LIMIT; `RecordTooLong` instead of the line that would take it
-    past. `should_stop()` is asked every STOP_CHECK_EVERY lines or STOP_CHECK_CHARS characters, whichever comes
-    first (about); when true, `ReadingStopped` names the line the unfinished record starts on.
+    past. `should_stop()` is asked every STOP_CHECK_CHARS characters; when true, `ReadingStopped` names the line the
+    unfinished record starts on.
 
-    The reader calls `record_read` each time the csv module makes a record of the lines handed out so far.
+    The reader calls `record_read` each time the csv module makes a record of the lines handed out so far, saying
+    whether it is blank: what reads the records never sees a blank one, nor looks at the clock for it, so this does,
+    every STOP_CHECK_EVERY of them.
     """
 
     def __init__(self, text: ReadsLines, *, should_stop: Callable[[], bool] | None = None) -> None:
@@ -61,6 +62,7 @@ class BoundedLines:
         self._until_check = STOP_CHECK_CHARS
         self.lines = 0  # handed out
         self.record_start = 1  # the line the record being read starts on
+        self._blank_records = 0
 
     def __iter__(self) -> BoundedLines:
         return self
@@ -76,15 +78,20 @@ class BoundedLines:
             raise RecordTooLong(self._held)
         self._room = room - size
         self.lines += 1
-        self._until_check -= size + LINE_CHECK_CHARS
+        self._until_check -= size
         if self._until_check <= 0:
             self._until_check = STOP_CHECK_CHARS
             if self._should_stop is not None and self._should_stop():
                 raise ReadingStopped(self.record_start)
         return line
 
-    def record_read(self) -> None:
-        """The lines handed out so far made a record: the next one starts another."""
+    def record_read(self, *, blank: bool) -> None:
+        """The lines handed out so far made a record (`blank`: with no cell that is not empty): the next one starts
+        another."""
         self._held = []
         self._room = RECORD_CHAR_LIMIT
         self.record_start = self.lines + 1
+        if blank:
+            self._blank_records += 1
+            if self._blank_records % STOP_CHECK_EVERY == 0 and self._should_stop is not None and self._should_stop():
+                raise ReadingStopped(self.record_start)

@@ -68,7 +68,8 @@ def check_file(
     `TextLargerThanEstimated` (see `reading.read_stream`).
     """
     records = read_records(path, source=source, fmt=fmt, should_stop=should_stop, max_text_bytes=max_text_bytes)
-    try:
+    count = 0
+    try:  # the reader looks at the clock in what it skips, this in the records it yields
         header = _header(
             records,
             source=source,
@@ -76,9 +77,11 @@ def check_file(
             fmt=fmt,
             order_attribute=order_attribute,
         )
-        count = sum(1 for _record in records)
+        for count, _record in enumerate(records, start=1):
+            if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
+                raise _stopped_unwritten(source)
     except ReadingStopped:
-        raise _stopped(source, FileResult(), before_line=1, detail="before the first row was written") from None
+        raise _stopped_unwritten(source) from None
     return header, count
 
 
@@ -137,7 +140,7 @@ def ingest_file(
     try:
         header = _header(records, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute)
     except ReadingStopped:
-        raise _stopped(source, FileResult(), before_line=1) from None
+        raise _stopped_unwritten(source) from None
     try:
         return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
     finally:
@@ -378,6 +381,10 @@ def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, sc
             "stack)"
         )
     return message
+
+
+def _stopped_unwritten(source: str) -> IngestStopped:
+    return _stopped(source, FileResult(), before_line=1, detail="before the first row was written")
 
 
 def _stopped(source: str, result: FileResult, *, before_line: int, detail: str | None = None) -> IngestStopped:

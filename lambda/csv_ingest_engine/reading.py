@@ -112,9 +112,10 @@ def read_stream(
 
     Memory stays bounded on any input: a record is never held past RECORD_CHAR_LIMIT characters (one that goes
     further fails the file, saying why), and a cell never past FIELD_SIZE_LIMIT. `should_stop()` is asked every few
-    hundred KiB of text read, blank lines included; when it turns true, `ReadingStopped` names the first line not
-    yielded. With `max_text_bytes`, text (decompressed) past that many bytes raises `TextLargerThanEstimated`, once
-    the rest of the text has been counted (until `should_stop`).
+    hundred blank records skipped and KiB of text read (the caller looks at the clock for the records it gets); when
+    it turns true, `ReadingStopped` names the first line not yielded. With `max_text_bytes`, text (decompressed)
+    past that many bytes raises `TextLargerThanEstimated`, once the rest of it has been counted (until
+    `should_stop`).
     """
     fmt = fmt or CsvFormat()
     if fmt.delimiter not in DELIMITER_NAMES or fmt.encoding not in TEXT_CODECS:
@@ -124,8 +125,7 @@ def read_stream(
     text_bytes: ReadableBytes = _Gunzip(counted, source) if gzip else counted
     if max_text_bytes is not None:
         text_bytes = _TextSized(text_bytes, source, max_text_bytes, should_stop)
-    stream, encoding = _utf8_by_its_mark(text_bytes, source, fmt.encoding)
-    checked = _CheckedText.of(stream, source, encoding, gunzipped=gzip)
+    checked, encoding = _checked(text_bytes, source, fmt, gunzipped=gzip)
     with io.TextIOWrapper(io.BufferedReader(checked), encoding=TEXT_CODECS[encoding], newline="") as text:
         lines = BoundedLines(text, should_stop=should_stop)
         # strict: a quote that is never closed is an error, not a cell that silently swallows the rest of the file.
@@ -140,8 +140,9 @@ def read_stream(
                 for cells in reader:
                     count += 1
                     line = lines.record_start
-                    lines.record_read()
-                    if any(cells):
+                    blank = not any(cells)
+                    lines.record_read(blank=blank)
+                    if not blank:
                         yield Record(line, cells)
                         if reader is header_reader:
                             break
@@ -152,6 +153,12 @@ def read_stream(
         except RecordTooLong as long:
             problem = _too_long(long.lines, lines.record_start, fmt, header=reader is header_reader)
             raise IngestError(source, problem) from None
+
+
+def _checked(text_bytes: ReadableBytes, source: str, fmt: CsvFormat, *, gunzipped: bool) -> tuple[_CheckedText, str]:
+    """The text's bytes, checked as they are read (see `_CheckedText`), and the encoding they are in."""
+    stream, encoding = _utf8_by_its_mark(text_bytes, source, fmt.encoding)
+    return _CheckedText.of(stream, source, encoding, gunzipped=gunzipped), encoding
 
 
 def _malformed(problem: str, line: int, delimiter: str) -> str:

@@ -37,7 +37,7 @@ def test_a_hostile_file_fails_with_its_reason_in_bounded_memory(
     their process never holds the row or the line."""
     path, reason = hostile[name]
     # when
-    run = run_measured(["-m", "tests.support.hostile_files", mode, str(path)], cwd=tmp_path)
+    run = run_measured([mode, str(path)], cwd=tmp_path)
     # then
     assert run.exit_code == 0, run.stderr[-2000:]
     error = json.loads(run.stdout)["error"]

@@ -4,13 +4,15 @@ Files: a gzip file of one block repeated (each copy a gzip member of its own, ~1
 ~1 MB, written in milliseconds), and a plain file of one long line that is sparse past its start (the reader must
 fail within its first few MiB, so the rest is never read, let alone written to disk).
 
-Run as `python -m tests.support.hostile_files ingest|partition PATH`, it prints what `ingest_file` (with a writer,
-as the one-invocation path runs it) or the Partition task's `partition_file` (the object served from PATH by a
-double of S3) made of the file: {"error": message or null}.
+Run as `python -m tests.support.hostile_files PEAK_FILE ingest|partition PATH`, it prints what `ingest_file` (with a
+writer, as the one-invocation path runs it) or the Partition task's `partition_file` (the object served from PATH by
+a double of S3) made of the file: {"error": message or null}; as `... PEAK_FILE cli ARGS...`, it runs `csv-ingest
+ARGS...`. Either way it writes its peak resident memory (VmHWM) to PEAK_FILE as it exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import io
 import json
@@ -26,8 +28,7 @@ from typing import Any
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 ROOT = Path(__file__).resolve().parents[2]
-# The child's address space: enough for the engine many times over, and a guard for the machine when the code under
-# test reads a whole line of a GiB after all (it then fails with MemoryError instead of taking the machine's memory).
+# The child's address space (see `main`).
 ADDRESS_SPACE_BYTES = 4 * GIB
 
 
@@ -54,7 +55,7 @@ def sparse_line(path: Path, *, size: int, written: bytes) -> Path:
 
 @dataclass(frozen=True)
 class Measured:
-    """A child process's exit code, output and peak resident memory."""
+    """A child process's exit code, output and peak resident memory (MiB)."""
 
     exit_code: int
     stdout: str
@@ -63,27 +64,29 @@ class Measured:
 
 
 def run_measured(args: Sequence[str], *, cwd: Path) -> Measured:
-    """Run `python args...` with the worktree's code first on its path; measure the child's own peak RSS (wait4's
-    rusage is the child's alone, not the largest of every child this process ever had)."""
+    """Run `python -m tests.support.hostile_files PEAK args...` with the worktree's code first on its path; its peak
+    memory is what the process itself reports (VmHWM: its own since it started this program; the resident size
+    that wait4 reports would count the test process it was forked from too)."""
     paths = [str(ROOT), str(ROOT / "lambda"), str(ROOT / "benchmarks")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
-    out_path, err_path = cwd / "child.out", cwd / "child.err"
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        child = subprocess.Popen(
-            [sys.executable, *args], cwd=cwd, env=env, stdout=out, stderr=err, preexec_fn=_limit_address_space
-        )
-        _pid, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(
-        child.returncode,
-        out_path.read_text(errors="replace"),
-        err_path.read_text(errors="replace"),
-        usage.ru_maxrss / 1024,  # KiB on Linux
+    peak = cwd / "peak.txt"
+    peak.unlink(missing_ok=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "tests.support.hostile_files", str(peak), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
+    return Measured(child.returncode, child.stdout, child.stderr, float(peak.read_text()))
 
 
-def _limit_address_space() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+def _peak_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB."""
+    status = Path("/proc/self/status").read_text()
+    (kib,) = (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(kib) / 1024
 
 
 class FileS3:
@@ -133,9 +136,21 @@ def _partition(path: Path) -> None:
     partition_file(FileS3(path), job, settings, run_prefix=job.work_prefix, should_stop=lambda: False)  # type: ignore[arg-type]
 
 
-def main(mode: str, path: Path) -> None:
+def main(peak: Path, mode: str, args: list[str]) -> None:
+    # The peak is written however the program ends (a failed file's SystemExit, a MemoryError's traceback). The
+    # address space is limited first: enough for the engine many times over, and a guard for the machine when the
+    # code under test reads a whole line of a GiB after all (it then fails with MemoryError instead).
+    atexit.register(lambda: peak.write_text(f"{_peak_mib():.1f}"))
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES))
+    if mode == "cli":
+        from csv_ingest.cli import main as csv_ingest
+
+        sys.argv = ["csv-ingest", *args]
+        csv_ingest()
+        return
     from csv_ingest_engine.errors import IngestError
 
+    path = Path(args[0])
     try:
         if mode == "ingest":
             _ingest(path)
@@ -148,4 +163,4 @@ def main(mode: str, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]))
+    main(Path(sys.argv[1]), sys.argv[2], sys.argv[3:])
