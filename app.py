@@ -26,6 +26,7 @@ CONTEXT_KEYS = (
     "column_types",
     "csv_delimiter",
     "csv_encoding",
+    "csv_max_cells",
     "ordering",
     "order_attribute",
     "memory_size_mb",
@@ -116,10 +117,7 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
         values["sort_key_type"] = schema.key_type(raw, origin="context sort_key_type")
     if (raw := context.get("column_types")) is not None:
         values["column_types"] = schema.column_types(raw, origin="context column_types")
-    if (raw := context.get("csv_delimiter")) is not None:
-        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
-    if (raw := context.get("csv_encoding")) is not None:
-        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    values |= _format(context)
     if (raw := context.get("ordering")) is not None:
         values["ordering"] = _parse_switch("ordering", raw)
     if (raw := context.get("order_attribute")) is not None:
@@ -133,6 +131,18 @@ def _choices(context: Mapping[str, Any]) -> dict[str, str]:
     """The keys that take one of a few words: write_mode (merge, replace) and encryption (aws, kms)."""
     keys = {"write_mode": WRITE_MODES, "encryption": ENCRYPTIONS}
     return {key: _parse_choice(key, raw, keys[key]) for key in keys if (raw := context.get(key)) is not None}
+
+
+def _format(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The files' delimiter, encoding and widest row."""
+    values: dict[str, Any] = {}
+    if (raw := context.get("csv_delimiter")) is not None:
+        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
+    if (raw := context.get("csv_encoding")) is not None:
+        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    if (raw := context.get("csv_max_cells")) is not None:
+        values["csv_max_cells"] = schema.max_cells(raw, origin="context csv_max_cells")
+    return values
 
 
 def _parse_switch(key: str, raw: object) -> bool:

@@ -245,6 +245,7 @@ def demo(
     sort_key_type: str | None,
     delimiter: str,
     encoding: str,
+    max_cells: int,
     mode: WriteMode,
     large_file_bytes: int,
     export: Path | None,
@@ -284,7 +285,7 @@ def demo(
     schema = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file).schema()
     config = EngineConfig(
         schema=schema,
-        fmt=CsvFormat(delimiter, encoding),
+        fmt=CsvFormat(delimiter, encoding, max_cells),
         write_mode=mode,
         large_file_bytes=large_file_bytes,
         order_attribute=None if unordered else DEFAULT_ORDER_ATTRIBUTE,

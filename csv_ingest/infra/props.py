@@ -20,6 +20,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_MAX_CELLS,
     DEFAULT_MAX_WORKERS,
     DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
@@ -27,6 +28,7 @@ from csv_ingest_engine.constants import (
     DELIMITERS,
     ENCODINGS,
     KEY_TYPES,
+    MAX_CELLS_CEILING,
     MAX_CONCURRENCY,
     MIN_CONCURRENCY,
     WRITE_MODES,
@@ -75,6 +77,9 @@ class PipelineProps:
     """The uploaded files' delimiter (the character): `,` `;` `|` or a tab. Default: `,`."""
     csv_encoding: str = DEFAULT_ENCODING
     """The uploaded files' encoding, by csv_ingest_engine's name: utf-8, cp1252, latin-1 or utf-16. Default: utf-8."""
+    csv_max_cells: int = DEFAULT_MAX_CELLS
+    """The most cells a record may have, empty ones included, 1 to 409,600 (the most attributes a 400 KB item could
+    hold): a wider row is rejected, a wider header fails its file. Default: 65,536."""
     ordering: bool = True
     """Stamp every item with its upload's order and never let a row of an older upload overwrite an item a newer one
     wrote (a conditional write; the README's "Many uploads"). False: unconditional writes, no stamp attribute, and
@@ -220,6 +225,13 @@ class PipelineProps:
         if self.csv_delimiter not in DELIMITERS.values():
             raise ValueError(f"csv_delimiter must be one of , ; | or a tab (the character), got {self.csv_delimiter!r}")
         _check_choice("csv_encoding", self.csv_encoding, ENCODINGS)
+        _check_range(
+            "csv_max_cells",
+            self.csv_max_cells,
+            1,
+            MAX_CELLS_CEILING,
+            why="the most attributes an item could hold: 400 KB, at least a byte each",
+        )
         try:
             attribute = order_attribute(self.order_attribute, origin="order_attribute")
         except SchemaError as exc:
@@ -244,7 +256,7 @@ class PipelineProps:
 
     @property
     def csv_format(self) -> CsvFormat:
-        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding)
+        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding, max_cells=self.csv_max_cells)
 
     @property
     def engine(self) -> EngineConfig:

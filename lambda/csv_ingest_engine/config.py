@@ -24,12 +24,14 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_MAX_CELLS,
     DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_COLUMN_TYPES,
     ENV_CSV_DELIMITER,
     ENV_CSV_ENCODING,
+    ENV_CSV_MAX_CELLS,
     ENV_KEY_COLUMN,
     ENV_KEY_TYPE,
     ENV_LARGE_FILE_BYTES,
@@ -70,7 +72,7 @@ class EngineConfig:
 
     # The table's key schema and the columns' types (`Schema.keyed_on()`: customer_id, a string, no sort key).
     schema: Schema = field(default_factory=Schema.keyed_on)
-    # The files' delimiter and encoding (comma-separated UTF-8).
+    # The files' delimiter and encoding (comma-separated UTF-8), and the most cells a record may have.
     fmt: CsvFormat = field(default_factory=CsvFormat)
     # merge: one UpdateItem per row (an upsert); replace: puts of whole items (conditional, one by one, when
     # ordered; BatchWriteItem otherwise).
@@ -147,6 +149,8 @@ def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
         variables[ENV_CSV_DELIMITER] = csv_format.delimiter
     if csv_format.encoding != DEFAULT_ENCODING:
         variables[ENV_CSV_ENCODING] = csv_format.encoding
+    if csv_format.max_cells != DEFAULT_MAX_CELLS:
+        variables[ENV_CSV_MAX_CELLS] = str(csv_format.max_cells)
     return variables
 
 
@@ -215,6 +219,7 @@ def _format() -> CsvFormat:
         return CsvFormat(
             delimiter=schemas.delimiter(variables.get(ENV_CSV_DELIMITER), origin=ENV_CSV_DELIMITER),
             encoding=schemas.encoding(variables.get(ENV_CSV_ENCODING), origin=ENV_CSV_ENCODING),
+            max_cells=schemas.max_cells(variables.get(ENV_CSV_MAX_CELLS), origin=ENV_CSV_MAX_CELLS),
         )
     except SchemaError as exc:
         raise RuntimeError(str(exc)) from None

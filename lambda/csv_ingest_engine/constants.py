@@ -36,6 +36,13 @@ ENCODINGS: Final = ("utf-8", "cp1252", "latin-1", "utf-16")
 DEFAULT_ENCODING: Final = "utf-8"
 # Objects (and files) with these name endings are ingested; .gz ones are gunzipped as they are read.
 CSV_SUFFIXES: Final = (".csv", ".csv.gz")
+# The most cells one record may have, empty ones included (a row with more is rejected; a header with more fails
+# the file): memory holds every cell of a record, and a row of hundreds of millions of delimiters must not exhaust
+# it. The default is four times Excel's (and LibreOffice's) 16,384 columns. The setting goes at most to the most
+# attributes an item could ever have: an item is at most 400 KB (409,600 bytes of names and values) and each
+# attribute's name takes at least a byte, so no row with more cells than that could be written whole.
+DEFAULT_MAX_CELLS: Final = 65_536
+MAX_CELLS_CEILING: Final = 409_600
 
 # Writer threads per file. Measured with benchmarks/run.py on 2 cores (see benchmarks/README.md): 16 keep `merge`
 # near the SDK's CPU limit at 5-20 ms per request; past a few dozen the GIL costs more than the extra requests in
@@ -75,6 +82,7 @@ ENV_COLUMN_TYPES: Final = "COLUMN_TYPES"
 # The files' format (see DELIMITERS and ENCODINGS).
 ENV_CSV_DELIMITER: Final = "CSV_DELIMITER"
 ENV_CSV_ENCODING: Final = "CSV_ENCODING"
+ENV_CSV_MAX_CELLS: Final = "CSV_MAX_CELLS"
 # "off": no order stamp on the items, and no condition on the writes (left out when on, the default).
 ENV_ORDERING: Final = "ORDERING"
 ENV_ORDER_ATTRIBUTE: Final = "ORDER_ATTRIBUTE"

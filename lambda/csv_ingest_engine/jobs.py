@@ -58,13 +58,33 @@ class FileJob:
     # The upload's order stamp, which every write carries (see `ordering`). None only in the input of an execution
     # started before uploads were ordered: its rows are then ordered as of when they are written.
     order: str | None = None
+    # The CSV text's size as the trigger counted it (at least), when it read a `.csv.gz` whose size and trailer had
+    # said far less (see `partitioning.one_invocation_text_limit`); Partition sizes the partitions by it. None (and
+    # left out of the input): the estimate decided.
+    text_bytes: int | None = None
 
     @classmethod
     def for_upload(
-        cls, bucket: str, key: str, version_id: str | None, *, size: int, sequencer: str, order: str
+        cls,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        size: int,
+        sequencer: str,
+        order: str,
+        text_bytes: int | None = None,
     ) -> FileJob:
         name = execution_name(bucket, key, version_id, sequencer)
-        return cls(bucket=bucket, key=key, version_id=version_id, size=size, work_prefix=f"{name}/", order=order)
+        return cls(
+            bucket=bucket,
+            key=key,
+            version_id=version_id,
+            size=size,
+            work_prefix=f"{name}/",
+            order=order,
+            text_bytes=text_bytes,
+        )
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> FileJob:
@@ -75,6 +95,7 @@ class FileJob:
             size=event_field(event, "size", int),
             work_prefix=event_field(event, "work_prefix", str),
             order=_optional_field(event, "order", str),
+            text_bytes=_optional_field(event, "text_bytes", int),
         )
 
     @property
@@ -86,7 +107,10 @@ class FileJob:
         return self.work_prefix.rstrip("/")
 
     def as_input(self) -> dict[str, Any]:
-        return asdict(self)
+        job = asdict(self)
+        if self.text_bytes is None:
+            del job["text_bytes"]
+        return job
 
 
 @dataclass(frozen=True, slots=True)

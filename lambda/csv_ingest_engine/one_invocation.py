@@ -14,9 +14,11 @@ from csv_ingest_engine.clients import dynamodb_client, s3_client
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.ingest import ingest_file
 from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
+from csv_ingest_engine.partitioning import one_invocation_text_limit
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import UNTYPED_COLUMNS
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
+from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
 from csv_ingest_engine.telemetry import log_rejection, logger
 from csv_ingest_engine.words import count, were
@@ -34,7 +36,14 @@ def ingest_object(
     should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
     """Download exactly the version the event names and ingest it, its writes stamped with the upload's `order` (see
-    `ordering`); rejected rows go to the reports bucket."""
+    `ordering`); rejected rows go to the reports bucket.
+
+    With a state machine to hand it to, a `.csv.gz` whose text turns out far larger than the large-file threshold
+    raises `TextLargerThanEstimated` from the first pass, before anything is written (its size and trailer only
+    estimate its text; a `.csv`'s size is its text's).
+    """
+    measured = settings.state_machine_arn is not None and gzipped(key)
+    text_limit = one_invocation_text_limit(settings.large_file_bytes) if measured else None
     # The report's own temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with (
         downloaded(s3_client(), bucket, key, version_id) as path,
@@ -57,6 +66,7 @@ def ingest_object(
                 on_reject=log_rejection,
                 report=report,
                 should_stop=should_stop,
+                max_text_bytes=text_limit,
             )
         except IngestError:
             # Rows rejected before a file-level failure are reported too; the file's own error stays the one

@@ -94,6 +94,7 @@ def _ingest_chunks(
             schema=settings.schema,
             source=item.source,
             order_attribute=writer.ordering.attribute if writer.ordering is not None else None,
+            max_cells=settings.fmt.max_cells,
         )
         result = ingest_records(
             chunks.records(),

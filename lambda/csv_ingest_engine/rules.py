@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, ColumnType
+from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, DEFAULT_MAX_CELLS, ColumnType
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.ordering import STAMP_BYTES
-from csv_ingest_engine.reading import Record
+from csv_ingest_engine.reading import Record, too_many_cells
 from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
 from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
 
@@ -67,6 +67,8 @@ class Header:
     # item besides the row, counted toward the 400 KB.
     order_attribute: str | None = None
     reserved_bytes: int = 0
+    # The most cells a row may have (`CsvFormat.max_cells`): a wider one is rejected.
+    max_cells: int = DEFAULT_MAX_CELLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ def parse_header(
     schema: Schema | None = None,
     delimiter: str = DEFAULT_DELIMITER,
     order_attribute: str | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> Header:
     """Validate a header record; raise `IngestError` naming every problem a user must fix.
 
@@ -121,12 +124,15 @@ def parse_header(
     put in Unicode NFC. Nameless columns after the last named one (Excel writes them for formatted but empty
     columns) are dropped. `delimiter` is the one the cells were split by, for the hint when the header seems to use
     another. `order_attribute` is the attribute the writes stamp with the upload's order (None: no stamp): no column
-    may have its name, and the stamp counts toward each item's size.
+    may have its name, and the stamp counts toward each item's size. `max_cells` is the most cells a record may have
+    (`CsvFormat.max_cells`): a header with more fails the file, a row with more is rejected.
     """
     schema = schema or Schema.keyed_on(key_column)
     key_column = schema.partition_key.name
     if not cells:
         raise IngestError(source, f"the file is empty: expected a header row with a '{key_column}' column")
+    if len(cells) > max_cells:
+        raise IngestError(source, too_many_cells(len(cells), max_cells, header=True))
     names = _names(cells)
     named = len(names)
     while named and not names[named - 1]:
@@ -175,6 +181,7 @@ def parse_header(
         typed=not schema.is_default_key or any(types.get(columns[i], "S") != "S" for i in value_indexes),
         order_attribute=order_attribute,
         reserved_bytes=len(order_attribute.encode()) + STAMP_BYTES if order_attribute is not None else 0,
+        max_cells=max_cells,
     )
 
 
@@ -241,18 +248,9 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     columns = header.columns
     width = len(cells)
     if width > len(columns):
-        # Empty cells past the named columns carry nothing (Excel pads rows to its widest one); a value there has
-        # no column to go to.
-        for i in range(len(columns), width):
-            if cells[i]:
-                reason = (
-                    f"the row has a value in column {i + 1}, which has no name in the header; name the column, "
-                    "or remove the value"
-                    if i < header.width
-                    else f"the row has {width} fields but the header has {header.width} columns "
-                    "(an unquoted comma in a cell?)"
-                )
-                return Rejection(record.line, key_of(cells, header), reason, cells)
+        reason = _width_problem(cells, header)
+        if reason is not None:
+            return Rejection(record.line, key_of(cells, header), reason, cells)
     if header.typed:
         return _typed_row(record, header, max_attributes)
     key = key_of(cells, header)
@@ -274,6 +272,26 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(present) > max_attributes):
         return _oversized(record, key, size, len(present), max_attributes, header.reserved_bytes)
     return Row(record.line, key, {header.key_column: {"S": key}}, {columns[i]: {"S": cells[i]} for i in present}, cells)
+
+
+def _width_problem(cells: list[str], header: Header) -> str | None:
+    """Why a record with more cells than the header has named columns is rejected (None: it is not)."""
+    width = len(cells)
+    if width > header.max_cells:
+        return too_many_cells(width, header.max_cells, header=False)
+    # Empty cells past the named columns carry nothing (Excel pads rows to its widest one); a value there has no
+    # column to go to.
+    for i in range(len(header.columns), width):
+        if cells[i]:
+            if i < header.width:
+                return (
+                    f"the row has a value in column {i + 1}, which has no name in the header; name the column, or "
+                    "remove the value"
+                )
+            return (
+                f"the row has {width} fields but the header has {header.width} columns (an unquoted comma in a cell?)"
+            )
+    return None
 
 
 def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Row | Rejection:
