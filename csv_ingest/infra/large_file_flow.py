@@ -145,12 +145,13 @@ class LargeFileFlow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(self._definition(work_bucket, max_workers)),
             # Below the work objects' lifetime (`flow_timing`): an execution never outlives its chunks.
             timeout=execution_timeout(sizing.timeout, max_workers),
-            # ALL: every state's start and end, so the log tells how long each step took (cdk-nag's AwsSolutions-SF1
-            # asks for it too). With the execution data (each step's input and output, and a failed step's error
-            # details), so that the log group alone says which object failed and why, across executions, without
-            # opening each one's history. That data is bucket, key, version and counts: rows never travel in the
-            # payload (they go through the work bucket), so no row content reaches the log.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # ALL: every state's start, end and failure, so the log tells how long each step took and which failed
+            # (cdk-nag's AwsSolutions-SF1 asks for ALL too). Without the execution data (each step's input and
+            # output, a failed step's error and cause): the log group keeps the shape of each execution, never what
+            # it carried. The cause of a failure is in the execution's history (states:GetExecutionHistory, kept 90
+            # days) and in the failed function's own log ("file failed"), worded, like every message the engine
+            # raises, without any cell of the file (see `first_row` and `Rejection.loggable_reason`).
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             tracing_enabled=True,
         )
         self._acknowledge_state_machine_findings()

@@ -21,6 +21,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
     DEFAULT_MAX_CELLS,
+    DEFAULT_LOGGED_REJECTIONS,
     DEFAULT_MAX_WORKERS,
     DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
@@ -30,6 +31,7 @@ from csv_ingest_engine.constants import (
     KEY_TYPES,
     MAX_CELLS_CEILING,
     MAX_CONCURRENCY,
+    MAX_LOGGED_REJECTIONS,
     MIN_CONCURRENCY,
     WRITE_MODES,
     ColumnType,
@@ -95,6 +97,9 @@ class PipelineProps:
     alarm_email: str | None = None
     """An e-mail address the alarm topic notifies (after the subscription is confirmed). Default: none, the topic
     only."""
+    logged_rejections: int = DEFAULT_LOGGED_REJECTIONS
+    """How many of a file's rejected rows its log names (line, key and reason), 0 to 1,000; the rest are counted,
+    and every one is in the rejects report. Default: 20."""
     noncurrent_version_expiration_days: int = 30
     """Days a replaced or deleted upload's old version is kept, 1 to 36,500. Default: 30."""
     rejects_expiration_days: int = 30
@@ -150,6 +155,13 @@ class PipelineProps:
         _check_range("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 36500)
         _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
         _check_choice("encryption", self.encryption, ENCRYPTIONS)
+        _check_range(
+            "logged_rejections",
+            self.logged_rejections,
+            0,
+            MAX_LOGGED_REJECTIONS,
+            why="a file's log stays small whatever its rows",
+        )
         _check_choice("write_mode", self.write_mode, WRITE_MODES)
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         _check_range(
@@ -269,6 +281,7 @@ class PipelineProps:
             large_file_bytes=self.large_file_bytes,
             partition_bytes=self.partition_bytes,
             order_attribute=self.order_attribute if self.ordering else None,
+            logged_rejections=self.logged_rejections,
         )
 
     @property

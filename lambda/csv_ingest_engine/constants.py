@@ -92,6 +92,8 @@ ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"
 ENV_LARGE_FILE_BYTES: Final = "LARGE_FILE_BYTES"
 ENV_WORK_BUCKET: Final = "WORK_BUCKET"
 ENV_PARTITION_BYTES: Final = "PARTITION_BYTES"
+# How many of a file's rejected rows its log names (see DEFAULT_LOGGED_REJECTIONS).
+ENV_LOGGED_REJECTIONS: Final = "LOGGED_REJECTIONS"
 
 # The Lambda entry points in lambda/handler.py, one per job: the S3 trigger and the state machine's three tasks.
 HANDLER_TRIGGER: Final = "handler"
@@ -114,6 +116,11 @@ MAX_PARTITIONS: Final = 10_000
 DEFAULT_MAX_WORKERS: Final = 4
 # The command line's worker processes (`load --workers`): the machine's CPUs, at most this many.
 MAX_CLI_WORKERS: Final = 8
+
+# A file's log names its first rejected rows, this many (line, key and reason), then counts them all: its volume is
+# bounded whatever the rows (every rejected row is in the rejects report). At most MAX_LOGGED_REJECTIONS.
+DEFAULT_LOGGED_REJECTIONS: Final = 20
+MAX_LOGGED_REJECTIONS: Final = 1000
 
 # The function stops reading this long before Lambda's timeout, to leave time for the rejects report, the metrics
 # and the summary; the stack keeps the timeout well above it.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.rejection_log import LoggedRejection
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -281,6 +282,9 @@ class PartitionResult:
     holds a newer upload's. `error` says why the partition did not
     finish (None: it did); rows from `first_missing_line` on may then be missing, when it is known.
     `rejects_report` is the work bucket key of the partial rejects report, set only once it is written.
+    `first_rejections` are the partition's first rejected rows (see `rejection_log`), from which Finish logs the
+    file's: they are in the result object in the work bucket (with the partition's rows), never in what the worker
+    returns (`summary`), which the execution's history keeps.
     """
 
     index: int
@@ -291,11 +295,15 @@ class PartitionResult:
     error: str | None
     rejects_report: str | None = None
     rows_superseded: int = 0
+    first_rejections: tuple[LoggedRejection, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> PartitionResult:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        first = data.get("first_rejections") or []
+        if not isinstance(first, list):
+            raise ValueError(f"no valid 'first_rejections' (got {type(first).__name__})")
         return cls(
             index=event_field(data, "index", int),
             rows_written=event_field(data, "rows_written", int),
@@ -305,10 +313,18 @@ class PartitionResult:
             error=_optional_field(data, "error", str),
             rejects_report=_optional_field(data, "rejects_report", str),
             rows_superseded=_optional_field(data, "rows_superseded", int) or 0,
+            first_rejections=tuple(LoggedRejection.from_json(item) for item in first),
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The result object in the work bucket."""
         return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """What the worker returns, into the execution's history: the result without its rows' keys."""
+        summary = asdict(self)
+        del summary["first_rejections"]
+        return summary
 
 
 def event_field(data: Mapping[str, Any], name: str, kind: type[T]) -> T:

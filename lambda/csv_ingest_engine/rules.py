@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, DEFAULT_MAX_CELLS, ColumnType
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.first_row import data_row_shape
 from csv_ingest_engine.ordering import STAMP_BYTES
 from csv_ingest_engine.reading import Record, too_many_cells
 from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
@@ -39,6 +40,10 @@ BOM = "\ufeff"
 # Unicode categories shown escaped in messages: control and format characters (zero-width spaces, byte-order
 # marks), spaces other than the plain one, separators, private-use and unassigned code points.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
+# A message names at most this many columns (or positions), each name cut to SHOWN_NAME_CHARS characters: a
+# header of 200 long names (or a first row of long cells) makes a message of a few hundred bytes, not megabytes.
+SHOWN_COLUMNS = 5
+SHOWN_NAME_CHARS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +110,14 @@ class Rejection:
     reason: str
     cells: list[str]
     failed: bool = False
+    # `reason` without the cells it quotes (None: it quotes none), for the function's log, where no cell of a row
+    # but its key may go: "column 'age' (N): the value is not a number" for "column 'age' (N): '3O' is not a number".
+    reason_without_values: str | None = None
+
+    @property
+    def loggable_reason(self) -> str:
+        """The reason in words that quote no cell of the row (its key aside)."""
+        return self.reason if self.reason_without_values is None else self.reason_without_values
 
 
 def parse_header(
@@ -138,12 +151,11 @@ def parse_header(
     while named and not names[named - 1]:
         named -= 1
     columns = tuple(names[:named])
-    found = ", ".join(f"'{_shown(c)}'" for c in columns)
     for wanted_name in schema.key_names:
         if unicodedata.normalize("NFC", wanted_name) not in columns:
-            raise IngestError(source, _missing_key_column(wanted_name, columns, found, delimiter))
+            raise IngestError(source, _missing_key_column(wanted_name, columns, delimiter))
     wanted = unicodedata.normalize("NFC", key_column)
-    _check_names(columns, found, source=source, order_attribute=order_attribute)
+    _check_names(columns, source=source, order_attribute=order_attribute)
     name_sizes = tuple(len(name.encode()) for name in columns)
     key_index = columns.index(wanted)
     key_indexes = tuple((key, columns.index(unicodedata.normalize("NFC", key.name))) for key in schema.keys)
@@ -159,7 +171,7 @@ def parse_header(
         i, size = too_long[0]
         raise IngestError(
             source,
-            f"column {i + 1} ('{_shown(columns[i][:40])}...') has a name of {size:,} bytes; DynamoDB allows "
+            f"column {i + 1} ({_quoted(columns[i])}) has a name of {size:,} bytes; DynamoDB allows "
             "attribute names under 64 KB. Shorten the column's name (a cell that long in the header usually means "
             "the file has no header row)",
         )
@@ -185,14 +197,14 @@ def parse_header(
     )
 
 
-def _check_names(columns: tuple[str, ...], found: str, *, source: str, order_attribute: str | None) -> None:
+def _check_names(columns: tuple[str, ...], *, source: str, order_attribute: str | None) -> None:
     """Every column named, once, and none named like the attribute the pipeline keeps the upload order in."""
-    empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
+    empty = [f"{i:,}" for i, name in enumerate(columns, start=1) if not name]
     if empty:
         raise IngestError(
             source,
-            f"the header has empty column names at position {', '.join(empty)} (columns found: {found}); "
-            "name every column or remove the empty ones",
+            f"the header has empty column names at position {_listed(empty)} (columns found: "
+            f"{_listed([_quoted(name) for name in columns])}); name every column or remove the empty ones",
         )
     if order_attribute is not None and order_attribute in columns:
         raise IngestError(
@@ -205,7 +217,7 @@ def _check_names(columns: tuple[str, ...], found: str, *, source: str, order_att
     if duplicates:
         raise IngestError(
             source,
-            f"the header repeats column names {', '.join(_quoted(d) for d in duplicates)}; "
+            f"the header repeats column names {_listed([_quoted(name) for name in duplicates])}; "
             "every column needs a unique name",
         )
 
@@ -214,13 +226,17 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
     return None if kind == "S" else kind
 
 
-def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, delimiter: str) -> str:
+def _missing_key_column(key_column: str, columns: tuple[str, ...], delimiter: str) -> str:
+    """Why a header without the key column fails, naming its columns only when they look like names: a file without
+    a header row has a row of data there, which is described by its shape instead (no cell of it is quoted)."""
     hint = ""
     advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
     alone = columns[0] if len(columns) == 1 else ""
     seen = [character for character in DELIMITER_NAMES if character != delimiter and character in alone]
+    cells: Sequence[str] = columns
     if seen:
         character = max(seen, key=alone.count)  # the most frequent: `a;b;c|d` is separated by semicolons
+        cells = [cell.strip() for cell in alone.split(character)]
         value = "tab" if character == "\t" else character  # as the option and the context take it
         save = ", or save the file as comma-separated." if delimiter == DEFAULT_DELIMITER else "."
         hint = (
@@ -228,9 +244,16 @@ def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, d
             f"it with `csv-ingest --delimiter {shlex.quote(value)}` (deployed: the stack's context "
             f"`csv_delimiter={value}`){save}"
         )
-        if unicodedata.normalize("NFC", key_column) in (name.strip() for name in alone.split(character)):
+        if unicodedata.normalize("NFC", key_column) in cells:
             advice = ""  # the column is there: the delimiter is the only fix
-    return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}".rstrip()
+    missing = f"the header has no {_quoted(key_column)} column"
+    shape = data_row_shape(cells)
+    if shape is None:
+        return f"{missing} (columns found: {_listed([_quoted(name) for name in columns])}).{hint} {advice}".rstrip()
+    return (
+        f"{missing}: the first row looks like data, not a header ({shape}).{hint} If the file has no header row, add "
+        f"one as its first line, naming every column ({_quoted(key_column)} among them), and upload the file again."
+    )
 
 
 def _delimiter_shown(character: str) -> str:
@@ -316,7 +339,14 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
         try:
             value = to_attribute(cells[i], kind)
         except ValueProblem as problem:
-            return Rejection(record.line, key, f"column '{_shown(columns[i])}' ({kind}): {problem}", cells)
+            column = f"column {_quoted(columns[i])} ({kind})"
+            return Rejection(
+                record.line,
+                key,
+                f"{column}: {problem}",
+                cells,
+                reason_without_values=f"{column}: {problem.without_value}",
+            )
         attributes[columns[i]] = value
         size += header.name_sizes[i] + size_of(value)
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(attributes) > max_attributes):
@@ -341,8 +371,14 @@ def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue]
         try:
             value = to_key(text, attribute.type)
         except ValueProblem as problem:
-            reason = f"column '{_shown(attribute.name)}' ({attribute.type}): {problem}"
-            return Rejection(record.line, shown, reason, cells)
+            column = f"column {_quoted(attribute.name)} ({attribute.type})"
+            return Rejection(
+                record.line,
+                shown,
+                f"{column}: {problem}",
+                cells,
+                reason_without_values=f"{column}: {problem.without_value}",
+            )
         value_size = size_of(value)
         sort = attribute is header.schema.sort_key
         limit = MAX_SORT_KEY_BYTES if sort else MAX_PARTITION_KEY_BYTES
@@ -452,9 +488,11 @@ def _near_match_hint(key_column: str, columns: tuple[str, ...]) -> str:
             f"Column {_quoted(name)} nearly matches: its name has invisible characters in it (shown escaped). "
             f"Retype the name as {_quoted(key_column)} and upload the file again."
         )
+    rename = f"Column {_quoted(name)} nearly matches: rename it to {_quoted(key_column)} and upload the file again"
+    if len(name) > SHOWN_NAME_CHARS:  # shown cut: no command can be written with it
+        return f"{rename}."
     return (
-        f"Column {_quoted(name)} nearly matches: rename it to {_quoted(key_column)} and upload the file again, or, "
-        f"to make it the table's key column, deploy with `-c {shlex.quote('key_column=' + name)}` "
+        f"{rename}, or, to make it the table's key column, deploy with `-c {shlex.quote('key_column=' + name)}` "
         f"(`csv-ingest load --key-column {shlex.quote(name)}` for a local load)."
     )
 
@@ -469,8 +507,18 @@ def _invisible(ch: str) -> bool:
 
 
 def _shown(name: str) -> str:
-    """`name` for a message: invisible characters escaped (`\\u200b`), everything else as it is."""
+    """`name` for a message: cut to SHOWN_NAME_CHARS characters (ending in "..."), invisible characters escaped
+    (`\\u200b`), everything else as it is."""
+    if len(name) > SHOWN_NAME_CHARS:
+        name = name[: SHOWN_NAME_CHARS - 3] + "..."
     return "".join(ch.encode("unicode_escape").decode("ascii") if _invisible(ch) else ch for ch in name)
+
+
+def _listed(items: Sequence[str]) -> str:
+    """The first SHOWN_COLUMNS of `items`, comma-separated, and how many more there are."""
+    shown = ", ".join(items[:SHOWN_COLUMNS])
+    more = len(items) - SHOWN_COLUMNS
+    return f"{shown} and {more:,} more" if more > 0 else shown
 
 
 def _quoted(name: str) -> str:

@@ -22,6 +22,7 @@ CUSTOM_CONTEXT = {
     "ephemeral_storage_mib": "1024",
     "noncurrent_version_expiration_days": "7",
     "rejects_expiration_days": "14",
+    "logged_rejections": "5",
     "write_mode": "replace",
     "write_concurrency": "32",
     "large_file_bytes": "1048576",
