@@ -11,7 +11,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from csv_ingest.infra import CsvIngestStack, PipelineProps
-from csv_ingest.infra.props import SAME_AS_MAX_WORKERS
+from csv_ingest.infra.props import ENCRYPTIONS, SAME_AS_MAX_WORKERS
 from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
 
@@ -26,6 +26,7 @@ CONTEXT_KEYS = (
     "column_types",
     "csv_delimiter",
     "csv_encoding",
+    "csv_max_cells",
     "ordering",
     "order_attribute",
     "memory_size_mb",
@@ -33,6 +34,8 @@ CONTEXT_KEYS = (
     "ephemeral_storage_mib",
     "noncurrent_version_expiration_days",
     "rejects_expiration_days",
+    "encryption",
+    "logged_rejections",
     "write_mode",
     "write_concurrency",
     "large_file_bytes",
@@ -79,6 +82,7 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
         "ephemeral_storage_mib",
         "noncurrent_version_expiration_days",
         "rejects_expiration_days",
+        "logged_rejections",
         "write_concurrency",
         "large_file_bytes",
         "partition_bytes",
@@ -86,8 +90,7 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
     ):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)
-    if (raw := context.get("write_mode")) is not None:
-        values["write_mode"] = _parse_choice("write_mode", raw, WRITE_MODES)
+    values.update(_choices(context))
     if (raw := context.get("trigger_reserved_concurrency")) is not None:
         values["trigger_reserved_concurrency"] = _parse_reservation("trigger_reserved_concurrency", raw)
     if (raw := context.get("worker_reserved_concurrency")) is not None:
@@ -116,16 +119,31 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
         values["sort_key_type"] = schema.key_type(raw, origin="context sort_key_type")
     if (raw := context.get("column_types")) is not None:
         values["column_types"] = schema.column_types(raw, origin="context column_types")
-    if (raw := context.get("csv_delimiter")) is not None:
-        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
-    if (raw := context.get("csv_encoding")) is not None:
-        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    values |= _format(context)
     if (raw := context.get("ordering")) is not None:
         values["ordering"] = _parse_switch("ordering", raw)
     if (raw := context.get("order_attribute")) is not None:
         values["order_attribute"] = schema.order_attribute(
             _parse_str("order_attribute", raw), origin="context order_attribute"
         )
+    return values
+
+
+def _choices(context: Mapping[str, Any]) -> dict[str, str]:
+    """The keys that take one of a few words: write_mode (merge, replace) and encryption (aws, kms)."""
+    keys = {"write_mode": WRITE_MODES, "encryption": ENCRYPTIONS}
+    return {key: _parse_choice(key, raw, keys[key]) for key in keys if (raw := context.get(key)) is not None}
+
+
+def _format(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The files' delimiter, encoding and widest row."""
+    values: dict[str, Any] = {}
+    if (raw := context.get("csv_delimiter")) is not None:
+        values["csv_delimiter"] = schema.delimiter(raw, origin="context csv_delimiter")
+    if (raw := context.get("csv_encoding")) is not None:
+        values["csv_encoding"] = schema.encoding(raw, origin="context csv_encoding")
+    if (raw := context.get("csv_max_cells")) is not None:
+        values["csv_max_cells"] = schema.max_cells(raw, origin="context csv_max_cells")
     return values
 
 

@@ -2,6 +2,7 @@
 # requirements, on a fresh clone or after a pin changes, and stays quiet when nothing changed. Say which parts:
 #   source scripts/bootstrap.sh python node   .venv and node_modules (the pinned CDK CLI, for synth and cfn-lint)
 #   source scripts/bootstrap.sh python        .venv only (./run-local.sh: the demo needs no Node)
+#   source scripts/bootstrap.sh checkov       .venv-checkov, the second scanner the infrastructure tests run
 # shellcheck shell=bash
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +28,22 @@ _bootstrap_python() {
     fi
 }
 
+_bootstrap_checkov() {
+    # A venv of its own: checkov pins boto3, packaging and more to versions older than .venv's.
+    local venv="$_root/.venv-checkov" stamp="$_root/.venv-checkov/.requirements.sha256" want
+    want="$(sha256sum < "$_root/requirements-checkov.lock" | cut -d' ' -f1)"
+    if [[ ! -x "$venv/bin/python" ]]; then
+        echo "bootstrap: creating $venv" >&2
+        "${PYTHON:-python3}" -m venv "$venv"
+    fi
+    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+        echo "bootstrap: installing requirements-checkov.lock into .venv-checkov" >&2
+        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+            -r "$_root/requirements-checkov.lock" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+        echo "$want" > "$stamp"
+    fi
+}
+
 _bootstrap_node() {
     local stamp="$_root/node_modules/.package-lock.sha256" want
     command -v npm > /dev/null || { echo "bootstrap: npm not found; skipping the CDK CLI" >&2; return 0; }
@@ -39,14 +56,15 @@ _bootstrap_node() {
 }
 
 if (($# == 0)); then
-    echo "bootstrap.sh: say what to bootstrap (python, node)" >&2
+    echo "bootstrap.sh: say what to bootstrap (python, node, checkov)" >&2
     return 1
 fi
 for _part in "$@"; do
     case "$_part" in
         python) _bootstrap_python ;;
         node) _bootstrap_node ;;
-        *) echo "bootstrap.sh: unknown part '$_part' (python, node)" >&2; return 1 ;;
+        checkov) _bootstrap_checkov ;;
+        *) echo "bootstrap.sh: unknown part '$_part' (python, node, checkov)" >&2; return 1 ;;
     esac
 done
 export PATH="$_root/.venv/bin:$_root/node_modules/.bin:$PATH"

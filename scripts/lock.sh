@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compiles the locks from the pins: lambda/requirements.in -> lambda/requirements.txt (what PythonFunction bundles),
-# then requirements-dev.txt (which includes it) -> requirements-dev.lock (what the bootstrap installs). Every
+# then requirements-dev.txt (which includes it) -> requirements-dev.lock (what the bootstrap installs), and
+# requirements-checkov.txt -> requirements-checkov.lock (the scanner's own venv, .venv-checkov). Every
 # transitive package pinned with its hashes, resolved for every Python from 3.11 up (3.14 is the Lambda's runtime).
 #   scripts/lock.sh              after changing a pin: keeps every other locked version
 #   scripts/lock.sh --upgrade    also moves the transitive packages to their newest versions
@@ -14,3 +15,4 @@ compile() {
 }
 compile lambda/requirements.in -o lambda/requirements.txt "$@"
 compile requirements-dev.txt -o requirements-dev.lock "$@"
+compile requirements-checkov.txt -o requirements-checkov.lock "$@"

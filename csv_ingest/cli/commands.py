@@ -1,4 +1,5 @@
-"""The `csv-ingest` commands: load, validate and demo, on the Lambda's own engine.
+"""The `csv-ingest` commands: load, validate and demo, on the Lambda's own engine, and spreadsheet-copy (a report
+to open in a spreadsheet).
 
 Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 64 the command
 line itself was wrong, 130 interrupted with Ctrl-C.
@@ -19,7 +20,14 @@ from rich.markup import escape
 
 from csv_ingest.cli import output
 from csv_ingest.cli.file_run import FileRun, existing_file
-from csv_ingest.cli.options import FileOptions, file_options, format_options, key_column_option, mode_option
+from csv_ingest.cli.options import (
+    FileOptions,
+    delimiter_option,
+    file_options,
+    format_options,
+    key_column_option,
+    mode_option,
+)
 from csv_ingest.cli.ordering_options import as_of_option, load_ordering
 from csv_ingest.cli.schema_options import SchemaOptions, schema_options
 from csv_ingest.cli.workers import SMALL_FILE_BYTES
@@ -41,6 +49,7 @@ from csv_ingest_engine.constants import (
     WriteMode,
 )
 from csv_ingest_engine.schema import CsvFormat
+from csv_ingest_engine.words import count
 
 # `demo`'s default file, the brief's good sample: package data in an installed wheel (pyproject.toml ships it there),
 # the repository's own copy in a checkout (an editable install maps the package to the source tree).
@@ -236,6 +245,7 @@ def demo(
     sort_key_type: str | None,
     delimiter: str,
     encoding: str,
+    max_cells: int,
     mode: WriteMode,
     large_file_bytes: int,
     export: Path | None,
@@ -275,7 +285,7 @@ def demo(
     schema = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file).schema()
     config = EngineConfig(
         schema=schema,
-        fmt=CsvFormat(delimiter, encoding),
+        fmt=CsvFormat(delimiter, encoding, max_cells),
         write_mode=mode,
         large_file_bytes=large_file_bytes,
         order_attribute=None if unordered else DEFAULT_ORDER_ATTRIBUTE,
@@ -290,3 +300,37 @@ def demo(
         bookkeeping=bookkeeping,
     )
     sys.exit(code)
+
+
+@main.command("spreadsheet-copy")
+@click.argument("report", metavar="REPORT")
+@click.argument("copy", metavar="COPY", type=click.Path(dir_okay=False, path_type=Path))
+@delimiter_option
+def spreadsheet_copy(report: str, copy: Path, delimiter: str) -> None:
+    """Write COPY: REPORT (a rejects report, or any CSV) to open in Excel or another spreadsheet without running
+    formulas.
+
+    A cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage return, and is
+    not a number) gets an apostrophe in front, so that it shows as text; every other cell is copied as it is. COPY
+    is UTF-8 with a byte-order mark (Excel's "CSV UTF-8"), with REPORT's delimiter. It is for reading: fix the rows
+    in REPORT itself (which the pipeline reads again exactly as it is) and load that.
+    """
+    from csv_ingest.cli.spreadsheet import write_spreadsheet_copy
+
+    try:
+        source = existing_file(report)
+    except IngestError as exc:
+        output.err.print(f"[bold red]failed:[/] {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    with contextlib.suppress(OSError):  # a copy that does not exist yet is not the report
+        if source.samefile(copy):
+            raise click.BadParameter(f"{copy} is REPORT itself; name another file for the copy.", param_hint="COPY")
+    try:
+        copied = write_spreadsheet_copy(source, copy, delimiter=delimiter)
+    except IngestError as exc:
+        output.err.print(f"[bold red]failed:[/] {escape(str(exc))}")
+        sys.exit(EXIT_FAILED)
+    output.out.print(
+        f"Wrote {escape(str(copy))}: {count(copied.rows, 'row')}; {count(copied.changed, 'cell')} that a spreadsheet "
+        "would run as formulas now start with an apostrophe."
+    )

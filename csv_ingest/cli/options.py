@@ -20,8 +20,10 @@ from csv_ingest_engine.constants import (
     DEFAULT_DELIMITER,
     DEFAULT_ENCODING,
     DEFAULT_KEY_COLUMN,
+    DEFAULT_MAX_CELLS,
     DEFAULT_WRITE_MODE,
     ENCODINGS,
+    MAX_CELLS_CEILING,
     WRITE_MODES,
     WriteMode,
 )
@@ -62,17 +64,28 @@ def _encoding(ctx: click.Context, param: click.Parameter, value: str) -> str:
         raise click.BadParameter(str(exc).removeprefix("--encoding: "), ctx=ctx, param=param) from None
 
 
+delimiter_option = click.option(
+    "--delimiter",
+    default=DEFAULT_DELIMITER,
+    show_default=True,
+    callback=_delimiter,
+    help="The file's field separator: , ; | or tab (European Excel writes ;).",
+)
+
+
+def _max_cells(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
+    try:
+        return schemas.max_cells(value, origin="--max-cells")
+    except SchemaError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--max-cells: "), ctx=ctx, param=param) from None
+
+
 def format_options(command: Command) -> Command:
-    """`--delimiter` and `--encoding`: how the file is written (a `.csv.gz` file is decompressed as it is read)."""
+    """`--delimiter`, `--encoding` and `--max-cells`: how the file is written (a `.csv.gz` file is decompressed as it
+    is read), and the widest row read."""
     for option in reversed(
         [
-            click.option(
-                "--delimiter",
-                default=DEFAULT_DELIMITER,
-                show_default=True,
-                callback=_delimiter,
-                help="The file's field separator: , ; | or tab (European Excel writes ;).",
-            ),
+            delimiter_option,
             click.option(
                 "--encoding",
                 default=DEFAULT_ENCODING,
@@ -80,6 +93,14 @@ def format_options(command: Command) -> Command:
                 callback=_encoding,
                 help=f"The file's text encoding: {', '.join(ENCODINGS)} (utf-16 with its byte-order mark). A file "
                 "that starts with a UTF-8 byte-order mark is read as UTF-8 whatever this says.",
+            ),
+            click.option(
+                "--max-cells",
+                default=str(DEFAULT_MAX_CELLS),
+                show_default=True,
+                callback=_max_cells,
+                help=f"The most cells a row may have, empty ones included (at most {MAX_CELLS_CEILING:,}, the most "
+                "attributes a 400 KB item could hold): a wider row is rejected, a wider header fails the file.",
             ),
         ]
     ):
@@ -177,7 +198,7 @@ class FileOptions:
         # Each option's parameter is named as the field it fills.
         schema = SchemaOptions(**{name: params.pop(name) for name in SchemaOptions.__dataclass_fields__})
         aws = Aws(**{name: params.pop(name) for name in Aws.__dataclass_fields__})
-        fmt = CsvFormat(params.pop("delimiter"), params.pop("encoding"))
+        fmt = CsvFormat(params.pop("delimiter"), params.pop("encoding"), params.pop("max_cells"))
         ordering = {name: params.pop(name) for name in ("no_ordering", "order_attribute")}
         return cls(
             params.pop("source"),

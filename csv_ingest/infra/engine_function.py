@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.aws_lambda_python_alpha import BundlingOptions, PythonFunction
@@ -45,10 +46,12 @@ def engine_function(
     handler: str,
     environment: Mapping[str, str],
     sizing: FunctionSizing,
+    encryption_key: kms.IKey | None = None,
     reserved_concurrency: int | None = None,
 ) -> EngineFunction:
     """The function `id_` (with `{id_}Logs` and `{id_}Role` beside it in `scope`) running `handler.<handler>`, at
     most `reserved_concurrency` invocations at once (None: no reservation, the account's unreserved concurrency).
+    `encryption_key` (None: the services' own keys) encrypts its log group and its environment variables.
 
     Every function of the pipeline is built here, so they share one code asset (one bundling), runtime and
     architecture. The role may write to the function's log group and nothing else; whoever composes it grants the
@@ -61,7 +64,11 @@ def engine_function(
             "Install the checkout itself (pip install -e '<checkout>[cdk]') in the app's environment"
         )
     log_group = logs.LogGroup(
-        scope, f"{id_}Logs", retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY
+        scope,
+        f"{id_}Logs",
+        retention=logs.RetentionDays.ONE_WEEK,
+        removal_policy=RemovalPolicy.DESTROY,
+        encryption_key=encryption_key,
     )
     # An explicit role instead of the default one, which would attach the AWSLambdaBasicExecutionRole
     # managed policy (logs:CreateLogGroup and writes to any log group).
@@ -83,6 +90,8 @@ def engine_function(
         log_group=log_group,
         role=role,
         reserved_concurrent_executions=reserved_concurrency,
+        # Lambda decrypts the variables through a grant it creates for the role when the function is deployed.
+        environment_encryption=encryption_key,
         # Local build artefacts (pip's egg-info from an editable install, bytecode) stay out of the zip.
         bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc", "requirements.in"]),
         environment={

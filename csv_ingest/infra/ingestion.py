@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
@@ -50,7 +51,8 @@ class IngestionFunction(Construct):
     format, write mode and concurrency) and the state machine it starts for objects larger than
     `config.large_file_bytes`, through its environment; it is granted nothing here but its own log group and sending
     to `failed_events_queue`, where the S3 event of a file that fails every attempt goes. Whoever composes it grants
-    the data access and the starting of executions.
+    the data access and the starting of executions. `encryption_key` (None: the services' own keys) encrypts its log
+    group and environment.
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class IngestionFunction(Construct):
         config: EngineConfig,
         sizing: FunctionSizing,
         reserved_concurrency: int | None,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, id_)
         parts = engine_function(
@@ -79,6 +82,7 @@ class IngestionFunction(Construct):
                 ENV_STATE_MACHINE_ARN: state_machine_arn,
             },
             sizing=sizing,
+            encryption_key=encryption_key,
             reserved_concurrency=reserved_concurrency,
         )
         self.function, self.role, self.log_group = parts.function, parts.role, parts.log_group

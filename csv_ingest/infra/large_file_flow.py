@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -68,7 +69,11 @@ class LargeFileFlow(Construct):
     Each function is told the parts of `config` it reads (every one the key schema, the columns' types and the
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
     the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray; its role gets
-    CDK's grants for the Map's item reader and result writer on `work_bucket`.
+    CDK's grants for the Map's item reader and result writer on `work_bucket`. `encryption_key` (None: the services'
+    own keys) encrypts the functions' and the state machine's log groups and the functions' environment. The
+    executions' history stays under Step Functions' own key: it holds object names, versions and counts, never rows
+    (and CDK's customer-managed configuration names the state machine in its role's key condition, which an unnamed
+    state machine, like this one, does not have).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class LargeFileFlow(Construct):
         max_workers: int,
         worker_reserved_concurrency: int | None,
         sizing: FunctionSizing,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, id_)
         work_bucket_name = work_bucket.bucket_name
@@ -95,6 +101,7 @@ class LargeFileFlow(Construct):
             handler=HANDLER_PARTITION,
             environment={ENV_WORK_BUCKET: work_bucket_name, **config.for_function(HANDLER_PARTITION)},
             sizing=sizing,
+            encryption_key=encryption_key,
         )
         self.ingest_partition = engine_function(
             self,
@@ -106,6 +113,7 @@ class LargeFileFlow(Construct):
                 ENV_TABLE_NAME: table_name,
             },
             sizing=sizing,
+            encryption_key=encryption_key,
             # The one bound on the table's writers across executions (each Map bounds its own to max_workers).
             reserved_concurrency=worker_reserved_concurrency,
         )
@@ -119,9 +127,14 @@ class LargeFileFlow(Construct):
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
             },
             sizing=sizing,
+            encryption_key=encryption_key,
         )
         self.log_group = logs.LogGroup(
-            self, "StateMachineLogs", retention=logs.RetentionDays.ONE_WEEK, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StateMachineLogs",
+            retention=logs.RetentionDays.ONE_WEEK,
+            removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=encryption_key,
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -132,12 +145,13 @@ class LargeFileFlow(Construct):
             definition_body=sfn.DefinitionBody.from_chainable(self._definition(work_bucket, max_workers)),
             # Below the work objects' lifetime (`flow_timing`): an execution never outlives its chunks.
             timeout=execution_timeout(sizing.timeout, max_workers),
-            # ALL: every state's start and end, so the log tells how long each step took (cdk-nag's AwsSolutions-SF1
-            # asks for it too). With the execution data (each step's input and output, and a failed step's error
-            # details), so that the log group alone says which object failed and why, across executions, without
-            # opening each one's history. That data is bucket, key, version and counts: rows never travel in the
-            # payload (they go through the work bucket), so no row content reaches the log.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            # ALL: every state's start, end and failure, so the log tells how long each step took and which failed
+            # (cdk-nag's AwsSolutions-SF1 asks for ALL too). Without the execution data (each step's input and
+            # output, a failed step's error and cause): the log group keeps the shape of each execution, never what
+            # it carried. The cause of a failure is in the execution's history (states:GetExecutionHistory, kept 90
+            # days) and in the failed function's own log ("file failed"), worded, like every message the engine
+            # raises, without any cell of the file (see `first_row` and `Rejection.loggable_reason`).
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             tracing_enabled=True,
         )
         self._acknowledge_state_machine_findings()

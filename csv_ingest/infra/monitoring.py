@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from csv_ingest.infra.encryption import allow_cloudwatch_alarms
 from csv_ingest.infra.ingestion import ASYNC_MAX_EVENT_AGE
 from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
@@ -35,7 +36,8 @@ DURATION_ALARM_SHARE_OF_TIMEOUT = 0.8
 class Monitoring(Construct):
     """Alarms on `function` (errors, a duration near its `timeout`), on its rejected rows, on
     `failed_events_queue` and on `state_machine`'s failed executions, each notifying `alarm_topic` (and
-    `alarm_email`, when given); `dashboard` shows it all, with `table`'s write throttles.
+    `alarm_email`, when given); `dashboard` shows it all, with `table`'s write throttles. The topic is encrypted
+    with `encryption_key`, or without one with a key of its own.
     """
 
     def __init__(
@@ -49,9 +51,10 @@ class Monitoring(Construct):
         failed_events_queue: sqs.IQueue,
         state_machine: sfn.IStateMachine,
         alarm_email: str | None,
+        encryption_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, id_)
-        self.alarm_topic = self._alarm_topic(alarm_email)
+        self.alarm_topic = self._alarm_topic(alarm_email, encryption_key)
         self.errors_alarm = self._alarm(
             "FunctionErrorsAlarm",
             description="The csv-ingest function failed at least once; see its log group for the error.",
@@ -114,10 +117,10 @@ class Monitoring(Construct):
         )
         self.dashboard = self._dashboard(function, timeout, table, failed_events_queue, state_machine)
 
-    def _alarm_topic(self, alarm_email: str | None) -> sns.Topic:
+    def _alarm_topic(self, alarm_email: str | None, encryption_key: kms.IKey | None) -> sns.Topic:
         # CloudWatch cannot publish to a topic encrypted with the AWS-managed alias/aws/sns key, so the topic
-        # gets a customer-managed key whose policy lets CloudWatch use it.
-        key = kms.Key(
+        # gets a customer-managed key (the data key, or one of its own) whose policy lets CloudWatch use it.
+        key = encryption_key or kms.Key(
             self,
             "AlarmTopicKey",
             description="Encrypts the csv-ingest alarm topic",
@@ -125,14 +128,7 @@ class Monitoring(Construct):
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
         )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToUseTheKey",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
-                resources=["*"],  # in a key policy, "*" means this key
-            )
-        )
+        allow_cloudwatch_alarms(key)
         topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         if alarm_email:
             topic.add_subscription(sns_subscriptions.EmailSubscription(alarm_email))

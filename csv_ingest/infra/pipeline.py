@@ -9,6 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from csv_ingest.infra.encryption import grant_use_via
 from csv_ingest.infra.flow_timing import work_objects_lifetime
 from csv_ingest.infra.ingestion import IngestionFunction
 from csv_ingest.infra.large_file_flow import LargeFileFlow
@@ -41,7 +42,9 @@ class CsvIngestPipeline(Construct):
             rejects_expiration=Duration.days(self.props.rejects_expiration_days),
             # As long as an execution may run and then be redriven or rerun (see `flow_timing`).
             work_objects_expiration=work_objects_lifetime(self.props.timeout, self.props.max_workers),
+            encryption=self.props.encryption,
         )
+        key = self.storage.encryption_key
         engine = self.props.engine
         # The state machine first: the trigger function is told its ARN (and the state machine knows nothing of
         # the trigger, so there is no cycle).
@@ -55,6 +58,7 @@ class CsvIngestPipeline(Construct):
             max_workers=self.props.max_workers,
             worker_reserved_concurrency=self.props.worker_reservation,
             sizing=self.props.sizing,
+            encryption_key=key,
         )
         self.ingestion = IngestionFunction(
             self,
@@ -67,6 +71,7 @@ class CsvIngestPipeline(Construct):
             config=engine,
             sizing=self.props.sizing,
             reserved_concurrency=self.props.trigger_reserved_concurrency,
+            encryption_key=key,
         )
         self.monitoring = Monitoring(
             self,
@@ -77,6 +82,7 @@ class CsvIngestPipeline(Construct):
             failed_events_queue=self.storage.failed_events_queue,
             state_machine=self.large_files.state_machine,
             alarm_email=self.props.alarm_email,
+            encryption_key=key,
         )
         # The storage, ingestion and monitoring resources keep the logical IDs they would have as children of the
         # pipeline itself, the IDs deployed stacks have: CloudFormation replaces a resource whose logical ID changes. A
@@ -90,6 +96,7 @@ class CsvIngestPipeline(Construct):
         keep_logical_ids(parts, first_deployed_without=parts)
         self._grant_data_access()
         self._grant_large_file_access()
+        self._grant_key_use()
         self._outputs()
         self._note_reserved_concurrency()
 
@@ -97,8 +104,8 @@ class CsvIngestPipeline(Construct):
         """Exactly the calls the handler makes: read the uploaded object, upsert rows, write a rejects report.
 
         Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, tagging, deleting
-        and DescribeTable, which the handler never calls. None of these resources has a customer-managed key, so the
-        grants add no KMS statement either.
+        and DescribeTable, which the handler never calls. They add no KMS statement either, with a data key or not:
+        `_grant_key_use` does.
         """
         function = self.ingestion.function
         storage = self.storage
@@ -188,6 +195,31 @@ class CsvIngestPipeline(Construct):
             },
         )
 
+    def _grant_key_use(self) -> None:
+        """With a data key, each role may use it through the services whose data it reads or writes, for what it
+        does there, and nothing else (CloudWatch Logs, Lambda and the alarms use it under the key's own policy).
+
+        S3 (SSE-KMS with a Bucket Key): a read decrypts (kms:Decrypt), a write asks for a data key
+        (kms:GenerateDataKey), and a multipart upload (upload_file, a large report or chunk, the Map's results) also
+        decrypts to assemble its parts. SQS: sending to the failed-events queue needs both, as Lambda sends with the
+        function's role. DynamoDB: the writers' puts and updates, conditional ones reading the item first.
+        """
+        key = self.storage.encryption_key
+        if key is None:
+            return
+        flow = self.large_files
+        s3_read_write = ("kms:Decrypt", "kms:GenerateDataKey")  # every role here reads and writes objects
+        table_writes = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+        trigger = self.ingestion.role
+        grant_use_via(key, trigger, "s3", *s3_read_write)  # reads the upload, writes a report
+        grant_use_via(key, trigger, "dynamodb", *table_writes)
+        grant_use_via(key, trigger, "sqs", "kms:Decrypt", "kms:GenerateDataKey")  # Lambda sends as the role
+        grant_use_via(key, flow.partition.role, "s3", *s3_read_write)  # reads the upload, writes chunks and a manifest
+        grant_use_via(key, flow.ingest_partition.role, "s3", *s3_read_write)  # reads chunks, writes its result
+        grant_use_via(key, flow.ingest_partition.role, "dynamodb", *table_writes)
+        grant_use_via(key, flow.finish.role, "s3", *s3_read_write)  # reads results, writes the report and its verdict
+        grant_use_via(key, flow.state_machine.role, "s3", *s3_read_write)  # the Map reads the manifest, writes results
+
     def _outputs(self) -> None:
         # Defined on the pipeline itself: an output's key in the stack's outputs follows its construct path, and
         # deployed stacks are read by these keys.
@@ -239,6 +271,14 @@ class CsvIngestPipeline(Construct):
             description="Step Functions state machine ingesting files larger than large_file_bytes: see its "
             "executions' history for a failed file",
         )
+        if storage.encryption_key is not None:
+            CfnOutput(
+                self,
+                "DataKeyArn",
+                value=storage.encryption_key.key_arn,
+                description="KMS key encrypting the buckets, table, queue, topic and logs (encryption=kms): whoever "
+                "reads them (a report, the queue, the logs, csv-ingest on the table) needs kms:Decrypt on it",
+            )
 
     def _note_reserved_concurrency(self) -> None:
         """Say at synth what the reservations take from the account: a deployment they do not fit fails."""

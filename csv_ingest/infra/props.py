@@ -20,6 +20,8 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_LOGGED_REJECTIONS,
+    DEFAULT_MAX_CELLS,
     DEFAULT_MAX_WORKERS,
     DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
@@ -27,7 +29,9 @@ from csv_ingest_engine.constants import (
     DELIMITERS,
     ENCODINGS,
     KEY_TYPES,
+    MAX_CELLS_CEILING,
     MAX_CONCURRENCY,
+    MAX_LOGGED_REJECTIONS,
     MIN_CONCURRENCY,
     WRITE_MODES,
     ColumnType,
@@ -48,6 +52,9 @@ MAX_MAP_CONCURRENCY = 10_000
 DEFAULT_TRIGGER_RESERVED_CONCURRENCY = 2
 # `worker_reserved_concurrency`'s default: the same number as `max_workers`.
 SAME_AS_MAX_WORKERS: Final = "max_workers"
+# `encryption`: each service's own keys (AWS-owned or AWS-managed), or one customer-managed key the stack creates.
+Encryption = Literal["aws", "kms"]
+ENCRYPTIONS: tuple[Encryption, ...] = ("aws", "kms")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +79,9 @@ class PipelineProps:
     """The uploaded files' delimiter (the character): `,` `;` `|` or a tab. Default: `,`."""
     csv_encoding: str = DEFAULT_ENCODING
     """The uploaded files' encoding, by csv_ingest_engine's name: utf-8, cp1252, latin-1 or utf-16. Default: utf-8."""
+    csv_max_cells: int = DEFAULT_MAX_CELLS
+    """The most cells a record may have, empty ones included, 1 to 409,600 (the most attributes a 400 KB item could
+    hold): a wider row is rejected, a wider header fails its file. Default: 65,536."""
     ordering: bool = True
     """Stamp every item with its upload's order and never let a row of an older upload overwrite an item a newer one
     wrote (a conditional write; the README's "Many uploads"). False: unconditional writes, no stamp attribute, and
@@ -87,10 +97,19 @@ class PipelineProps:
     alarm_email: str | None = None
     """An e-mail address the alarm topic notifies (after the subscription is confirmed). Default: none, the topic
     only."""
+    logged_rejections: int = DEFAULT_LOGGED_REJECTIONS
+    """How many of a file's rejected rows its log names (line, key and reason), 0 to 1,000; the rest are counted,
+    and every one is in the rejects report. Default: 20."""
     noncurrent_version_expiration_days: int = 30
     """Days a replaced or deleted upload's old version is kept, 1 to 36,500. Default: 30."""
     rejects_expiration_days: int = 30
     """Days a report of rejected rows is kept, 1 to 36,500. Default: 30."""
+    encryption: Encryption = "aws"
+    """How the data is encrypted at rest. aws: each service's own keys (SSE-S3 buckets, the AWS-managed aws/dynamodb
+    key for the table, SSE-SQS for the queue, CloudWatch Logs' own encryption; the alarm topic has a key of its own,
+    as CloudWatch needs). kms: one customer-managed key the stack creates, with yearly rotation, for the buckets (but
+    the access-logs bucket), the table, the queue, the alarm topic, the log groups and the functions' environment,
+    kept (or deleted) with the data (`retain_data`). Default: aws."""
 
     # -- the functions -------------------------------------------------------------------------------------------
     memory_size_mb: int = 1769
@@ -135,6 +154,14 @@ class PipelineProps:
         _check_range("ephemeral_storage_mib", self.ephemeral_storage_mib, 512, 10240)
         _check_range("noncurrent_version_expiration_days", self.noncurrent_version_expiration_days, 1, 36500)
         _check_range("rejects_expiration_days", self.rejects_expiration_days, 1, 36500)
+        _check_choice("encryption", self.encryption, ENCRYPTIONS)
+        _check_range(
+            "logged_rejections",
+            self.logged_rejections,
+            0,
+            MAX_LOGGED_REJECTIONS,
+            why="a file's log stays small whatever its rows",
+        )
         _check_choice("write_mode", self.write_mode, WRITE_MODES)
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         _check_range(
@@ -210,6 +237,13 @@ class PipelineProps:
         if self.csv_delimiter not in DELIMITERS.values():
             raise ValueError(f"csv_delimiter must be one of , ; | or a tab (the character), got {self.csv_delimiter!r}")
         _check_choice("csv_encoding", self.csv_encoding, ENCODINGS)
+        _check_range(
+            "csv_max_cells",
+            self.csv_max_cells,
+            1,
+            MAX_CELLS_CEILING,
+            why="the most attributes an item could hold: 400 KB, at least a byte each",
+        )
         try:
             attribute = order_attribute(self.order_attribute, origin="order_attribute")
         except SchemaError as exc:
@@ -234,7 +268,7 @@ class PipelineProps:
 
     @property
     def csv_format(self) -> CsvFormat:
-        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding)
+        return CsvFormat(delimiter=self.csv_delimiter, encoding=self.csv_encoding, max_cells=self.csv_max_cells)
 
     @property
     def engine(self) -> EngineConfig:
@@ -247,6 +281,7 @@ class PipelineProps:
             large_file_bytes=self.large_file_bytes,
             partition_bytes=self.partition_bytes,
             order_attribute=self.order_attribute if self.ordering else None,
+            logged_rejections=self.logged_rejections,
         )
 
     @property

@@ -1,14 +1,18 @@
 """The Storage construct: where the pipeline's data lives (the upload, rejects, work and access-logs buckets, the table
-and the failed-events queue), each removed with the stack or kept, as the deployment chooses."""
+and the failed-events queue) and, with `encryption=kms`, the key that encrypts it, each removed with the stack or kept,
+as the deployment chooses."""
 
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from csv_ingest.infra.encryption import data_key
+from csv_ingest.infra.props import Encryption
 from csv_ingest_engine.constants import KeyType
 from csv_ingest_engine.schema import KeyAttribute, Schema
 
@@ -32,6 +36,9 @@ class Storage(Construct):
 
     `access_logs_bucket` receives the other buckets' server access logs. With `retain_data` the buckets (but the work
     bucket), table and queue outlive the stack; without it they are deleted with it, the buckets emptied first.
+
+    With `encryption` "kms", `encryption_key` (kept or deleted as the data is) encrypts the buckets (but the
+    access-logs bucket), the table and the queue; with "aws" (None) each service's own keys do.
     """
 
     def __init__(
@@ -44,15 +51,22 @@ class Storage(Construct):
         noncurrent_version_expiration: Duration,
         rejects_expiration: Duration,
         work_objects_expiration: Duration,
+        encryption: Encryption,
     ) -> None:
         super().__init__(scope, id_)
         self._retain_data = retain_data
         self._removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
+        self.encryption_key: kms.Key | None = (
+            data_key(self, "DataKey", retain=retain_data) if encryption == "kms" else None
+        )
 
         # No AwsSolutions-S1 (access logging) acknowledgement needed: cdk-nag treats the bucket that receives
         # another bucket's access logs as compliant.
+        # SSE-S3 whatever `encryption`: AWS documents SSE-S3 as the only default encryption S3 server access logging
+        # delivers to. It holds requests (key, requester, time), never an object's contents.
         self.access_logs_bucket = self._secure_bucket(
             "AccessLogsBucket",
+            with_data_key=False,
             lifecycle_rule=s3.LifecycleRule(
                 id="ExpireAccessLogs",
                 expiration=ACCESS_LOGS_EXPIRATION,
@@ -104,7 +118,10 @@ class Storage(Construct):
             partition_key=_key_attribute(schema.partition_key),
             sort_key=_key_attribute(schema.sort_key) if schema.sort_key is not None else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED
+            if self.encryption_key
+            else dynamodb.TableEncryption.AWS_MANAGED,
+            encryption_key=self.encryption_key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -117,20 +134,23 @@ class Storage(Construct):
         id_: str,
         *,
         lifecycle_rule: s3.LifecycleRule,
+        with_data_key: bool = True,
         versioned: bool = False,
         access_logs_prefix: str | None = None,
         scratch: bool = False,
     ) -> s3.Bucket:
-        """A bucket with the settings every bucket here shares; with `access_logs_prefix`, its server access logs go
-        to `access_logs_bucket` under that prefix. A `scratch` bucket is emptied and deleted with the stack even
-        with `retain_data`."""
+        """A bucket with the settings every bucket here shares, encrypted with the data key (`with_data_key`, when
+        there is one) or SSE-S3; with `access_logs_prefix`, its server access logs go to `access_logs_bucket` under
+        that prefix. A `scratch` bucket is emptied and deleted with the stack even with `retain_data`."""
+        encryption_key = self.encryption_key if with_data_key else None
         return s3.Bucket(
             self,
             id_,
-            # SSE-S3: the data needs encryption at rest, not key-level access control; SSE-KMS would add a KMS call
-            # (cost, throttling) to every GetObject the function makes, and S3 server access logging can only
-            # deliver to an SSE-S3 bucket anyway.
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            # SSE-S3 by default: encryption at rest without a KMS call (cost, throttling) per object read or written.
+            # With the data key, an S3 Bucket Key makes that one call per bucket and few minutes, not per object.
+            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            bucket_key_enabled=True if encryption_key else None,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             versioned=versioned,
@@ -146,9 +166,10 @@ class Storage(Construct):
         queue = sqs.Queue(
             self,
             "FailedEventsQueue",
-            # SSE-SQS: the messages are S3 event records and error text (no row data), so encryption at rest is
-            # enough; a KMS key would add a key policy, kms:GenerateDataKey for the function and a KMS call per send.
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            # SSE-SQS by default: the messages are S3 event records and error text (no row data), so encryption at
+            # rest is enough; the data key adds a KMS call per send (or per data key reuse period, 5 minutes).
+            encryption=sqs.QueueEncryption.KMS if self.encryption_key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=self.encryption_key,
             enforce_ssl=True,
             retention_period=FAILED_EVENTS_RETENTION,
             removal_policy=self._removal_policy,

@@ -24,15 +24,19 @@ from csv_ingest_engine.constants import (
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
     DEFAULT_LARGE_FILE_BYTES,
+    DEFAULT_LOGGED_REJECTIONS,
+    DEFAULT_MAX_CELLS,
     DEFAULT_ORDER_ATTRIBUTE,
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_COLUMN_TYPES,
     ENV_CSV_DELIMITER,
     ENV_CSV_ENCODING,
+    ENV_CSV_MAX_CELLS,
     ENV_KEY_COLUMN,
     ENV_KEY_TYPE,
     ENV_LARGE_FILE_BYTES,
+    ENV_LOGGED_REJECTIONS,
     ENV_ORDER_ATTRIBUTE,
     ENV_ORDERING,
     ENV_PARTITION_BYTES,
@@ -44,6 +48,7 @@ from csv_ingest_engine.constants import (
     HANDLER_INGEST_PARTITION,
     HANDLER_PARTITION,
     HANDLER_TRIGGER,
+    MAX_LOGGED_REJECTIONS,
     WRITE_MODES,
     WriteMode,
 )
@@ -53,14 +58,16 @@ from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaErro
 # The parts of the configuration a function may be told, each its own variables: every function reads rows
 # (`reading`: the key schema, the column types, the format, and the order attribute, which no column may be named
 # and which counts toward an item's size); those that write are told how (`writing`); the trigger
-# is told which files are large (`routing`) and the partition task how large a partition is (`partitioning`).
-EnvPart = Literal["reading", "writing", "routing", "partitioning"]
+# is told which files are large (`routing`) and the partition task how large a partition is (`partitioning`); those
+# that reject rows or log them, how many of a file's rejected rows to log (`logging`).
+EnvPart = Literal["reading", "writing", "routing", "partitioning", "logging"]
+ENV_PART_NAMES: tuple[EnvPart, ...] = ("reading", "writing", "routing", "partitioning", "logging")
 # The parts each entry point is told, by its handler name: what the stack and the demo put in its environment.
 ENV_PARTS: dict[str, tuple[EnvPart, ...]] = {
-    HANDLER_TRIGGER: ("reading", "writing", "routing"),
+    HANDLER_TRIGGER: ("reading", "writing", "routing", "logging"),
     HANDLER_PARTITION: ("reading", "partitioning"),
-    HANDLER_INGEST_PARTITION: ("reading", "writing"),
-    HANDLER_FINISH: ("reading",),
+    HANDLER_INGEST_PARTITION: ("reading", "writing", "logging"),
+    HANDLER_FINISH: ("reading", "logging"),
 }
 
 
@@ -70,7 +77,7 @@ class EngineConfig:
 
     # The table's key schema and the columns' types (`Schema.keyed_on()`: customer_id, a string, no sort key).
     schema: Schema = field(default_factory=Schema.keyed_on)
-    # The files' delimiter and encoding (comma-separated UTF-8).
+    # The files' delimiter and encoding (comma-separated UTF-8), and the most cells a record may have.
     fmt: CsvFormat = field(default_factory=CsvFormat)
     # merge: one UpdateItem per row (an upsert); replace: puts of whole items (conditional, one by one, when
     # ordered; BatchWriteItem otherwise).
@@ -84,6 +91,8 @@ class EngineConfig:
     # The attribute that carries each item's upload order, so that an older upload never overwrites a newer one's
     # rows (None: ordering off, unconditional writes; see `ordering`).
     order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE
+    # How many of a file's rejected rows its log names (line, key, reason); the rest are counted (see `rejection_log`).
+    logged_rejections: int = DEFAULT_LOGGED_REJECTIONS
 
     @property
     def key_column(self) -> str:
@@ -101,13 +110,18 @@ class EngineConfig:
     def to_env(self, *parts: EnvPart) -> dict[str, str]:
         """The variables that tell a function these parts of the configuration (all of them without `parts`)."""
         variables: dict[str, str] = {}
-        for part in parts or ("reading", "writing", "routing", "partitioning"):
+        for part in parts or ENV_PART_NAMES:
             if part == "reading":
                 variables |= schema_environment(self.schema, self.fmt) | ordering_environment(self.order_attribute)
             elif part == "writing":
                 variables |= {ENV_WRITE_MODE: self.write_mode, ENV_WRITE_CONCURRENCY: str(self.write_concurrency)}
             elif part == "routing":
                 variables[ENV_LARGE_FILE_BYTES] = str(self.large_file_bytes)
+            elif part == "logging":
+                # Left out at its default, as the schema's settings are: a deployment that sets none keeps its
+                # environment.
+                if self.logged_rejections != DEFAULT_LOGGED_REJECTIONS:
+                    variables[ENV_LOGGED_REJECTIONS] = str(self.logged_rejections)
             else:
                 variables[ENV_PARTITION_BYTES] = str(self.partition_bytes)
         return variables
@@ -125,6 +139,9 @@ class EngineConfig:
             large_file_bytes=_whole_number(ENV_LARGE_FILE_BYTES, DEFAULT_LARGE_FILE_BYTES, minimum=0),
             partition_bytes=_whole_number(ENV_PARTITION_BYTES, DEFAULT_PARTITION_BYTES, minimum=1),
             order_attribute=_order_attribute(),
+            logged_rejections=_whole_number(
+                ENV_LOGGED_REJECTIONS, DEFAULT_LOGGED_REJECTIONS, minimum=0, maximum=MAX_LOGGED_REJECTIONS
+            ),
         )
 
 
@@ -147,6 +164,8 @@ def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
         variables[ENV_CSV_DELIMITER] = csv_format.delimiter
     if csv_format.encoding != DEFAULT_ENCODING:
         variables[ENV_CSV_ENCODING] = csv_format.encoding
+    if csv_format.max_cells != DEFAULT_MAX_CELLS:
+        variables[ENV_CSV_MAX_CELLS] = str(csv_format.max_cells)
     return variables
 
 
@@ -215,6 +234,7 @@ def _format() -> CsvFormat:
         return CsvFormat(
             delimiter=schemas.delimiter(variables.get(ENV_CSV_DELIMITER), origin=ENV_CSV_DELIMITER),
             encoding=schemas.encoding(variables.get(ENV_CSV_ENCODING), origin=ENV_CSV_ENCODING),
+            max_cells=schemas.max_cells(variables.get(ENV_CSV_MAX_CELLS), origin=ENV_CSV_MAX_CELLS),
         )
     except SchemaError as exc:
         raise RuntimeError(str(exc)) from None
@@ -241,8 +261,9 @@ def _write_mode() -> WriteMode:
     raise RuntimeError(f"{ENV_WRITE_MODE} must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
 
 
-def _whole_number(name: str, default: int, *, minimum: int) -> int:
+def _whole_number(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     value = environment().get(name) or str(default)
-    if not value.isdecimal() or int(value) < minimum:
-        raise RuntimeError(f"{name} must be a whole number of at least {minimum}, not {value!r}")
+    if not value.isdecimal() or int(value) < minimum or (maximum is not None and int(value) > maximum):
+        at_most = f" and at most {maximum:,}" if maximum is not None else ""
+        raise RuntimeError(f"{name} must be a whole number of at least {minimum}{at_most}, not {value!r}")
     return int(value)

@@ -36,6 +36,13 @@ ENCODINGS: Final = ("utf-8", "cp1252", "latin-1", "utf-16")
 DEFAULT_ENCODING: Final = "utf-8"
 # Objects (and files) with these name endings are ingested; .gz ones are gunzipped as they are read.
 CSV_SUFFIXES: Final = (".csv", ".csv.gz")
+# The most cells one record may have, empty ones included (a row with more is rejected; a header with more fails
+# the file): memory holds every cell of a record, and a row of hundreds of millions of delimiters must not exhaust
+# it. The default is four times Excel's (and LibreOffice's) 16,384 columns. The setting goes at most to the most
+# attributes an item could ever have: an item is at most 400 KB (409,600 bytes of names and values) and each
+# attribute's name takes at least a byte, so no row with more cells than that could be written whole.
+DEFAULT_MAX_CELLS: Final = 65_536
+MAX_CELLS_CEILING: Final = 409_600
 
 # Writer threads per file. Measured with benchmarks/run.py on 2 cores (see benchmarks/README.md): 16 keep `merge`
 # near the SDK's CPU limit at 5-20 ms per request; past a few dozen the GIL costs more than the extra requests in
@@ -75,6 +82,7 @@ ENV_COLUMN_TYPES: Final = "COLUMN_TYPES"
 # The files' format (see DELIMITERS and ENCODINGS).
 ENV_CSV_DELIMITER: Final = "CSV_DELIMITER"
 ENV_CSV_ENCODING: Final = "CSV_ENCODING"
+ENV_CSV_MAX_CELLS: Final = "CSV_MAX_CELLS"
 # "off": no order stamp on the items, and no condition on the writes (left out when on, the default).
 ENV_ORDERING: Final = "ORDERING"
 ENV_ORDER_ATTRIBUTE: Final = "ORDER_ATTRIBUTE"
@@ -84,6 +92,8 @@ ENV_STATE_MACHINE_ARN: Final = "STATE_MACHINE_ARN"
 ENV_LARGE_FILE_BYTES: Final = "LARGE_FILE_BYTES"
 ENV_WORK_BUCKET: Final = "WORK_BUCKET"
 ENV_PARTITION_BYTES: Final = "PARTITION_BYTES"
+# How many of a file's rejected rows its log names (see DEFAULT_LOGGED_REJECTIONS).
+ENV_LOGGED_REJECTIONS: Final = "LOGGED_REJECTIONS"
 
 # The Lambda entry points in lambda/handler.py, one per job: the S3 trigger and the state machine's three tasks.
 HANDLER_TRIGGER: Final = "handler"
@@ -106,6 +116,11 @@ MAX_PARTITIONS: Final = 10_000
 DEFAULT_MAX_WORKERS: Final = 4
 # The command line's worker processes (`load --workers`): the machine's CPUs, at most this many.
 MAX_CLI_WORKERS: Final = 8
+
+# A file's log names its first rejected rows, this many (line, key and reason), then counts them all: its volume is
+# bounded whatever the rows (every rejected row is in the rejects report). At most MAX_LOGGED_REJECTIONS.
+DEFAULT_LOGGED_REJECTIONS: Final = 20
+MAX_LOGGED_REJECTIONS: Final = 1000
 
 # The function stops reading this long before Lambda's timeout, to leave time for the rejects report, the metrics
 # and the summary; the stack keeps the timeout well above it.

@@ -54,6 +54,21 @@ class IngestStopped(IngestError):
         self.first_missing_line = first_missing_line
 
 
+class TextLargerThanEstimated(IngestError):
+    """The file's text is larger than what decided its path said (a `.csv.gz`'s size and trailer): `text_bytes` were
+    read before anything was written (all of them when `whole`, else at least that many)."""
+
+    def __init__(self, source: str, text_bytes: int, whole: bool) -> None:
+        size = f"{text_bytes:,} bytes" if whole else f"over {text_bytes:,} bytes"
+        super().__init__(
+            source,
+            f"the CSV text is {size}, far more than its compressed size and gzip trailer said (a trailer that does not "
+            "match its data?), too large for one invocation; nothing was written",
+        )
+        self.text_bytes = text_bytes
+        self.whole = whole
+
+
 class WriteFailed(Exception):
     """The table refused a write for a reason that is not about the row (permissions, missing table, ...)."""
 

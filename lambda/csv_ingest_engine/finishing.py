@@ -1,6 +1,7 @@
 """Finish's work: the file's verdict from its partitions' latest results, their partial rejects reports merged in
-line order into the one report the one-invocation path writes, the verdict recorded, then the run's work objects
-deleted (or, when partitions failed, kept with a manifest of the failed ones for a rerun)."""
+line order into the one report the one-invocation path writes (and the file's first rejected rows logged, as that
+path logs them), the verdict recorded, then the run's work objects deleted (or, when partitions failed, kept with a
+manifest of the failed ones for a rerun)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ from csv_ingest_engine.partitioning import (
     result_key,
 )
 from csv_ingest_engine.reading import FIELD_SIZE_LIMIT
+from csv_ingest_engine.rejection_log import LoggedRejection, first_of, where_logged
 from csv_ingest_engine.reports import report_start
 from csv_ingest_engine.rules import ANNOTATION_COLUMNS
 from csv_ingest_engine.run_objects import Verdict, read_manifest, record_verdict, write_manifest
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE, REPORT_BLOCK_BYTES, Produced, RangedObject
 from csv_ingest_engine.schema import CsvFormat
 from csv_ingest_engine.settings import FinishSettings
-from csv_ingest_engine.telemetry import logger
+from csv_ingest_engine.telemetry import log_rejections, logger
 from csv_ingest_engine.words import count, were
 
 if TYPE_CHECKING:
@@ -40,6 +42,9 @@ if TYPE_CHECKING:
 
 # S3's DeleteObjects takes at most this many keys per request.
 DELETE_BATCH = 1000
+
+# Where the file's first rejected rows are logged.
+FINISH_LOG = "the finish function's log"
 
 # Failed partitions named in Finish's error, which becomes the execution's cause (at most 32,768 characters).
 SHOWN_PROBLEMS = 10
@@ -65,17 +70,19 @@ def finish_file(s3: S3Client, job: FileJob, run: Run, settings: FinishSettings) 
     # Only the reports that were written: one that is missing fails its partition (see `_problem`), not the
     # report of every other partition.
     partial_reports = [result.rejects_report for result in reported if result.rejects_report]
+    # The file's first rejected rows: among the first of each partition (rows of one key are in one partition).
+    first = first_of((result.first_rejections for result in reported), settings.engine.logged_rejections)
     if failed:
         # The rows rejected before the failure are reported too; the file's own error stays the one raised.
         report_uri = None
         with contextlib.suppress(IngestError):
-            report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=counts["rows_rejected"])
+            report_uri = report_rejections(s3, job, partial_reports, settings, counts["rows_rejected"], first)
         # The work objects stay, and the failed partitions' list, for a rerun of only those.
         write_manifest(s3, work_bucket, failed_manifest_key(run.run_prefix), [entry for entry, _ in failed])
         problem = _failure([text for _, text in failed], len(entries), counts, report_uri, run.run_prefix)
         record_verdict(s3, work_bucket, run.run_prefix, Verdict(run.attempt, summary=None, error=problem))
         raise IngestError(job.source, problem)
-    report_uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=counts["rows_rejected"])
+    report_uri = report_rejections(s3, job, partial_reports, settings, counts["rows_rejected"], first)
     if report_uri is None:
         remove_earlier_report(s3, job, settings)
     summary: dict[str, Any] = {"status": "ingested", **counts, "partitions": len(entries)}
@@ -182,11 +189,36 @@ def _failure(
     )
 
 
+def report_rejections(
+    s3: S3Client,
+    job: FileJob,
+    partial_reports: list[str],
+    settings: FinishSettings,
+    rows_rejected: int,
+    first: list[LoggedRejection],
+) -> str | None:
+    """Merge the partial reports into the file's report (see `merge_rejects`) and, whatever happens to it, log the
+    file's `first` rejected rows and their count (see `telemetry.log_rejections`); return the report's URI."""
+    uri = None
+    try:
+        uri = merge_rejects(s3, job, partial_reports, settings, rows_rejected=rows_rejected, logged=len(first))
+    finally:
+        log_rejections(first, rows_rejected, uri)
+    return uri
+
+
 def merge_rejects(
-    s3: S3Client, job: FileJob, partial_reports: list[str], settings: FinishSettings, *, rows_rejected: int
+    s3: S3Client,
+    job: FileJob,
+    partial_reports: list[str],
+    settings: FinishSettings,
+    *,
+    rows_rejected: int,
+    logged: int,
 ) -> str | None:
     """Merge the partial reports (work bucket keys) into the file's one report, in line order, streaming; return
-    its URI (None without rejections or a rejects bucket). Raises `IngestError` if it cannot be written."""
+    its URI (None without rejections or a rejects bucket). Raises `IngestError` if it cannot be written, saying that
+    the log names the first `logged` of its rows."""
     if not partial_reports or settings.rejects_bucket is None:
         return None
     report_key = rejects_report_key(job.key, job.version_id)
@@ -211,10 +243,9 @@ def merge_rejects(
         raise IngestError(
             job.source,
             f"{count(rows_rejected, 'row')} {were(rows_rejected)} rejected, but the report could not be written to "
-            f"{uri} ({exc}); the rows are listed in the ingest-partition function's log. Check that the rejects "
-            f"bucket exists and that the finish function may s3:PutObject there. {AGAIN}",
+            f"{uri} ({exc}); {where_logged(logged, FINISH_LOG)} Check that the rejects bucket exists "
+            f"and that the finish function may s3:PutObject there. {AGAIN}",
         ) from exc
-    logger.warning("rejected rows reported", extra={"rows_rejected": rows_rejected, "rejects_report": uri})
     return uri
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from csv_ingest_engine.bounded_lines import STOP_CHECK_EVERY, ReadingStopped
 from csv_ingest_engine.constants import DEFAULT_KEY_COLUMN, DEFAULT_WRITE_MODE, WriteMode
 from csv_ingest_engine.errors import DeadlineReached, IngestError, IngestStopped, WriteFailed
 from csv_ingest_engine.item_growth import ItemGrowth
@@ -25,8 +26,6 @@ from csv_ingest_engine.worker_state import WriteTotals
 from csv_ingest_engine.write_session import WriteSession
 from csv_ingest_engine.writing import TableWriter
 
-# How many records pass between two looks at the clock (`should_stop`).
-STOP_CHECK_EVERY = 256
 # What DynamoDB says when the table's key is not the one the rows are written with: every row would get it.
 _KEY_SCHEMA_WORDS = ("does not match the schema", "Type mismatch for key", "Missing the key", "required keys")
 
@@ -59,21 +58,30 @@ def check_file(
     fmt: CsvFormat | None = None,
     order_attribute: str | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_text_bytes: int | None = None,
 ) -> tuple[Header, int]:
     """The first pass: read the whole file and check its header; return the header and the number of records.
 
     Raises `IngestError` for anything that fails the file as a whole, before a single row is written, and
     `IngestStopped` (before line 1: nothing was written) if `should_stop` turns true meanwhile. `schema`, `fmt` and
-    `order_attribute` as for `ingest_file`.
+    `order_attribute` as for `ingest_file`; with `max_text_bytes`, a file whose text is larger raises
+    `TextLargerThanEstimated` (see `reading.read_stream`).
     """
-    records = read_records(path, source=source, fmt=fmt)
-    header = _header(
-        records, source=source, schema=schema or Schema.keyed_on(key_column), fmt=fmt, order_attribute=order_attribute
-    )
+    records = read_records(path, source=source, fmt=fmt, should_stop=should_stop, max_text_bytes=max_text_bytes)
     count = 0
-    for count, _record in enumerate(records, start=1):
-        if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
-            raise _stopped(source, FileResult(), before_line=1, detail="before the first row was written")
+    try:  # the reader looks at the clock in what it skips, this in the records it yields
+        header = _header(
+            records,
+            source=source,
+            schema=schema or Schema.keyed_on(key_column),
+            fmt=fmt,
+            order_attribute=order_attribute,
+        )
+        for count, _record in enumerate(records, start=1):
+            if should_stop is not None and count % STOP_CHECK_EVERY == 0 and should_stop():
+                raise _stopped_unwritten(source)
+    except ReadingStopped:
+        raise _stopped_unwritten(source) from None
     return header, count
 
 
@@ -91,6 +99,7 @@ def ingest_file(
     report: RejectsReport | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    max_text_bytes: int | None = None,
 ) -> FileResult:
     """Write every row of the CSV at `path` with `writer`; `source` names the file in messages.
 
@@ -100,22 +109,38 @@ def ingest_file(
     With `writer=None` nothing is sent: the file is only checked against the rules of `mode`, for writes stamped
     in `order_attribute` (None: unstamped); a writer brings its own mode and ordering. Each rejected row goes to
     `on_reject` and into `report`; `on_progress(rows_read, bytes_read)` is called now and then. When
-    `should_stop()` turns true (asked every few hundred rows, and by the writer while it waits), reading and writing
-    stop within the writer's grace, and `IngestStopped` names the first line that may be missing.
+    `should_stop()` turns true (asked every few hundred rows and KiB read, and by the writer while it waits), reading
+    and writing stop within the writer's grace, and `IngestStopped` names the first line that may be missing.
 
     Raises `IngestError` for a problem with the whole file (header, encoding, the table itself); a problem in the
     file itself is found by a first pass, before anything is written. Rows written before a later error (the table,
-    the deadline) stay written: every write is an idempotent upsert, so ingesting the file again is safe.
+    the deadline) stay written: every write is an idempotent upsert, so ingesting the file again is safe. With
+    `max_text_bytes` (and a writer), the first pass raises `TextLargerThanEstimated` for a file whose text is larger.
     """
     schema = schema or Schema.keyed_on(key_column)
     if writer is not None:
         order_attribute = writer.ordering.attribute if writer.ordering is not None else None
         check_file(
-            path, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute, should_stop=should_stop
+            path,
+            source=source,
+            schema=schema,
+            fmt=fmt,
+            order_attribute=order_attribute,
+            should_stop=should_stop,
+            max_text_bytes=max_text_bytes,
         )
     run = _Run(source=source, on_reject=on_reject, report=report, on_progress=on_progress)
-    records = read_records(path, source=source, fmt=fmt, on_progress=run.progress if on_progress is not None else None)
-    header = _header(records, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute)
+    records = read_records(
+        path,
+        source=source,
+        fmt=fmt,
+        on_progress=run.progress if on_progress is not None else None,
+        should_stop=should_stop,
+    )
+    try:
+        header = _header(records, source=source, schema=schema, fmt=fmt, order_attribute=order_attribute)
+    except ReadingStopped:
+        raise _stopped_unwritten(source) from None
     try:
         return run.execute(records, header, writer=writer, mode=mode, should_stop=should_stop)
     finally:
@@ -150,13 +175,14 @@ def _header(
     records: Iterator[Record], *, source: str, schema: Schema, fmt: CsvFormat | None, order_attribute: str | None
 ) -> Header:
     first = next(records, None)
-    delimiter = (fmt or CsvFormat()).delimiter
+    fmt = fmt or CsvFormat()
     return parse_header(
         first.cells if first else None,
         schema=schema,
         source=source,
-        delimiter=delimiter,
+        delimiter=fmt.delimiter,
         order_attribute=order_attribute,
+        max_cells=fmt.max_cells,
     )
 
 
@@ -227,22 +253,26 @@ class _Run:
     def rows(
         self, records: Iterator[Record], header: Header, row_limit: int | None, should_stop: Callable[[], bool] | None
     ) -> Iterator[Row]:
-        """The accepted rows, in file order; rejections reported on the way; stops when `should_stop` turns true."""
-        for record in records:
-            self.rows_read += 1
-            if self.rows_read % STOP_CHECK_EVERY == 0:
-                if should_stop is not None and should_stop():
-                    self.stopped_before = record.line
-                    return
-                if self._on_rows is not None:
-                    self._on_rows(self.rows_read)
-            outcome = to_row(record, header, max_attributes=row_limit)
-            if isinstance(outcome, Row):
-                self.accepted += 1
-                yield outcome
-            else:
-                self.rejected += 1
-                self.reject(outcome)
+        """The accepted rows, in file order; rejections reported on the way; stops when `should_stop` turns true (or
+        the reader stopped on it)."""
+        try:
+            for record in records:
+                self.rows_read += 1
+                if self.rows_read % STOP_CHECK_EVERY == 0:
+                    if should_stop is not None and should_stop():
+                        self.stopped_before = record.line
+                        return
+                    if self._on_rows is not None:
+                        self._on_rows(self.rows_read)
+                outcome = to_row(record, header, max_attributes=row_limit)
+                if isinstance(outcome, Row):
+                    self.accepted += 1
+                    yield outcome
+                else:
+                    self.rejected += 1
+                    self.reject(outcome)
+        except ReadingStopped as stop:
+            self.stopped_before = stop.line
 
     def check(
         self,
@@ -351,6 +381,10 @@ def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, sc
             "stack)"
         )
     return message
+
+
+def _stopped_unwritten(source: str) -> IngestStopped:
+    return _stopped(source, FileResult(), before_line=1, detail="before the first row was written")
 
 
 def _stopped(source: str, result: FileResult, *, before_line: int, detail: str | None = None) -> IngestStopped:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.rejection_log import LoggedRejection
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -58,13 +59,33 @@ class FileJob:
     # The upload's order stamp, which every write carries (see `ordering`). None only in the input of an execution
     # started before uploads were ordered: its rows are then ordered as of when they are written.
     order: str | None = None
+    # The CSV text's size as the trigger counted it (at least), when it read a `.csv.gz` whose size and trailer had
+    # said far less (see `partitioning.one_invocation_text_limit`); Partition sizes the partitions by it. None (and
+    # left out of the input): the estimate decided.
+    text_bytes: int | None = None
 
     @classmethod
     def for_upload(
-        cls, bucket: str, key: str, version_id: str | None, *, size: int, sequencer: str, order: str
+        cls,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        size: int,
+        sequencer: str,
+        order: str,
+        text_bytes: int | None = None,
     ) -> FileJob:
         name = execution_name(bucket, key, version_id, sequencer)
-        return cls(bucket=bucket, key=key, version_id=version_id, size=size, work_prefix=f"{name}/", order=order)
+        return cls(
+            bucket=bucket,
+            key=key,
+            version_id=version_id,
+            size=size,
+            work_prefix=f"{name}/",
+            order=order,
+            text_bytes=text_bytes,
+        )
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> FileJob:
@@ -75,6 +96,7 @@ class FileJob:
             size=event_field(event, "size", int),
             work_prefix=event_field(event, "work_prefix", str),
             order=_optional_field(event, "order", str),
+            text_bytes=_optional_field(event, "text_bytes", int),
         )
 
     @property
@@ -86,7 +108,10 @@ class FileJob:
         return self.work_prefix.rstrip("/")
 
     def as_input(self) -> dict[str, Any]:
-        return asdict(self)
+        job = asdict(self)
+        if self.text_bytes is None:
+            del job["text_bytes"]
+        return job
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +282,9 @@ class PartitionResult:
     holds a newer upload's. `error` says why the partition did not
     finish (None: it did); rows from `first_missing_line` on may then be missing, when it is known.
     `rejects_report` is the work bucket key of the partial rejects report, set only once it is written.
+    `first_rejections` are the partition's first rejected rows (see `rejection_log`), from which Finish logs the
+    file's: they are in the result object in the work bucket (with the partition's rows), never in what the worker
+    returns (`summary`), which the execution's history keeps.
     """
 
     index: int
@@ -267,11 +295,15 @@ class PartitionResult:
     error: str | None
     rejects_report: str | None = None
     rows_superseded: int = 0
+    first_rejections: tuple[LoggedRejection, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> PartitionResult:
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        first = data.get("first_rejections") or []
+        if not isinstance(first, list):
+            raise ValueError(f"no valid 'first_rejections' (got {type(first).__name__})")
         return cls(
             index=event_field(data, "index", int),
             rows_written=event_field(data, "rows_written", int),
@@ -281,10 +313,18 @@ class PartitionResult:
             error=_optional_field(data, "error", str),
             rejects_report=_optional_field(data, "rejects_report", str),
             rows_superseded=_optional_field(data, "rows_superseded", int) or 0,
+            first_rejections=tuple(LoggedRejection.from_json(item) for item in first),
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The result object in the work bucket."""
         return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """What the worker returns, into the execution's history: the result without its rows' keys."""
+        summary = asdict(self)
+        del summary["first_rejections"]
+        return summary
 
 
 def event_field(data: Mapping[str, Any], name: str, kind: type[T]) -> T:

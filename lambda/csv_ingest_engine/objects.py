@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -37,6 +38,12 @@ CLIENT_CONFIG = Config(
     read_timeout=READ_TIMEOUT_S,
     retries={"mode": "standard", "total_max_attempts": 3},
 )
+
+# S3's longest object key, in UTF-8 bytes; a rejects report's name longer than that is shortened (see
+# `rejects_report_key`) by putting CUT_MARK and CUT_HASH_CHARS hex digits of a hash where the cut part was.
+MAX_KEY_BYTES = 1024
+CUT_MARK = "~"
+CUT_HASH_CHARS = 16
 
 
 def dynamodb_config(concurrency: int) -> Config:
@@ -120,7 +127,12 @@ def created_at(s3: S3Client, bucket: str, key: str, version_id: str | None) -> d
 
 
 def rejects_report_key(key: str, version_id: str | None) -> str:
-    """Where the rejected rows of `key` go in the reports bucket: beside a copy of its name, per version."""
+    """Where the rejected rows of `key` go in the reports bucket: beside a copy of its name, per version.
+
+    A name longer than S3's MAX_KEY_BYTES is shortened, the same way every time: the key's start, as much of it as
+    fits, then `~` and CUT_HASH_CHARS hex digits of the SHA-256 of the part cut, then the version and the ending
+    (`<start>~<hash>.<version id>.rejected.csv`), so that reports of keys that differ only past the cut stay apart.
+    """
     # `orders.csv.gz` is reported in `orders.rejected.csv`: the report is plain CSV.
     for suffix in sorted(CSV_SUFFIXES, key=len, reverse=True):
         if key.lower().endswith(suffix):
@@ -128,4 +140,11 @@ def rejects_report_key(key: str, version_id: str | None) -> str:
             break
     else:
         stem = key
-    return f"{stem}.{version_id}.rejected.csv" if version_id else f"{stem}.rejected.csv"
+    ending = f".{version_id}.rejected.csv" if version_id else ".rejected.csv"
+    if len(stem.encode()) + len(ending.encode()) <= MAX_KEY_BYTES:
+        return stem + ending
+    room = MAX_KEY_BYTES - len(ending.encode()) - len(CUT_MARK) - CUT_HASH_CHARS
+    # Cut on a character's boundary: the key is UTF-8 in S3.
+    kept = stem.encode()[: max(room, 0)].decode(errors="ignore")
+    digest = hashlib.sha256(stem[len(kept) :].encode()).hexdigest()[:CUT_HASH_CHARS]
+    return f"{kept}{CUT_MARK}{digest}{ending}"

@@ -1,5 +1,5 @@
 """A file ingested by the invocation S3's event started: download exactly the version the event names, ingest it,
-and put its rejected rows' report in the rejects bucket."""
+put its rejected rows' report in the rejects bucket, and log the first of them."""
 
 from __future__ import annotations
 
@@ -14,13 +14,18 @@ from csv_ingest_engine.clients import dynamodb_client, s3_client
 from csv_ingest_engine.errors import IngestError
 from csv_ingest_engine.ingest import ingest_file
 from csv_ingest_engine.objects import downloaded, rejects_report_key, temporary_path
+from csv_ingest_engine.partitioning import one_invocation_text_limit
+from csv_ingest_engine.rejection_log import FirstRejections, where_logged
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import UNTYPED_COLUMNS
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
+from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
-from csv_ingest_engine.telemetry import log_rejection, logger
+from csv_ingest_engine.telemetry import log_rejections, logger
 from csv_ingest_engine.words import count, were
 from csv_ingest_engine.writing import TableWriter
+
+THIS_LOG = "this function's log"
 
 
 def ingest_object(
@@ -34,7 +39,15 @@ def ingest_object(
     should_stop: Callable[[], bool],
 ) -> dict[str, Any]:
     """Download exactly the version the event names and ingest it, its writes stamped with the upload's `order` (see
-    `ordering`); rejected rows go to the reports bucket."""
+    `ordering`); rejected rows go to the reports bucket, the first `logged_rejections` of them to the log too.
+
+    With a state machine to hand it to, a `.csv.gz` whose text turns out far larger than the large-file threshold
+    raises `TextLargerThanEstimated` from the first pass, before anything is written (its size and trailer only
+    estimate its text; a `.csv`'s size is its text's).
+    """
+    measured = settings.state_machine_arn is not None and gzipped(key)
+    text_limit = one_invocation_text_limit(settings.large_file_bytes) if measured else None
+    rejections = FirstRejections(settings.engine.logged_rejections)
     # The report's own temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with (
         downloaded(s3_client(), bucket, key, version_id) as path,
@@ -54,9 +67,10 @@ def ingest_object(
                     mode=settings.write_mode,
                     ordering=settings.engine.ordering(order),
                 ),
-                on_reject=log_rejection,
+                on_reject=rejections.add,
                 report=report,
                 should_stop=should_stop,
+                max_text_bytes=text_limit,
             )
         except IngestError:
             # Rows rejected before a file-level failure are reported too; the file's own error stays the one
@@ -64,10 +78,10 @@ def ingest_object(
             # run's report alone: it stopped before the rows that report lists, which may still be missing.
             report.close()
             with contextlib.suppress(IngestError):
-                upload_report(report, source, key, version_id, settings, finished=False)
+                upload_report(report, rejections, source, key, version_id, settings, finished=False)
             raise
         report.close()
-        report_uri = upload_report(report, source, key, version_id, settings)
+        report_uri = upload_report(report, rejections, source, key, version_id, settings)
     if result.untyped_columns:
         logger.warning(UNTYPED_COLUMNS, extra={"columns": list(result.untyped_columns)})
     summary = {
@@ -83,6 +97,7 @@ def ingest_object(
 
 def upload_report(
     report: RejectsReport,
+    rejections: FirstRejections,
     source: str,
     key: str,
     version_id: str | None,
@@ -90,11 +105,29 @@ def upload_report(
     *,
     finished: bool = True,
 ) -> str | None:
-    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket).
+    """Put the report in the rejects bucket; return its URI (None without rejections or a rejects bucket). Whatever
+    happens to the report, log the first `rejections` and their count (see `telemetry.log_rejections`).
 
     A `finished` run that rejects no row removes the report an earlier run of the same version left (as the command
     line does with its --rejects file): a report describes the last run that went through the file.
     """
+    uri = None
+    try:
+        uri = _put_report(report, len(rejections), source, key, version_id, settings, finished)
+    finally:
+        log_rejections(rejections.in_line_order(), report.count, uri)
+    return uri
+
+
+def _put_report(
+    report: RejectsReport,
+    logged: int,
+    source: str,
+    key: str,
+    version_id: str | None,
+    settings: Settings,
+    finished: bool,
+) -> str | None:
     if not settings.rejects_bucket:
         return None
     report_key = rejects_report_key(key, version_id)
@@ -112,10 +145,9 @@ def upload_report(
         raise IngestError(
             source,
             f"{count(report.count, 'row')} {were(report.count)} rejected, but the report could not be written to "
-            f"{uri} ({exc}); the rows are listed in this function's log. Check that the rejects bucket exists and "
-            "that the function may s3:PutObject there, then upload the file again.",
+            f"{uri} ({exc}); {where_logged(logged, THIS_LOG)} Check that the rejects bucket exists and that the "
+            "function may s3:PutObject there, then upload the file again.",
         ) from exc
-    logger.warning("rejected rows reported", extra={"rows_rejected": report.count, "rejects_report": uri})
     return uri
 
 

@@ -19,6 +19,7 @@ from csv_ingest_engine.objects import temporary_path
 from csv_ingest_engine.ordering import now, stamp
 from csv_ingest_engine.partitioning import chunk_key, read_chunk, rejects_key, result_key
 from csv_ingest_engine.reading import Record
+from csv_ingest_engine.rejection_log import FirstRejections
 from csv_ingest_engine.reports import RejectsReport
 from csv_ingest_engine.rules import Rejection, parse_header
 from csv_ingest_engine.s3_streams import CSV_CONTENT_TYPE
@@ -39,10 +40,9 @@ def ingest_one_partition(
     settings: IngestPartitionSettings,
     *,
     should_stop: Callable[[], bool],
-    on_reject: Callable[[Rejection], None] | None = None,
 ) -> PartitionResult:
-    """Ingest `item`'s chunks in order; leave the partial rejects report (if any row was rejected) and the result in
-    the work bucket; return the result."""
+    """Ingest `item`'s chunks in order; leave the partial rejects report (if any row was rejected) and the result,
+    with the partition's first `logged_rejections` rejected rows, in the work bucket; return the result."""
     writer = TableWriter(
         dynamodb,
         table_name=settings.table_name,
@@ -50,10 +50,12 @@ def ingest_one_partition(
         mode=settings.write_mode,
         ordering=settings.engine.ordering(item.order or stamp(now())),
     )
+    rejections = FirstRejections(settings.engine.logged_rejections)
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
     with temporary_path() as report_path, RejectsReport(report_path) as report:
         chunks = _PartitionChunks(s3, settings.work_bucket, item)
-        result = _ingest_chunks(chunks, item, settings, writer, on_reject, report, should_stop)
+        result = _ingest_chunks(chunks, item, settings, writer, rejections.add, report, should_stop)
+        result = replace(result, first_rejections=tuple(rejections.in_line_order()))
         report.close()
         if report.count:
             result = _upload_partial_report(s3, settings.work_bucket, item, report, result)
@@ -71,7 +73,7 @@ def _ingest_chunks(
     item: PartitionItem,
     settings: IngestPartitionSettings,
     writer: TableWriter,
-    on_reject: Callable[[Rejection], None] | None,
+    on_reject: Callable[[Rejection], None],
     report: RejectsReport,
     should_stop: Callable[[], bool],
 ) -> PartitionResult:
@@ -94,6 +96,7 @@ def _ingest_chunks(
             schema=settings.schema,
             source=item.source,
             order_attribute=writer.ordering.attribute if writer.ordering is not None else None,
+            max_cells=settings.fmt.max_cells,
         )
         result = ingest_records(
             chunks.records(),

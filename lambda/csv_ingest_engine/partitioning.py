@@ -59,6 +59,18 @@ def goes_to_state_machine(name: str, size_bytes: int, gzip_trailer: bytes | None
     return content_bytes(name, size_bytes, gzip_trailer) > large_file_bytes
 
 
+# How far a file's text may outgrow the large-file threshold in the one invocation its estimate sent it to: the
+# threshold is set so that a file at it takes under half the timeout, so twice as much still ends in time.
+ESTIMATE_SLACK = 2
+
+
+def one_invocation_text_limit(large_file_bytes: int) -> int:
+    """The most bytes of text a file ingested in one invocation may turn out to have; past them, a `.csv.gz`'s size
+    and trailer said far less than it holds (a forged or wrong trailer, a member over 4 GiB), and it goes to the
+    state machine instead."""
+    return ESTIMATE_SLACK * large_file_bytes
+
+
 def partition_count(size_bytes: int, partition_bytes: int) -> int:
     """How many partitions a file of `size_bytes` is cut into: one per `partition_bytes`, at most MAX_PARTITIONS."""
     return max(1, min(MAX_PARTITIONS, math.ceil(size_bytes / partition_bytes)))

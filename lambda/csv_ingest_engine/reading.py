@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.bounded_lines import RECORD_CHAR_LIMIT, BoundedLines, RecordTooLong
+from csv_ingest_engine.errors import IngestError, TextLargerThanEstimated
 from csv_ingest_engine.schema import DELIMITER_NAMES, CsvFormat, gzipped
 
 # Python's default is 128 KiB. A cell may legally be as large as DynamoDB's whole 400 KB item (the item-size rule
@@ -65,14 +66,28 @@ class ReadableBytes(Protocol):
 
 
 def read_records(
-    path: Path, *, source: str, on_progress: Callable[[int], None] | None = None, fmt: CsvFormat | None = None
+    path: Path,
+    *,
+    source: str,
+    on_progress: Callable[[int], None] | None = None,
+    fmt: CsvFormat | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    max_text_bytes: int | None = None,
 ) -> Iterator[Record]:
     """Yield the non-blank records of the file at `path`, in order; `source` names the file in errors.
 
     A `.gz` file is decompressed as it is read. See `read_stream`.
     """
     with path.open("rb") as raw:
-        yield from read_stream(raw, source=source, on_progress=on_progress, fmt=fmt, gzip=gzipped(path.name))
+        yield from read_stream(
+            raw,
+            source=source,
+            on_progress=on_progress,
+            fmt=fmt,
+            gzip=gzipped(path.name),
+            should_stop=should_stop,
+            max_text_bytes=max_text_bytes,
+        )
 
 
 def read_stream(
@@ -82,6 +97,8 @@ def read_stream(
     on_progress: Callable[[int], None] | None = None,
     fmt: CsvFormat | None = None,
     gzip: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    max_text_bytes: int | None = None,
 ) -> Iterator[Record]:
     """Yield the non-blank records of the bytes `raw` reads, in order, in one pass (memory stays bounded).
 
@@ -92,47 +109,108 @@ def read_stream(
     records keep every cell exactly as written.
     `on_progress`, if given, is called now and then with the number of bytes read so far (compressed ones, with
     `gzip`: the file's size is where they end).
+
+    Memory stays bounded on any input: a record is never held past RECORD_CHAR_LIMIT characters (one that goes
+    further fails the file, saying why), and a cell never past FIELD_SIZE_LIMIT. `should_stop()` is asked every few
+    hundred blank records skipped and KiB of text read (the caller looks at the clock for the records it gets); when
+    it turns true, `ReadingStopped` names the first line not yielded. With `max_text_bytes`, text (decompressed)
+    past that many bytes raises `TextLargerThanEstimated`, once the rest of it has been counted (until
+    `should_stop`).
     """
     fmt = fmt or CsvFormat()
     if fmt.delimiter not in DELIMITER_NAMES or fmt.encoding not in TEXT_CODECS:
         raise ValueError(f"not a format this reader reads: {fmt}")
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     counted = _Counted(raw)
-    stream, encoding = _utf8_by_its_mark(_Gunzip(counted, source) if gzip else counted, source, fmt.encoding)
-    checked = _CheckedText.of(stream, source, encoding, gunzipped=gzip)
+    text_bytes: ReadableBytes = _Gunzip(counted, source) if gzip else counted
+    if max_text_bytes is not None:
+        text_bytes = _TextSized(text_bytes, source, max_text_bytes, should_stop)
+    checked, encoding = _checked(text_bytes, source, fmt, gunzipped=gzip)
     with io.TextIOWrapper(io.BufferedReader(checked), encoding=TEXT_CODECS[encoding], newline="") as text:
+        lines = BoundedLines(text, should_stop=should_stop)
         # strict: a quote that is never closed is an error, not a cell that silently swallows the rest of the file.
         # The header gets a reader of its own that skips spaces before a quote; the csv module reads line by line,
         # so the rows' reader starts exactly where the header's stopped.
-        header_reader = csv.reader(text, dialect="excel", delimiter=fmt.delimiter, strict=True, skipinitialspace=True)
-        rows_reader = csv.reader(text, dialect="excel", delimiter=fmt.delimiter, strict=True)
-        lines_before = lines_done = count = 0
+        header_reader = csv.reader(lines, dialect="excel", delimiter=fmt.delimiter, strict=True, skipinitialspace=True)
+        rows_reader = csv.reader(lines, dialect="excel", delimiter=fmt.delimiter, strict=True)
+        count = 0
+        reader = header_reader
         try:
             for reader in (header_reader, rows_reader):
                 for cells in reader:
                     count += 1
-                    line, lines_done = lines_done + 1, lines_before + reader.line_num
-                    if any(cells):
+                    line = lines.record_start
+                    blank = not any(cells)
+                    lines.record_read(blank=blank)
+                    if not blank:
                         yield Record(line, cells)
                         if reader is header_reader:
                             break
                     if on_progress is not None and count % PROGRESS_EVERY == 0:
                         on_progress(counted.bytes_read)
-                lines_before = lines_done
         except csv.Error as exc:
-            raise IngestError(source, _malformed(exc, lines_done + 1, fmt.delimiter)) from None
+            raise IngestError(source, _malformed(str(exc), lines.record_start, fmt.delimiter)) from None
+        except RecordTooLong as long:
+            problem = _too_long(long.lines, lines.record_start, fmt, header=reader is header_reader)
+            raise IngestError(source, problem) from None
 
 
-def _malformed(exc: csv.Error, line: int, delimiter: str) -> str:
+def _checked(text_bytes: ReadableBytes, source: str, fmt: CsvFormat, *, gunzipped: bool) -> tuple[_CheckedText, str]:
+    """The text's bytes, checked as they are read (see `_CheckedText`), and the encoding they are in."""
+    stream, encoding = _utf8_by_its_mark(text_bytes, source, fmt.encoding)
+    return _CheckedText.of(stream, source, encoding, gunzipped=gunzipped), encoding
+
+
+def _malformed(problem: str, line: int, delimiter: str) -> str:
     return (
-        f"malformed CSV in the row that starts on line {line}: {exc}. A cell that contains "
+        f"malformed CSV in the row that starts on line {line}: {problem}. A cell that contains "
         f"{DELIMITER_NAMES[delimiter]}, quotes or line breaks must be enclosed in double quotes, with each quote "
         'inside it doubled ("")'
         + (
             f"; a cell over {FIELD_SIZE_LIMIT // 1024} KiB usually means a quote that is never closed"
-            if "field larger than field limit" in str(exc)
+            if "field larger than field limit" in problem
             else ""
         )
+    )
+
+
+def too_many_cells(cells: int | None, limit: int, *, header: bool) -> str:
+    """Why a record of `cells` cells (None: not all counted) is wider than `limit`."""
+    counted = f"{cells:,} cells, more than" if cells is not None else "more cells than"
+    return (
+        f"the {'header ' if header else ''}row has {counted} the {limit:,} a row may have (context csv_max_cells, "
+        "csv-ingest --max-cells); remove the empty cells at its end (a spreadsheet exported with empty columns?), or "
+        "quote the cells that contain the delimiter"
+    )
+
+
+def _too_long(lines: list[str], line: int, fmt: CsvFormat, *, header: bool) -> str:
+    """Why a record longer than RECORD_CHAR_LIMIT characters fails the file, from its first characters (`lines`, as
+    `RecordTooLong` has them), which the csv module reads again here: a cell over the field limit, a quote never
+    closed, malformed quoting or too many cells are named as such; otherwise its length is."""
+    try:
+        cells = next(csv.reader(lines, dialect="excel", delimiter=fmt.delimiter, strict=True, skipinitialspace=header))
+    except csv.Error as exc:
+        if str(exc) != "unexpected end of data":
+            return _malformed(str(exc), line, fmt.delimiter)
+        # Its first characters end inside a quoted cell that began too late in them to be over the field limit yet.
+        return _malformed(
+            f"the row is longer than {RECORD_CHAR_LIMIT:,} characters, the most of a row that is read, and a quoted "
+            "cell is still open there; a quote that is never closed?",
+            line,
+            fmt.delimiter,
+        )
+    row = f"the {'header ' if header else ''}row that starts on line {line}"
+    read = f"is longer than {RECORD_CHAR_LIMIT:,} characters, the most of a row that is read"
+    if len(cells) > fmt.max_cells:
+        alone = (
+            "" if header else ", so the file fails rather than the row alone being rejected (a report holds rows whole)"
+        )
+        return f"{too_many_cells(None, fmt.max_cells, header=header)}. It starts on line {line} and {read}{alone}"
+    return (
+        f"{row} {read}. A row DynamoDB can take is shorter (its item is at most 400 KB: twice that with every quote "
+        "doubled, plus a delimiter and two quotes per cell, stays under it) unless cells are written far longer than "
+        "their value (whitespace around a key, a number, a boolean or JSON): remove that, or split the row"
     )
 
 
@@ -181,6 +259,39 @@ class _Counted:
         data = self._raw.read(size)
         self.bytes_read += len(data)
         return data
+
+
+class _TextSized:
+    """The text's bytes (decompressed) `raw` reads, until more than `limit` of them have been: then the rest is only
+    counted, to its end or until `should_stop`, and `TextLargerThanEstimated` says how many there are."""
+
+    def __init__(
+        self, raw: ReadableBytes, source: str, limit: int, should_stop: Callable[[], bool] | None = None
+    ) -> None:
+        self._raw = raw
+        self._source = source
+        self._limit = limit
+        self._should_stop = should_stop
+        self._bytes = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._raw.read(size)
+        self._bytes += len(data)
+        if self._bytes > self._limit:
+            raise TextLargerThanEstimated(self._source, *self._count_the_rest())
+        return data
+
+    def _count_the_rest(self) -> tuple[int, bool]:
+        """The text's size in bytes, and whether it is all of it (the count stops early at `should_stop`, or where
+        gzip data is broken: what reads the file whole says so)."""
+        try:
+            while data := self._raw.read(GZIP_READ_BYTES):
+                self._bytes += len(data)
+                if self._should_stop is not None and self._should_stop():
+                    return self._bytes, False
+        except _BrokenGzip:
+            return self._bytes, False
+        return self._bytes, True
 
 
 class _BrokenGzip(Exception):

@@ -14,10 +14,11 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, ColumnType
+from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, DEFAULT_MAX_CELLS, ColumnType
 from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.first_row import data_row_shape
 from csv_ingest_engine.ordering import STAMP_BYTES
-from csv_ingest_engine.reading import Record
+from csv_ingest_engine.reading import Record, too_many_cells
 from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
 from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
 
@@ -39,6 +40,10 @@ BOM = "\ufeff"
 # Unicode categories shown escaped in messages: control and format characters (zero-width spaces, byte-order
 # marks), spaces other than the plain one, separators, private-use and unassigned code points.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"})
+# A message names at most this many columns (or positions), each name cut to SHOWN_NAME_CHARS characters: a
+# header of 200 long names (or a first row of long cells) makes a message of a few hundred bytes, not megabytes.
+SHOWN_COLUMNS = 5
+SHOWN_NAME_CHARS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,8 @@ class Header:
     # item besides the row, counted toward the 400 KB.
     order_attribute: str | None = None
     reserved_bytes: int = 0
+    # The most cells a row may have (`CsvFormat.max_cells`): a wider one is rejected.
+    max_cells: int = DEFAULT_MAX_CELLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +110,14 @@ class Rejection:
     reason: str
     cells: list[str]
     failed: bool = False
+    # `reason` without the cells it quotes (None: it quotes none), for the function's log, where no cell of a row
+    # but its key may go: "column 'age' (N): the value is not a number" for "column 'age' (N): '3O' is not a number".
+    reason_without_values: str | None = None
+
+    @property
+    def loggable_reason(self) -> str:
+        """The reason in words that quote no cell of the row (its key aside)."""
+        return self.reason if self.reason_without_values is None else self.reason_without_values
 
 
 def parse_header(
@@ -113,6 +128,7 @@ def parse_header(
     schema: Schema | None = None,
     delimiter: str = DEFAULT_DELIMITER,
     order_attribute: str | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
 ) -> Header:
     """Validate a header record; raise `IngestError` naming every problem a user must fix.
 
@@ -121,23 +137,25 @@ def parse_header(
     put in Unicode NFC. Nameless columns after the last named one (Excel writes them for formatted but empty
     columns) are dropped. `delimiter` is the one the cells were split by, for the hint when the header seems to use
     another. `order_attribute` is the attribute the writes stamp with the upload's order (None: no stamp): no column
-    may have its name, and the stamp counts toward each item's size.
+    may have its name, and the stamp counts toward each item's size. `max_cells` is the most cells a record may have
+    (`CsvFormat.max_cells`): a header with more fails the file, a row with more is rejected.
     """
     schema = schema or Schema.keyed_on(key_column)
     key_column = schema.partition_key.name
     if not cells:
         raise IngestError(source, f"the file is empty: expected a header row with a '{key_column}' column")
+    if len(cells) > max_cells:
+        raise IngestError(source, too_many_cells(len(cells), max_cells, header=True))
     names = _names(cells)
     named = len(names)
     while named and not names[named - 1]:
         named -= 1
     columns = tuple(names[:named])
-    found = ", ".join(f"'{_shown(c)}'" for c in columns)
     for wanted_name in schema.key_names:
         if unicodedata.normalize("NFC", wanted_name) not in columns:
-            raise IngestError(source, _missing_key_column(wanted_name, columns, found, delimiter))
+            raise IngestError(source, _missing_key_column(wanted_name, columns, delimiter))
     wanted = unicodedata.normalize("NFC", key_column)
-    _check_names(columns, found, source=source, order_attribute=order_attribute)
+    _check_names(columns, source=source, order_attribute=order_attribute)
     name_sizes = tuple(len(name.encode()) for name in columns)
     key_index = columns.index(wanted)
     key_indexes = tuple((key, columns.index(unicodedata.normalize("NFC", key.name))) for key in schema.keys)
@@ -153,7 +171,7 @@ def parse_header(
         i, size = too_long[0]
         raise IngestError(
             source,
-            f"column {i + 1} ('{_shown(columns[i][:40])}...') has a name of {size:,} bytes; DynamoDB allows "
+            f"column {i + 1} ({_quoted(columns[i])}) has a name of {size:,} bytes; DynamoDB allows "
             "attribute names under 64 KB. Shorten the column's name (a cell that long in the header usually means "
             "the file has no header row)",
         )
@@ -175,17 +193,18 @@ def parse_header(
         typed=not schema.is_default_key or any(types.get(columns[i], "S") != "S" for i in value_indexes),
         order_attribute=order_attribute,
         reserved_bytes=len(order_attribute.encode()) + STAMP_BYTES if order_attribute is not None else 0,
+        max_cells=max_cells,
     )
 
 
-def _check_names(columns: tuple[str, ...], found: str, *, source: str, order_attribute: str | None) -> None:
+def _check_names(columns: tuple[str, ...], *, source: str, order_attribute: str | None) -> None:
     """Every column named, once, and none named like the attribute the pipeline keeps the upload order in."""
-    empty = [str(i) for i, name in enumerate(columns, start=1) if not name]
+    empty = [f"{i:,}" for i, name in enumerate(columns, start=1) if not name]
     if empty:
         raise IngestError(
             source,
-            f"the header has empty column names at position {', '.join(empty)} (columns found: {found}); "
-            "name every column or remove the empty ones",
+            f"the header has empty column names at position {_listed(empty)} (columns found: "
+            f"{_listed([_quoted(name) for name in columns])}); name every column or remove the empty ones",
         )
     if order_attribute is not None and order_attribute in columns:
         raise IngestError(
@@ -198,7 +217,7 @@ def _check_names(columns: tuple[str, ...], found: str, *, source: str, order_att
     if duplicates:
         raise IngestError(
             source,
-            f"the header repeats column names {', '.join(_quoted(d) for d in duplicates)}; "
+            f"the header repeats column names {_listed([_quoted(name) for name in duplicates])}; "
             "every column needs a unique name",
         )
 
@@ -207,13 +226,17 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
     return None if kind == "S" else kind
 
 
-def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, delimiter: str) -> str:
+def _missing_key_column(key_column: str, columns: tuple[str, ...], delimiter: str) -> str:
+    """Why a header without the key column fails, naming its columns only when they look like names: a file without
+    a header row has a row of data there, which is described by its shape instead (no cell of it is quoted)."""
     hint = ""
     advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
     alone = columns[0] if len(columns) == 1 else ""
     seen = [character for character in DELIMITER_NAMES if character != delimiter and character in alone]
+    cells: Sequence[str] = columns
     if seen:
         character = max(seen, key=alone.count)  # the most frequent: `a;b;c|d` is separated by semicolons
+        cells = [cell.strip() for cell in alone.split(character)]
         value = "tab" if character == "\t" else character  # as the option and the context take it
         save = ", or save the file as comma-separated." if delimiter == DEFAULT_DELIMITER else "."
         hint = (
@@ -221,9 +244,16 @@ def _missing_key_column(key_column: str, columns: tuple[str, ...], found: str, d
             f"it with `csv-ingest --delimiter {shlex.quote(value)}` (deployed: the stack's context "
             f"`csv_delimiter={value}`){save}"
         )
-        if unicodedata.normalize("NFC", key_column) in (name.strip() for name in alone.split(character)):
+        if unicodedata.normalize("NFC", key_column) in cells:
             advice = ""  # the column is there: the delimiter is the only fix
-    return f"the header has no {_quoted(key_column)} column (columns found: {found}).{hint} {advice}".rstrip()
+    missing = f"the header has no {_quoted(key_column)} column"
+    shape = data_row_shape(cells)
+    if shape is None:
+        return f"{missing} (columns found: {_listed([_quoted(name) for name in columns])}).{hint} {advice}".rstrip()
+    return (
+        f"{missing}: the first row looks like data, not a header ({shape}).{hint} If the file has no header row, add "
+        f"one as its first line, naming every column ({_quoted(key_column)} among them), and upload the file again."
+    )
 
 
 def _delimiter_shown(character: str) -> str:
@@ -241,18 +271,9 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     columns = header.columns
     width = len(cells)
     if width > len(columns):
-        # Empty cells past the named columns carry nothing (Excel pads rows to its widest one); a value there has
-        # no column to go to.
-        for i in range(len(columns), width):
-            if cells[i]:
-                reason = (
-                    f"the row has a value in column {i + 1}, which has no name in the header; name the column, "
-                    "or remove the value"
-                    if i < header.width
-                    else f"the row has {width} fields but the header has {header.width} columns "
-                    "(an unquoted comma in a cell?)"
-                )
-                return Rejection(record.line, key_of(cells, header), reason, cells)
+        reason = _width_problem(cells, header)
+        if reason is not None:
+            return Rejection(record.line, key_of(cells, header), reason, cells)
     if header.typed:
         return _typed_row(record, header, max_attributes)
     key = key_of(cells, header)
@@ -274,6 +295,26 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(present) > max_attributes):
         return _oversized(record, key, size, len(present), max_attributes, header.reserved_bytes)
     return Row(record.line, key, {header.key_column: {"S": key}}, {columns[i]: {"S": cells[i]} for i in present}, cells)
+
+
+def _width_problem(cells: list[str], header: Header) -> str | None:
+    """Why a record with more cells than the header has named columns is rejected (None: it is not)."""
+    width = len(cells)
+    if width > header.max_cells:
+        return too_many_cells(width, header.max_cells, header=False)
+    # Empty cells past the named columns carry nothing (Excel pads rows to its widest one); a value there has no
+    # column to go to.
+    for i in range(len(header.columns), width):
+        if cells[i]:
+            if i < header.width:
+                return (
+                    f"the row has a value in column {i + 1}, which has no name in the header; name the column, or "
+                    "remove the value"
+                )
+            return (
+                f"the row has {width} fields but the header has {header.width} columns (an unquoted comma in a cell?)"
+            )
+    return None
 
 
 def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Row | Rejection:
@@ -298,7 +339,14 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
         try:
             value = to_attribute(cells[i], kind)
         except ValueProblem as problem:
-            return Rejection(record.line, key, f"column '{_shown(columns[i])}' ({kind}): {problem}", cells)
+            column = f"column {_quoted(columns[i])} ({kind})"
+            return Rejection(
+                record.line,
+                key,
+                f"{column}: {problem}",
+                cells,
+                reason_without_values=f"{column}: {problem.without_value}",
+            )
         attributes[columns[i]] = value
         size += header.name_sizes[i] + size_of(value)
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(attributes) > max_attributes):
@@ -323,8 +371,14 @@ def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue]
         try:
             value = to_key(text, attribute.type)
         except ValueProblem as problem:
-            reason = f"column '{_shown(attribute.name)}' ({attribute.type}): {problem}"
-            return Rejection(record.line, shown, reason, cells)
+            column = f"column {_quoted(attribute.name)} ({attribute.type})"
+            return Rejection(
+                record.line,
+                shown,
+                f"{column}: {problem}",
+                cells,
+                reason_without_values=f"{column}: {problem.without_value}",
+            )
         value_size = size_of(value)
         sort = attribute is header.schema.sort_key
         limit = MAX_SORT_KEY_BYTES if sort else MAX_PARTITION_KEY_BYTES
@@ -434,9 +488,11 @@ def _near_match_hint(key_column: str, columns: tuple[str, ...]) -> str:
             f"Column {_quoted(name)} nearly matches: its name has invisible characters in it (shown escaped). "
             f"Retype the name as {_quoted(key_column)} and upload the file again."
         )
+    rename = f"Column {_quoted(name)} nearly matches: rename it to {_quoted(key_column)} and upload the file again"
+    if len(name) > SHOWN_NAME_CHARS:  # shown cut: no command can be written with it
+        return f"{rename}."
     return (
-        f"Column {_quoted(name)} nearly matches: rename it to {_quoted(key_column)} and upload the file again, or, "
-        f"to make it the table's key column, deploy with `-c {shlex.quote('key_column=' + name)}` "
+        f"{rename}, or, to make it the table's key column, deploy with `-c {shlex.quote('key_column=' + name)}` "
         f"(`csv-ingest load --key-column {shlex.quote(name)}` for a local load)."
     )
 
@@ -451,8 +507,18 @@ def _invisible(ch: str) -> bool:
 
 
 def _shown(name: str) -> str:
-    """`name` for a message: invisible characters escaped (`\\u200b`), everything else as it is."""
+    """`name` for a message: cut to SHOWN_NAME_CHARS characters (ending in "..."), invisible characters escaped
+    (`\\u200b`), everything else as it is."""
+    if len(name) > SHOWN_NAME_CHARS:
+        name = name[: SHOWN_NAME_CHARS - 3] + "..."
     return "".join(ch.encode("unicode_escape").decode("ascii") if _invisible(ch) else ch for ch in name)
+
+
+def _listed(items: Sequence[str]) -> str:
+    """The first SHOWN_COLUMNS of `items`, comma-separated, and how many more there are."""
+    shown = ", ".join(items[:SHOWN_COLUMNS])
+    more = len(items) - SHOWN_COLUMNS
+    return f"{shown} and {more:,} more" if more > 0 else shown
 
 
 def _quoted(name: str) -> str:

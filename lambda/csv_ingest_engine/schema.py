@@ -17,10 +17,12 @@ from csv_ingest_engine.constants import (
     DEFAULT_ENCODING,
     DEFAULT_KEY_COLUMN,
     DEFAULT_KEY_TYPE,
+    DEFAULT_MAX_CELLS,
     DEFAULT_ORDER_ATTRIBUTE,
     DELIMITERS,
     ENCODINGS,
     KEY_TYPES,
+    MAX_CELLS_CEILING,
     ColumnType,
     KeyType,
 )
@@ -109,10 +111,12 @@ class Schema:
 
 @dataclass(frozen=True, slots=True)
 class CsvFormat:
-    """How a file's text is written: its delimiter and encoding (see `delimiter` and `encoding` for the names)."""
+    """How a file's text is written: its delimiter and encoding (see `delimiter` and `encoding` for the names), and
+    the most cells a record may have (see `max_cells`)."""
 
     delimiter: str = DEFAULT_DELIMITER
     encoding: str = DEFAULT_ENCODING
+    max_cells: int = DEFAULT_MAX_CELLS
 
 
 def gzipped(name: str) -> bool:
@@ -210,3 +214,17 @@ def encoding(text: object, *, origin: str) -> str:
         if wanted in ENCODINGS:
             return wanted
     raise SchemaError(f"{origin}: {text!r} is not an encoding this pipeline reads; use one of {', '.join(ENCODINGS)}")
+
+
+def max_cells(value: object, *, origin: str) -> int:
+    """The most cells a record may have, as a setting gives it (the default when not set): a whole number from 1 to
+    MAX_CELLS_CEILING, the most attributes an item could ever have."""
+    if value is None or value == "":
+        return DEFAULT_MAX_CELLS
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdecimal() or not 1 <= int(text) <= MAX_CELLS_CEILING:
+        raise SchemaError(
+            f"{origin}: {value!r} is not a number of cells from 1 to {MAX_CELLS_CEILING:,} (an item is at most "
+            "400 KB, and each of its attributes takes at least a byte, so no row with more cells could be written)"
+        )
+    return int(text)

@@ -8,7 +8,7 @@ which the stack (and the demo and the tests) set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -24,7 +24,7 @@ from csv_ingest_engine.constants import (
     METRIC_ROWS_WRITTEN,
 )
 from csv_ingest_engine.errors import IngestError
-from csv_ingest_engine.rules import Rejection
+from csv_ingest_engine.rejection_log import LoggedRejection
 
 logger = Logger()
 metrics = Metrics()
@@ -69,6 +69,15 @@ def count_ingested(rows_written: int, rows_rejected: int, rows_superseded: int) 
     metrics.add_metric(name=METRIC_ROWS_SUPERSEDED, unit=MetricUnit.Count, value=rows_superseded)
 
 
-def log_rejection(rejection: Rejection) -> None:
-    """A rejected row's line, key and reason (never its other cells) on the function's log."""
-    logger.warning("row rejected", extra={"line": rejection.line, "key": rejection.key, "reason": rejection.reason})
+def log_rejections(first: Sequence[LoggedRejection], rows_rejected: int, report_uri: str | None) -> None:
+    """A file's first rejected rows (line, key and a reason that quotes no cell), a line each, then one line with how
+    many there were and where the report is: a file's log is as long for 20 rejected rows as for millions."""
+    for rejection in first:
+        logger.warning("row rejected", extra=rejection.as_dict())
+    if rows_rejected:
+        # "rejected rows reported" is what an operator searches for (RejectedRowsAlarm's description says so).
+        message = "rejected rows reported" if report_uri else "rejected rows not reported"
+        logger.warning(
+            message,
+            extra={"rows_rejected": rows_rejected, "rows_logged": len(first), "rejects_report": report_uri},
+        )

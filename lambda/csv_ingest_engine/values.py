@@ -16,7 +16,17 @@ AttributeValue = dict[str, Any]
 
 
 class ValueProblem(ValueError):
-    """Why a cell cannot become its column's type; str(exc) is the problem, e.g. "'3O' is not a number"."""
+    """Why a cell cannot become its column's type; str(exc) is the problem, e.g. "'3O' is not a number", and
+    `without_value` the same problem without the cell's text in it ("the value is not a number"), for a log."""
+
+    def __init__(self, problem: str, *, without_value: str | None = None) -> None:
+        super().__init__(problem)
+        self.without_value = problem if without_value is None else without_value
+
+
+def _problem(text: str, problem: str) -> ValueProblem:
+    """`text` (a cell, quoted) followed by `problem`, which words what is wrong after a subject."""
+    return ValueProblem(f"{_quote(text)} {problem}", without_value=f"the value {problem}")
 
 
 # DynamoDB's Number ("Data types" in the developer guide's quotas page): "A Number can have up to 38 digits of
@@ -70,7 +80,7 @@ def to_attribute(text: str, kind: ColumnType) -> AttributeValue:
         boolean = _BOOLEANS.get(text.strip().lower())
         if boolean is None:
             # Quoted as written: a cell of spaces shows as '  ', not as an empty ''.
-            raise ValueProblem(f"{_quote(text)} is not a boolean (use true or false)")
+            raise _problem(text, "is not a boolean (use true or false)")
         return {"BOOL": boolean}
     if kind == "JSON":
         return _json_attribute(text)
@@ -88,7 +98,7 @@ def to_key(text: str, kind: KeyType) -> AttributeValue:
         try:
             data = base64.b64decode(text, validate=True)
         except binascii.Error:
-            raise ValueProblem(f"{_quote(text)} is not base64") from None
+            raise _problem(text, "is not base64") from None
         if not data:
             raise ValueProblem("the key is empty once decoded from base64; DynamoDB refuses an empty binary key")
         return {"B": data}
@@ -100,7 +110,7 @@ def canonical_number(text: str) -> str:
     all give "1", and `-0` and `0.00` give "0" (DynamoDB compares numbers by value)."""
     parsed = _parse(text.strip())
     if parsed is None:
-        raise ValueProblem(f"{_quote(text)} is not a number")
+        raise _problem(text, "is not a number")
     negative, digits, exponent = parsed
     if not digits:
         return "0"
@@ -147,7 +157,7 @@ def _number_size(text: str) -> int:
     # (no significant digits) is 1. The guide calls it approximate: keep a margin under hard limits.
     parsed = _parse(text.strip())
     if parsed is None:
-        raise ValueProblem(f"{_quote(text)} is not a number")
+        raise _problem(text, "is not a number")
     digits = len(parsed[1])
     return (digits + 1) // 2 + 1
 
@@ -157,7 +167,7 @@ def _number(text: str, *, written: str | None = None) -> str:
     ValueProblem quoting the cell as `written` (default: `text`)."""
     problem = _number_problem(text)
     if problem is not None:
-        raise ValueProblem(f"{_quote(text if written is None else written)} {problem}")
+        raise _problem(text if written is None else written, problem)
     return _sent_number(text)
 
 
@@ -300,7 +310,10 @@ def _converted(value: Any, path: str) -> AttributeValue:
         problem = _number_problem(value)
         if problem is not None:
             where = "" if path == "$" else f" at {path}"
-            raise ValueProblem(f"JSON number {_quote(value)}{where} {problem}")
+            # The path is made of the cell's own names: the log's words leave it out too.
+            raise ValueProblem(
+                f"JSON number {_quote(value)}{where} {problem}", without_value=f"a JSON number {problem}"
+            )
         return {"N": _sent_number(str(value))}
     if isinstance(value, str):
         return {"S": _unicode(value, path)}
@@ -320,7 +333,8 @@ def _unicode(text: str, path: str) -> str:
         text.encode()
     except UnicodeEncodeError:
         where = "" if path == "$" else f" at {path}"
-        raise ValueProblem(f"a JSON string{where} has half of a surrogate pair (\\ud800-\\udfff), not text") from None
+        problem = "has half of a surrogate pair (\\ud800-\\udfff), not text"
+        raise ValueProblem(f"a JSON string{where} {problem}", without_value=f"a JSON string {problem}") from None
     return text
 
 

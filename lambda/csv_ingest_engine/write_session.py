@@ -250,7 +250,7 @@ class WriteSession:
                     return True
                 break  # a key-only row whose item exists: nothing to change
             if answer in (Answer.ROW_REFUSED, Answer.TOO_LARGE):
-                self._refused(worker, row.line + 1, [_rejection(row, f"DynamoDB refused the row: {detail}")])
+                self._refused(worker, row.line + 1, [_refusal(row, detail)])
                 return True
             if answer is Answer.FATAL:
                 self._fail_file(WriteFailed(row.line, detail))
@@ -432,3 +432,15 @@ class WriteSession:
 
 def _rejection(row: Row, reason: str, *, failed: bool = False) -> Rejection:
     return Rejection(row.line, row.key, reason, row.cells, failed=failed)
+
+
+def _refusal(row: Row, message: str) -> Rejection:
+    """The rejection of a row DynamoDB refused, in its words: they may quote the row's values (a ValidationException
+    can), so the log says only that it did."""
+    return Rejection(
+        row.line,
+        row.key,
+        f"DynamoDB refused the row: {message}",
+        row.cells,
+        reason_without_values="DynamoDB refused the row (its message, which may quote the row, is in the report)",
+    )

@@ -283,7 +283,8 @@ def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
     aws: Aws, work: str, lambda_context: DemoContext
 ) -> None:
     """Each worker writes its partition's rows (the last row of a key wins, as in file order), puts its result
-    where Finish looks, and a partial report of its rejected rows, with their lines, only if it has some."""
+    where Finish looks (with its first rejected rows, which it does not return), and a partial report of its
+    rejected rows, with their lines, only if it has some."""
     # given
     version = aws.upload("spread.csv", spread_file())
     state, items = partitioned(aws, job_event(aws, "spread.csv", version), lambda_context)
@@ -291,11 +292,14 @@ def test_workers_write_their_rows_and_results_and_report_rejects_only_when_some(
     # when
     results = [ingest_partition(item, lambda_context) for item in items]
     # then
+    first_rejections = []
     for result in results:
         assert set(result) == RESULT_FIELDS
-        stored = aws.s3.get_object(Bucket=work, Key=result_key(prefix, result["index"]))["Body"].read()
-        assert json.loads(stored) == result
+        stored = json.loads(aws.s3.get_object(Bucket=work, Key=result_key(prefix, result["index"]))["Body"].read())
+        first_rejections += stored.pop("first_rejections")
+        assert stored == result
         assert result["error"] is None and result["first_missing_line"] is None
+    assert sorted((r["line"], r["key"]) for r in first_rejections) == [(9, None), (20, "k0003"), (31, "customer_id")]
     assert sum(r["rows_written"] for r in results) == 37
     assert sum(r["rows_rejected"] for r in results) == 3
     reports = {r["index"]: r for r in results if r["rows_rejected"]}
@@ -346,7 +350,7 @@ def test_a_worker_out_of_time_says_from_which_line_rows_may_be_missing(
     assert "the invocation was about to time out" in result["error"]
     assert result["rows_written"] == len(aws.items()) < 600
     stored = aws.s3.get_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0))["Body"].read()
-    assert json.loads(stored) == result
+    assert json.loads(stored) == {**result, "first_rejections": []}
 
 
 def test_a_table_that_refuses_every_write_is_recorded_in_the_result(

@@ -65,7 +65,7 @@ def test_deadline_guard_stops_cleanly_naming_the_line_reached(
         handler(aws.event("large.csv", version), lambda_context)
     # then
     message = str(failure.value)
-    found = re.search(r"about to time out, so ingestion stopped before line (\d+) \((\d+) rows written", message)
+    found = re.search(r"about to time out, so ingestion stopped before line (\d+) \((\d+) rows? written", message)
     assert found, message
     line, written = int(found[1]), int(found[2])
     assert "too large for one invocation" in message

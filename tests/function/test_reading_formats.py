@@ -7,6 +7,7 @@ import io
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ TRAPS = 'customer_id,notes\r\n1,"two\r\nlines"\r\n\r\n2,plain\r3,"a ""q"", cell"
 TRAPS_LINES = [1, 2, 5, 6]
 
 
-def records(tmp_path: Path, data: bytes, name: str = "file.csv", **fmt: str) -> list[tuple[int, list[str]]]:
+def records(tmp_path: Path, data: bytes, name: str = "file.csv", **fmt: Any) -> list[tuple[int, list[str]]]:
     path = tmp_path / name
     path.write_bytes(data)
     return [(r.line, r.cells) for r in read_records(path, source=name, fmt=CsvFormat(**fmt))]

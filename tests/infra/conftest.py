@@ -22,6 +22,7 @@ CUSTOM_CONTEXT = {
     "ephemeral_storage_mib": "1024",
     "noncurrent_version_expiration_days": "7",
     "rejects_expiration_days": "14",
+    "logged_rejections": "5",
     "write_mode": "replace",
     "write_concurrency": "32",
     "large_file_bytes": "1048576",
@@ -57,6 +58,12 @@ def schema_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The default deployment but for `-c encryption=kms`: the stack's own customer-managed key."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.kms"), encryption="kms")
+
+
+@pytest.fixture(scope="session")
 def template(default_synth: Synthesized) -> Template:
     return default_synth.template
 
@@ -69,3 +76,8 @@ def custom_template(custom_synth: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def schema_template(schema_synth: Synthesized) -> Template:
     return schema_synth.template
+
+
+@pytest.fixture(scope="session")
+def kms_template(kms_synth: Synthesized) -> Template:
+    return kms_synth.template

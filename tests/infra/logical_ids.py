@@ -31,3 +31,7 @@ DASHBOARD_ID = "PipelineDashboard5FF69C30"
 # history, and with it the redrive of a failed file; replacing the work bucket fails the executions in flight.
 WORK_BUCKET_ID = "PipelineWorkBucket6892410F"
 STATE_MACHINE_ID = "PipelineLargeFilesStateMachineDFEF873B"
+
+# With encryption=kms: a replaced key would leave everything written before encrypted under the old one, scheduled
+# for deletion with the stack's update.
+DATA_KEY_ID = "PipelineDataKeyA5C7FABC"

@@ -11,7 +11,9 @@ from aws_cdk.assertions import Template
 
 from csv_ingest_engine.config import function_environment
 from csv_ingest_engine.constants import (
+    DEFAULT_LOGGED_REJECTIONS,
     ENV_KEY_COLUMN,
+    ENV_LOGGED_REJECTIONS,
     ENV_REJECTS_BUCKET,
     ENV_TABLE_NAME,
     ENV_WRITE_CONCURRENCY,
@@ -88,3 +90,29 @@ def test_each_function_reads_the_schema_and_format_the_stack_gives_it(
     with function_environment(_deployed_environment(schema_template, handler)):
         settings = read()
     assert {name: getattr(settings, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("handler", "read"),
+    [
+        (HANDLER_TRIGGER, Settings.from_env),
+        (HANDLER_INGEST_PARTITION, IngestPartitionSettings.from_env),
+        (HANDLER_FINISH, FinishSettings.from_env),
+    ],
+)
+def test_the_functions_that_log_rejected_rows_read_logged_rejections(
+    template: Template, custom_template: Template, handler: str, read: Callable[[], Any]
+) -> None:
+    """logged_rejections=5 reaches the trigger, the workers and Finish; left at its default, no variable is set and
+    each reads 20."""
+    with function_environment(_deployed_environment(custom_template, handler)):
+        assert read().engine.logged_rejections == 5
+    default = _deployed_environment(template, handler)
+    assert ENV_LOGGED_REJECTIONS not in default
+    with function_environment(default):
+        assert read().engine.logged_rejections == DEFAULT_LOGGED_REJECTIONS
+
+
+def test_the_partition_task_is_not_told_logged_rejections(custom_template: Template) -> None:
+    """Partition rejects no row: it is not told how many to log."""
+    assert ENV_LOGGED_REJECTIONS not in _deployed_environment(custom_template, HANDLER_PARTITION)

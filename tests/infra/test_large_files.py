@@ -239,11 +239,12 @@ def test_max_workers_context_sets_the_map_concurrency(custom_template: Template)
     assert definition(custom_template)["States"]["Ingest"]["MaxConcurrency"] == 16
 
 
-def test_state_machine_logs_every_event_with_its_data_to_a_log_group_kept_seven_days(template: Template) -> None:
-    """Level ALL with the execution data (a failed step's error and cause), to the state machine's own log group."""
+def test_state_machine_logs_every_event_without_its_data_to_a_log_group_kept_seven_days(template: Template) -> None:
+    """Level ALL without the execution data (no step's input, output, error or cause in the log group), to the state
+    machine's own log group."""
     logging = properties(template, STATE_MACHINE_ID)["LoggingConfiguration"]
     (destination,) = logging.pop("Destinations")
-    assert logging == {"Level": "ALL", "IncludeExecutionData": True}
+    assert logging == {"Level": "ALL", "IncludeExecutionData": False}
     log_group_id = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     assert properties(template, log_group_id)["RetentionInDays"] == 7
     function_log_groups = {

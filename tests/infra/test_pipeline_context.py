@@ -158,6 +158,7 @@ def test_retain_data_rejects_anything_but_true_or_false(raw: object) -> None:
     [
         "memory_size_mb",
         "rejects_expiration_days",
+        "logged_rejections",
         "write_concurrency",
         "large_file_bytes",
         "partition_bytes",
@@ -189,6 +190,18 @@ def test_write_concurrency_context_is_range_checked(raw: str) -> None:
     """write_concurrency outside 1..64 fails with the key name in the message."""
     with pytest.raises(ValueError, match="write_concurrency must be between 1 and 64"):
         props_from_context({"write_concurrency": raw})
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0), (" 5 ", 5), (1000, 1000)])
+def test_logged_rejections_context_accepts_0_to_1000(raw: object, expected: int) -> None:
+    """`-c logged_rejections=5` sets how many rejected rows a file's log names; 0 names none."""
+    assert props_from_context({"logged_rejections": raw}).logged_rejections == expected
+
+
+def test_logged_rejections_context_over_1000_fails_naming_the_key() -> None:
+    """logged_rejections=1001 fails the synth: a file's log is to stay small."""
+    with pytest.raises(ValueError, match="logged_rejections must be between 0 and 1000"):
+        props_from_context({"logged_rejections": "1001"})
 
 
 @pytest.mark.parametrize(

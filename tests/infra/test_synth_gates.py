@@ -74,7 +74,7 @@ def nag_report(synth: Synthesized) -> dict[str, Any]:
     return cast(dict[str, Any], reports[0])
 
 
-@pytest.mark.parametrize("synth_name", ["default_synth", "custom_synth", "schema_synth"])
+@pytest.mark.parametrize("synth_name", ["default_synth", "custom_synth", "schema_synth", "kms_synth"])
 def test_cdk_nag_passes_with_only_the_inherent_acknowledgements(
     synth_name: str, request: pytest.FixtureRequest
 ) -> None:
@@ -97,7 +97,7 @@ def test_cdk_nag_fails_the_synth_on_an_unacknowledged_finding(tmp_path: Path) ->
     assert "AwsSolutions-S10" in str(raised.value)
 
 
-@pytest.mark.parametrize("synth_name", ["default_synth", "custom_synth", "schema_synth"])
+@pytest.mark.parametrize("synth_name", ["default_synth", "custom_synth", "schema_synth", "kms_synth"])
 def test_template_passes_cfn_lint(synth_name: str, request: pytest.FixtureRequest) -> None:
     """cfn-lint (with the repository's .cfnlintrc.yaml) reports nothing on the synthesized template."""
     template_file = request.getfixturevalue(synth_name).template_file

@@ -32,7 +32,11 @@ def _pins(path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("source", "lock"),
-    [("requirements-dev.txt", "requirements-dev.lock"), ("lambda/requirements.in", "lambda/requirements.txt")],
+    [
+        ("requirements-dev.txt", "requirements-dev.lock"),
+        ("lambda/requirements.in", "lambda/requirements.txt"),
+        ("requirements-checkov.txt", "requirements-checkov.lock"),
+    ],
 )
 def test_the_lock_pins_every_package_its_input_pins(source: str, lock: str) -> None:
     """Each pin of the input file (and of the files it includes) is in its lock at the same version."""

@@ -10,13 +10,14 @@ from csv_ingest_engine.clients import dynamodb_client, s3_client
 from csv_ingest_engine.jobs import PartitionItem
 from csv_ingest_engine.partition_worker import ingest_one_partition
 from csv_ingest_engine.settings import IngestPartitionSettings
-from csv_ingest_engine.telemetry import deadline, file_context, log_rejection, logger
+from csv_ingest_engine.telemetry import deadline, file_context, logger
 
 
 @logger.inject_lambda_context(clear_state=True)
 def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Ingest one partition, write its result (and partial rejects) to the work bucket, return it (the Map's
-    ResultWriter puts what workers return in the work bucket, never in the execution's state).
+    """Ingest one partition, write its result (and partial rejects) to the work bucket, return it without its
+    first rejected rows (the Map's ResultWriter puts what workers return in the work bucket, never in the execution's
+    state; the execution's history keeps it). Finish logs the file's first rejected rows: a worker logs only counts.
 
     A partition that fails (the table refused, the deadline, a chunk that cannot be read) is a result with an
     `error`, not an exception: Finish tells the whole story. Anything unexpected propagates: the iteration fails,
@@ -39,7 +40,6 @@ def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str,
             item,
             settings,
             should_stop=deadline(context),
-            on_reject=log_rejection,
         )
         counts = {
             "rows_written": result.rows_written,
@@ -50,4 +50,4 @@ def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str,
             logger.info("partition ingested", extra=counts)
         else:
             logger.error("partition failed", extra={**counts, "error": result.error})
-    return result.as_dict()
+    return result.summary()

@@ -1,14 +1,17 @@
 """The S3-triggered function: S3 `ObjectCreated` event -> one summary entry per record.
 
 A file is ingested in this invocation (`one_invocation`), or, when its CSV text is larger than LARGE_FILE_BYTES
-(with a state machine configured), handed to the large-file state machine, once per upload (`jobs`). Logs are JSON
-with the object's bucket, key and version and a correlation id per file; counts go out as CloudWatch EMF metrics.
+(with a state machine configured), handed to the large-file state machine, once per upload (`jobs`): as its size
+says, or, for a `.csv.gz` whose size and trailer said far less than it holds, once the first pass has read that much
+(nothing written yet). Logs are JSON with the object's bucket, key and version and a correlation id per file; counts
+go out as CloudWatch EMF metrics.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -18,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_ingest_engine.clients import s3_client, stepfunctions_client
 from csv_ingest_engine.constants import CSV_SUFFIXES
-from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.errors import IngestError, TextLargerThanEstimated
 from csv_ingest_engine.jobs import FileJob, start_execution
 from csv_ingest_engine.objects import last_bytes
 from csv_ingest_engine.one_invocation import ingest_object
@@ -81,11 +84,11 @@ def _handle_record(
                 ):
                     job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer, order=order)
                     return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
-                entry.update(
-                    ingest_object(
-                        bucket, key, version_id, source=source, settings=settings, order=order, should_stop=should_stop
-                    )
-                )
+                upload = _Upload(bucket, key, version_id, size, sequencer, order)
+                ingested = _ingest_in_place(upload, source, settings, should_stop)
+                if ingested.get("status") == "started":
+                    return {**entry, **ingested}, None
+                entry.update(ingested)
                 logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
         except IngestError as error:
             return {**entry, "status": "failed", "error": str(error)}, error
@@ -94,6 +97,53 @@ def _handle_record(
 
 
 _COUNTS = ("rows_written", "rows_rejected", "rows_superseded")
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    """The object version an event names, and its place in the order of uploads."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+    size: int
+    sequencer: str
+    order: str
+
+
+def _ingest_in_place(
+    upload: _Upload, source: str, settings: Settings, should_stop: Callable[[], bool]
+) -> dict[str, Any]:
+    """Ingest the object in this invocation: the summary's counts. A `.csv.gz` whose first pass reads far more text
+    than its size and trailer said goes to the state machine instead, as if they had said it (nothing was written):
+    the execution's summary entry (`_start_large_file`)."""
+    try:
+        return ingest_object(
+            upload.bucket,
+            upload.key,
+            upload.version_id,
+            source=source,
+            settings=settings,
+            order=upload.order,
+            should_stop=should_stop,
+        )
+    except TextLargerThanEstimated as larger:
+        if settings.state_machine_arn is None:  # pragma: no cover - the first pass measures only with one
+            raise
+        logger.warning(
+            "the file's text is far larger than its size and gzip trailer said: it goes to the state machine",
+            extra={"text_bytes": larger.text_bytes, "text_counted_whole": larger.whole},
+        )
+        job = FileJob.for_upload(
+            upload.bucket,
+            upload.key,
+            upload.version_id,
+            size=upload.size,
+            sequencer=upload.sequencer,
+            order=upload.order,
+            text_bytes=larger.text_bytes,
+        )
+        return _start_large_file(job, settings.state_machine_arn, settings)
 
 
 def _upload_order(record: S3EventRecord, sequencer: str) -> str:
