@@ -26,7 +26,8 @@ from csv_ingest_engine.reading import FIELD_SIZE_LIMIT
 # What a spreadsheet may take for the start of a formula: OWASP's list, and the fullwidth forms of its four.
 FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 # A number, as a spreadsheet reads one: it is a value, never a formula, so it keeps its sign.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# (Each digit belongs to one group only: `\d+\.?\d*` would try every split of a long run of digits.)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 # Excel's "CSV UTF-8": the byte-order mark is how it knows the text is UTF-8 (without it, it reads the local code page).
 COPY_ENCODING = "utf-8-sig"
 

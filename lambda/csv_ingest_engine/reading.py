@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from csv_ingest_engine.bounded_lines import RECORD_CHAR_LIMIT, BoundedLines, RecordTooLong
+from csv_ingest_engine.bounded_lines import (
+    RECORD_CHAR_LIMIT,
+    STOP_CHECK_CHARS,
+    BoundedLines,
+    ReadingStopped,
+    RecordTooLong,
+)
 from csv_ingest_engine.errors import IngestError, TextLargerThanEstimated
 from csv_ingest_engine.schema import DELIMITER_NAMES, CsvFormat, gzipped
 
@@ -122,7 +128,7 @@ def read_stream(
         raise ValueError(f"not a format this reader reads: {fmt}")
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     counted = _Counted(raw)
-    text_bytes: ReadableBytes = _Gunzip(counted, source) if gzip else counted
+    text_bytes: ReadableBytes = _Gunzip(counted, source, should_stop) if gzip else counted
     if max_text_bytes is not None:
         text_bytes = _TextSized(text_bytes, source, max_text_bytes, should_stop)
     checked, encoding = _checked(text_bytes, source, fmt, gunzipped=gzip)
@@ -133,31 +139,49 @@ def read_stream(
         # so the rows' reader starts exactly where the header's stopped.
         header_reader = csv.reader(lines, dialect="excel", delimiter=fmt.delimiter, strict=True, skipinitialspace=True)
         rows_reader = csv.reader(lines, dialect="excel", delimiter=fmt.delimiter, strict=True)
-        count = 0
-        reader = header_reader
+        yielded = 0  # records: none yet means a record too long is the header
         try:
-            for reader in (header_reader, rows_reader):
-                for cells in reader:
-                    count += 1
-                    line = lines.record_start
-                    blank = not any(cells)
-                    lines.record_read(blank=blank)
-                    if not blank:
-                        yield Record(line, cells)
-                        if reader is header_reader:
-                            break
-                    if on_progress is not None and count % PROGRESS_EVERY == 0:
-                        on_progress(counted.bytes_read)
+            for record in _records(lines, header_reader, rows_reader, counted, on_progress):
+                yielded += 1
+                yield record
         except csv.Error as exc:
             raise IngestError(source, _malformed(str(exc), lines.record_start, fmt.delimiter)) from None
         except RecordTooLong as long:
-            problem = _too_long(long.lines, lines.record_start, fmt, header=reader is header_reader)
+            problem = _too_long(long.lines, lines.record_start, fmt, header=not yielded)
             raise IngestError(source, problem) from None
+        except _InputStopped:
+            raise ReadingStopped(lines.record_start) from None
+
+
+def _records(
+    lines: BoundedLines,
+    header_reader: Iterator[list[str]],
+    rows_reader: Iterator[list[str]],
+    counted: _Counted,
+    on_progress: Callable[[int], None] | None,
+) -> Iterator[Record]:
+    """The non-blank records `header_reader` (the first) and `rows_reader` (the rest) parse out of `lines`."""
+    count = 0
+    for reader in (header_reader, rows_reader):
+        for cells in reader:
+            count += 1
+            line = lines.record_start
+            blank = not any(cells)
+            lines.record_read(blank=blank)
+            if not blank:
+                yield Record(line, cells)
+                if reader is header_reader:
+                    break
+            if on_progress is not None and count % PROGRESS_EVERY == 0:
+                on_progress(counted.bytes_read)
 
 
 def _checked(text_bytes: ReadableBytes, source: str, fmt: CsvFormat, *, gunzipped: bool) -> tuple[_CheckedText, str]:
     """The text's bytes, checked as they are read (see `_CheckedText`), and the encoding they are in."""
-    stream, encoding = _utf8_by_its_mark(text_bytes, source, fmt.encoding)
+    try:
+        stream, encoding = _utf8_by_its_mark(text_bytes, source, fmt.encoding)
+    except _InputStopped:  # while looking for a byte-order mark
+        raise ReadingStopped(1) from None
     return _CheckedText.of(stream, source, encoding, gunzipped=gunzipped), encoding
 
 
@@ -289,7 +313,7 @@ class _TextSized:
                 self._bytes += len(data)
                 if self._should_stop is not None and self._should_stop():
                     return self._bytes, False
-        except _BrokenGzip:
+        except (_BrokenGzip, _InputStopped):
             return self._bytes, False
         return self._bytes, True
 
@@ -303,13 +327,25 @@ class _BrokenGzip(Exception):
         self.fix = fix
 
 
+class _InputStopped(Exception):
+    """`should_stop` turned true while compressed input that inflates to nothing was read (empty members, zero
+    padding, empty blocks): the reader names the line it got to."""
+
+
 class _Gunzip:
     """The decompressed bytes of the gzip data `raw` reads, every member of it in turn, inflated as they are read:
-    one read inflates at most the bytes asked for, so neither the file nor a member is ever whole in memory."""
+    one read inflates at most the bytes asked for, so neither the file nor a member is ever whole in memory.
 
-    def __init__(self, raw: ReadableBytes, source: str) -> None:
+    Compressed data can inflate to nothing for as long as it goes on (empty members, zero padding, empty blocks), so
+    the text's reader never gets a line to look at the clock for: `should_stop()` is asked every STOP_CHECK_CHARS
+    compressed bytes read too, and `_InputStopped` raised when it is true.
+    """
+
+    def __init__(self, raw: ReadableBytes, source: str, should_stop: Callable[[], bool] | None = None) -> None:
         self._raw = raw
         self._source = source
+        self._should_stop = should_stop
+        self._until_check = STOP_CHECK_CHARS
         self._started = False
         self._input = b""  # compressed bytes read but not yet handed to a member's decompressor
         self._member: zlib._Decompress | None = None  # the current member's decompressor
@@ -346,7 +382,7 @@ class _Gunzip:
         """The next member's decompressor (wbits=31: gzip's header and trailer); None at the end of the data."""
         self._input = self._input.lstrip(b"\0")  # gzip allows zeros after a member (tape-block padding)
         while not self._input:
-            more = self._raw.read(GZIP_READ_BYTES)
+            more = self._read_raw()
             if not more:
                 return None
             self._input = more.lstrip(b"\0")
@@ -354,7 +390,16 @@ class _Gunzip:
         return self._member
 
     def _take_input(self) -> bytes:
-        data, self._input = self._input or self._raw.read(GZIP_READ_BYTES), b""
+        data, self._input = self._input or self._read_raw(), b""
+        return data
+
+    def _read_raw(self) -> bytes:
+        data = self._raw.read(GZIP_READ_BYTES)
+        self._until_check -= len(data)
+        if self._until_check <= 0:
+            self._until_check = STOP_CHECK_CHARS
+            if self._should_stop is not None and self._should_stop():
+                raise _InputStopped
         return data
 
     def _magic(self) -> bytes:

@@ -153,7 +153,7 @@ def parse_header(
     columns = tuple(names[:named])
     for wanted_name in schema.key_names:
         if unicodedata.normalize("NFC", wanted_name) not in columns:
-            raise IngestError(source, _missing_key_column(wanted_name, columns, delimiter))
+            raise IngestError(source, _missing_key_column(wanted_name, columns, delimiter, schema.key_names))
     wanted = unicodedata.normalize("NFC", key_column)
     _check_names(columns, source=source, order_attribute=order_attribute)
     name_sizes = tuple(len(name.encode()) for name in columns)
@@ -171,7 +171,7 @@ def parse_header(
         i, size = too_long[0]
         raise IngestError(
             source,
-            f"column {i + 1} ({_quoted(columns[i])}) has a name of {size:,} bytes; DynamoDB allows "
+            f"column {i + 1:,} has a name of {size:,} bytes; DynamoDB allows "
             "attribute names under 64 KB. Shorten the column's name (a cell that long in the header usually means "
             "the file has no header row)",
         )
@@ -226,11 +226,15 @@ def _type(kind: ColumnType | None) -> ColumnType | None:
     return None if kind == "S" else kind
 
 
-def _missing_key_column(key_column: str, columns: tuple[str, ...], delimiter: str) -> str:
-    """Why a header without the key column fails, naming its columns only when they look like names: a file without
-    a header row has a row of data there, which is described by its shape instead (no cell of it is quoted)."""
+def _missing_key_column(key_column: str, columns: tuple[str, ...], delimiter: str, key_names: Sequence[str]) -> str:
+    """Why a header without the key column fails. Its columns are named only when the row is surely a header (it
+    has another key column, or one that nearly matches, or the key column in cells of another delimiter): a file
+    without a header row has a row of data there, described by its shape when it looks like data, and never quoted.
+    """
     hint = ""
-    advice = _near_match_hint(key_column, columns) or f"Add a {_quoted(key_column)} column and upload the file again."
+    near = _near_match_hint(key_column, columns)
+    advice = near or f"Add a {_quoted(key_column)} column and upload the file again."
+    header = bool(near) or any(unicodedata.normalize("NFC", name) in columns for name in key_names)
     alone = columns[0] if len(columns) == 1 else ""
     seen = [character for character in DELIMITER_NAMES if character != delimiter and character in alone]
     cells: Sequence[str] = columns
@@ -246,10 +250,15 @@ def _missing_key_column(key_column: str, columns: tuple[str, ...], delimiter: st
         )
         if unicodedata.normalize("NFC", key_column) in cells:
             advice = ""  # the column is there: the delimiter is the only fix
+            header = True
     missing = f"the header has no {_quoted(key_column)} column"
+    if header:
+        return f"{missing} (columns found: {_listed([_quoted(name) for name in columns])}).{hint} {advice}".rstrip()
     shape = data_row_shape(cells)
     if shape is None:
-        return f"{missing} (columns found: {_listed([_quoted(name) for name in columns])}).{hint} {advice}".rstrip()
+        among = f"among its {len(columns):,} {'column' if len(columns) == 1 else 'columns'}"
+        unquoted = "not quoted here, in case the first row is data rather than a header"
+        return f"{missing} {among} ({unquoted}).{hint} {advice}".rstrip()
     return (
         f"{missing}: the first row looks like data, not a header ({shape}).{hint} If the file has no header row, add "
         f"one as its first line, naming every column ({_quoted(key_column)} among them), and upload the file again."

@@ -3,6 +3,7 @@ reader and the rules make of wide, long and blank input (with no AWS, but for th
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,32 @@ def test_a_line_of_blank_cells_counts_toward_the_clock(tmp_path: Path) -> None:
         ingest_file(path, source="f.csv", writer=None, should_stop=should_stop)
     assert len(calls) == 2
     assert stopped.value.first_missing_line in range(2, 7)
+
+
+@pytest.mark.parametrize(
+    "padding",
+    [
+        gzip.compress(b"") * 200_000,  # 200,000 empty gzip members, 20 bytes each
+        b"\0" * (8 * 1024 * 1024),  # zeros after the member (gzip's tape-block padding)
+    ],
+    ids=["empty members", "zero padding"],
+)
+def test_gzip_data_that_inflates_to_nothing_counts_toward_the_clock(tmp_path: Path, padding: bytes) -> None:
+    """Compressed data that yields no text gives the reader no line to look at the clock for; the compressed bytes
+    read count instead: the first pass stops inside them, before the row after them."""
+    path = tmp_path / "f.csv.gz"
+    path.write_bytes(gzip.compress(b"customer_id,name\n") + padding + gzip.compress(b"1,Ann\n"))
+    calls: list[int] = []
+
+    def should_stop() -> bool:
+        calls.append(1)
+        return True
+
+    with pytest.raises(IngestStopped, match="before the first row was written"):
+        check_file(path, source="f.csv.gz", should_stop=should_stop)
+    assert calls == [1]
+    # Without the clock, the file is read to its end.
+    assert check_file(path, source="f.csv.gz")[1] == 1
 
 
 def test_the_trigger_rejects_rows_wider_than_its_setting(

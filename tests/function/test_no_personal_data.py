@@ -81,6 +81,26 @@ def test_a_file_without_a_header_fails_without_quoting_its_first_row(
     assert aws.items() == {} and aws.reports() == {}
 
 
+def test_a_file_without_a_header_whose_first_row_is_words_fails_without_quoting_it(
+    aws: Aws, stdout: pytest.CaptureFixture[str]
+) -> None:
+    """A first row of a person's name, city and job looks like column names as much as like data: without the key
+    column to show it is a header, it is counted, not quoted, in the error, the log and the queue's message."""
+    # given
+    planted = ("Jane Doe", "Springfield", "Nurse")
+    version = aws.upload("words.csv", ",".join(planted) + "\nJohn Roe,Shelbyville,Teacher\n")
+    event = aws.event("words.csv", version)
+    # when
+    with pytest.raises(IngestError) as failure:
+        handler(event, DemoContext())
+    answer = lambdas_answer(aws, event)
+    # then
+    assert "the header has no 'customer_id' column among its 3 columns (not quoted here" in str(failure.value)
+    for text in (str(failure.value), json.dumps(answer), stdout.readouterr().out):
+        assert not [word for word in planted if word in text]
+    assert aws.items() == {}
+
+
 def test_rows_rejected_for_their_values_keep_them_in_the_report_and_out_of_the_log(
     aws: Aws, stdout: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
