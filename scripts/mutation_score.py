@@ -23,60 +23,66 @@ FAILED = {1, 3}
 SURVIVED = 0
 
 
-def equivalent_mutants() -> dict[str, str]:
+def equivalent_mutants(path: Path = EQUIVALENT) -> dict[str, str]:
     """The listed equivalent mutants and why each cannot change what a user sees."""
     listed: dict[str, str] = {}
-    for number, line in enumerate(EQUIVALENT.read_text().splitlines(), start=1):
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
         name, _, why = text.partition("#")
         if not why.strip():
-            sys.exit(f"{EQUIVALENT}:{number}: {name.strip()} needs a reason after '#'")
+            sys.exit(f"{path}:{number}: {name.strip()} needs a reason after '#'")
         listed[name.strip()] = why.strip()
     return listed
 
 
-def main(mutants_dir: Path, modules: list[str]) -> int:
-    listed = equivalent_mutants()
+def main(mutants_dir: Path, modules: list[str], equivalent: Path = EQUIVALENT) -> int:
+    """Print the score table, and each problem on stderr; 1 if there is one."""
+    listed = equivalent_mutants(equivalent)
     problems: list[str] = []
     rows = []
     seen: set[str] = set()
     for module in modules:
-        meta = json.loads((mutants_dir / f"{module}.py.meta").read_text())
-        codes: dict[str, int | None] = meta["exit_code_by_key"]
+        codes: dict[str, int | None] = json.loads((mutants_dir / f"{module}.py.meta").read_text())["exit_code_by_key"]
         seen.update(codes)
         if all(code is None for code in codes.values()):  # a run of other modules' mutants (mutation.sh NAME...)
             print(f"{module}: not run", file=sys.stderr)
             continue
-        killed = sum(1 for name, code in codes.items() if code in FAILED or (code in KILLED and name not in listed))
-        equivalent = 0
-        for name, code in sorted(codes.items()):
-            if code in KILLED:
-                # Only a failing test proves a listed mutant is not equivalent: a slow machine can time one out.
-                if name in listed and code in FAILED:
-                    problems.append(f"{name}: listed as equivalent, but a test kills it (remove it from the list)")
-                if name not in listed or code in FAILED:
-                    continue
-                code = SURVIVED  # a listed mutant that timed out is counted as listed, not as killed
-            if name in listed and code == SURVIVED:
-                equivalent += 1
-                continue
-            status = "survived" if code == SURVIVED else "not run by any test" if code in (5, 33) else f"exit {code}"
-            problems.append(f"{name}: {status} (mutmut show {name})")
-        score = killed / len(codes) if codes else 1.0
-        if score < TARGET:
-            problems.append(f"{module}: {score:.1%} of its mutants killed, under {TARGET:.0%}")
-        rows.append((module, len(codes), killed, equivalent, score))
+        row, module_problems = _scored(module, codes, listed)
+        rows.append(row)
+        problems += module_problems
     problems += [f"{name}: listed as equivalent, but no such mutant (stale)" for name in sorted(set(listed) - seen)]
-    problems.sort()
 
     print(f"{'module':<14}{'mutants':>9}{'killed':>9}{'equivalent':>12}{'score':>9}")
-    for module, total, killed, equivalent, score in rows:
-        print(f"{module:<14}{total:>9}{killed:>9}{equivalent:>12}{score:>9.1%}")
-    for problem in problems:
+    for module, total, killed, equivalent_count, score in rows:
+        print(f"{module:<14}{total:>9}{killed:>9}{equivalent_count:>12}{score:>9.1%}")
+    for problem in sorted(problems):
         print(problem, file=sys.stderr)
     return 1 if problems else 0
+
+
+def _scored(
+    module: str, codes: dict[str, int | None], listed: dict[str, str]
+) -> tuple[tuple[str, int, int, int, float], list[str]]:
+    """One module's row (name, mutants, killed, equivalent, score) and its problems."""
+    problems = []
+    killed = equivalent = 0
+    for name, code in sorted(codes.items()):
+        if code in FAILED and name in listed:
+            problems.append(f"{name}: listed as equivalent, but a test kills it (remove it from the list)")
+        if code in FAILED or (code in KILLED and name not in listed):
+            killed += 1
+        elif name in listed and (code == SURVIVED or code in KILLED):
+            # A listed mutant that timed out proves nothing: a slow machine can time one out.
+            equivalent += 1
+        else:
+            status = "survived" if code == SURVIVED else "not run by any test" if code in (5, 33) else f"exit {code}"
+            problems.append(f"{name}: {status} (mutmut show {name})")
+    score = killed / len(codes) if codes else 1.0
+    if score < TARGET:
+        problems.append(f"{module}: {score:.1%} of its mutants killed, under {TARGET:.0%}")
+    return (module, len(codes), killed, equivalent, score), problems
 
 
 if __name__ == "__main__":
