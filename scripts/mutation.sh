@@ -20,6 +20,7 @@ tests=(
     tests/function/test_typed_rules.py
     tests/function/test_rule_limits.py
     tests/function/test_rule_rejections.py
+    tests/function/test_rule_messages.py
     tests/function/test_values.py
     tests/function/test_partitioning.py
     tests/function/test_schema.py
