@@ -22,6 +22,7 @@ tests=(
     tests/function/test_rule_rejections.py
     tests/function/test_header_messages.py
     tests/function/test_rule_headers.py
+    tests/function/test_rule_messages.py
     tests/function/test_values.py
     tests/function/test_partitioning.py
     tests/function/test_schema.py
