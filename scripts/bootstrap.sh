@@ -7,41 +7,46 @@
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-_bootstrap_python() {
-    local venv="$_root/.venv" stamp="$_root/.venv/.requirements.sha256" want
-    # The lock is what gets installed; pyproject.toml for the project's own metadata (entry points, build backend).
-    want="$(cat "$_root"/requirements-dev.lock "$_root"/pyproject.toml | sha256sum | cut -d' ' -f1)"
+# _venv_from_lock VENV LOCK THEN [FILE...]: the venv VENV holding exactly the hashed LOCK (every package, transitive
+# ones too, at its locked version and checked against its hash), installed again when LOCK or a FILE changes; THEN
+# (a function given the venv's path, or `:`) runs after each install, before the venv counts as up to date.
+_venv_from_lock() {
+    local venv="$_root/$1" lock="$2" then="$3" stamp want
+    stamp="$venv/.requirements.sha256"
+    want="$(cat "$_root/$lock" "${@:4}" | sha256sum | cut -d' ' -f1)"
     if [[ ! -x "$venv/bin/python" ]]; then
         echo "bootstrap: creating $venv" >&2
         "${PYTHON:-python3}" -m venv "$venv"
     fi
     if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-        echo "bootstrap: installing requirements-dev.lock into .venv" >&2
-        # Every package, transitive ones too, at the locked version and checked against its hash.
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
-            -r "$_root/requirements-dev.lock" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-        # The project itself, editable (the `csv-ingest` command, running the code in this checkout), built by the
-        # locked hatchling already in .venv rather than one fetched into an isolated build environment.
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
-            --editable "$_root" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+        echo "bootstrap: installing $lock into $1" >&2
+        _pip "$venv" --require-hashes -r "$_root/$lock"
+        "$then" "$venv"
         echo "$want" > "$stamp"
     fi
 }
 
+_pip() {
+    local venv="$1"
+    shift
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
+# The project itself, editable (the `csv-ingest` command, running the code in this checkout), built by the locked
+# hatchling already in the venv rather than one fetched into an isolated build environment.
+_install_project() {
+    _pip "$1" --no-deps --no-build-isolation --editable "$_root"
+}
+
+_bootstrap_python() {
+    # The lock is what gets installed; pyproject.toml for the project's own metadata (entry points, build backend).
+    _venv_from_lock .venv requirements-dev.lock _install_project "$_root/pyproject.toml"
+}
+
 _bootstrap_checkov() {
     # A venv of its own: checkov pins boto3, packaging and more to versions older than .venv's.
-    local venv="$_root/.venv-checkov" stamp="$_root/.venv-checkov/.requirements.sha256" want
-    want="$(sha256sum < "$_root/requirements-checkov.lock" | cut -d' ' -f1)"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        echo "bootstrap: creating $venv" >&2
-        "${PYTHON:-python3}" -m venv "$venv"
-    fi
-    if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-        echo "bootstrap: installing requirements-checkov.lock into .venv-checkov" >&2
-        "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
-            -r "$_root/requirements-checkov.lock" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-        echo "$want" > "$stamp"
-    fi
+    _venv_from_lock .venv-checkov requirements-checkov.lock :
 }
 
 _bootstrap_node() {
