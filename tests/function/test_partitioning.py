@@ -20,6 +20,7 @@ from csv_ingest_engine.partitioning import (
     ChunkedPartitions,
     content_bytes,
     goes_to_state_machine,
+    one_invocation_text_limit,
     partition_count,
     partition_of,
     read_chunk,
@@ -318,3 +319,8 @@ def test_a_file_takes_the_state_machine_when_its_text_is_over_the_large_file_siz
 ) -> None:
     """Exactly the large-file size is still ingested by the function; one byte more goes to the state machine."""
     assert goes_to_state_machine(name, size, trailer, large_file_bytes) is expected
+
+
+def test_a_file_read_in_one_invocation_may_hold_twice_the_large_file_threshold_of_text() -> None:
+    """The estimate's slack: past twice `large_file_bytes` of text, a .csv.gz goes to the state machine instead."""
+    assert one_invocation_text_limit(8 * 1024 * 1024) == 16 * 1024 * 1024

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE
+from csv_ingest_engine.constants import DEFAULT_MAX_CELLS, DEFAULT_ORDER_ATTRIBUTE, MAX_CELLS_CEILING
 from csv_ingest_engine.schema import (
     MAX_ORDER_ATTRIBUTE_BYTES,
     CsvFormat,
@@ -18,6 +18,7 @@ from csv_ingest_engine.schema import (
     encoding,
     gzipped,
     key_type,
+    max_cells,
     order_attribute,
     type_option,
 )
@@ -365,3 +366,30 @@ def test_an_order_attribute_over_255_bytes_is_refused(name: str) -> None:
     with pytest.raises(SchemaError) as error:
         order_attribute(name, origin="--order-attribute")
     assert refusal(error) == "--order-attribute: the order attribute's name may be at most 255 bytes"
+
+
+# -- the widest row ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, DEFAULT_MAX_CELLS),
+        ("", DEFAULT_MAX_CELLS),
+        (" 42 ", 42),
+        (1, 1),
+        (str(MAX_CELLS_CEILING), MAX_CELLS_CEILING),
+    ],
+)
+def test_the_widest_row_is_a_whole_number_of_cells_from_1_to_the_ceiling(value: object, expected: int) -> None:
+    assert max_cells(value, origin="--max-cells") == expected
+
+
+@pytest.mark.parametrize("value", [0, "0", MAX_CELLS_CEILING + 1, "-1", "1.5", "many", True, " "])
+def test_a_widest_row_outside_1_to_the_ceiling_is_refused_saying_why(value: object) -> None:
+    with pytest.raises(SchemaError) as error:
+        max_cells(value, origin="context csv_max_cells")
+    assert refusal(error) == (
+        f"context csv_max_cells: {value!r} is not a number of cells from 1 to 409,600 (an item is at most 400 KB, and "
+        "each of its attributes takes at least a byte, so no row with more cells could be written)"
+    )

@@ -432,3 +432,29 @@ def test_a_type_the_conversions_do_not_know_is_named() -> None:
         to_attribute("a", cast(ColumnType, "SS"))
     with pytest.raises(AssertionError, match="'SS'"):
         to_key("a", cast(KeyType, "SS"))
+
+
+# -- the words a problem has for the log, without the value ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "without_value"),
+    [
+        (
+            '{"a": 1e999}',
+            "a JSON number is too large for DynamoDB (the largest magnitude is "
+            "9.9999999999999999999999999999999999999E+125)",
+        ),
+        ("[1e-999]", "a JSON number is too small for DynamoDB (the smallest non-zero magnitude is 1E-130)"),
+        ('{"a": "\\udc00"}', "a JSON string has half of a surrogate pair (\\ud800-\\udfff), not text"),
+    ],
+)
+def test_a_json_problem_has_words_for_the_log_without_the_value_or_its_path(text: str, without_value: str) -> None:
+    """The log gets a JSON cell's problem without the value and without its path (a path is the cell's own keys)."""
+    with pytest.raises(ValueProblem) as problem:
+        to_attribute(text, "JSON")
+    assert problem.value.without_value == without_value
+
+
+def test_a_problem_that_quotes_no_value_is_logged_as_it_is() -> None:
+    assert ValueProblem("the cell is empty").without_value == "the cell is empty"
