@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -12,16 +13,20 @@ from collections.abc import Iterator
 
 import pytest
 
+from csv_ingest_engine import IngestError
 from csv_ingest_engine.constants import MAX_PARTITIONS
 from csv_ingest_engine.partitioning import (
     MIN_CHUNK_BYTES,
     ChunkedPartitions,
+    content_bytes,
+    goes_to_state_machine,
+    one_invocation_text_limit,
     partition_count,
     partition_of,
     read_chunk,
     route,
 )
-from csv_ingest_engine.reading import Record, read_stream
+from csv_ingest_engine.reading import FIELD_SIZE_LIMIT, Record, read_stream
 from csv_ingest_engine.rules import Header, key_of, parse_header
 
 KEYS = ["1", "42", "café", "Ünïcødé-客户", "a" * 2048, "customer 7", "0007", "-1", "\u00e9"]
@@ -202,3 +207,120 @@ def test_partition_count_is_one_per_partition_bytes_within_bounds(
 ) -> None:
     """At least one partition, one more per started `partition_bytes`, never more than MAX_PARTITIONS."""
     assert partition_count(size, partition_bytes) == expected
+
+
+@pytest.mark.parametrize(("short", "lines_by_chunk"), [(0, [[2], [3]]), (1, [[2, 3]])])
+def test_a_chunk_goes_at_exactly_its_share_of_the_budget(short: int, lines_by_chunk: list[list[int]]) -> None:
+    """The budget is shared among the partitions in whole bytes (rounded down): a chunk that reaches exactly its
+    share is handed on, and the next row starts another; one byte short, it takes the next row too."""
+    # given: 2 partitions sharing an odd budget, and a first row that fills its partition's buffer to the byte
+    share = MIN_CHUNK_BYTES + 100
+    filler = "x" * (share - len("customer_id,notes\r\n") - len("2,1,\r\n") - short)
+    head, cells, rows = records(f"customer_id,notes\n1,{filler}\n1,y\n")
+    # when
+    _, chunks = chunked(head, cells, rows, 2, budget_bytes=2 * share + 1)
+    # then
+    mine = chunks[partition_of("1", 2)]
+    assert [[row.line for _, row in read_back([data])] for data in mine] == lines_by_chunk
+    assert len(mine[0]) == share - short + (len("3,1,y\r\n") if short else 0)
+
+
+def test_an_empty_chunk_fails_naming_the_object() -> None:
+    """A chunk without even the header was not written by the partition task: the message says so, naming it."""
+    with pytest.raises(IngestError) as error:
+        read_chunk(io.BytesIO(b""), source="s3://work/runs/r1/partitions/p00003/c000000.csv")
+    assert str(error.value) == (
+        "s3://work/runs/r1/partitions/p00003/c000000.csv: "
+        "a partition chunk is empty: the work object was not written by the partition task"
+    )
+
+
+def test_a_chunk_reads_cells_up_to_the_files_cell_limit_and_64_characters_more() -> None:
+    """Every cell the file's reading accepts fits in a chunk with room to spare: a cell of the reading's limit plus
+    64 characters reads back whole; one character more is refused as an overlong cell."""
+    head = b"customer_id,notes\r\n"
+    at_limit = "x" * (FIELD_SIZE_LIMIT + 64)
+    _, rows = read_chunk(io.BytesIO(head + f"2,1,{at_limit}\r\n".encode()), source="c.csv")
+    assert [row.cells for row in rows] == [["1", at_limit]]
+    _, rows = read_chunk(io.BytesIO(head + f"2,1,{at_limit}x\r\n".encode()), source="c.csv")
+    with pytest.raises(csv.Error, match="field larger than field limit"):
+        list(rows)
+
+
+def test_a_chunk_is_read_as_utf_8_whatever_the_machines_locale() -> None:
+    """The partition task writes chunks in UTF-8: a worker on a machine whose locale is not UTF-8 (a C locale
+    without Python's UTF-8 mode) reads non-ASCII cells back as one here does, exactly."""
+    # given: a chunk with accented, CJK and emoji cells, as read here
+    head, cells, rows = records("customer_id,notes\ncafé,客户 😀\n")
+    _, chunks = chunked(head, cells, rows, 1)
+    here_cells, here_rows = read_chunk(io.BytesIO(chunks[0][0]), source="c.csv")
+    here = [here_cells, [[row.line, row.cells] for row in here_rows]]
+    program = (
+        "import json, sys; from csv_ingest_engine.partitioning import read_chunk; "
+        "cells, rows = read_chunk(sys.stdin.buffer, source='c.csv'); "
+        "print(json.dumps([cells, [[row.line, row.cells] for row in rows]]))"
+    )
+    # when
+    read = subprocess.run(
+        [sys.executable, "-c", program],
+        input=chunks[0][0],
+        capture_output=True,
+        check=True,
+        env={
+            **os.environ,
+            "LC_ALL": "C",
+            "LANG": "C",
+            "PYTHONUTF8": "0",
+            "PYTHONCOERCECLOCALE": "0",
+            "PYTHONPATH": os.pathsep.join(sys.path),
+        },
+    )
+    # then
+    assert json.loads(read.stdout) == here == [["customer_id", "notes"], [[2, ["café", "客户 😀"]]]]
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "trailer", "expected"),
+    [
+        ("orders.csv", 1234, None, 1234),
+        ("orders.csv", 1234, (10**6).to_bytes(4, "little"), 1234),
+        ("orders.csv.gz", 1234, None, 12_340),
+        ("ORDERS.CSV.GZ", 1234, None, 12_340),
+        ("orders.csv.gz", 0, None, 0),
+        ("orders.csv.gz", 1234, (12_341).to_bytes(4, "little"), 12_341),
+        ("orders.csv.gz", 1234, (12_339).to_bytes(4, "little"), 12_340),
+        ("orders.csv.gz", 1234, b"\x00\x00\x00\x01", 1 << 24),
+        ("orders.csv.gz", 1234, (12_341).to_bytes(3, "little"), 12_340),
+        ("orders.csv.gz", 1234, (12_341).to_bytes(5, "little"), 12_340),
+        ("orders.csv.gz", 1234, b"", 12_340),
+    ],
+)
+def test_a_files_text_size_is_its_size_or_for_gzip_the_larger_of_ten_times_and_its_trailer(
+    name: str, size: int, trailer: bytes | None, expected: int
+) -> None:
+    """A .csv is its size; a .csv.gz (any case) is taken at 10x its size, or at the uncompressed size its 4-byte
+    little-endian trailer states when that is more; a trailer that is not 4 bytes says nothing."""
+    assert content_bytes(name, size, trailer) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "trailer", "large_file_bytes", "expected"),
+    [
+        ("orders.csv", 8_000, None, 8_000, False),
+        ("orders.csv", 8_001, None, 8_000, True),
+        ("orders.csv.gz", 800, None, 8_000, False),
+        ("orders.csv.gz", 801, None, 8_000, True),
+        ("orders.csv.gz", 100, (8_000).to_bytes(4, "little"), 8_000, False),
+        ("orders.csv.gz", 100, (8_001).to_bytes(4, "little"), 8_000, True),
+    ],
+)
+def test_a_file_takes_the_state_machine_when_its_text_is_over_the_large_file_size(
+    name: str, size: int, trailer: bytes | None, large_file_bytes: int, expected: bool
+) -> None:
+    """Exactly the large-file size is still ingested by the function; one byte more goes to the state machine."""
+    assert goes_to_state_machine(name, size, trailer, large_file_bytes) is expected
+
+
+def test_a_file_read_in_one_invocation_may_hold_twice_the_large_file_threshold_of_text() -> None:
+    """The estimate's slack: past twice `large_file_bytes` of text, a .csv.gz goes to the state machine instead."""
+    assert one_invocation_text_limit(8 * 1024 * 1024) == 16 * 1024 * 1024

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import pytest
 
-from csv_ingest_engine.constants import ColumnType
+from csv_ingest_engine.constants import ColumnType, KeyType
 from csv_ingest_engine.values import MAX_DEPTH, ValueProblem, canonical_number, size_of, to_attribute, to_key
 
 DIGITS_38 = "12345678901234567890123456789012345678"
@@ -112,10 +115,19 @@ def test_a_json_zero_with_any_exponent_is_sent_as_0() -> None:
     assert to_attribute('{"a": 0E-200, "b": [-0.0e500]}', "JSON") == {"M": {"a": {"N": "0"}, "b": {"L": [{"N": "0"}]}}}
 
 
-@pytest.mark.parametrize("cell", ['"\\ud800"', '{"\\udfff": 1}', '["ok", "x\\ud83d"]'])
-def test_json_with_half_a_surrogate_pair_is_rejected_not_a_crash(cell: str) -> None:
-    """`\\ud800` alone parses to a string no UTF-8 can hold: the row is rejected, the file goes on."""
-    assert "half of a surrogate pair" in problem(cell, "JSON")
+@pytest.mark.parametrize(
+    ("cell", "where"),
+    [
+        ('"\\ud800"', ""),
+        ('{"\\udfff": 1}', ""),
+        ('["ok", "x\\ud83d"]', " at $[1]"),
+        ('{"a": {"\\udfff": 1}}', " at $.a"),
+    ],
+)
+def test_json_with_half_a_surrogate_pair_is_rejected_not_a_crash(cell: str, where: str) -> None:
+    """`\\ud800` alone parses to a string no UTF-8 can hold: the row is rejected, the file goes on, and the message
+    says where the string (or a map's name) is, unless it is the whole cell."""
+    assert problem(cell, "JSON") == f"a JSON string{where} has half of a surrogate pair (\\ud800-\\udfff), not text"
 
 
 @pytest.mark.parametrize("text", ["NaN", "Infinity", "-Infinity", "inf", "-inf"])
@@ -135,9 +147,10 @@ def test_a_decimal_comma_is_rejected_with_the_fix() -> None:
     assert problem("1,5", "N") == "'1,5' is not a number (write the decimal point as a dot)"
 
 
-def test_hexadecimal_is_rejected() -> None:
-    """Only decimal digits."""
-    assert problem("0x10", "N") == "'0x10' is not a number (decimal digits only)"
+@pytest.mark.parametrize("text", ["0x10", "-0x10", "+0X1F"])
+def test_hexadecimal_is_rejected(text: str) -> None:
+    """Only decimal digits, whatever the sign or the case of the x."""
+    assert problem(text, "N") == f"'{text}' is not a number (decimal digits only)"
 
 
 @pytest.mark.parametrize("text", ["3O", "", ".", "e5", "1e", "1.2.3", "++5", "1 000", "٣", "12abc"])
@@ -156,6 +169,31 @@ def test_a_cell_of_only_spaces_is_quoted_as_written(kind: ColumnType, what: str)
 def test_a_long_value_is_cut_in_the_message() -> None:
     """A message quotes at most a readable start of the value."""
     assert problem("x" * 1000, "N") == "'xxxxxxxxxxxxxxxxxxxx...' is not a number"
+
+
+@pytest.mark.parametrize(("text", "shown"), [("x" * 24, "x" * 24), ("x" * 25, "x" * 20 + "...")])
+def test_a_value_of_24_characters_is_quoted_whole_and_one_more_is_cut(text: str, shown: str) -> None:
+    """24 characters is the longest value a message quotes whole; a longer one shows its first 20 and `...`."""
+    assert problem(text, "N") == f"'{shown}' is not a number"
+
+
+def test_a_value_holding_a_single_quote_is_quoted_with_it_escaped() -> None:
+    """`1'000` (thousands as the Swiss write them) is quoted in single quotes like any value, its own one escaped."""
+    assert problem("1'000", "N") == "'1\\'000' is not a number"
+
+
+@pytest.mark.parametrize(("text", "canonical"), [("1E-0000000000130", "1E-130"), ("-1e+0000000000125", "-1E+125")])
+def test_zeros_leading_an_exponent_do_not_count(text: str, canonical: str) -> None:
+    """An exponent written with many leading zeros is still DynamoDB's smallest or largest power of ten."""
+    assert to_attribute(text, "N") == {"N": text}
+    assert canonical_number(text) == canonical
+
+
+def test_an_exponent_with_leading_zeros_past_the_smallest_is_rejected() -> None:
+    """One power of ten below 1E-130 is refused however the exponent is written."""
+    assert problem("1E-0000000000131", "N") == (
+        "'1E-0000000000131' is too small for DynamoDB (the smallest non-zero magnitude is 1E-130)"
+    )
 
 
 # Booleans
@@ -220,6 +258,12 @@ def test_a_json_number_out_of_range_rejects_the_cell() -> None:
     assert message == f"JSON number '1e400' at $.a.b[1] is too large for DynamoDB (the largest magnitude is {LARGEST})"
 
 
+def test_a_json_cell_that_is_one_number_out_of_range_names_no_place() -> None:
+    """The number is the whole cell: the message has no `at ...`."""
+    message = problem("1e400", "JSON")
+    assert message == f"JSON number '1e400' is too large for DynamoDB (the largest magnitude is {LARGEST})"
+
+
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"x": -Infinity}'])
 def test_json_nan_and_infinity_are_rejected(text: str) -> None:
     """json.loads takes them by default; they are not JSON and DynamoDB has no such numbers."""
@@ -253,6 +297,22 @@ def test_json_past_the_nesting_limit_is_rejected(inner: str) -> None:
 def test_json_too_deep_to_parse_is_rejected_as_too_deep() -> None:
     """json.loads' RecursionError becomes a problem with the cell, not a crash."""
     assert problem("[" * 100_000, "JSON").startswith("the JSON is nested 100,001 levels deep;")
+
+
+@pytest.mark.parametrize(
+    ("cell", "levels"),
+    [
+        # Closed arrays and objects end their levels: the second, deeper array is 3,000 inside the outer two.
+        ("[[" + '[{"a": 1}],' + "[" * 3000 + "]" * 3000 + "]]", "3,003"),
+        # Brackets inside a string are text, and an escaped quote does not end the string.
+        ("[" * 3000 + '"[{\\"[{", [[[1]]]' + "]" * 3000, "3,004"),
+        # Only brackets count, whatever else the cell holds past where the parser gave up.
+        ("[" * 3000 + "XXX" + "[" * 3, "3,004"),
+    ],
+)
+def test_json_too_deep_to_parse_reports_the_depth_of_its_brackets(cell: str, levels: str) -> None:
+    """A cell too deep for json.loads is measured from its brackets, as deep as a parser would count it."""
+    assert problem(cell, "JSON").startswith(f"the JSON is nested {levels} levels deep;")
 
 
 # Keys
@@ -305,9 +365,10 @@ def test_a_binary_key_that_is_not_strict_base64_is_rejected(text: str) -> None:
 
 
 def test_an_empty_binary_key_is_rejected() -> None:
-    """DynamoDB refuses empty binary keys."""
-    with pytest.raises(ValueProblem, match="empty"):
+    """DynamoDB refuses empty binary keys; the message says why."""
+    with pytest.raises(ValueProblem) as raised:
         to_key("", "B")
+    assert str(raised.value) == "the key is empty once decoded from base64; DynamoDB refuses an empty binary key"
 
 
 # Sizes
@@ -344,3 +405,56 @@ def test_a_nested_map_counts_names_overheads_and_elements() -> None:
 def test_a_converted_json_cell_is_measured_as_dynamodb_would() -> None:
     """The sizes apply to what to_attribute returns."""
     assert size_of(to_attribute('{"price": 19.99}', "JSON")) == 3 + len("price") + (2 + 1) + 1
+
+
+# Callers' mistakes
+
+
+@pytest.mark.parametrize("measure", [canonical_number, lambda text: size_of({"N": text})])
+def test_spelling_or_measuring_text_that_is_not_a_number_names_it(measure: Callable[[str], object]) -> None:
+    """Given text that never passed the N rules, canonical_number and size_of refuse it, quoting it, rather than
+    return a wrong key or size."""
+    with pytest.raises(ValueProblem) as raised:
+        measure("3O")
+    assert str(raised.value) == "'3O' is not a number"
+
+
+def test_a_type_size_of_does_not_measure_is_named() -> None:
+    """A set type (SS), which no column converts to, is an error naming the type, not a guessed size."""
+    with pytest.raises(ValueError) as raised:
+        size_of({"SS": ["a"]})
+    assert str(raised.value) == "'SS' is not a DynamoDB type this module measures"
+
+
+def test_a_type_the_conversions_do_not_know_is_named() -> None:
+    """A column or key type outside ColumnType / KeyType (which mypy refuses) fails naming the type."""
+    with pytest.raises(AssertionError, match="'SS'"):
+        to_attribute("a", cast(ColumnType, "SS"))
+    with pytest.raises(AssertionError, match="'SS'"):
+        to_key("a", cast(KeyType, "SS"))
+
+
+# -- the words a problem has for the log, without the value ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "without_value"),
+    [
+        (
+            '{"a": 1e999}',
+            "a JSON number is too large for DynamoDB (the largest magnitude is "
+            "9.9999999999999999999999999999999999999E+125)",
+        ),
+        ("[1e-999]", "a JSON number is too small for DynamoDB (the smallest non-zero magnitude is 1E-130)"),
+        ('{"a": "\\udc00"}', "a JSON string has half of a surrogate pair (\\ud800-\\udfff), not text"),
+    ],
+)
+def test_a_json_problem_has_words_for_the_log_without_the_value_or_its_path(text: str, without_value: str) -> None:
+    """The log gets a JSON cell's problem without the value and without its path (a path is the cell's own keys)."""
+    with pytest.raises(ValueProblem) as problem:
+        to_attribute(text, "JSON")
+    assert problem.value.without_value == without_value
+
+
+def test_a_problem_that_quotes_no_value_is_logged_as_it_is() -> None:
+    assert ValueProblem("the cell is empty").without_value == "the cell is empty"
