@@ -4,7 +4,8 @@
 # it. A mutant the tests do not notice either changes nothing a user could see (listed, with why, in
 # tests/mutation/equivalent.txt) or is a missing test. Prints each module's score; exits 1 if a module is under 90%
 # or a surviving mutant is not listed.
-# Usage: scripts/mutation.sh [--max-children N] [MUTANT-NAME-GLOB...]   (e.g. 'csv_ingest_engine.values.*': one module)
+# Usage: scripts/mutation.sh [--max-children N] [MODULE-GLOB...]   (e.g. 'csv_ingest_engine.values.*': one module's
+# mutants, whole; the other modules are then reported as not run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -47,4 +48,9 @@ find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 
 cd "$stage"
 "$root/.venv/bin/mutmut" run "$@" > mutmut.log 2>&1 || { tail -40 mutmut.log >&2; exit 1; }
-"$root/.venv/bin/python" "$root/scripts/mutation_score.py" "$stage/mutants/src/csv_ingest_engine" "${modules[@]}"
+partial=()
+for argument in "$@"; do
+    [[ "$argument" == csv_ingest_engine.* ]] && partial=(--partial)
+done
+"$root/.venv/bin/python" "$root/scripts/mutation_score.py" "${partial[@]}" "$stage/mutants/src/csv_ingest_engine" \
+    "${modules[@]}"

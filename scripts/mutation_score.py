@@ -1,6 +1,7 @@
 """Each module's mutation score from a mutmut run (scripts/mutation.sh), against the list of equivalent mutants.
 
-Usage: mutation_score.py MUTANTS_DIR MODULE...   (MUTANTS_DIR: the run's mutants/src/csv_ingest_engine)
+Usage: mutation_score.py [--partial] MUTANTS_DIR MODULE...   (MUTANTS_DIR: the run's mutants/src/csv_ingest_engine;
+--partial: the run tested some modules' mutants only, and the others are reported as not run)
 
 A mutant is killed when a test failed (or timed out) with it in place; equivalent when it is listed in
 tests/mutation/equivalent.txt (`name  # why it cannot change behaviour`). Any other mutant is a missing test: the
@@ -37,8 +38,9 @@ def equivalent_mutants(path: Path = EQUIVALENT) -> dict[str, str]:
     return listed
 
 
-def main(mutants_dir: Path, modules: list[str], equivalent: Path = EQUIVALENT) -> int:
-    """Print the score table, and each problem on stderr; 1 if there is one."""
+def main(mutants_dir: Path, modules: list[str], equivalent: Path = EQUIVALENT, *, partial: bool = False) -> int:
+    """Print the score table, and each problem on stderr; 1 if there is one. With `partial`, a module whose mutants
+    were not run is only reported as such."""
     listed = equivalent_mutants(equivalent)
     problems: list[str] = []
     rows = []
@@ -46,13 +48,21 @@ def main(mutants_dir: Path, modules: list[str], equivalent: Path = EQUIVALENT) -
     for module in modules:
         codes: dict[str, int | None] = json.loads((mutants_dir / f"{module}.py.meta").read_text())["exit_code_by_key"]
         seen.update(codes)
-        if all(code is None for code in codes.values()):  # a run of other modules' mutants (mutation.sh NAME...)
+        if not codes:
+            problems.append(f"{module}: no mutants (is it the module meant?)")
+            continue
+        if all(code is None for code in codes.values()):
+            if not partial:
+                problems.append(f"{module}: its mutants were not run")
             print(f"{module}: not run", file=sys.stderr)
             continue
         row, module_problems = _scored(module, codes, listed)
         rows.append(row)
         problems += module_problems
-    problems += [f"{name}: listed as equivalent, but no such mutant (stale)" for name in sorted(set(listed) - seen)]
+    if not rows:
+        problems.append("no module's mutants were run (does the glob name a module's mutants?)")
+    if not partial:
+        problems += [f"{name}: listed as equivalent, but no such mutant (stale)" for name in sorted(set(listed) - seen)]
 
     print(f"{'module':<14}{'mutants':>9}{'killed':>9}{'equivalent':>12}{'score':>9}")
     for module, total, killed, equivalent_count, score in rows:
@@ -86,4 +96,7 @@ def _scored(
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), sys.argv[2:]))
+    arguments = sys.argv[1:]
+    partial = arguments[:1] == ["--partial"]
+    arguments = arguments[1:] if partial else arguments
+    sys.exit(main(Path(arguments[0]), arguments[1:], partial=partial))

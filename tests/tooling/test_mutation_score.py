@@ -24,7 +24,12 @@ def scorer() -> ModuleType:
 
 
 def run(
-    tmp_path: Path, capsys: Capture, codes: Mapping[int, int | None], listed: Mapping[int, str]
+    tmp_path: Path,
+    capsys: Capture,
+    codes: Mapping[int, int | None],
+    listed: Mapping[int, str],
+    *,
+    partial: bool = False,
 ) -> tuple[int, str, str]:
     """Score a run of rules.py whose mutant N ended with exit code `codes[N]`, with `listed` as the equivalent
     mutants: the script's exit code, stdout and stderr."""
@@ -32,7 +37,7 @@ def run(
     (tmp_path / "rules.py.meta").write_text(json.dumps(meta))
     equivalent = tmp_path / "equivalent.txt"
     equivalent.write_text("# a comment\n" + "".join(f"{RULES}{n}  # {why}\n" for n, why in listed.items()))
-    code = scorer().main(tmp_path, ["rules"], equivalent)
+    code = scorer().main(tmp_path, ["rules"], equivalent, partial=partial)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -80,3 +85,32 @@ def test_a_listed_name_with_no_such_mutant_is_stale(tmp_path: Path, capsys: Capt
     code, _, err = run(tmp_path, capsys, dict.fromkeys(range(1, 21), 1), {99: "same"})
     assert code == 1
     assert f"{RULES}99: listed as equivalent, but no such mutant (stale)" in err
+
+
+def test_a_module_whose_mutants_were_not_run_fails_a_whole_run(tmp_path: Path, capsys: Capture) -> None:
+    code, _, err = run(tmp_path, capsys, dict.fromkeys(range(1, 21)), {})
+    assert code == 1
+    assert "rules: its mutants were not run" in err
+    assert "no module's mutants were run" in err
+
+
+def test_a_run_of_other_modules_reports_this_one_as_not_run(tmp_path: Path, capsys: Capture) -> None:
+    """`scripts/mutation.sh 'csv_ingest_engine.values.*'`: rules was not meant to run; values (not in this test's
+    directory) is scored on its own."""
+    (tmp_path / "values.py.meta").write_text(
+        json.dumps({"exit_code_by_key": {"csv_ingest_engine.values.x_f__mutmut_1": 1}})
+    )
+    meta = {"exit_code_by_key": {f"{RULES}{n}": None for n in range(1, 21)}}
+    (tmp_path / "rules.py.meta").write_text(json.dumps(meta))
+    equivalent = tmp_path / "equivalent.txt"
+    equivalent.write_text("")
+    code = scorer().main(tmp_path, ["rules", "values"], equivalent, partial=True)
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "rules: not run\n")
+    assert out.splitlines()[1].split() == ["values", "1", "1", "0", "100.0%"]
+
+
+def test_a_module_without_mutants_fails(tmp_path: Path, capsys: Capture) -> None:
+    code, _, err = run(tmp_path, capsys, {}, {})
+    assert code == 1
+    assert "rules: no mutants" in err
