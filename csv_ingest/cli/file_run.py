@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from csv_ingest.cli.ctrl_c import ctrl_c_stops
 from csv_ingest.cli.options import Aws
-from csv_ingest.cli.outcome import FirstRejections, Outcome
+from csv_ingest.cli.outcome import Outcome, ShownRejections, shown_rejections
 from csv_ingest.cli.output import err, progress
 from csv_ingest.cli.schema_options import SchemaOptions
 from csv_ingest.cli.workers import default_workers, ingest_in_workers
@@ -47,7 +47,7 @@ class FileRun:
 
     def execute(self, workers: int | None = 1) -> Outcome:
         """Run it; a load with `workers` processes (None: by the file's size, see `default_workers`)."""
-        rejections = FirstRejections(SHOWN_REJECTIONS)
+        rejections = shown_rejections(SHOWN_REJECTIONS)
         outcome = Outcome(self.source, "valid" if self.writer is None else "written", 0.0, rejections)
         failures: tuple[type[Exception], ...] = (IngestError,)
         if self.writer is not None or self.source.startswith("s3://"):
@@ -64,7 +64,7 @@ class FileRun:
         except failures as exc:
             outcome.failed(exc)
         outcome.seconds = time.monotonic() - started
-        if self.rejects is not None and self.rejects.is_file() and rejections.total:
+        if self.rejects is not None and self.rejects.is_file() and rejections.count:
             outcome.report = self.rejects
         return outcome
 
@@ -120,7 +120,7 @@ class FileRun:
         self,
         path: Path,
         schema: Schema,
-        rejections: FirstRejections,
+        rejections: ShownRejections,
         failures: tuple[type[Exception], ...],
         workers: int | None,
     ) -> FileResult:
@@ -154,7 +154,7 @@ class FileRun:
         writer: WriterSettings,
         path: Path,
         schema: Schema,
-        rejections: FirstRejections,
+        rejections: ShownRejections,
         failures: tuple[type[Exception], ...],
         workers: int,
     ) -> FileResult:

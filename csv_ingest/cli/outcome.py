@@ -2,38 +2,21 @@
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
+from csv_ingest_engine.rejection_log import FirstByLine
 from csv_ingest_engine.words import count
 
+# The rejections a run shows, whole (the user's own terminal may show their cells): the first by line.
+ShownRejections = FirstByLine[Rejection]
 
-class FirstRejections:
-    """The rejections with the lowest line numbers, and how many there were in all.
 
-    The rules reject rows as the file is read, the writer's threads report the table's refusals later: the rows to
-    show are the first by line, not the first to arrive.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.total = 0
-        self._size = size
-        self._heap: list[tuple[int, int, Rejection]] = []  # (-line, arrival, rejection): the last line on top
-
-    def add(self, rejection: Rejection) -> None:
-        self.total += 1
-        entry = (-rejection.line, self.total, rejection)
-        if len(self._heap) < self._size:
-            heapq.heappush(self._heap, entry)
-        else:
-            heapq.heappushpop(self._heap, entry)
-
-    def in_line_order(self) -> list[Rejection]:
-        return [rejection for _, _, rejection in sorted(self._heap, reverse=True)]
+def shown_rejections(limit: int) -> ShownRejections:
+    return FirstByLine(limit, lambda rejection: rejection)
 
 
 @dataclass
@@ -43,7 +26,7 @@ class Outcome:
     source: str
     verb: str  # "written", or "valid" for validate
     seconds: float
-    rejections: FirstRejections
+    rejections: ShownRejections
     result: FileResult | None = None  # None: the file failed as a whole
     error: str | None = None
     report: Path | None = None  # the --rejects file, when this run wrote one
@@ -89,7 +72,7 @@ class Outcome:
             "status": status[self.exit_code],
             "exit_code": self.exit_code,
             f"rows_{self.verb}": self.result.rows_written if self.result else None,
-            "rows_rejected": self.result.rows_rejected if self.result else self.rejections.total,
+            "rows_rejected": self.result.rows_rejected if self.result else self.rejections.count,
             "rows_superseded": self.rows_superseded,
             "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),

@@ -56,7 +56,7 @@ def _print_rejected_before(outcome: Outcome) -> None:
     """Where the rows rejected before the file failed (or Ctrl-C stopped it) are, if they were reported."""
     if outcome.report is None:
         return
-    total = outcome.rejections.total
+    total = outcome.rejections.count
     report = escape(str(outcome.report))
     line = outcome.first_missing_line
     if line is not None and outcome.verb == "valid":

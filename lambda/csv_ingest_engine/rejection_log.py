@@ -4,9 +4,9 @@ reason that quotes no cell), and how many there were. Every one of them is in th
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from csv_ingest_engine.rules import Rejection
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 # A logged key is cut to this many characters: a row rejected for its key's size may have a key cell of up to the
 # reader's field limit (1 MiB), and every logged line stays around a kilobyte.
 LOGGED_KEY_CHARS = 256
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,29 +45,38 @@ class LoggedRejection:
         return asdict(self)
 
 
-class FirstRejections:
-    """The `limit` rejections with the lowest lines of those added, and how many were added. The writer's threads
-    reject rows out of line order, so the first ones are kept by line, not by arrival (in a heap of `limit`)."""
+class FirstByLine(Generic[T]):
+    """The `limit` rejections with the lowest lines of those added, each as `keep` makes it, and how many were added.
+    The writer's threads reject rows out of line order, so the first ones are kept by line, not by arrival (in a
+    heap of `limit`)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, keep: Callable[[Rejection], T]) -> None:
         self.limit = limit
         self.count = 0
-        # (-line, arrival, rejection): the kept rejection with the highest line on top, ready to make way.
-        self._kept: list[tuple[int, int, LoggedRejection]] = []
+        self._keep = keep
+        # (-line, arrival, kept): the kept rejection with the highest line on top, ready to make way.
+        self._kept: list[tuple[int, int, T]] = []
 
     def add(self, rejection: Rejection) -> None:
         self.count += 1
         if len(self._kept) < self.limit:
-            heapq.heappush(self._kept, (-rejection.line, self.count, LoggedRejection.of(rejection)))
+            heapq.heappush(self._kept, (-rejection.line, self.count, self._keep(rejection)))
         elif self._kept and rejection.line < -self._kept[0][0]:
-            heapq.heapreplace(self._kept, (-rejection.line, self.count, LoggedRejection.of(rejection)))
+            heapq.heapreplace(self._kept, (-rejection.line, self.count, self._keep(rejection)))
 
     def __len__(self) -> int:
         """How many are kept (at most `limit`)."""
         return len(self._kept)
 
-    def in_line_order(self) -> list[LoggedRejection]:
-        return [logged for _, _, logged in sorted(self._kept, key=lambda kept: (-kept[0], kept[1]))]
+    def in_line_order(self) -> list[T]:
+        return [kept for _, _, kept in sorted(self._kept, key=lambda entry: (-entry[0], entry[1]))]
+
+
+class FirstRejections(FirstByLine[LoggedRejection]):
+    """A file's first rejected rows by line as its log names them (`LoggedRejection`: no cell but the key, cut)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit, LoggedRejection.of)
 
 
 def first_of(groups: Iterable[Iterable[LoggedRejection]], limit: int) -> list[LoggedRejection]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from csv_ingest.cli.outcome import FirstRejections, Outcome
+from csv_ingest.cli.outcome import Outcome, shown_rejections
 from csv_ingest.cli.output import print_outcome
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from tests.cli.runner import SAMPLES, run
@@ -89,7 +89,7 @@ def test_json_of_a_failed_file_carries_the_error() -> None:
 
 
 def _outcome() -> Outcome:
-    return Outcome("customers.csv", "written", 1.0, FirstRejections(20))
+    return Outcome("customers.csv", "written", 1.0, shown_rejections(20))
 
 
 def test_a_failed_load_counts_the_rows_it_superseded_first(capsys: pytest.CaptureFixture[str]) -> None:
