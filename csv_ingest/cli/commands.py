@@ -331,6 +331,6 @@ def spreadsheet_copy(report: str, copy: Path, delimiter: str) -> None:
         output.err.print(f"[bold red]failed:[/] {escape(str(exc))}")
         sys.exit(EXIT_FAILED)
     output.out.print(
-        f"Wrote {escape(str(copy))}: its header and {count(max(copied.rows - 1, 0), 'row')}; "
+        f"Wrote {escape(str(copy))}: its header and {count(copied.rows, 'row')}; "
         f"{count(copied.changed, 'cell')} that a spreadsheet would run as formulas now start with an apostrophe."
     )

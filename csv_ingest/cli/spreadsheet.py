@@ -44,7 +44,8 @@ def spreadsheet_safe(cell: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Copied:
-    """What a copy changed: rows and cells read, and cells given an apostrophe."""
+    """What a copy changed: rows read after the header, cells read (the header's too), and cells given an
+    apostrophe."""
 
     rows: int
     cells: int
@@ -58,7 +59,8 @@ def write_spreadsheet_copy(source: Path, copy: Path, *, delimiter: str) -> Copie
     The copy is written next to `copy` and moved into place at the end: a failure (`IngestError`, naming the line)
     leaves `copy` as it was.
     """
-    rows = cells = changed = 0
+    rows = -1  # the header is not a row
+    cells = changed = 0
     csv.field_size_limit(FIELD_SIZE_LIMIT)  # a report's cells are as large as the files' may be
     temporary = copy.with_name(f".{copy.name}.{secrets.token_hex(4)}.tmp")
     try:
@@ -84,4 +86,4 @@ def write_spreadsheet_copy(source: Path, copy: Path, *, delimiter: str) -> Copie
         raise IngestError(str(source), f"the copy could not be written to {copy}: {exc.strerror or exc}") from None
     finally:
         temporary.unlink(missing_ok=True)
-    return Copied(rows, cells, changed)
+    return Copied(max(rows, 0), cells, changed)
