@@ -4,8 +4,8 @@ read by the functions under the prefix only."""
 
 import subprocess
 import sys
-import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +108,16 @@ def test_cdks_handler_may_read_and_write_the_buckets_notifications_only(existing
     )
 
 
+@dataclass(frozen=True)
+class NotificationsHandler:
+    """CDK's handler for Custom::S3BucketNotifications: `handle` an event, and the `replies` it sent CloudFormation."""
+
+    handle: Callable[[dict[str, Any], Any], None]
+    replies: list[str]
+
+
 @pytest.fixture
-def notifications_handler(existing_template: Template) -> Iterator[types.ModuleType]:
+def notifications_handler(existing_template: Template) -> Iterator[NotificationsHandler]:
     """CDK's BucketNotifications handler, its code as the template deploys it, run against moto's S3; its reply to
     CloudFormation is kept instead of sent."""
     _, function = single_resource(
@@ -120,12 +128,11 @@ def notifications_handler(existing_template: Template) -> Iterator[types.ModuleT
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=EXISTING_BUCKET)
-        module = types.ModuleType("notifications_handler")
-        exec(function["Properties"]["Code"]["ZipFile"], module.__dict__)
+        namespace: dict[str, Any] = {}
+        exec(function["Properties"]["Code"]["ZipFile"], namespace)  # CDK's own handler code, from the template
         replies: list[str] = []
-        module.submit_response = lambda _event, _context, status, error: replies.append(status + error)
-        module.replies = replies
-        yield module
+        namespace["submit_response"] = lambda _event, _context, status, error: replies.append(status + error)
+        yield NotificationsHandler(namespace["handler"], replies)
 
 
 def _notification_event(template: Template, request_type: str) -> dict[str, Any]:
@@ -149,16 +156,18 @@ def _notification_event(template: Template, request_type: str) -> dict[str, Any]
 
 
 def _prefixes(s3: Any) -> dict[str, list[str]]:
+    """The bucket's Lambda notifications: each function's filters, as prefix + suffix."""
     configuration = s3.get_bucket_notification_configuration(Bucket=EXISTING_BUCKET)
     by_function: dict[str, list[str]] = {}
     for notification in configuration.get("LambdaFunctionConfigurations", []):
         rules = {rule["Name"].lower(): rule["Value"] for rule in notification["Filter"]["Key"]["FilterRules"]}
-        by_function.setdefault(notification["LambdaFunctionArn"], []).append(rules.get("prefix", "") + rules.get("suffix", ""))
+        matches = rules.get("prefix", "") + rules.get("suffix", "")
+        by_function.setdefault(notification["LambdaFunctionArn"], []).append(matches)
     return by_function
 
 
 def test_deploying_and_deleting_leaves_the_buckets_other_notifications(
-    existing_template: Template, notifications_handler: types.ModuleType
+    existing_template: Template, notifications_handler: NotificationsHandler
 ) -> None:
     """CDK's handler, on moto: creating the stack adds the pipeline's notifications to another app's, and deleting
     it removes the pipeline's only."""
@@ -180,12 +189,12 @@ def test_deploying_and_deleting_leaves_the_buckets_other_notifications(
     )
     others = {OTHER_APP_FUNCTION: ["invoices/"]}
     # when the stack is created
-    notifications_handler.handler(_notification_event(existing_template, "Create"), None)
+    notifications_handler.handle(_notification_event(existing_template, "Create"), None)
     # then
     assert notifications_handler.replies == ["SUCCESS"]
     assert _prefixes(s3) == {**others, TRIGGER_FUNCTION: [EXISTING_PREFIX + suffix for suffix in TRIGGER_SUFFIXES]}
     # when it is deleted
-    notifications_handler.handler(_notification_event(existing_template, "Delete"), None)
+    notifications_handler.handle(_notification_event(existing_template, "Delete"), None)
     # then
     assert notifications_handler.replies == ["SUCCESS", "SUCCESS"]
     assert _prefixes(s3) == others
