@@ -169,8 +169,8 @@ def _prefixes(s3: Any) -> dict[str, list[str]]:
 def test_deploying_and_deleting_leaves_the_buckets_other_notifications(
     existing_template: Template, notifications_handler: NotificationsHandler
 ) -> None:
-    """CDK's handler, on moto: creating the stack adds the pipeline's notifications to another app's, and deleting
-    it removes the pipeline's only."""
+    """CDK's handler, on moto: creating the stack adds the pipeline's notifications to another app's, updating it
+    keeps them once each, and deleting it removes the pipeline's only."""
     # given: the bucket already notifies another application of its invoices
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.put_bucket_notification_configuration(
@@ -191,12 +191,18 @@ def test_deploying_and_deleting_leaves_the_buckets_other_notifications(
     # when the stack is created
     notifications_handler.handle(_notification_event(existing_template, "Create"), None)
     # then
+    ours = {TRIGGER_FUNCTION: [EXISTING_PREFIX + suffix for suffix in TRIGGER_SUFFIXES]}
     assert notifications_handler.replies == ["SUCCESS"]
-    assert _prefixes(s3) == {**others, TRIGGER_FUNCTION: [EXISTING_PREFIX + suffix for suffix in TRIGGER_SUFFIXES]}
+    assert _prefixes(s3) == {**others, **ours}
+    # when it is updated (deployed again)
+    update = _notification_event(existing_template, "Update")
+    notifications_handler.handle({**update, "OldResourceProperties": update["ResourceProperties"]}, None)
+    # then: the same notifications, none twice
+    assert _prefixes(s3) == {**others, **ours}
     # when it is deleted
     notifications_handler.handle(_notification_event(existing_template, "Delete"), None)
     # then
-    assert notifications_handler.replies == ["SUCCESS", "SUCCESS"]
+    assert notifications_handler.replies == ["SUCCESS"] * 3
     assert _prefixes(s3) == others
 
 
