@@ -173,7 +173,7 @@ class CsvIngestPipeline(Construct):
         storage = self.storage
         upload_keys = s3.BucketGrants.from_bucket(storage.upload_bucket)
         upload_keys.actions_on_object_keys(function, storage.upload_keys, "s3:GetObject", "s3:GetObjectVersion")
-        dynamodb.TableGrants.from_table(storage.table).actions(function, *self._write_actions)
+        self._grant_table_writes(function)
         # upload_file: a large report goes up in parts, which s3:PutObject authorizes too. DeleteObject: a run that
         # rejects no row removes the report an earlier run of the same upload left.
         storage.rejects_bucket.grants.actions_on_object_keys(function, "*", "s3:PutObject", "s3:DeleteObject")
@@ -203,6 +203,11 @@ class CsvIngestPipeline(Construct):
         if prefix:
             return f"every key under {prefix} in the upload bucket (and only there)"
         return "every key of the upload bucket (and only that bucket)"
+
+    def _grant_table_writes(self, grantee: iam.IGrantable) -> None:
+        """The writes of the configured mode on the table's ARN, never on its indexes (DynamoDB keeps them up to date
+        without the writer's permission), whatever indexes an existing table has."""
+        dynamodb.TableGrants.from_table(self.storage.table, has_index=False).actions(grantee, *self._write_actions)
 
     @property
     def _write_actions(self) -> tuple[str, ...]:
@@ -257,7 +262,7 @@ class CsvIngestPipeline(Construct):
 
         worker = flow.ingest_partition.function  # reads its partition's chunks, writes rows, its result and rejects
         work_bucket.grants.actions_on_object_keys(worker, "*", "s3:GetObject", "s3:PutObject")
-        dynamodb.TableGrants.from_table(storage.table).actions(worker, *self._write_actions)
+        self._grant_table_writes(worker)
         _acknowledge_every_key(
             flow.ingest_partition.role,
             [
@@ -400,9 +405,21 @@ class CsvIngestPipeline(Construct):
                 self,
                 "DataKeyArn",
                 value=storage.encryption_key.key_arn,
-                description="KMS key encrypting the buckets, table, queue, topic and logs (encryption=kms): whoever "
-                "reads them (a report, the queue, the logs, csv-ingest on the table) needs kms:Decrypt on it",
+                description=self._data_key_description,
             )
+
+    @property
+    def _data_key_description(self) -> str:
+        if self.storage.owns_table and self.storage.owns_upload_bucket:
+            return (
+                "KMS key encrypting the buckets, table, queue, topic and logs (encryption=kms): whoever reads them (a "
+                "report, the queue, the logs, csv-ingest on the table) needs kms:Decrypt on it"
+            )
+        return (
+            "KMS key encrypting the pipeline's own buckets, table, queue, topic and logs (encryption=kms), not an "
+            "existing table or upload bucket: whoever reads them (a report, the queue, the logs) needs kms:Decrypt "
+            "on it"
+        )
 
     def _note_reserved_concurrency(self) -> None:
         """Say at synth what the reservations take from the account: a deployment they do not fit fails."""

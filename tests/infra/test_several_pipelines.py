@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 
@@ -185,6 +187,85 @@ def test_the_example_asks_for_the_bucket() -> None:
     """Without -c upload_bucket_name the example stops and says which context key to give."""
     with pytest.raises(SystemExit, match="-c upload_bucket_name=<bucket>"):
         load_example().build_app(cli_context())
+
+
+# -- a bucket and a table of the app itself --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def in_app() -> Template:
+    """Two pipelines (web/ and shop/) sharing a bucket the app creates, encrypted with a key of its own, and writing
+    one table of the app, which has a global secondary index."""
+    stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "Shop")
+    key = kms.Key(stack, "UploadsKey", enable_key_rotation=True)
+    bucket = s3.Bucket(
+        stack, "Uploads", encryption=s3.BucketEncryption.KMS, encryption_key=key, versioned=True, enforce_ssl=True
+    )
+    string = dynamodb.AttributeType.STRING
+    table = dynamodb.TableV2(
+        stack,
+        "Orders",
+        partition_key=dynamodb.Attribute(name="customer_id", type=string),
+        sort_key=dynamodb.Attribute(name="order_id", type=string),
+        global_secondary_indexes=[
+            dynamodb.GlobalSecondaryIndexPropsV2(
+                index_name="byDate", partition_key=dynamodb.Attribute(name="order_date", type=string)
+            )
+        ],
+    )
+    for name in ("Web", "Shop"):
+        CsvIngestPipeline(
+            stack,
+            name,
+            props=PipelineProps(
+                upload_prefix=f"{name.lower()}/", service_name=f"orders-{name.lower()}", sort_key_column="order_id"
+            ),
+            existing_table=table,
+            existing_upload_bucket=bucket,
+        )
+    return Template.from_stack(stack)
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in resources_of(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_a_bucket_of_the_app_gets_one_configuration_with_every_pipelines_notifications(in_app: Template) -> None:
+    """The app's own bucket: one notification resource (Managed: the app owns the bucket's configuration whole) with
+    both pipelines' prefixes."""
+    (notifications,) = resources_of(in_app, "Custom::S3BucketNotifications").values()
+    assert notifications["Properties"]["Managed"] is True
+    prefixes = {
+        rule["Value"]
+        for configuration in notifications["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]
+        for rule in configuration["Filter"]["Key"]["FilterRules"]
+        if rule["Name"] == "prefix"
+    }
+    assert prefixes == {"web/", "shop/"}
+
+
+def test_writes_to_a_table_with_an_index_are_granted_on_the_table_only(in_app: Template) -> None:
+    """The writers' grants name the table's ARN, not its indexes (DynamoDB updates them without the writer's
+    permission): no wildcard for cdk-nag to find."""
+    (table_id,) = resources_of(in_app, "AWS::DynamoDB::GlobalTable")
+    writes = [s for s in _statements(in_app) if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(writes) == 4  # each pipeline's trigger and worker
+    assert {json.dumps(as_list(s["Resource"])) for s in writes} == {json.dumps([{"Fn::GetAtt": [table_id, "Arn"]}])}
+
+
+def test_the_readers_may_decrypt_with_the_app_buckets_key(in_app: Template) -> None:
+    """The uploads' key is the app's: each pipeline's trigger and Partition may decrypt with it, through S3."""
+    (key_id,) = resources_of(in_app, "AWS::KMS::Key").keys() - {
+        i for i in resources_of(in_app, "AWS::KMS::Key") if i.startswith(("Web", "Shop"))
+    }
+    decrypts = [s for s in _statements(in_app) if s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}]
+    assert len(decrypts) == 4
+    assert {json.dumps(s["Action"]) for s in decrypts} == {json.dumps("kms:Decrypt")}
+    assert all("s3." in json.dumps(s["Condition"]["StringEquals"]["kms:ViaService"]) for s in decrypts)
 
 
 # -- what pipelines of one stack cannot share ------------------------------------------------------------------
