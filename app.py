@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The CDK app: CDK context -> PipelineProps -> CsvIngestStack, with the cdk-nag AwsSolutions gate on every synth."""
+"""The CDK app: CDK context -> PipelineProps (and the existing resources it names) -> CsvIngestStack, with the cdk-nag
+AwsSolutions gate on every synth."""
 
 from __future__ import annotations
 
