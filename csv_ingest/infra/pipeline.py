@@ -171,8 +171,7 @@ class CsvIngestPipeline(Construct):
         """
         function = self.ingestion.function
         storage = self.storage
-        upload_keys = s3.BucketGrants.from_bucket(storage.upload_bucket)
-        upload_keys.actions_on_object_keys(function, storage.upload_keys, "s3:GetObject", "s3:GetObjectVersion")
+        self._grant_upload_reads(function)
         self._grant_table_writes(function)
         # upload_file: a large report goes up in parts, which s3:PutObject authorizes too. DeleteObject: a run that
         # rejects no row removes the report an earlier run of the same upload left.
@@ -203,6 +202,13 @@ class CsvIngestPipeline(Construct):
         if prefix:
             return f"every key under {prefix} in the upload bucket (and only there)"
         return "every key of the upload bucket (and only that bucket)"
+
+    def _grant_upload_reads(self, grantee: iam.IGrantable) -> None:
+        """Reading an upload (the version the event names) under the pipeline's prefix: `storage.upload_keys`, the
+        pattern of every grant on the upload bucket, which may be a bucket shared with other pipelines or uses."""
+        s3.BucketGrants.from_bucket(self.storage.upload_bucket).actions_on_object_keys(
+            grantee, self.storage.upload_keys, "s3:GetObject", "s3:GetObjectVersion"
+        )
 
     def _grant_table_writes(self, grantee: iam.IGrantable) -> None:
         """The writes of the configured mode on the table's ARN, never on its indexes (DynamoDB keeps them up to date
@@ -237,9 +243,7 @@ class CsvIngestPipeline(Construct):
         # reads the upload's version, writes the partitions' chunks and manifest; for a rerun, reads the run's
         # manifests and verdict
         partition = flow.partition.function
-        s3.BucketGrants.from_bucket(storage.upload_bucket).actions_on_object_keys(
-            partition, storage.upload_keys, "s3:GetObject", "s3:GetObjectVersion"
-        )
+        self._grant_upload_reads(partition)
         work_bucket.grants.actions_on_object_keys(partition, "*", "s3:GetObject", "s3:PutObject")
         _acknowledge_every_key(
             flow.partition.role,
