@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The CDK app: CDK context -> PipelineProps -> CsvIngestStack, with the cdk-nag AwsSolutions gate on every synth."""
+"""The CDK app: CDK context -> PipelineProps (and the existing resources it names) -> CsvIngestStack, with the cdk-nag
+AwsSolutions gate on every synth."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from csv_ingest.infra import CsvIngestStack, PipelineProps
+from csv_ingest.infra import CsvIngestStack, ExistingResources, PipelineProps
 from csv_ingest.infra.props import ENCRYPTIONS, SAME_AS_MAX_WORKERS
 from csv_ingest_engine import schema
 from csv_ingest_engine.constants import WRITE_MODES
@@ -43,7 +44,10 @@ CONTEXT_KEYS = (
     "max_workers",
     "trigger_reserved_concurrency",
     "worker_reserved_concurrency",
+    "upload_prefix",
 )
+# An existing table and upload bucket (and the keys that encrypt them), instead of the stack's own.
+EXISTING_KEYS = ("table_name", "table_key_arn", "upload_bucket_name", "upload_bucket_key_arn")
 
 
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> cdk.App:
@@ -58,6 +62,7 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
         STACK_ID,
         description="csv-ingest: CSV files uploaded to S3 are upserted into DynamoDB by a Lambda function",
         props=props_from_context({key: app.node.try_get_context(key) for key in CONTEXT_KEYS}),
+        existing=existing_from_context({key: app.node.try_get_context(key) for key in EXISTING_KEYS}),
     )
     # Unacknowledged findings fail the synth (and `cdk synth` exits non-zero).
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
@@ -91,6 +96,8 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)
     values.update(_choices(context))
+    if (raw := context.get("upload_prefix")) is not None:
+        values["upload_prefix"] = _parse_str("upload_prefix", raw)
     if (raw := context.get("trigger_reserved_concurrency")) is not None:
         values["trigger_reserved_concurrency"] = _parse_reservation("trigger_reserved_concurrency", raw)
     if (raw := context.get("worker_reserved_concurrency")) is not None:
@@ -100,6 +107,13 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
             else _parse_reservation("worker_reserved_concurrency", raw)
         )
     return PipelineProps(**values)
+
+
+def existing_from_context(context: Mapping[str, Any]) -> ExistingResources:
+    """The existing table and upload bucket named by context keys (absent keys: the stack creates its own)."""
+    return ExistingResources(
+        **{key: _parse_str(key, raw) for key in EXISTING_KEYS if (raw := context.get(key)) is not None}
+    )
 
 
 def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:

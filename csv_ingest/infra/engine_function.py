@@ -15,10 +15,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_lambda_python_alpha import BundlingOptions, PythonFunction
 from constructs import Construct
 
-from csv_ingest_engine.constants import METRICS_NAMESPACE, SERVICE_NAME
+from csv_ingest_engine.constants import METRICS_NAMESPACE
 
-# csv_ingest/infra/engine_function.py -> the repository's lambda/, the functions' asset root.
-LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+# The functions' asset root: handler.py, the engine and requirements.txt. A wheel carries it as package data
+# (pyproject.toml's force-include); a checkout, or an editable install of one, has the repository's lambda/.
+PACKAGED_LAMBDA_DIR = Path(__file__).resolve().parent / "function_code"
+CHECKOUT_LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
+LAMBDA_DIR = PACKAGED_LAMBDA_DIR if PACKAGED_LAMBDA_DIR.is_dir() else CHECKOUT_LAMBDA_DIR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,12 +49,14 @@ def engine_function(
     handler: str,
     environment: Mapping[str, str],
     sizing: FunctionSizing,
+    service_name: str,
     encryption_key: kms.IKey | None = None,
     reserved_concurrency: int | None = None,
 ) -> EngineFunction:
     """The function `id_` (with `{id_}Logs` and `{id_}Role` beside it in `scope`) running `handler.<handler>`, at
     most `reserved_concurrency` invocations at once (None: no reservation, the account's unreserved concurrency).
-    `encryption_key` (None: the services' own keys) encrypts its log group and its environment variables.
+    `encryption_key` (None: the services' own keys) encrypts its log group and its environment variables. It logs
+    and counts its metrics as `service_name` (Powertools' service).
 
     Every function of the pipeline is built here, so they share one code asset (one bundling), runtime and
     architecture. The role may write to the function's log group and nothing else; whoever composes it grants the
@@ -60,8 +65,8 @@ def engine_function(
     if not (LAMBDA_DIR / "handler.py").is_file():
         raise FileNotFoundError(
             f"the functions' code asset, {LAMBDA_DIR} (handler.py, the engine and requirements.txt), is not there: "
-            "the constructs build the functions from a checkout of csv-ingest, which an installed wheel is not. "
-            "Install the checkout itself (pip install -e '<checkout>[cdk]') in the app's environment"
+            "this installation of csv-ingest is incomplete. Install it again (pip install 'csv-ingest[cdk]'), or "
+            "install a checkout (pip install -e '<checkout>[cdk]') in the app's environment"
         )
     log_group = logs.LogGroup(
         scope,
@@ -96,7 +101,7 @@ def engine_function(
         bundling=BundlingOptions(asset_excludes=["*.egg-info", "__pycache__", "*.pyc", "requirements.in"]),
         environment={
             **environment,
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_SERVICE_NAME": service_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         },
     )

@@ -43,16 +43,20 @@ _LAMBDA_BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-
 
 
 class IngestionFunction(Construct):
-    """`function` runs lambda/handler.py for each CSV created in `upload_bucket` (a name ending in one of
-    `TRIGGER_SUFFIXES`: .csv or .csv.gz, in capitals too), as `role`, logging to `log_group`, at most
-    `reserved_concurrency` invocations at once (None: no reservation).
+    """`function` runs lambda/handler.py for each CSV created in `upload_bucket` under `upload_prefix` (a name
+    ending in one of `TRIGGER_SUFFIXES`: .csv or .csv.gz, in capitals too), as `role`, logging to `log_group`, at
+    most `reserved_concurrency` invocations at once (None: no reservation).
+
+    The trigger is CDK's bucket notification: for a bucket of the stack, one configuration the stack owns whole; for
+    an imported one, CDK's handler adds these notifications to those the bucket already has, and removes only these
+    (`Managed: false`).
 
     It is told the table, the rejects bucket, how to read and write rows (`config`'s key schema, column types, file
     format, write mode and concurrency) and the state machine it starts for objects larger than
     `config.large_file_bytes`, through its environment; it is granted nothing here but its own log group and sending
     to `failed_events_queue`, where the S3 event of a file that fails every attempt goes. Whoever composes it grants
     the data access and the starting of executions. `encryption_key` (None: the services' own keys) encrypts its log
-    group and environment.
+    group and environment. It logs and counts as `service_name`.
     """
 
     def __init__(
@@ -61,6 +65,7 @@ class IngestionFunction(Construct):
         id_: str,
         *,
         upload_bucket: s3.IBucket,
+        upload_prefix: str,
         table_name: str,
         rejects_bucket_name: str,
         failed_events_queue: sqs.IQueue,
@@ -69,6 +74,7 @@ class IngestionFunction(Construct):
         sizing: FunctionSizing,
         reserved_concurrency: int | None,
         encryption_key: kms.IKey | None,
+        service_name: str,
     ) -> None:
         super().__init__(scope, id_)
         parts = engine_function(
@@ -82,6 +88,7 @@ class IngestionFunction(Construct):
                 ENV_STATE_MACHINE_ARN: state_machine_arn,
             },
             sizing=sizing,
+            service_name=service_name,
             encryption_key=encryption_key,
             reserved_concurrency=reserved_concurrency,
         )
@@ -92,13 +99,13 @@ class IngestionFunction(Construct):
             max_event_age=ASYNC_MAX_EVENT_AGE,
             on_failure=_SendOnlyQueueDestination(failed_events_queue),
         )
-        self._trigger_on_csv_uploads(upload_bucket)
+        self._trigger_on_csv_uploads(upload_bucket, upload_prefix)
 
-    def _trigger_on_csv_uploads(self, bucket: s3.IBucket) -> None:
+    def _trigger_on_csv_uploads(self, bucket: s3.IBucket, prefix: str) -> None:
         destination = s3n.LambdaDestination(self.function)
         for suffix in TRIGGER_SUFFIXES:
             bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(suffix=suffix)
+                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=prefix or None, suffix=suffix)
             )
         # The one finding inherent to a resource CDK generates for us, which exists from the first notification on.
         handler = Stack.of(self).node.find_child(_NOTIFICATIONS_HANDLER_ID)

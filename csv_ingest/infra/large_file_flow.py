@@ -70,7 +70,8 @@ class LargeFileFlow(Construct):
     files' format) and runs as its own role, which is granted nothing here but its own log group: whoever composes
     the flow grants the data access. The state machine logs to `log_group` and is traced with X-Ray; its role gets
     CDK's grants for the Map's item reader and result writer on `work_bucket`. `encryption_key` (None: the services'
-    own keys) encrypts the functions' and the state machine's log groups and the functions' environment. The
+    own keys) encrypts the functions' and the state machine's log groups and the functions' environment; the
+    functions log and count as `service_name`. The
     executions' history stays under Step Functions' own key: it holds object names, versions and counts, never rows
     (and CDK's customer-managed configuration names the state machine in its role's key condition, which an unnamed
     state machine, like this one, does not have).
@@ -89,6 +90,7 @@ class LargeFileFlow(Construct):
         worker_reserved_concurrency: int | None,
         sizing: FunctionSizing,
         encryption_key: kms.IKey | None,
+        service_name: str,
     ) -> None:
         super().__init__(scope, id_)
         work_bucket_name = work_bucket.bucket_name
@@ -101,6 +103,7 @@ class LargeFileFlow(Construct):
             handler=HANDLER_PARTITION,
             environment={ENV_WORK_BUCKET: work_bucket_name, **config.for_function(HANDLER_PARTITION)},
             sizing=sizing,
+            service_name=service_name,
             encryption_key=encryption_key,
         )
         self.ingest_partition = engine_function(
@@ -113,6 +116,7 @@ class LargeFileFlow(Construct):
                 ENV_TABLE_NAME: table_name,
             },
             sizing=sizing,
+            service_name=service_name,
             encryption_key=encryption_key,
             # The one bound on the table's writers across executions (each Map bounds its own to max_workers).
             reserved_concurrency=worker_reserved_concurrency,
@@ -127,6 +131,7 @@ class LargeFileFlow(Construct):
                 ENV_REJECTS_BUCKET: rejects_bucket_name,
             },
             sizing=sizing,
+            service_name=service_name,
             encryption_key=encryption_key,
         )
         self.log_group = logs.LogGroup(

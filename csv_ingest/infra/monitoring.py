@@ -25,7 +25,6 @@ from csv_ingest_engine.constants import (
     METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_WRITTEN,
     METRICS_NAMESPACE,
-    SERVICE_NAME,
 )
 
 ALARM_PERIOD = Duration.minutes(5)
@@ -37,7 +36,11 @@ class Monitoring(Construct):
     """Alarms on `function` (errors, a duration near its `timeout`), on its rejected rows, on
     `failed_events_queue` and on `state_machine`'s failed executions, each notifying `alarm_topic` (and
     `alarm_email`, when given); `dashboard` shows it all, with `table`'s write throttles. The topic is encrypted
-    with `encryption_key`, or without one with a key of its own.
+    with `encryption_key`, or without one with a key of its own. The rows and files are the EMF metrics the functions
+    count as `service_name`.
+
+    Nothing has a fixed name: CloudFormation names the alarms, the dashboard and the topic after their logical IDs,
+    which start with the pipeline's construct path, so several pipelines' alarms and dashboards stay apart.
     """
 
     def __init__(
@@ -52,12 +55,14 @@ class Monitoring(Construct):
         state_machine: sfn.IStateMachine,
         alarm_email: str | None,
         encryption_key: kms.IKey | None,
+        service_name: str,
     ) -> None:
         super().__init__(scope, id_)
+        self._service_name = service_name
         self.alarm_topic = self._alarm_topic(alarm_email, encryption_key)
         self.errors_alarm = self._alarm(
             "FunctionErrorsAlarm",
-            description="The csv-ingest function failed at least once; see its log group for the error.",
+            description=f"The {service_name} function failed at least once; see its log group for the error.",
             metric=function.metric_errors(period=ALARM_PERIOD, statistic=cloudwatch.Stats.SUM),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -69,7 +74,7 @@ class Monitoring(Construct):
             "rejected row's cells, line and reason; the function's log names it (\"rejected rows reported\"). Fix the "
             "rows in the report and upload it to the upload bucket as a new .csv file (the rejected_line and "
             "rejected_reason columns are not ingested).",
-            metric=_emf_metric(METRIC_ROWS_REJECTED),
+            metric=self._emf_metric(METRIC_ROWS_REJECTED),
             threshold=0,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         )
@@ -123,7 +128,7 @@ class Monitoring(Construct):
         key = encryption_key or kms.Key(
             self,
             "AlarmTopicKey",
-            description="Encrypts the csv-ingest alarm topic",
+            description=f"Encrypts the {self._service_name} alarm topic",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,
             pending_window=Duration.days(7),
@@ -185,18 +190,18 @@ class Monitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Rows",
                 left=[
-                    _emf_metric(METRIC_ROWS_WRITTEN).with_(label="Rows written"),
-                    _emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
+                    self._emf_metric(METRIC_ROWS_WRITTEN).with_(label="Rows written"),
+                    self._emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
                     # Rows an older upload did not write over a newer one's: expected when uploads overlap.
-                    _emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
+                    self._emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
                 ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Files",
                 left=[
-                    _emf_metric(METRIC_FILES_PROCESSED).with_(label="Files processed"),
-                    _emf_metric(METRIC_FILES_FAILED).with_(label="Files failed"),
+                    self._emf_metric(METRIC_FILES_PROCESSED).with_(label="Files processed"),
+                    self._emf_metric(METRIC_FILES_FAILED).with_(label="Files failed"),
                 ],
                 width=12,
             ),
@@ -258,6 +263,16 @@ class Monitoring(Construct):
         )
         return dashboard
 
+    def _emf_metric(self, name: str) -> cloudwatch.Metric:
+        """One of the functions' EMF metrics, as Powertools emits it: our namespace, the `service` dimension."""
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": self._service_name},
+            statistic=cloudwatch.Stats.SUM,
+            period=ALARM_PERIOD,
+        )
+
 
 def _execution_widgets(state_machine: sfn.IStateMachine) -> list[cloudwatch.IWidget]:
     """The large-file executions: how many started, succeeded and failed, and how long they took."""
@@ -281,14 +296,3 @@ def _execution_widgets(state_machine: sfn.IStateMachine) -> list[cloudwatch.IWid
             width=12,
         ),
     ]
-
-
-def _emf_metric(name: str) -> cloudwatch.Metric:
-    """One of the function's EMF metrics, as Powertools emits it: our namespace, the `service` dimension."""
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
-        statistic=cloudwatch.Stats.SUM,
-        period=ALARM_PERIOD,
-    )

@@ -4,6 +4,7 @@ configuration (`engine`) the functions are told."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -33,6 +34,7 @@ from csv_ingest_engine.constants import (
     MAX_CONCURRENCY,
     MAX_LOGGED_REJECTIONS,
     MIN_CONCURRENCY,
+    SERVICE_NAME,
     WRITE_MODES,
     ColumnType,
     KeyType,
@@ -55,17 +57,27 @@ SAME_AS_MAX_WORKERS: Final = "max_workers"
 # `encryption`: each service's own keys (AWS-owned or AWS-managed), or one customer-managed key the stack creates.
 Encryption = Literal["aws", "kms"]
 ENCRYPTIONS: tuple[Encryption, ...] = ("aws", "kms")
+# `upload_prefix`: S3's "safe characters" for object keys (which an event filter takes as they are, with no URL
+# encoding) but `*`, which IAM would read as a wildcard in the grants' object-key pattern.
+UPLOAD_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9!_.'()/-]*")
+# S3's longest key is 1,024 bytes: a prefix leaves room for a name ending in .csv.
+MAX_UPLOAD_PREFIX_CHARS = 1020
+# `service_name`: a CloudWatch dimension value and the `service` of every log line.
+SERVICE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class PipelineProps:
     """Everything a deployment may tune; the defaults are the development setup. `app.py` sets them from CDK context
-    keys of the same names (`timeout` from `timeout_minutes`)."""
+    keys of the same names (`timeout` from `timeout_minutes`; `service_name` has none). An existing table or upload
+    bucket is not a prop: `CsvIngestPipeline` takes it as an object, and `app.py` imports it by name
+    (`existing.ExistingResources`)."""
 
     # -- the table and the files ---------------------------------------------------------------------------------
     key_column: str = DEFAULT_KEY_COLUMN
     """The partition key's column, which every CSV must have. Changing the key (this, `key_type` or the sort key)
-    replaces a deployed table (see Storage). Default: customer_id."""
+    replaces a deployed table (see Storage). With an existing table (`CsvIngestPipeline`'s `existing_table`), the
+    key schema given here must be that table's: nothing reads it at synth or deploy time. Default: customer_id."""
     key_type: KeyType = DEFAULT_KEY_TYPE
     """The partition key's type: S, N or B (binary, written in the CSV as base64). Default: S."""
     sort_key_column: str | None = None
@@ -90,18 +102,34 @@ class PipelineProps:
     """The attribute the order stamp is kept in (no file may have a column of that name). Default:
     _csv_ingest_order."""
 
+    # -- where the files arrive ----------------------------------------------------------------------------------
+    upload_prefix: str = ""
+    """Only objects whose key starts with this are ingested: the S3 notification's prefix filter (with the usual
+    .csv and .csv.gz suffixes), and the only keys the functions may read (`Storage.upload_keys`). Letters, digits and
+    ! - _ . ' ( ) / (S3's safe characters, but *), not starting with /; usually a folder, such as `customers/`. For
+    an upload bucket several pipelines share, each needs a prefix no other one's starts with. Default: empty, every
+    key of the bucket."""
+
     # -- the data's lifetime and the alarms ----------------------------------------------------------------------
     retain_data: bool = False
     """Keep the buckets (but the work bucket), the table and the failed-events queue when the stack is deleted.
-    Default: false, deleted with the stack, the buckets emptied first."""
+    An existing table or upload bucket is never the stack's to delete, whatever this says. Default: false, deleted
+    with the stack, the buckets emptied first."""
     alarm_email: str | None = None
     """An e-mail address the alarm topic notifies (after the subscription is confirmed). Default: none, the topic
     only."""
+    service_name: str = SERVICE_NAME
+    """The name the functions log and count under: Powertools' service, the `service` of every log line and the
+    dimension of the pipeline's metrics, which its alarms and dashboard read. Pipelines in one account and region
+    need different ones, or each one's alarms and dashboard count the other's files too (a stack refuses two
+    pipelines with the same one). 1 to 128 letters, digits, `.`, `_` or `-`, starting with a letter or digit. No
+    context key: the stack holds one pipeline. Default: csv-ingest."""
     logged_rejections: int = DEFAULT_LOGGED_REJECTIONS
     """How many of a file's rejected rows its log names (line, key and reason), 0 to 1,000; the rest are counted,
     and every one is in the rejects report. Default: 20."""
     noncurrent_version_expiration_days: int = 30
-    """Days a replaced or deleted upload's old version is kept, 1 to 36,500. Default: 30."""
+    """Days a replaced or deleted upload's old version is kept, 1 to 36,500: the lifecycle rule of the pipeline's
+    own upload bucket (an existing one keeps its owner's rules). Default: 30."""
     rejects_expiration_days: int = 30
     """Days a report of rejected rows is kept, 1 to 36,500. Default: 30."""
     encryption: Encryption = "aws"
@@ -146,6 +174,7 @@ class PipelineProps:
     def __post_init__(self) -> None:
         self._check_schema()
         self._check_format()
+        self._check_names()
         if self.alarm_email is not None and ("@" not in self.alarm_email or any(c.isspace() for c in self.alarm_email)):
             raise ValueError(f"alarm_email must be an e-mail address, got {self.alarm_email!r}")
         _check_range("memory_size_mb", self.memory_size_mb, 128, 10240)
@@ -211,6 +240,25 @@ class PipelineProps:
             _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
         except SchemaError as exc:
             raise ValueError(f"column_types: {exc}") from exc
+
+    def _check_names(self) -> None:
+        prefix = self.upload_prefix
+        if not UPLOAD_PREFIX_PATTERN.fullmatch(prefix) or prefix.startswith("/"):
+            raise ValueError(
+                f"upload_prefix must be made of letters, digits and ! - _ . ' ( ) / and not start with /, got "
+                f"{prefix!r}: S3 would want other characters URL-encoded in the notification's filter, IAM reads * "
+                "as a wildcard, and S3 keys do not start with / (`customers/` matches customers/2024.csv)"
+            )
+        if len(prefix) > MAX_UPLOAD_PREFIX_CHARS:
+            raise ValueError(
+                f"upload_prefix must be at most {MAX_UPLOAD_PREFIX_CHARS:,} characters (S3 keys are at most 1,024 "
+                f"bytes), got {len(prefix):,}"
+            )
+        if not SERVICE_NAME_PATTERN.fullmatch(self.service_name):
+            raise ValueError(
+                "service_name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                f"(it is a CloudWatch dimension value), got {self.service_name!r}"
+            )
 
     def _check_reservations(self) -> None:
         for name, value in (

@@ -1,11 +1,12 @@
-"""CloudFormation logical IDs: the one a construct's resource has (cdk-nag's findings name resources by it), and the
-pinning that keeps deployed resources' IDs when their constructs move."""
+"""CloudFormation logical IDs: the one a construct's resource has (cdk-nag's findings name resources by it), a value
+as cdk-nag's findings write it, and the pinning that keeps deployed resources' IDs when their constructs move."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from aws_cdk import CfnElement, Stack
 from constructs import IConstruct
@@ -17,6 +18,27 @@ def logical_id(construct: IConstruct) -> str:
     resource = construct.node.default_child
     assert isinstance(resource, CfnElement), f"{construct.node.path} has no CloudFormation resource"
     return str(Stack.of(construct).resolve(resource.logical_id))
+
+
+def nag_reference(scope: IConstruct, value: str) -> str:
+    """`value` (a string with tokens, such as an ARN) as cdk-nag names it in a finding: resolved in `scope`'s stack,
+    then flattened as cdk-nag's flattenCfnReference does (a Ref as <Id>, a GetAtt as <Id.Attribute>, a Join
+    joined)."""
+    return _flatten(Stack.of(scope).resolve(value))
+
+
+def _flatten(node: Any) -> str:
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict) and "Fn::Join" in node:
+        delimiter, items = node["Fn::Join"]
+        return str(delimiter).join(_flatten(item) for item in items)
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        resource, attribute = node["Fn::GetAtt"]
+        return f"<{_flatten(resource)}.{_flatten(attribute)}>"
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{_flatten(node['Ref'])}>"
+    raise ValueError(f"cannot say how cdk-nag names {node!r}")
 
 
 def keep_logical_ids(constructs: Iterable[IConstruct], *, first_deployed_without: Iterable[IConstruct]) -> None:

@@ -1,4 +1,4 @@
-"""The deployable stack: one CsvIngestPipeline, nothing else."""
+"""The deployable stack: one CsvIngestPipeline, and the existing table or upload bucket it uses, if any."""
 
 from __future__ import annotations
 
@@ -7,13 +7,30 @@ from typing import Any
 from aws_cdk import Stack
 from constructs import Construct
 
+from csv_ingest.infra.existing import ExistingResources
 from csv_ingest.infra.pipeline import CsvIngestPipeline
 from csv_ingest.infra.props import PipelineProps
 
 
 class CsvIngestStack(Stack):
-    """Instantiates the pipeline with the props `app.py` read from context."""
+    """Instantiates the pipeline with the props `app.py` read from context, and with the table and upload bucket
+    `existing` names, imported here (the pipeline creates whichever is not named)."""
 
-    def __init__(self, scope: Construct, id_: str, *, props: PipelineProps | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        props: PipelineProps | None = None,
+        existing: ExistingResources | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.pipeline = CsvIngestPipeline(self, "Pipeline", props=props)
+        existing = existing or ExistingResources()
+        self.pipeline = CsvIngestPipeline(
+            self,
+            "Pipeline",
+            props=props,
+            existing_table=existing.import_table(self),
+            existing_upload_bucket=existing.import_upload_bucket(self),
+        )

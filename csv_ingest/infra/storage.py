@@ -1,6 +1,6 @@
 """The Storage construct: where the pipeline's data lives (the upload, rejects, work and access-logs buckets, the table
 and the failed-events queue) and, with `encryption=kms`, the key that encrypts it, each removed with the stack or kept,
-as the deployment chooses."""
+as the deployment chooses; or an existing table and upload bucket, which the stack never removes."""
 
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ class Storage(Construct):
 
     With `encryption` "kms", `encryption_key` (kept or deleted as the data is) encrypts the buckets (but the
     access-logs bucket), the table and the queue; with "aws" (None) each service's own keys do.
+
+    `existing_table` and `existing_upload_bucket` (None: the storage creates its own) become `table` and
+    `upload_bucket` as they are: their settings (key schema, capacity, encryption, versioning, lifecycle, policies)
+    are their owner's, and nothing here changes, replaces or deletes them. Either way the functions may read only
+    the upload bucket's `upload_keys` (`upload_prefix` then anything), the keys whose uploads are ingested.
+    `owns_table` and `owns_upload_bucket` say which the storage created.
     """
 
     def __init__(
@@ -52,8 +58,15 @@ class Storage(Construct):
         rejects_expiration: Duration,
         work_objects_expiration: Duration,
         encryption: Encryption,
+        upload_prefix: str = "",
+        existing_table: dynamodb.ITable | None = None,
+        existing_upload_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, id_)
+        self.upload_prefix = upload_prefix
+        self.upload_keys = f"{upload_prefix}*"
+        self.owns_table = existing_table is None
+        self.owns_upload_bucket = existing_upload_bucket is None
         self._retain_data = retain_data
         self._removal_policy = RemovalPolicy.RETAIN if retain_data else RemovalPolicy.DESTROY
         self.encryption_key: kms.Key | None = (
@@ -73,7 +86,7 @@ class Storage(Construct):
                 abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
             ),
         )
-        self.upload_bucket = self._secure_bucket(
+        self.upload_bucket: s3.IBucket = existing_upload_bucket or self._secure_bucket(
             "UploadBucket",
             versioned=True,
             access_logs_prefix="upload-bucket/",
@@ -112,7 +125,7 @@ class Storage(Construct):
         # The key schema is fixed at a table's creation: CloudFormation replaces a deployed table whose key changes
         # (another key column or type, a sort key added or removed), which means a new, empty table, and the old one
         # deleted with its items, or, with `retain_data`, left behind outside the stack.
-        self.table = dynamodb.Table(
+        self.table: dynamodb.ITable = existing_table or dynamodb.Table(
             self,
             "Table",
             partition_key=_key_attribute(schema.partition_key),

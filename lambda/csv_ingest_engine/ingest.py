@@ -377,8 +377,9 @@ def table_refused(fatal: WriteFailed, result: FileResult, *, table_name: str, sc
             f"as the item's key: {schema.describe()}. The table's "
             "key schema differs (see it with "
             f"`aws dynamodb describe-table --table-name {table_name} --query Table.KeySchema`): load into "
-            "a table keyed that way, or name the table's key column with --key-column (-c key_column=... for the "
-            "stack)"
+            "a table keyed that way, or give the table's key: --key-column and --key-type (--sort-key-column and "
+            "--sort-key-type for a sort key) to csv-ingest; to the stack, the context keys of the same names "
+            "(-c key_column=... -c key_type=..., sort_key_column and sort_key_type), then deploy again"
         )
     return message
 

@@ -42,6 +42,20 @@ SCHEMA_CONTEXT = {
 }
 
 
+# An existing table and an existing upload bucket, with a key prefix, as a deployer names them with `-c`.
+EXISTING_TABLE = "Customers"
+EXISTING_BUCKET = "acme-incoming"
+EXISTING_PREFIX = "customers/"
+EXISTING_CONTEXT = {
+    "table_name": EXISTING_TABLE,
+    "upload_bucket_name": EXISTING_BUCKET,
+    "upload_prefix": EXISTING_PREFIX,
+}
+# Customer-managed keys of the account that encrypt them (not the stack's).
+TABLE_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BUCKET_KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+
+
 @pytest.fixture(scope="session")
 def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     return synthesize(tmp_path_factory.mktemp("cdk.out.default"))
@@ -64,6 +78,24 @@ def kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 
 @pytest.fixture(scope="session")
+def existing_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """`-c table_name=Customers -c upload_bucket_name=acme-incoming -c upload_prefix=customers/`."""
+    return synthesize(tmp_path_factory.mktemp("cdk.out.existing"), **EXISTING_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def existing_kms_synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The same with `-c encryption=kms` and the existing table's and bucket's own customer-managed keys."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out.existing-kms"),
+        **EXISTING_CONTEXT,
+        encryption="kms",
+        table_key_arn=TABLE_KEY_ARN,
+        upload_bucket_key_arn=BUCKET_KEY_ARN,
+    )
+
+
+@pytest.fixture(scope="session")
 def template(default_synth: Synthesized) -> Template:
     return default_synth.template
 
@@ -81,3 +113,13 @@ def schema_template(schema_synth: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def kms_template(kms_synth: Synthesized) -> Template:
     return kms_synth.template
+
+
+@pytest.fixture(scope="session")
+def existing_template(existing_synth: Synthesized) -> Template:
+    return existing_synth.template
+
+
+@pytest.fixture(scope="session")
+def existing_kms_template(existing_kms_synth: Synthesized) -> Template:
+    return existing_kms_synth.template

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.infra.checkov_acknowledgements import ACKNOWLEDGEMENTS, CUSTOM, DEFAULT, EVERY_TEMPLATE, KMS, acknowledged
+from tests.infra.checkov_acknowledgements import (
+    ACKNOWLEDGEMENTS,
+    CUSTOM,
+    DEFAULT,
+    EVERY_TEMPLATE,
+    EXISTING,
+    KMS,
+    acknowledged,
+)
 from tests.infra.synth import REPO_ROOT, Synthesized
 
 CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
@@ -33,12 +41,18 @@ def checkov_scan(
     default_synth: Synthesized,
     custom_synth: Synthesized,
     kms_synth: Synthesized,
+    existing_synth: Synthesized,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Scan:
     """One checkov run over every template (each run spends seconds starting up)."""
     if not CHECKOV.is_file():
         pytest.fail(f"{CHECKOV} is missing: ./run-unit-tests.sh creates it (scripts/bootstrap.sh checkov)")
-    files = {DEFAULT: default_synth.template_file, CUSTOM: custom_synth.template_file, KMS: kms_synth.template_file}
+    files = {
+        DEFAULT: default_synth.template_file,
+        CUSTOM: custom_synth.template_file,
+        KMS: kms_synth.template_file,
+        EXISTING: existing_synth.template_file,
+    }
     careless = json.loads(default_synth.template_file.read_text())
     careless["Resources"]["CarelessQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {}}
     workdir = tmp_path_factory.mktemp("checkov")

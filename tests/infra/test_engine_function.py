@@ -23,6 +23,6 @@ def test_a_missing_code_asset_fails_the_synth_naming_the_folder_and_the_fix(
     stack = Stack(App(), "S")
     # when / then
     with pytest.raises(FileNotFoundError) as failure:
-        engine_function(stack, "Fn", handler="handler", environment={}, sizing=SIZING)
+        engine_function(stack, "Fn", handler="handler", environment={}, sizing=SIZING, service_name="s")
     assert str(tmp_path) in str(failure.value)
-    assert "pip install -e '<checkout>[cdk]'" in str(failure.value)
+    assert "pip install 'csv-ingest[cdk]'" in str(failure.value)

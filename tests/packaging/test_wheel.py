@@ -1,16 +1,19 @@
 """The wheel as a user gets it: built from this checkout, installed in a clean venv, run from outside the repository.
 
 Its dependencies come from PyPI (or pip's cache) at the versions in requirements-dev.lock, so the test does not
-float with new releases. About 20 s on a 2-core machine with a warm pip cache; deselect with `-m 'not packaging'`.
+float with new releases; the `cdk` extra's (hundreds of MB) from this venv, at the same locked versions. About a
+minute on a 2-core machine with a warm pip cache; deselect with `-m 'not packaging'`.
 """
 
 from __future__ import annotations
 
 import email.parser
+import json
 import os
 import re
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +30,7 @@ pytestmark = pytest.mark.packaging
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_GOOD = REPO_ROOT / "sample-csvs" / "sample-good.csv"
 LOCK = REPO_ROOT / "requirements-dev.lock"
+EXAMPLE_APP = REPO_ROOT / "examples" / "two_pipelines" / "app.py"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -48,7 +52,7 @@ class Installed:
             env={**clean, **(env or {})},
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
             check=False,
         )
 
@@ -91,6 +95,20 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installe
     constraints = _pinned_constraints(LOCK, root / "constraints.txt")
     _pip(root / "bin" / "python", "install", "--quiet", "--constraint", constraints, wheel)
     return Installed(root, tmp_path_factory.mktemp("elsewhere"))
+
+
+@pytest.fixture(scope="module")
+def installed_with_cdk(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel alone (no dependencies) in a fresh venv, with the `cdk` extra's packages (aws-cdk-lib, constructs,
+    cdk-nag, at the locked versions) taken from this venv's site-packages, behind its own on sys.path. A path listed in
+    a .pth file is not a site directory, so this venv's editable install of the checkout (a .pth of its own) stays out:
+    csv_ingest is the wheel's."""
+    root = tmp_path_factory.mktemp("venv-cdk")
+    venv.create(root, with_pip=True)
+    _pip(root / "bin" / "python", "install", "--quiet", "--no-deps", wheel)
+    site_packages = Path(sysconfig.get_paths(vars={"base": str(root), "platbase": str(root)})["purelib"])
+    (site_packages / "zz_cdk_extra.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return Installed(root, tmp_path_factory.mktemp("cdk-app"))
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +227,62 @@ def test_the_wheel_ships_the_cdk_constructs(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     assert {"csv_ingest/infra/__init__.py", "csv_ingest/infra/pipeline.py", "csv_ingest/infra/props.py"} <= names
+
+
+def test_the_wheel_ships_the_functions_code_asset(wheel: Path) -> None:
+    """handler.py, requirements.txt and the engine, byte for byte lambda/'s, are package data of csv_ingest.infra."""
+    asset = "csv_ingest/infra/function_code/"
+    with zipfile.ZipFile(wheel) as archive:
+        names = [name for name in archive.namelist() if name.startswith(asset)]
+        shipped = {name.removeprefix(asset): archive.read(name) for name in names}
+    lambda_dir = REPO_ROOT / "lambda"
+    expected = {
+        path.relative_to(lambda_dir).as_posix(): path.read_bytes()
+        for path in lambda_dir.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.name != "requirements.in"
+    }
+    assert shipped == expected
+
+
+def test_another_cdk_app_builds_the_pipelines_from_the_installed_wheel(installed_with_cdk: Installed) -> None:
+    """The two-pipeline example, run as another CDK app would be against `pip install 'csv-ingest[cdk]'` (outside
+    the repository, csv_ingest from site-packages), synthesizes cdk-nag clean with the functions' code asset taken
+    from the wheel's package data."""
+    # given: the CDK CLI's context (feature flags, bundling skipped: no Docker here)
+    context = {
+        **json.loads((REPO_ROOT / "cdk.json").read_text())["context"],
+        "aws:cdk:bundling-stacks": [],
+        "upload_bucket_name": "acme-incoming",
+    }
+    outdir = installed_with_cdk.workdir / "cdk.out"
+    probe = (
+        "import importlib.util, json, sys\n"
+        "from csv_ingest.infra import engine_function\n"
+        "spec = importlib.util.spec_from_file_location('example', sys.argv[1])\n"
+        "example = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(example)\n"
+        "example.build_app(json.loads(sys.argv[2]), outdir=sys.argv[3]).synth()\n"
+        "print(engine_function.LAMBDA_DIR)\n"
+    )
+    # when
+    result = installed_with_cdk.run(
+        "python",
+        "-c",
+        probe,
+        EXAMPLE_APP,
+        json.dumps(context),
+        outdir,
+        env={"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"},
+    )
+    # then
+    assert result.returncode == 0, result.stdout + result.stderr
+    lambda_dir = Path(result.stdout.strip().splitlines()[-1])
+    assert lambda_dir.is_relative_to(installed_with_cdk.root)
+    template = json.loads((outdir / "ShopImports.template.json").read_text())
+    handlers = [r for r in template["Resources"].values() if r["Properties"].get("Handler") == "handler.handler"]
+    assert len(handlers) == 2
+    staged = {asset.name for asset in outdir.glob("asset.*") if (asset / "handler.py").is_file()}
+    assert len(staged) == 1, "the functions' code was not staged from the wheel's asset"
+    (asset,) = staged
+    assert (outdir / asset / "handler.py").read_bytes() == (REPO_ROOT / "lambda" / "handler.py").read_bytes()
+    assert (outdir / asset / "csv_ingest_engine" / "ingest.py").is_file()
