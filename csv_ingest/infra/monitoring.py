@@ -23,6 +23,7 @@ from csv_ingest_engine.constants import (
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
+    METRIC_ROWS_UNCHANGED,
     METRIC_ROWS_WRITTEN,
     METRICS_NAMESPACE,
     SERVICE_NAME,
@@ -189,6 +190,8 @@ class Monitoring(Construct):
                     _emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
                     # Rows an older upload did not write over a newer one's: expected when uploads overlap.
                     _emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
+                    # write_mode changed: rows whose item held their values already, not written.
+                    _emf_metric(METRIC_ROWS_UNCHANGED).with_(label="Rows unchanged"),
                 ],
                 width=12,
             ),
