@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -78,7 +78,7 @@ def load(
     path.write_text(text)
     client = Recording(aws.dynamodb)
     writer = TableWriter(
-        client,
+        cast(Any, client),
         table_name=aws.table,
         concurrency=concurrency,
         mode=mode,
