@@ -8,6 +8,7 @@ written, and which were not.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,11 +19,14 @@ from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE, WriteMode
 from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.schema import Schema
 from csv_ingest_engine.writing import TableWriter
-from tests.support import KEY_COLUMN, Aws
+from handler import handler
+from tests.support import KEY_COLUMN, Aws, DemoContext, emf_metrics, json_logs
 
 FIRST = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T09:00:00.000000Z 000000000000000000000001")
 SECOND = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-02T09:00:00.000000Z 000000000000000000000001")
 THIRD = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-03T09:00:00.000000Z 000000000000000000000001")
+EARLIER = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+LATER = EARLIER + timedelta(days=1)
 EXPORT = "customer_id,name,city\n" + "".join(f"{i},name {i},city {i}\n" for i in range(250))
 
 
@@ -284,3 +288,31 @@ def test_changed_leaves_the_table_merge_leaves(aws: Aws, tmp_path: Path, mode: W
         expected[str(i)]["name"] = f"NAME {i}"
     expected["7"]["city"] = "moved"
     assert aws.items() == expected
+
+
+def test_the_function_counts_unchanged_rows_in_its_summary_log_and_metrics(
+    aws: Aws, stdout: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WRITE_MODE=changed (context write_mode=changed): the second upload of a file with one row changed writes
+    that row; `rows_unchanged` is in the summary and the log, RowsUnchanged in the metrics."""
+    # given
+    monkeypatch.setenv("WRITE_MODE", "changed")
+    first = aws.upload("c.csv", "customer_id,name,city\n1,Ann,Oslo\n2,Bob,Rome\n3,Cy,Lima\n")
+    handler(aws.event("c.csv", first, event_time=EARLIER), DemoContext())
+    second = aws.upload("c.csv", "customer_id,name,city\n1,Ann,Oslo\n2,Bob,Paris\n3,Cy,Lima\n")
+    stdout.readouterr()
+    # when
+    (entry,) = handler(aws.event("c.csv", second, event_time=LATER), DemoContext())["files"]
+    # then
+    assert {name: entry[name] for name in ("status", "rows_written", "rows_unchanged", "rows_superseded")} == {
+        "status": "ingested",
+        "rows_written": 1,
+        "rows_unchanged": 2,
+        "rows_superseded": 0,
+    }
+    assert aws.items()["2"]["city"] == "Paris"
+    out = stdout.readouterr().out
+    metrics = emf_metrics(out)
+    assert (metrics["RowsWritten"], metrics["RowsUnchanged"]) == ([1.0], [2.0])
+    (log,) = [log for log in json_logs(out) if log["message"] == "file ingested"]
+    assert log["rows_unchanged"] == 2
