@@ -144,6 +144,7 @@ class _Demo:
                 work_bucket=WORK_BUCKET,
                 partition_bytes=self.partition_bytes,
                 write_mode=self.config.write_mode,
+                consistent_reads=self.config.consistent_reads,
                 schema=self.config.schema,
                 fmt=self.config.fmt,
                 order_attribute=self.config.order_attribute,
