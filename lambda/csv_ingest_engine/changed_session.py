@@ -76,6 +76,8 @@ class ChangedWriteSession(WriteSession):
     def _settle_batch(self, worker: WorkerState, rows: list[Row], recent: _RecentWrites) -> bool:
         """Read the rows' items back, then settle the rows in file order; True once every row is settled, False when
         the session stopped first (the rows from the first unsettled one on stay unsent)."""
+        if self._stopping:
+            return False
         items = self._read_items(worker, rows, recent)
         if items is _Read.STOPPED:
             return False

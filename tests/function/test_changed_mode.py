@@ -17,10 +17,10 @@ import pytest
 from csv_ingest_engine import FileResult, ingest_file
 from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE, WriteMode
 from csv_ingest_engine.ordering import Ordering
-from csv_ingest_engine.schema import Schema
+from csv_ingest_engine.schema import KeyAttribute, Schema
 from csv_ingest_engine.writing import TableWriter
 from handler import handler
-from tests.support import KEY_COLUMN, Aws, DemoContext, emf_metrics, json_logs
+from tests.support import KEY_COLUMN, Aws, DemoContext, create_table, emf_metrics, json_logs
 
 FIRST = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-01T09:00:00.000000Z 000000000000000000000001")
 SECOND = Ordering(DEFAULT_ORDER_ATTRIBUTE, "2026-12-02T09:00:00.000000Z 000000000000000000000001")
@@ -316,3 +316,57 @@ def test_the_function_counts_unchanged_rows_in_its_summary_log_and_metrics(
     assert (metrics["RowsWritten"], metrics["RowsUnchanged"]) == ([1.0], [2.0])
     (log,) = [log for log in json_logs(out) if log["message"] == "file ingested"]
     assert log["rows_unchanged"] == 2
+
+
+@pytest.mark.parametrize(
+    ("keys", "header", "first", "again", "written"),
+    [
+        (
+            (KeyAttribute("customer_id", "N"), KeyAttribute("order_date", "S")),
+            "customer_id,order_date,total\n",
+            "7,2026-12-01,10\n7,2026-12-02,20\n8,2026-12-01,30\n",
+            "07.0,2026-12-01,10\n7,2026-12-02,21\n8,2026-12-01,30\n",  # 07.0 is the number 7
+            {"customer_id": {"N": "7"}, "order_date": {"S": "2026-12-02"}},
+        ),
+        (
+            (KeyAttribute("customer_id", "B"),),
+            "customer_id,total\n",
+            "AAE=,10\n/w==,20\n",
+            "AAE=,10\n/w==,21\n",
+            {"customer_id": {"B": b"\xff"}},
+        ),
+    ],
+    ids=["number-and-sort-key", "binary-key"],
+)
+def test_items_are_matched_to_rows_by_their_whole_key_of_any_type(
+    aws: Aws,
+    tmp_path: Path,
+    keys: tuple[KeyAttribute, ...],
+    header: str,
+    first: str,
+    again: str,
+    written: dict[str, Any],
+) -> None:
+    """A number key read back in DynamoDB's spelling, a sort key, a binary key (base64 in the CSV and in DynamoDB's
+    JSON): each row finds its own item; only the changed one is written."""
+    # given: a table keyed so, beside the account's
+    keyed = Aws()
+    keyed.table = f"{aws.table}-keys"
+    roles = ("HASH", "RANGE")[: len(keys)]
+    create_table(
+        aws.dynamodb,
+        keyed.table,
+        KEY_COLUMN,
+        key_schema=[{"AttributeName": key.name, "KeyType": role} for key, role in zip(keys, roles, strict=True)],
+        definitions=[{"AttributeName": key.name, "AttributeType": key.type} for key in keys],
+    )
+    schema = Schema(keys[0], keys[1] if len(keys) > 1 else None, {"total": "N"})
+    try:
+        load(keyed, tmp_path, header + first, mode="merge", ordering=FIRST, schema=schema)
+        # when
+        result, client = load(keyed, tmp_path, header + again, schema=schema)
+        # then
+        assert (result.rows_written, result.rows_unchanged) == (1, first.count("\n") - 1)
+        assert [params["Key"] for operation, params, _ in client.calls if operation == "update_item"] == [written]
+    finally:
+        aws.dynamodb.delete_table(TableName=keyed.table)
