@@ -124,6 +124,11 @@ def _stamped_request(row: Row, *, table_name: str, mode: WriteMode, ordering: Or
     }
 
 
+# The projection's names, together (DynamoDB allows 2 MB of an expression's substitutions; a name is at most 64 KB,
+# and its characters at most 4 bytes each).
+_MAX_PROJECTED_NAME_CHARS = 2 * 1024 * 1024 // 4
+
+
 def read_request(
     rows: Sequence[Row], names: Iterable[str], *, ordering: Ordering | None, consistent: bool
 ) -> dict[str, Any]:
@@ -142,11 +147,6 @@ def read_request(
         request["ProjectionExpression"] = projection
         request["ExpressionAttributeNames"] = placeholders
     return request
-
-
-# The projection's names, together (DynamoDB allows 2 MB of an expression's substitutions; a name is at most 64 KB,
-# and its characters at most 4 bytes each).
-_MAX_PROJECTED_NAME_CHARS = 2 * 1024 * 1024 // 4
 
 
 def write_actions(mode: WriteMode, *, ordered: bool) -> tuple[str, ...]:
