@@ -38,6 +38,7 @@ CONTEXT_KEYS = (
     "encryption",
     "logged_rejections",
     "write_mode",
+    "consistent_reads",
     "write_concurrency",
     "large_file_bytes",
     "partition_bytes",
@@ -75,8 +76,9 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
     Absent (None) keys keep the PipelineProps defaults.
     """
     values: dict[str, Any] = _schema_and_format(context)
-    if (raw := context.get("retain_data")) is not None:
-        values["retain_data"] = _parse_bool("retain_data", raw)
+    for key in ("retain_data", "consistent_reads"):
+        if (raw := context.get(key)) is not None:
+            values[key] = _parse_bool(key, raw)
     for key in ("alarm_email", "key_column"):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_str(key, raw)
@@ -144,7 +146,7 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _choices(context: Mapping[str, Any]) -> dict[str, str]:
-    """The keys that take one of a few words: write_mode (merge, replace) and encryption (aws, kms)."""
+    """The keys that take one of a few words: write_mode (merge, replace, changed) and encryption (aws, kms)."""
     keys = {"write_mode": WRITE_MODES, "encryption": ENCRYPTIONS}
     return {key: _parse_choice(key, raw, keys[key]) for key in keys if (raw := context.get(key)) is not None}
 

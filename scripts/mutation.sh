@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the engine's pure modules (rules, values, partitioning, schema) with mutmut: each small
+# Mutation testing of the engine's pure modules (rules, values, partitioning, schema, changes) with mutmut: each small
 # deliberate bug ("mutant") is put into one function at a time, and the tests that cover that function run against
 # it. A mutant the tests do not notice either changes nothing a user could see (listed, with why, in
 # tests/mutation/equivalent.txt) or is a missing test. Prints each module's score; exits 1 if a module is under 90%
@@ -15,7 +15,7 @@ source scripts/bootstrap.sh python
 # mutmut names a mutant by its module's path below ./, src/ or source/; the engine lives in lambda/, so it runs on
 # a staged copy: the engine under src/, and the tests that cover the pure modules (no AWS in them).
 stage="$root/.mutation"
-modules=(rules values partitioning schema)
+modules=(rules values partitioning schema changes)
 tests=(
     tests/function/test_rules.py
     tests/function/test_typed_rules.py
@@ -27,6 +27,7 @@ tests=(
     tests/function/test_values.py
     tests/function/test_partitioning.py
     tests/function/test_schema.py
+    tests/function/test_changes.py
 )
 rm -rf "$stage"
 mkdir -p "$stage/src" "$stage/tests/function"

@@ -127,6 +127,19 @@ patience_option = click.option(
     help="Throttled or unanswered writes are sent again for as long as the table takes any write; rows fail only "
     "after this long without one (lower it to fail fast against an endpoint that never answers).",
 )
+consistent_reads_option = click.option(
+    "--consistent-reads",
+    is_flag=True,
+    help="With --mode changed: read the items back with strongly consistent reads (twice the read capacity) "
+    "instead of eventually consistent ones, for a table that other writers change while the file loads.",
+)
+
+
+def _consistent_reads(mode: WriteMode, consistent_reads: bool) -> bool:
+    """--consistent-reads, which only --mode changed reads with: a usage error with another mode."""
+    if consistent_reads and mode != "changed":
+        raise click.UsageError(f"--consistent-reads applies to --mode changed only (this is --mode {mode})")
+    return consistent_reads
 
 
 # -- commands -------------------------------------------------------------------------------------------------------
@@ -134,7 +147,9 @@ patience_option = click.option(
 
 @main.command()
 @file_options(
-    table=table_option, ordering=[as_of_option], writing=[concurrency_option, workers_option, patience_option]
+    table=table_option,
+    ordering=[as_of_option],
+    writing=[concurrency_option, workers_option, patience_option, consistent_reads_option],
 )
 def load(
     options: FileOptions,
@@ -143,15 +158,18 @@ def load(
     concurrency: int,
     workers: int | None,
     patience: float,
+    consistent_reads: bool,
 ) -> None:
     """Upsert every row of SOURCE (a local path or s3://bucket/key, .csv or .csv.gz) into a DynamoDB table, keyed
     as the table is (DescribeTable).
 
     Each item keeps the order stamp of the upload that last wrote it: a row is written only if its item holds no
     newer upload's rows (the load is one upload, as of --as-of or the moment it started); otherwise it is counted
-    as superseded, which is not a failure.
+    as superseded, which is not a failure. With --mode changed, only the rows that would change their item are
+    written; the others are counted as unchanged.
     """
     options.schema.column_types()  # a bad --type is a usage error before anything is read
+    consistent = _consistent_reads(options.mode, consistent_reads)
     aws = options.aws
     writer = WriterSettings(
         table,
@@ -163,6 +181,7 @@ def load(
         endpoint_url=aws.endpoint_url,
         region=aws.region,
         profile=aws.profile,
+        consistent_reads=consistent,
     )
     _run(options, writer, workers)
 
@@ -235,6 +254,7 @@ def _run(options: FileOptions, writer: WriterSettings | None, workers: int | Non
     help="Run the functions as a stack deployed with -c ordering=off: no upload order stamp, unconditional writes "
     "(and --mode replace in batches of 25).",
 )
+@consistent_reads_option
 def demo(
     path: str,
     key_column: str | None,
@@ -251,6 +271,7 @@ def demo(
     export: Path | None,
     bookkeeping: bool,
     unordered: bool,
+    consistent_reads: bool,
 ) -> None:
     """Run the real Lambda handler on PATH against an in-process AWS emulator (moto), and show the table.
 
@@ -287,6 +308,7 @@ def demo(
         schema=schema,
         fmt=CsvFormat(delimiter, encoding, max_cells),
         write_mode=mode,
+        consistent_reads=_consistent_reads(mode, consistent_reads),
         large_file_bytes=large_file_bytes,
         order_attribute=None if unordered else DEFAULT_ORDER_ATTRIBUTE,
     )

@@ -144,6 +144,7 @@ class _Demo:
                 work_bucket=WORK_BUCKET,
                 partition_bytes=self.partition_bytes,
                 write_mode=self.config.write_mode,
+                consistent_reads=self.config.consistent_reads,
                 schema=self.config.schema,
                 fmt=self.config.fmt,
                 order_attribute=self.config.order_attribute,
@@ -222,8 +223,10 @@ class _Demo:
         # Named only when there are any, as `load` does.
         older = summary.get("rows_superseded", 0)
         also = f"; {superseded(older)}" if older else ""
+        same = summary.get("rows_unchanged", 0)
+        unchanged = f", {same:,} unchanged" if same else ""
         self.out.print(
-            f"{title}: {written:,} {'row' if written == 1 else 'rows'} written, {rejected:,} rejected{also}."
+            f"{title}: {written:,} {'row' if written == 1 else 'rows'} written{unchanged}, {rejected:,} rejected{also}."
         )
         self.out.print(items_table(self.dynamodb, self.keys, bookkeeping=self.bookkeeping))
         if "rejects_report" not in summary:

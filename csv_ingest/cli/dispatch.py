@@ -219,21 +219,22 @@ class Dispatch:
             self._failed,
             sum(end.superseded for end in ends),
             self._schema_untyped,
+            sum(end.unchanged for end in ends),
         )
         refusal = next((end.refusal for end in ends if end.refusal is not None), None)
         if refusal is not None:
             message = table_refused(WriteFailed(*refusal), result, table_name=settings.table, schema=self._schema)
-            raise IngestError(source, message, **_counts(result))
+            raise IngestError(source, message, **result.counts())
         error = next((end.error for end in ends if end.error is not None), None)
         if error is not None:
             rows = result.rows_written
             written = f"{count(rows, 'row')} {were(rows)} written, and ingesting the file again is safe"
-            raise IngestError(source, f"{error.rstrip('. ')}; {written}", **_counts(result))
+            raise IngestError(source, f"{error.rstrip('. ')}; {written}", **result.counts())
         missing = self._first_missing_line(ends)
         if missing is not None:
-            raise IngestStopped(source, f"stopped before line {missing}", first_missing_line=missing, **_counts(result))
+            raise IngestStopped(source, f"stopped before line {missing}", first_missing_line=missing, **result.counts())
         if result.rows_failed:
-            raise IngestError(source, rows_not_written(result, patience_s=settings.patience_s), **_counts(result))
+            raise IngestError(source, rows_not_written(result, patience_s=settings.patience_s), **result.counts())
         return result
 
     def _first_missing_line(self, ends: list[WorkerEnd]) -> int | None:
@@ -246,13 +247,3 @@ class Dispatch:
             if end.chunks_taken < len(sent):
                 lines.append(sent[end.chunks_taken])
         return min(lines, default=None)
-
-
-def _counts(result: FileResult) -> dict[str, int]:
-    """The counts an `IngestError` (or `IngestStopped`) carries, from the workers' result so far."""
-    return {
-        "rows_written": result.rows_written,
-        "rows_rejected": result.rows_rejected,
-        "rows_failed": result.rows_failed,
-        "rows_superseded": result.rows_superseded,
-    }

@@ -46,7 +46,9 @@ mode_option = click.option(
     show_default=True,
     help="merge: upsert each row into its item, keeping other attributes. "
     "replace: put whole items (each row REPLACES its item) - for loads into empty tables; with --no-ordering in "
-    "batches of 25 (much faster), else one by one, each on the condition of its item's order stamp.",
+    "batches of 25 (much faster), else one by one, each on the condition of its item's order stamp. "
+    "changed: read the items back (BatchGetItem, 100 keys a request) and upsert, as merge does, only the rows that "
+    "would change them - for a whole export loaded again where few rows changed.",
 )
 
 

@@ -33,11 +33,17 @@ class Outcome:
     # Ctrl-C stopped the run: from this line on, rows may be missing (validate: were not checked)
     first_missing_line: int | None = None
     superseded_before_failure: int = 0  # a failed file has no result: the rows superseded before it failed
+    unchanged_before_failure: int = 0  # and the rows found unchanged (`--mode changed`)
 
     @property
     def rows_superseded(self) -> int:
         """Rows not written because their item holds a newer upload's: never a failure, never rejected."""
         return self.result.rows_superseded if self.result is not None else self.superseded_before_failure
+
+    @property
+    def rows_unchanged(self) -> int:
+        """Rows not written because their item holds their values already (--mode changed): never a failure."""
+        return self.result.rows_unchanged if self.result is not None else self.unchanged_before_failure
 
     @property
     def exit_code(self) -> int:
@@ -53,13 +59,20 @@ class Outcome:
         if isinstance(exc, IngestError):
             self.error = str(exc)
             self.superseded_before_failure = exc.rows_superseded
+            self.unchanged_before_failure = exc.rows_unchanged
         else:  # botocore's: no region, no credentials, an endpoint that does not answer
             self.error = f"{self.source}: {exc}"
 
     def interrupted(self, stop: IngestStopped) -> None:
         """Ctrl-C stopped the load (or validate): what was settled (checked) by then, and the CLI's own words for it
         (the engine's message speaks of the Lambda's deadline)."""
-        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed, stop.rows_superseded)
+        self.result = FileResult(
+            stop.rows_written,
+            stop.rows_rejected,
+            stop.rows_failed,
+            stop.rows_superseded,
+            rows_unchanged=stop.rows_unchanged,
+        )
         self.first_missing_line = stop.first_missing_line
         self.error = (
             _interrupted_message(self.source, stop) if self.verb != "valid" else _check_interrupted(self.source, stop)
@@ -74,6 +87,7 @@ class Outcome:
             f"rows_{self.verb}": self.result.rows_written if self.result else None,
             "rows_rejected": self.result.rows_rejected if self.result else self.rejections.count,
             "rows_superseded": self.rows_superseded,
+            "rows_unchanged": self.rows_unchanged,
             "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),
             "rejected_rows": [
@@ -95,8 +109,10 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
         )
     throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
     superseded = f"{stop.rows_superseded:,} superseded, " if stop.rows_superseded else ""
+    unchanged = f"{stop.rows_unchanged:,} unchanged, " if stop.rows_unchanged else ""
     return (
-        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {superseded}"
+        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {unchanged}"
+        f"{superseded}"
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
     )

@@ -39,8 +39,12 @@ def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
         _print_rejected_before(outcome)
     elif outcome.result is None:
         err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
-        if outcome.rows_superseded:
-            err.print(f"Before that, {superseded(outcome.rows_superseded)}.")
+        before = [
+            *([f"{outcome.rows_unchanged:,} unchanged"] if outcome.rows_unchanged else []),
+            *([superseded(outcome.rows_superseded)] if outcome.rows_superseded else []),
+        ]
+        if before:
+            err.print(f"Before that, {' and '.join(before)}.")
         _print_rejected_before(outcome)
     else:
         if outcome.result.untyped_columns:
@@ -113,12 +117,13 @@ def superseded(rows: int) -> str:
 
 
 def _print_summary(result: FileResult, source: str, verb: str, seconds: float) -> None:
-    # Superseded rows were read and settled like the others: they count toward the rate, and are named only when
-    # there are any (most loads have none).
-    rows = result.rows_written + result.rows_rejected + result.rows_superseded
+    # Unchanged and superseded rows were read and settled like the others: they count toward the rate, and are named
+    # only when there are any (unchanged ones only with --mode changed; most loads have no superseded ones).
+    rows = result.rows_written + result.rows_rejected + result.rows_superseded + result.rows_unchanged
+    unchanged = f", {result.rows_unchanged:,} unchanged" if result.rows_unchanged else ""
     also = f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
     out.print(
-        f"{escape(source)}: {count(result.rows_written, 'row')} {verb}, {result.rows_rejected:,} rejected "
+        f"{escape(source)}: {count(result.rows_written, 'row')} {verb}{unchanged}, {result.rows_rejected:,} rejected "
         f"({seconds:.1f} s, {rows / max(seconds, 1e-6):,.0f} rows/s){also}"
     )
 

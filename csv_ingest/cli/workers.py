@@ -27,8 +27,8 @@ SMALL_FILE_BYTES: dict[WriteMode, int] = {"merge": 256 * 1024, "replace": 1024 *
 def default_workers(size_bytes: int, mode: WriteMode, *, ordered: bool) -> int:
     """`--workers` when not given: the machine's CPUs (at most MAX_CLI_WORKERS), 1 for a small file."""
     # `replace` batches only unordered puts: ordered ones go one by one, as `merge`'s updates do, and break even
-    # where those do.
-    if size_bytes < SMALL_FILE_BYTES["merge" if ordered else mode]:
+    # where those do; `changed` writes as merge does, and where every row changed, as slowly.
+    if size_bytes < SMALL_FILE_BYTES["replace" if mode == "replace" and not ordered else "merge"]:
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's share)

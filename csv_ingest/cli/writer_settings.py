@@ -22,6 +22,8 @@ class WriterSettings:
     endpoint_url: str | None = None
     region: str | None = None
     profile: str | None = None
+    # --mode changed reads items back strongly consistent (--consistent-reads).
+    consistent_reads: bool = False
 
     def writer(self) -> TableWriter:
         """A writer with a DynamoDB client of its own."""
@@ -38,4 +40,5 @@ class WriterSettings:
             mode=self.mode,
             ordering=self.ordering,
             patience_s=self.patience_s,
+            consistent_reads=self.consistent_reads,
         )

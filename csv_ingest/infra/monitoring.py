@@ -23,6 +23,7 @@ from csv_ingest_engine.constants import (
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
+    METRIC_ROWS_UNCHANGED,
     METRIC_ROWS_WRITTEN,
     METRICS_NAMESPACE,
 )
@@ -194,6 +195,8 @@ class Monitoring(Construct):
                     self._emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
                     # Rows an older upload did not write over a newer one's: expected when uploads overlap.
                     self._emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
+                    # write_mode changed: rows whose item held their values already, not written.
+                    self._emf_metric(METRIC_ROWS_UNCHANGED).with_(label="Rows unchanged"),
                 ],
                 width=12,
             ),

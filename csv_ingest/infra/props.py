@@ -149,7 +149,11 @@ class PipelineProps:
     write_mode: WriteMode = DEFAULT_WRITE_MODE
     """merge: update_item per row, keeping attributes the row does not have. replace: puts of whole items, for
     initial loads into an empty table (one conditional put per row with `ordering`, BatchWriteItem without).
-    Default: merge."""
+    changed: merge's update for only the rows that would change their item, read back with BatchGetItem first (for
+    whole exports uploaded again where few rows changed). Default: merge."""
+    consistent_reads: bool = False
+    """With write_mode changed: read the items back with strongly consistent reads (twice the read units) instead of
+    eventually consistent ones. Default: false."""
     write_concurrency: int = DEFAULT_CONCURRENCY
     """Writer threads per file (per partition on the state machine), 1 to 64. Default: 16."""
     trigger_reserved_concurrency: int | None = DEFAULT_TRIGGER_RESERVED_CONCURRENCY
@@ -192,6 +196,11 @@ class PipelineProps:
             why="a file's log stays small whatever its rows",
         )
         _check_choice("write_mode", self.write_mode, WRITE_MODES)
+        if self.consistent_reads and self.write_mode != "changed":
+            raise ValueError(
+                f"consistent_reads applies to write_mode changed only (write_mode is {self.write_mode}): set "
+                "write_mode=changed, or leave consistent_reads out"
+            )
         _check_range("write_concurrency", self.write_concurrency, MIN_CONCURRENCY, MAX_CONCURRENCY)
         _check_range(
             "large_file_bytes", self.large_file_bytes, 1, S3_MAX_OBJECT_BYTES, why="5 TiB, S3's largest object"
@@ -325,6 +334,7 @@ class PipelineProps:
             schema=self.schema,
             fmt=self.csv_format,
             write_mode=self.write_mode,
+            consistent_reads=self.consistent_reads,
             write_concurrency=self.write_concurrency,
             large_file_bytes=self.large_file_bytes,
             partition_bytes=self.partition_bytes,

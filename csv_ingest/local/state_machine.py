@@ -62,10 +62,12 @@ def create_large_file_flow(
     schema: Schema | None = None,
     fmt: CsvFormat | None = None,
     order_attribute: str | None = DEFAULT_ORDER_ATTRIBUTE,
+    consistent_reads: bool = False,
 ) -> str:
     """In moto: the work bucket, the three task functions with the environment the stack gives them, and the state
     machine of the stack's packaged definition; return the state machine's ARN. `schema` (default: a string key in
-    `key_column`), `fmt` and `order_attribute` (None: ordering off) as the stack's context sets them."""
+    `key_column`), `fmt`, `order_attribute` (None: ordering off) and `consistent_reads` as the stack's context sets
+    them."""
     import boto3
 
     boto3.client("s3").create_bucket(Bucket=work_bucket)
@@ -75,6 +77,7 @@ def create_large_file_flow(
         schema=schema or Schema.keyed_on(key_column),
         fmt=fmt or CsvFormat(),
         write_mode=write_mode,
+        consistent_reads=consistent_reads,
         write_concurrency=write_concurrency,
         partition_bytes=partition_bytes,
         order_attribute=order_attribute,

@@ -30,6 +30,7 @@ from csv_ingest_engine.constants import (
     DEFAULT_PARTITION_BYTES,
     DEFAULT_WRITE_MODE,
     ENV_COLUMN_TYPES,
+    ENV_CONSISTENT_READS,
     ENV_CSV_DELIMITER,
     ENV_CSV_ENCODING,
     ENV_CSV_MAX_CELLS,
@@ -80,8 +81,11 @@ class EngineConfig:
     # The files' delimiter and encoding (comma-separated UTF-8), and the most cells a record may have.
     fmt: CsvFormat = field(default_factory=CsvFormat)
     # merge: one UpdateItem per row (an upsert); replace: puts of whole items (conditional, one by one, when
-    # ordered; BatchWriteItem otherwise).
+    # ordered; BatchWriteItem otherwise); changed: merge's update of only the rows that change their item.
     write_mode: WriteMode = DEFAULT_WRITE_MODE
+    # `changed` reads items back with strongly consistent reads (twice the read units) instead of eventually
+    # consistent ones.
+    consistent_reads: bool = False
     # Writer threads per file (per partition on the state machine path).
     write_concurrency: int = DEFAULT_CONCURRENCY
     # Files whose CSV text is larger go through the state machine (0: every file).
@@ -115,6 +119,8 @@ class EngineConfig:
                 variables |= schema_environment(self.schema, self.fmt) | ordering_environment(self.order_attribute)
             elif part == "writing":
                 variables |= {ENV_WRITE_MODE: self.write_mode, ENV_WRITE_CONCURRENCY: str(self.write_concurrency)}
+                if self.consistent_reads:  # left out at its default, as the schema's settings are
+                    variables[ENV_CONSISTENT_READS] = "true"
             elif part == "routing":
                 variables[ENV_LARGE_FILE_BYTES] = str(self.large_file_bytes)
             elif part == "logging":
@@ -134,6 +140,7 @@ class EngineConfig:
             schema=_schema(),
             fmt=_format(),
             write_mode=_write_mode(),
+            consistent_reads=_flag(ENV_CONSISTENT_READS),
             write_concurrency=_whole_number(ENV_WRITE_CONCURRENCY, DEFAULT_CONCURRENCY, minimum=1),
             # 0 sends every file to the state machine (the demo's --large-file-bytes 0).
             large_file_bytes=_whole_number(ENV_LARGE_FILE_BYTES, DEFAULT_LARGE_FILE_BYTES, minimum=0),
@@ -259,6 +266,13 @@ def _write_mode() -> WriteMode:
         if mode == known:
             return known
     raise RuntimeError(f"{ENV_WRITE_MODE} must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
+
+
+def _flag(name: str) -> bool:
+    value = environment().get(name) or "false"
+    if value not in ("true", "false"):
+        raise RuntimeError(f"{name} must be true or false, not {value!r}")
+    return value == "true"
 
 
 def _whole_number(name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:

@@ -13,8 +13,9 @@ DEFAULT_KEY_COLUMN: Final = "customer_id"
 
 # merge: one UpdateItem per row, keeping the item's other attributes (an upsert). replace: puts of whole items,
 # for initial loads into an empty table (one conditional PutItem per row when stamped with the upload's order,
-# BatchWriteItem otherwise).
-WriteMode = Literal["merge", "replace"]
+# BatchWriteItem otherwise). changed: merge's update, sent only for the rows that would change their item, as read
+# back in BatchGetItem requests of up to 100 keys (for re-uploads of a whole export where few rows changed).
+WriteMode = Literal["merge", "replace", "changed"]
 WRITE_MODES: Final[tuple[WriteMode, ...]] = get_args(WriteMode)
 DEFAULT_WRITE_MODE: Final[WriteMode] = "merge"
 
@@ -60,6 +61,7 @@ METRIC_ROWS_REJECTED: Final = "RowsRejected"
 METRIC_FILES_PROCESSED: Final = "FilesProcessed"
 METRIC_FILES_FAILED: Final = "FilesFailed"
 METRIC_ROWS_SUPERSEDED: Final = "RowsSuperseded"
+METRIC_ROWS_UNCHANGED: Final = "RowsUnchanged"
 
 # Attributes the pipeline adds to items for its own bookkeeping start with this, so that users and tools can tell
 # them from a file's columns (and `--export` and the demo leave them out).
@@ -74,6 +76,8 @@ ENV_KEY_COLUMN: Final = "KEY_COLUMN"
 ENV_REJECTS_BUCKET: Final = "REJECTS_BUCKET"
 ENV_WRITE_MODE: Final = "WRITE_MODE"
 ENV_WRITE_CONCURRENCY: Final = "WRITE_CONCURRENCY"
+# "true": `changed` reads items back with strongly consistent reads (left out when false, the default).
+ENV_CONSISTENT_READS: Final = "CONSISTENT_READS"
 # The table's key schema beyond its partition key's column, and the column types (a JSON object, column -> type).
 ENV_KEY_TYPE: Final = "KEY_TYPE"
 ENV_SORT_KEY_COLUMN: Final = "SORT_KEY_COLUMN"

@@ -17,6 +17,7 @@ class IngestError(Exception):
         rows_rejected: int = 0,
         rows_failed: int = 0,
         rows_superseded: int = 0,
+        rows_unchanged: int = 0,
     ) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
@@ -25,11 +26,13 @@ class IngestError(Exception):
         self.rows_rejected = rows_rejected
         self.rows_failed = rows_failed
         self.rows_superseded = rows_superseded
+        self.rows_unchanged = rows_unchanged
 
 
 class IngestStopped(IngestError):
     """`should_stop` turned true (the Lambda's deadline, Ctrl-C): the rows before `first_missing_line` are settled
-    (written, superseded, rejected or failed); from it on, some may be missing. Ingesting the file again is safe."""
+    (written, unchanged, superseded, rejected or failed); from it on, some may be missing. Ingesting the file again is
+    safe."""
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class IngestStopped(IngestError):
         rows_failed: int,
         first_missing_line: int,
         rows_superseded: int = 0,
+        rows_unchanged: int = 0,
     ) -> None:
         super().__init__(
             source,
@@ -49,6 +53,7 @@ class IngestStopped(IngestError):
             rows_rejected=rows_rejected,
             rows_failed=rows_failed,
             rows_superseded=rows_superseded,
+            rows_unchanged=rows_unchanged,
         )
         self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line

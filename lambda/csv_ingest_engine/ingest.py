@@ -37,6 +37,7 @@ class FileResult:
     `rows_failed` are rows the table did not take in time (it took no write at all for the writer's patience);
     they are also in `rows_rejected`'s report, marked as such, and loading them again later will work.
     `rows_superseded` are rows whose item holds a newer upload's: they were right not to be written.
+    `rows_unchanged` (`changed` mode) are rows whose item holds their values already: there was nothing to write.
     """
 
     rows_written: int = 0
@@ -47,6 +48,18 @@ class FileResult:
     # Columns given a type that the file does not have: worth a warning (a typo?), not a failure, since one
     # configuration serves many files.
     untyped_columns: tuple[str, ...] = ()
+    # Rows not written because their item holds their values already (`changed` mode): not a failure, not rejected.
+    rows_unchanged: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The row counts, by name: what an `IngestError` of the file carries, and what summaries show."""
+        return {
+            "rows_written": self.rows_written,
+            "rows_rejected": self.rows_rejected,
+            "rows_failed": self.rows_failed,
+            "rows_superseded": self.rows_superseded,
+            "rows_unchanged": self.rows_unchanged,
+        }
 
 
 def check_file(
@@ -222,7 +235,9 @@ class _Run:
             self._report.header(header.columns)
         if writer is None:
             row_limit = max_attributes(mode, ordered=header.order_attribute is not None)
-            self.check(records, header, row_limit, should_stop, growth=ItemGrowth(header) if mode == "merge" else None)
+            # `changed` writes the rows it writes as merge does.
+            growth = ItemGrowth(header) if mode != "replace" else None
+            self.check(records, header, row_limit, should_stop, growth=growth)
             totals = WriteTotals(written=self.accepted)
         else:
             totals = self.write(records, header, writer, should_stop)
@@ -232,6 +247,7 @@ class _Run:
             totals.failed,
             totals.superseded,
             header.untyped,
+            totals.unchanged,
         )
         _raise_for_outcome(self.source, result, self, totals, writer, header.schema)
         return result
@@ -324,12 +340,7 @@ def _raise_for_outcome(
     source: str, result: FileResult, run: _Run, totals: WriteTotals, writer: TableWriter | None, schema: Schema
 ) -> None:
     """Fail the file when the table refused for good, the run stopped early, or rows could not be written."""
-    counts = {
-        "rows_written": result.rows_written,
-        "rows_rejected": result.rows_rejected,
-        "rows_failed": result.rows_failed,
-        "rows_superseded": result.rows_superseded,
-    }
+    counts = result.counts()
     if run.fatal is not None and writer is not None:
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
             report_failed = run.fatal.__cause__
@@ -394,9 +405,10 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         if result.rows_failed
         else ""
     )
+    unchanged = f", {result.rows_unchanged:,} unchanged" if result.rows_unchanged else ""
     where = detail or (
-        f"before line {before_line} ({count(result.rows_written, 'row')} written, {result.rows_rejected:,} rejected "
-        f"so far){failed}"
+        f"before line {before_line} ({count(result.rows_written, 'row')} written{unchanged}, "
+        f"{result.rows_rejected:,} rejected so far){failed}"
     )
     return IngestStopped(
         source,
@@ -405,9 +417,6 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         "large-file threshold (context large_file_bytes) are written in parallel partitions instead, so lowering "
         "it sends files like this one there. Rows already written stay, and ingesting the file again is safe: it "
         "never overwrites what a newer upload wrote (uploading it again makes it the newest upload).",
-        rows_written=result.rows_written,
-        rows_rejected=result.rows_rejected,
-        rows_failed=result.rows_failed,
-        rows_superseded=result.rows_superseded,
+        **result.counts(),
         first_missing_line=before_line,
     )

@@ -66,6 +66,7 @@ def ingest_object(
                     concurrency=settings.write_concurrency,
                     mode=settings.write_mode,
                     ordering=settings.engine.ordering(order),
+                    consistent_reads=settings.consistent_reads,
                 ),
                 on_reject=rejections.add,
                 report=report,
@@ -89,6 +90,7 @@ def ingest_object(
         "rows_written": result.rows_written,
         "rows_rejected": result.rows_rejected,
         "rows_superseded": result.rows_superseded,
+        "rows_unchanged": result.rows_unchanged,
     }
     if report_uri:
         summary["rejects_report"] = report_uri

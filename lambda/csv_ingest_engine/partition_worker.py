@@ -49,6 +49,7 @@ def ingest_one_partition(
         concurrency=settings.write_concurrency,
         mode=settings.write_mode,
         ordering=settings.engine.ordering(item.order or stamp(now())),
+        consistent_reads=settings.consistent_reads,
     )
     rejections = FirstRejections(settings.engine.logged_rejections)
     # The report's temporary file goes too if anything unexpected happens: a warm Lambda keeps /tmp.
@@ -88,6 +89,7 @@ def _ingest_chunks(
             first_missing_line,
             error,
             rows_superseded=counts.rows_superseded,
+            rows_unchanged=counts.rows_unchanged,
         )
 
     try:
@@ -131,6 +133,7 @@ def _ingest_chunks(
         chunks.first_unread_line if problem else None,
         problem,
         rows_superseded=result.rows_superseded,
+        rows_unchanged=result.rows_unchanged,
     )
 
 

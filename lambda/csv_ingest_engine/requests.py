@@ -1,12 +1,13 @@
-"""The DynamoDB requests that write `Row`s, and their sizes as sent: an `UpdateItem` per row for `merge`, a put per
-row for `replace` (alone, or in a `BatchWriteItem` when not stamped with the upload's order), and the most
-attributes one update expression can set."""
+"""The DynamoDB requests that write `Row`s, and their sizes as sent: an `UpdateItem` per row for `merge` (and for
+the rows `changed` writes), a put per row for `replace` (alone, or in a `BatchWriteItem` when not stamped with the
+upload's order), and the most attributes one update expression can set; and the `BatchGetItem` that reads rows'
+items back for `changed`."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from csv_ingest_engine.constants import WriteMode
@@ -14,6 +15,7 @@ from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.rules import Row
 
 BATCH_SIZE = 25  # BatchWriteItem's limit
+READ_BATCH_SIZE = 100  # BatchGetItem's limit
 # DynamoDB refuses a request over 16 MB (dynalite, like the service, answers HTTP 413). botocore sends JSON with
 # non-ASCII text escaped (`é` travels as 6 bytes), so 25 large rows can weigh far more than their UTF-8 size: a batch
 # is also cut by its size as sent, kept under 15 MiB, below both readings of "16 MB" with room for the envelope.
@@ -60,7 +62,7 @@ _VALUE_PLACEHOLDERS = tuple(f":{i}" for i in range(MERGE_MAX_ATTRIBUTES_UNORDERE
 def max_attributes(mode: WriteMode, *, ordered: bool) -> int | None:
     """The most attributes one row may have in `mode`, with or without the order stamp (None: only the item-size
     limit applies)."""
-    if mode != "merge":
+    if mode == "replace":
         return None
     return MERGE_MAX_ATTRIBUTES if ordered else MERGE_MAX_ATTRIBUTES_UNORDERED
 
@@ -122,10 +124,38 @@ def _stamped_request(row: Row, *, table_name: str, mode: WriteMode, ordering: Or
     }
 
 
+# The projection's names, together (DynamoDB allows 2 MB of an expression's substitutions; a name is at most 64 KB,
+# and its characters at most 4 bytes each).
+_MAX_PROJECTED_NAME_CHARS = 2 * 1024 * 1024 // 4
+
+
+def read_request(
+    rows: Sequence[Row], names: Iterable[str], *, ordering: Ordering | None, consistent: bool
+) -> dict[str, Any]:
+    """The request of a `BatchGetItem` (one table's part) that reads back the items of `rows` (distinct keys, at
+    most READ_BATCH_SIZE), projected on their keys, the attributes `names` and the order stamp: what `changed`
+    compares the rows with. An item's other attributes are not read (their size is not paid for). A projection too
+    long for an expression (a file of hundreds of columns) is left out: the items are then read whole."""
+    projected = dict.fromkeys(rows[0].item_key)
+    projected.update(dict.fromkeys(names))
+    if ordering is not None:
+        projected[ordering.attribute] = None
+    placeholders = {f"#{index}": name for index, name in enumerate(projected)}
+    projection = ",".join(placeholders)
+    request: dict[str, Any] = {"Keys": [row.item_key for row in rows], "ConsistentRead": consistent}
+    if len(projection) <= MAX_EXPRESSION_BYTES and sum(map(len, projected)) <= _MAX_PROJECTED_NAME_CHARS:
+        request["ProjectionExpression"] = projection
+        request["ExpressionAttributeNames"] = placeholders
+    return request
+
+
 def write_actions(mode: WriteMode, *, ordered: bool) -> tuple[str, ...]:
     """The DynamoDB actions a writer in `mode` calls (what its IAM policy must allow, and no more): stamped writes are
     one `UpdateItem` (merge) or one conditional `PutItem` (replace) per row; without stamps, merge puts a key-only row
-    and replace sends `BatchWriteItem`s, and a batch the table refuses one row by one `PutItem`."""
+    and replace sends `BatchWriteItem`s, and a batch the table refuses one row by one `PutItem`. `changed` reads
+    items back (`BatchGetItem`) and writes as merge does."""
+    if mode == "changed":
+        return ("dynamodb:BatchGetItem", *write_actions("merge", ordered=ordered))
     if ordered:
         return ("dynamodb:UpdateItem",) if mode == "merge" else ("dynamodb:PutItem",)
     if mode == "merge":

@@ -43,6 +43,10 @@ class _EngineSettings:
     def write_concurrency(self) -> int:
         return self.engine.write_concurrency
 
+    @property
+    def consistent_reads(self) -> bool:
+        return self.engine.consistent_reads
+
 
 @dataclass(frozen=True, slots=True)
 class Settings(_EngineSettings):

@@ -8,7 +8,7 @@ which the stack (and the demo and the tests) set.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,6 +21,7 @@ from csv_ingest_engine.constants import (
     METRIC_FILES_PROCESSED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
+    METRIC_ROWS_UNCHANGED,
     METRIC_ROWS_WRITTEN,
 )
 from csv_ingest_engine.errors import IngestError
@@ -60,13 +61,20 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(rows_written: int, rows_rejected: int, rows_superseded: int) -> None:
-    """A file that went in: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose item holds a newer
-    upload's)."""
+def count_ingested(summary: Mapping[str, Any]) -> None:
+    """A file that went in, from its summary: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose
+    item holds a newer upload's) and RowsUnchanged (`changed` mode: rows whose item holds their values already)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=rows_written)
-    metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=rows_rejected)
-    metrics.add_metric(name=METRIC_ROWS_SUPERSEDED, unit=MetricUnit.Count, value=rows_superseded)
+    for name, metric in _ROW_METRICS.items():
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=summary[name])
+
+
+_ROW_METRICS = {
+    "rows_written": METRIC_ROWS_WRITTEN,
+    "rows_rejected": METRIC_ROWS_REJECTED,
+    "rows_superseded": METRIC_ROWS_SUPERSEDED,
+    "rows_unchanged": METRIC_ROWS_UNCHANGED,
+}
 
 
 def log_rejections(first: Sequence[LoggedRejection], rows_rejected: int, report_uri: str | None) -> None:

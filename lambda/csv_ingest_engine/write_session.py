@@ -43,6 +43,15 @@ class _Next(enum.Enum):
     STOP = enum.auto()  # the session is stopping: the rows stay unsent
 
 
+class Settled(enum.Enum):
+    """How one row's write settled."""
+
+    WRITTEN = enum.auto()
+    SUPERSEDED = enum.auto()  # its item holds a newer upload's stamp
+    REFUSED = enum.auto()  # about the row itself: rejected
+    FAILED = enum.auto()  # retries ran out: the write may or may not have gone through
+
+
 class WriteSession:
     """One file's writes: `submit` in file order, then `close` (after `cancel`, if stopping early)."""
 
@@ -70,8 +79,7 @@ class WriteSession:
         self._stalled_since = 0.0
         self._give_up_at: float | None = None  # `close`'s own: when it stops waiting, once the deadline has passed
         self._workers = [WorkerState(queue.Queue(maxsize=QUEUE_DEPTH)) for _ in range(writer.concurrency)]
-        # Stamped puts carry a condition, which BatchWriteItem does not take: they go one by one, like merge's updates.
-        run = self._run_replace if writer.mode == "replace" and writer.ordering is None else self._run_one_by_one
+        run = self._worker_loop()
         for number, worker in enumerate(self._workers):
             worker.thread = threading.Thread(
                 target=self._guarded, args=(run, worker), name=f"csv-ingest-writer-{number}", daemon=True
@@ -128,6 +136,7 @@ class WriteSession:
                 failed=sum(w.failed for w in workers),
                 superseded=sum(w.superseded for w in workers),
                 first_unsent_line=min(unsent, default=None),
+                unchanged=sum(w.unchanged for w in workers),
             )
             fatal = self._fatal
         if not finished:
@@ -199,6 +208,12 @@ class WriteSession:
 
     # -- workers --------------------------------------------------------------------------------------------
 
+    def _worker_loop(self) -> Callable[[WorkerState], None]:
+        """What each worker thread runs (called once, before they start)."""
+        writer = self._writer
+        # Stamped puts carry a condition, which BatchWriteItem does not take: they go one by one, like merge's updates.
+        return self._run_replace if writer.mode == "replace" and writer.ordering is None else self._run_one_by_one
+
     def _guarded(self, run: Callable[[WorkerState], None], worker: WorkerState) -> None:
         """Whatever happens in a worker fails the file; the worker never dies silently and leaves `submit` waiting."""
         try:
@@ -235,8 +250,12 @@ class WriteSession:
     def _send_one(self, worker: WorkerState, row: Row) -> bool:
         """Write one row, resending while the table throttles; True once it is settled (written, superseded, refused,
         failed), False when the session stopped first (it stays unsent)."""
+        return self._write_one(worker, row) is not None
+
+    def _write_one(self, worker: WorkerState, row: Row) -> Settled | None:
+        """`_send_one`, saying how the row settled (None: it did not, the session stopped first)."""
         if self._stopping:
-            return False
+            return None
         operation, params = self._writer.request(row)
         send = getattr(self._client, operation)
         attempt = 0
@@ -247,22 +266,23 @@ class WriteSession:
             if answer is Answer.CONDITION_FAILED:
                 if self._writer.ordering is not None:
                     self._superseded(worker, row.line + 1)
-                    return True
+                    return Settled.SUPERSEDED
                 break  # a key-only row whose item exists: nothing to change
             if answer in (Answer.ROW_REFUSED, Answer.TOO_LARGE):
                 self._refused(worker, row.line + 1, [_refusal(row, detail)])
-                return True
+                return Settled.REFUSED
             if answer is Answer.FATAL:
                 self._fail_file(WriteFailed(row.line, detail))
-                return False
+                return None
             step = self._pause(attempt)
             if step is not _Next.RESEND:
                 if step is _Next.GIVE_UP:
                     self._give_up(worker, [row], row.line + 1, detail)
-                return step is _Next.GIVE_UP
+                    return Settled.FAILED
+                return None
             attempt += 1
         self._written(worker, row.line + 1, 1)
-        return True
+        return Settled.WRITTEN
 
     def _run_replace(self, worker: WorkerState) -> None:
         batch: dict[str, Row] = {}
@@ -344,7 +364,8 @@ class WriteSession:
             return _Next.STOP
         now = time.monotonic()
         with self._lock:
-            progress = sum(worker.written for worker in self._workers)
+            # The table's answers: rows written, and (`changed`) keys read back.
+            progress = sum(worker.written + worker.read for worker in self._workers)
             if progress != self._seen_progress:
                 self._seen_progress, self._stalled_since = progress, now
             stalled = now - self._stalled_since
@@ -371,6 +392,18 @@ class WriteSession:
             if not self._abandoned:
                 worker.written += count
                 worker.settled_before = settled_before
+
+    def _unchanged(self, worker: WorkerState, settled_before: int, count: int) -> None:
+        """Rows not written because their item holds their values already (`changed`)."""
+        with self._lock:
+            if not self._abandoned:
+                worker.unchanged += count
+                worker.settled_before = settled_before
+
+    def _read(self, worker: WorkerState, count: int) -> None:
+        """Keys the table answered a read of (`changed`): the table's progress, as a write is."""
+        with self._lock:
+            worker.read += count
 
     def _superseded(self, worker: WorkerState, settled_before: int) -> None:
         """A row not written because its item holds a newer upload's stamp: counted, never reported as rejected."""

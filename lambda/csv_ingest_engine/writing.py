@@ -4,10 +4,12 @@
 Throttling slows the load down instead of failing it: a throttled write is sent again, after a jittered backoff,
 for as long as the table takes writes from any worker; a row fails only after `patience_s` without a single write.
 
-Two modes:
+Three modes:
 - `merge` (default): one `UpdateItem` per row; attributes not in the row are kept (an upsert).
 - `replace`: each row replaces the whole item: `BatchWriteItem` puts, 25 per call (fewer when the rows are large),
   or, stamped with the upload's order, one conditional `PutItem` per row.
+- `changed`: merge's `UpdateItem`, for only the rows that would change their item, read back in `BatchGetItem`s of
+  up to 100 keys (`changed_session`).
 
 With an `Ordering` (the default everywhere but `--no-ordering`), every write carries the upload's order stamp and
 applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded.
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from csv_ingest_engine.changed_session import ChangedWriteSession
 from csv_ingest_engine.constants import (
     DEFAULT_CONCURRENCY,
     DEFAULT_WRITE_MODE,
@@ -64,7 +67,8 @@ class TableWriter:
 
     `ordering` stamps every write with the upload's order (None: unconditional writes); `patience_s` is how long
     the table may take no write at all before throttled rows fail; `backoff` paces the resending; `close_grace_s`
-    is how long `close` waits for requests in flight once the deadline has passed.
+    is how long `close` waits for requests in flight once the deadline has passed; `consistent_reads` has `changed`
+    read items back with strongly consistent reads.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class TableWriter:
         patience_s: float = WRITE_PATIENCE_S,
         backoff: Backoff = DEFAULT_BACKOFF,
         close_grace_s: float = CLOSE_GRACE_S,
+        consistent_reads: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -91,6 +96,7 @@ class TableWriter:
         self.patience_s = patience_s
         self.backoff = backoff
         self.close_grace_s = close_grace_s
+        self.consistent_reads = consistent_reads
 
     def request(self, row: Row) -> tuple[str, dict[str, Any]]:
         """The client method and parameters that write `row` on its own in this writer's mode."""
@@ -114,4 +120,6 @@ class TableWriter:
         and before a throttled write is sent again; once it turns true nothing more is sent, `submit` raises
         `DeadlineReached`, and `close` returns within `close_grace_s`.
         """
+        if self.mode == "changed":
+            return ChangedWriteSession(self, on_reject, should_stop)
         return WriteSession(self, on_reject, should_stop)

@@ -172,16 +172,19 @@ def test_number_context_rejects_non_integers(key: str, raw: object) -> None:
         props_from_context({key: raw})
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("merge", "merge"), ("replace", "replace"), (" replace ", "replace")])
-def test_write_mode_accepts_merge_or_replace(raw: str, expected: str) -> None:
-    """`-c write_mode=replace` selects the batched whole-item puts."""
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("merge", "merge"), ("replace", "replace"), (" replace ", "replace"), ("changed", "changed")],
+)
+def test_write_mode_accepts_merge_replace_or_changed(raw: str, expected: str) -> None:
+    """`-c write_mode=replace` selects the batched whole-item puts, `changed` the read-back of merge's rows."""
     assert props_from_context({"write_mode": raw}).write_mode == expected
 
 
 @pytest.mark.parametrize("raw", ["upsert", "Replace", "", True])
-def test_write_mode_rejects_anything_but_merge_or_replace(raw: object) -> None:
+def test_write_mode_rejects_anything_but_merge_replace_or_changed(raw: object) -> None:
     """A typo such as write_mode=upsert fails the synth, naming the key and the choices."""
-    with pytest.raises(ValueError, match="context write_mode must be one of merge, replace"):
+    with pytest.raises(ValueError, match="context write_mode must be one of merge, replace, changed"):
         props_from_context({"write_mode": raw})
 
 
@@ -286,7 +289,11 @@ def test_absent_context_keeps_the_defaults() -> None:
         ({"ephemeral_storage_mib": 20000}, "ephemeral_storage_mib must be between 512 and 10240"),
         ({"noncurrent_version_expiration_days": 0}, "noncurrent_version_expiration_days must be between 1"),
         ({"rejects_expiration_days": 0}, "rejects_expiration_days must be between 1"),
-        ({"write_mode": "upsert"}, "write_mode must be one of merge, replace"),
+        ({"write_mode": "upsert"}, "write_mode must be one of merge, replace, changed"),
+        (
+            {"consistent_reads": True},
+            r"consistent_reads applies to write_mode changed only \(write_mode is merge\)",
+        ),
         ({"write_concurrency": 65}, "write_concurrency must be between 1 and 64"),
         ({"key_column": " customer_id"}, "key_column must be a non-empty name"),
         ({"alarm_email": "ops"}, "alarm_email must be an e-mail address"),

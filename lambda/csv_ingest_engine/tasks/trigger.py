@@ -92,11 +92,11 @@ def _handle_record(
                 logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
         except IngestError as error:
             return {**entry, "status": "failed", "error": str(error)}, error
-    count_ingested(entry["rows_written"], entry["rows_rejected"], entry["rows_superseded"])
+    count_ingested(entry)
     return entry, None
 
 
-_COUNTS = ("rows_written", "rows_rejected", "rows_superseded")
+_COUNTS = ("rows_written", "rows_rejected", "rows_superseded", "rows_unchanged")
 
 
 @dataclass(frozen=True, slots=True)
