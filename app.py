@@ -79,7 +79,7 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
     for key in ("retain_data", "consistent_reads"):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_bool(key, raw)
-    for key in ("alarm_email", "key_column"):
+    for key in ("alarm_email", "key_column", "upload_prefix"):
         if (raw := context.get(key)) is not None:
             values[key] = _parse_str(key, raw)
     if (raw := context.get("timeout_minutes")) is not None:
@@ -98,8 +98,6 @@ def props_from_context(context: Mapping[str, Any]) -> PipelineProps:
         if (raw := context.get(key)) is not None:
             values[key] = _parse_int(key, raw)
     values.update(_choices(context))
-    if (raw := context.get("upload_prefix")) is not None:
-        values["upload_prefix"] = _parse_str("upload_prefix", raw)
     if (raw := context.get("trigger_reserved_concurrency")) is not None:
         values["trigger_reserved_concurrency"] = _parse_reservation("trigger_reserved_concurrency", raw)
     if (raw := context.get("worker_reserved_concurrency")) is not None:
