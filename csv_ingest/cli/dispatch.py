@@ -219,6 +219,7 @@ class Dispatch:
             self._failed,
             sum(end.superseded for end in ends),
             self._schema_untyped,
+            rows_deleted=sum(end.deleted for end in ends),
         )
         refusal = next((end.refusal for end in ends if end.refusal is not None), None)
         if refusal is not None:
@@ -255,4 +256,5 @@ def _counts(result: FileResult) -> dict[str, int]:
         "rows_rejected": result.rows_rejected,
         "rows_failed": result.rows_failed,
         "rows_superseded": result.rows_superseded,
+        "rows_deleted": result.rows_deleted,
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from csv_ingest.cli.output import deleted
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
 from csv_ingest_engine.rejection_log import FirstByLine
@@ -33,11 +34,17 @@ class Outcome:
     # Ctrl-C stopped the run: from this line on, rows may be missing (validate: were not checked)
     first_missing_line: int | None = None
     superseded_before_failure: int = 0  # a failed file has no result: the rows superseded before it failed
+    deleted_before_failure: int = 0  # and the rows that deleted their item before it failed
 
     @property
     def rows_superseded(self) -> int:
         """Rows not written because their item holds a newer upload's: never a failure, never rejected."""
         return self.result.rows_superseded if self.result is not None else self.superseded_before_failure
+
+    @property
+    def rows_deleted(self) -> int:
+        """Rows whose delete marker deleted their item (validate: would delete it)."""
+        return self.result.rows_deleted if self.result is not None else self.deleted_before_failure
 
     @property
     def exit_code(self) -> int:
@@ -53,13 +60,20 @@ class Outcome:
         if isinstance(exc, IngestError):
             self.error = str(exc)
             self.superseded_before_failure = exc.rows_superseded
+            self.deleted_before_failure = exc.rows_deleted
         else:  # botocore's: no region, no credentials, an endpoint that does not answer
             self.error = f"{self.source}: {exc}"
 
     def interrupted(self, stop: IngestStopped) -> None:
         """Ctrl-C stopped the load (or validate): what was settled (checked) by then, and the CLI's own words for it
         (the engine's message speaks of the Lambda's deadline)."""
-        self.result = FileResult(stop.rows_written, stop.rows_rejected, stop.rows_failed, stop.rows_superseded)
+        self.result = FileResult(
+            stop.rows_written,
+            stop.rows_rejected,
+            stop.rows_failed,
+            stop.rows_superseded,
+            rows_deleted=stop.rows_deleted,
+        )
         self.first_missing_line = stop.first_missing_line
         self.error = (
             _interrupted_message(self.source, stop) if self.verb != "valid" else _check_interrupted(self.source, stop)
@@ -74,6 +88,7 @@ class Outcome:
             f"rows_{self.verb}": self.result.rows_written if self.result else None,
             "rows_rejected": self.result.rows_rejected if self.result else self.rejections.count,
             "rows_superseded": self.rows_superseded,
+            "rows_deleted": self.rows_deleted,
             "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),
             "rejected_rows": [
@@ -95,8 +110,9 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
         )
     throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
     superseded = f"{stop.rows_superseded:,} superseded, " if stop.rows_superseded else ""
+    deleted = f"{stop.rows_deleted:,} deleted, " if stop.rows_deleted else ""
     return (
-        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {superseded}"
+        f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {deleted}{superseded}"
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
     )
@@ -107,6 +123,12 @@ def _check_interrupted(source: str, stop: IngestStopped) -> str:
     line = stop.first_missing_line
     return (
         f"Ctrl-C stopped checking {source} before line {line}: of the rows before it, "
-        f"{count(stop.rows_written, 'row')} valid, {stop.rows_rejected:,} rejected; rows from line {line} on were not "
+        f"{count(stop.rows_written, 'row')} valid, {stop.rows_rejected:,} rejected{_would_delete(stop.rows_deleted)}; "
+        f"rows from line {line} on were not "
         "checked. Nothing was written; run the same command again to check the whole file."
     )
+
+
+def _would_delete(rows: int) -> str:
+    """Nothing, or `, 3 more valid rows would delete their items`: the valid rows that delete (not among `valid`)."""
+    return f", {deleted(rows, checked=True)}" if rows else ""

@@ -41,6 +41,8 @@ def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
         err.print(f"[bold red]failed:[/] {escape(outcome.error or '')}")
         if outcome.rows_superseded:
             err.print(f"Before that, {superseded(outcome.rows_superseded)}.")
+        if outcome.rows_deleted:
+            err.print(f"Before that, {deleted(outcome.rows_deleted)}.")
         _print_rejected_before(outcome)
     else:
         if outcome.result.untyped_columns:
@@ -112,11 +114,21 @@ def superseded(rows: int) -> str:
     return f"{count(rows, 'row')} superseded ({why})"
 
 
+def deleted(rows: int, *, checked: bool = False) -> str:
+    """`2 rows deleted their items` (a load), or `2 more valid rows would delete their items` (`checked`: a validate,
+    whose valid rows do not count them)."""
+    items = "its item" if rows == 1 else "their items"
+    if checked:
+        return f"{count(rows, 'more valid row')} would delete {items}"
+    return f"{count(rows, 'row')} deleted {items}"
+
+
 def _print_summary(result: FileResult, source: str, verb: str, seconds: float) -> None:
-    # Superseded rows were read and settled like the others: they count toward the rate, and are named only when
-    # there are any (most loads have none).
-    rows = result.rows_written + result.rows_rejected + result.rows_superseded
-    also = f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
+    # Deleting and superseded rows were read and settled like the others: they count toward the rate, and are named
+    # only when there are any (most loads have none).
+    rows = result.rows_written + result.rows_rejected + result.rows_superseded + result.rows_deleted
+    also = f"; {deleted(result.rows_deleted, checked=verb == 'valid')}" if result.rows_deleted else ""
+    also += f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
     out.print(
         f"{escape(source)}: {count(result.rows_written, 'row')} {verb}, {result.rows_rejected:,} rejected "
         f"({seconds:.1f} s, {rows / max(seconds, 1e-6):,.0f} rows/s){also}"

@@ -21,6 +21,7 @@ from csv_ingest.infra.ingestion import ASYNC_MAX_EVENT_AGE
 from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
+    METRIC_ROWS_DELETED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_WRITTEN,
@@ -189,6 +190,8 @@ class Monitoring(Construct):
                     _emf_metric(METRIC_ROWS_REJECTED).with_(label="Rows rejected"),
                     # Rows an older upload did not write over a newer one's: expected when uploads overlap.
                     _emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
+                    # Rows whose delete marker deleted their item (none without a delete_column).
+                    _emf_metric(METRIC_ROWS_DELETED).with_(label="Rows deleted"),
                 ],
                 width=12,
             ),

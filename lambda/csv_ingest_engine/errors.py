@@ -17,6 +17,7 @@ class IngestError(Exception):
         rows_rejected: int = 0,
         rows_failed: int = 0,
         rows_superseded: int = 0,
+        rows_deleted: int = 0,
     ) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
@@ -25,6 +26,7 @@ class IngestError(Exception):
         self.rows_rejected = rows_rejected
         self.rows_failed = rows_failed
         self.rows_superseded = rows_superseded
+        self.rows_deleted = rows_deleted
 
 
 class IngestStopped(IngestError):
@@ -41,6 +43,7 @@ class IngestStopped(IngestError):
         rows_failed: int,
         first_missing_line: int,
         rows_superseded: int = 0,
+        rows_deleted: int = 0,
     ) -> None:
         super().__init__(
             source,
@@ -49,6 +52,7 @@ class IngestStopped(IngestError):
             rows_rejected=rows_rejected,
             rows_failed=rows_failed,
             rows_superseded=rows_superseded,
+            rows_deleted=rows_deleted,
         )
         self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line

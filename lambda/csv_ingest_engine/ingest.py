@@ -37,6 +37,8 @@ class FileResult:
     `rows_failed` are rows the table did not take in time (it took no write at all for the writer's patience);
     they are also in `rows_rejected`'s report, marked as such, and loading them again later will work.
     `rows_superseded` are rows whose item holds a newer upload's: they were right not to be written.
+    `rows_deleted` are rows whose delete marker was true: each deleted its item (one that did not exist included);
+    they are not among `rows_written`.
     """
 
     rows_written: int = 0
@@ -47,6 +49,7 @@ class FileResult:
     # Columns given a type that the file does not have: worth a warning (a typo?), not a failure, since one
     # configuration serves many files.
     untyped_columns: tuple[str, ...] = ()
+    rows_deleted: int = 0
 
 
 def check_file(
@@ -205,6 +208,7 @@ class _Run:
         self._on_rows = on_rows
         self._lock = threading.Lock()  # rejections come from the writer's threads as well as this one
         self.rows_read = self.accepted = self.rejected = 0
+        self.deletes = 0  # of the rows accepted, those that delete their item
         self.stopped_before: int | None = None
         self.fatal: WriteFailed | None = None
 
@@ -223,7 +227,7 @@ class _Run:
         if writer is None:
             row_limit = max_attributes(mode, ordered=header.order_attribute is not None)
             self.check(records, header, row_limit, should_stop, growth=ItemGrowth(header) if mode == "merge" else None)
-            totals = WriteTotals(written=self.accepted)
+            totals = WriteTotals(written=self.accepted - self.deletes, deleted=self.deletes)
         else:
             totals = self.write(records, header, writer, should_stop)
         result = FileResult(
@@ -232,6 +236,7 @@ class _Run:
             totals.failed,
             totals.superseded,
             header.untyped,
+            rows_deleted=totals.deleted,
         )
         _raise_for_outcome(self.source, result, self, totals, writer, header.schema)
         return result
@@ -267,6 +272,7 @@ class _Run:
                 outcome = to_row(record, header, max_attributes=row_limit)
                 if isinstance(outcome, Row):
                     self.accepted += 1
+                    self.deletes += outcome.deletes
                     yield outcome
                 else:
                     self.rejected += 1
@@ -329,6 +335,7 @@ def _raise_for_outcome(
         "rows_rejected": result.rows_rejected,
         "rows_failed": result.rows_failed,
         "rows_superseded": result.rows_superseded,
+        "rows_deleted": result.rows_deleted,
     }
     if run.fatal is not None and writer is not None:
         if isinstance(run.fatal.__cause__, IngestError):  # e.g. the rejects report could not be written
@@ -393,9 +400,10 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         if result.rows_failed
         else ""
     )
+    deleted = f", {result.rows_deleted:,} deleted" if result.rows_deleted else ""
     where = detail or (
-        f"before line {before_line} ({count(result.rows_written, 'row')} written, {result.rows_rejected:,} rejected "
-        f"so far){failed}"
+        f"before line {before_line} ({count(result.rows_written, 'row')} written{deleted}, "
+        f"{result.rows_rejected:,} rejected so far){failed}"
     )
     return IngestStopped(
         source,
@@ -408,5 +416,6 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         rows_rejected=result.rows_rejected,
         rows_failed=result.rows_failed,
         rows_superseded=result.rows_superseded,
+        rows_deleted=result.rows_deleted,
         first_missing_line=before_line,
     )

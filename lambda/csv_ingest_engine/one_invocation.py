@@ -89,6 +89,7 @@ def ingest_object(
         "rows_written": result.rows_written,
         "rows_rejected": result.rows_rejected,
         "rows_superseded": result.rows_superseded,
+        "rows_deleted": result.rows_deleted,
     }
     if report_uri:
         summary["rejects_report"] = report_uri

@@ -88,6 +88,7 @@ def _ingest_chunks(
             first_missing_line,
             error,
             rows_superseded=counts.rows_superseded,
+            rows_deleted=counts.rows_deleted,
         )
 
     try:
@@ -131,6 +132,7 @@ def _ingest_chunks(
         chunks.first_unread_line if problem else None,
         problem,
         rows_superseded=result.rows_superseded,
+        rows_deleted=result.rows_deleted,
     )
 
 

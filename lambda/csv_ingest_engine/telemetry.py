@@ -19,6 +19,7 @@ from csv_ingest_engine.constants import (
     DEADLINE_MARGIN_MS,
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
+    METRIC_ROWS_DELETED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_WRITTEN,
@@ -60,13 +61,18 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(rows_written: int, rows_rejected: int, rows_superseded: int) -> None:
+def count_ingested(
+    rows_written: int, rows_rejected: int, rows_superseded: int, rows_deleted: int, *, deleting: bool
+) -> None:
     """A file that went in: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose item holds a newer
-    upload's)."""
+    upload's) and, where a delete-marker column is set (`deleting`), RowsDeleted (rows that deleted their item): a
+    deployment without one publishes no metric that could only ever be zero (each custom metric is billed)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=METRIC_ROWS_WRITTEN, unit=MetricUnit.Count, value=rows_written)
     metrics.add_metric(name=METRIC_ROWS_REJECTED, unit=MetricUnit.Count, value=rows_rejected)
     metrics.add_metric(name=METRIC_ROWS_SUPERSEDED, unit=MetricUnit.Count, value=rows_superseded)
+    if deleting:
+        metrics.add_metric(name=METRIC_ROWS_DELETED, unit=MetricUnit.Count, value=rows_deleted)
 
 
 def log_rejections(first: Sequence[LoggedRejection], rows_rejected: int, report_uri: str | None) -> None:

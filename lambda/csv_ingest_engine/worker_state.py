@@ -27,6 +27,7 @@ class WorkerState:
     rejected: int = 0
     failed: int = 0
     superseded: int = 0
+    deleted: int = 0
     settled_before: int = 0
     # The worker's own, no lock: requests failed since it last wrote (kept off the per-row path: `written` then),
     # and whether it has taken its end-of-input marker.
@@ -41,6 +42,7 @@ class WriteTotals:
     """Counts for one file's writes, exact under concurrency.
 
     `superseded` rows were not written because their item holds a newer upload's (see `ordering`): not a failure.
+    `deleted` rows deleted their item (their delete marker was true); they are not among `written`.
     `first_unsent_line` is the first line not known to be settled (written, superseded, rejected or failed) when the
     session stopped early (cancelled, or `close` gave up at the deadline); None when every row was settled.
     """
@@ -50,3 +52,4 @@ class WriteTotals:
     failed: int = 0
     superseded: int = 0
     first_unsent_line: int | None = None
+    deleted: int = 0

@@ -34,5 +34,11 @@ def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with counted_failure():
             summary = finish_file(s3, job, run, settings)
         logger.info("file ingested", extra={"summary": summary})
-    count_ingested(summary["rows_written"], summary["rows_rejected"], summary["rows_superseded"])
+    count_ingested(
+        summary["rows_written"],
+        summary["rows_rejected"],
+        summary["rows_superseded"],
+        summary["rows_deleted"],
+        deleting=settings.engine.schema.delete_column is not None,
+    )
     return summary

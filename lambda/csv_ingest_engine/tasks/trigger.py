@@ -92,11 +92,12 @@ def _handle_record(
                 logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
         except IngestError as error:
             return {**entry, "status": "failed", "error": str(error)}, error
-    count_ingested(entry["rows_written"], entry["rows_rejected"], entry["rows_superseded"])
+    count_ingested(*(entry[name] for name in _COUNTS), deleting=settings.schema.delete_column is not None)
     return entry, None
 
 
-_COUNTS = ("rows_written", "rows_rejected", "rows_superseded")
+# The counts of a file ingested in place, in `count_ingested`'s order.
+_COUNTS = ("rows_written", "rows_rejected", "rows_superseded", "rows_deleted")
 
 
 @dataclass(frozen=True, slots=True)
