@@ -276,7 +276,7 @@ class PipelineProps:
             raise ValueError(str(exc)) from exc
         if attribute != self.order_attribute:
             raise ValueError(f"order_attribute must be a name without surrounding spaces, got {self.order_attribute!r}")
-        if self.ordering and attribute in self.schema.key_names:
+        if self.ordering and attribute in self._keys_and_types.key_names:
             raise ValueError(
                 f"order_attribute must not be a key column ({attribute!r}): the stamp is an attribute of its own"
             )
