@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, DEFAULT_MAX_CELLS, ColumnType
 from csv_ingest_engine.errors import IngestError
@@ -97,9 +98,6 @@ class Row:
     `attributes` are DynamoDB values; `attributes` maps each non-empty, non-key cell's column to its value (a
     string as written unless the column has a type); empty cells are not in it (they neither write an empty value
     nor remove an existing attribute).
-
-    A row whose delete marker is `true` `deletes` its item: it has its key and no attributes (its other cells are
-    not read).
     """
 
     line: int
@@ -109,7 +107,16 @@ class Row:
     cells: list[str] = field(repr=False)
     # False: one string key and string attributes only (`Header.typed`), which the writer measures the quick way.
     typed: bool = field(default=False, repr=False)
-    deletes: bool = False
+    # A class attribute, not a field: every row is built with the same arguments as before deletes existed.
+    deletes: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeletingRow(Row):
+    """A record whose delete marker is `true`: it deletes its item. `attributes` is empty; its cells but the key's
+    are not read."""
+
+    deletes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,7 +416,7 @@ def _deletion(
         return Rejection(
             record.line, key, f"{column}: {problem}", cells, reason_without_values=f"{column}: {problem.without_value}"
         )
-    return Row(record.line, key, item_key, {}, cells, typed=typed, deletes=True) if deletes else None
+    return DeletingRow(record.line, key, item_key, {}, cells, typed=typed) if deletes else None
 
 
 def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue], int] | Rejection:

@@ -14,7 +14,15 @@ from csv_ingest_engine.item_growth import ItemGrowth
 from csv_ingest_engine.ordering import Ordering
 from csv_ingest_engine.reading import Record
 from csv_ingest_engine.requests import ORDER_CONDITION, request_for, write_actions
-from csv_ingest_engine.rules import MAX_PARTITION_KEY_BYTES, Header, Rejection, Row, parse_header, to_row
+from csv_ingest_engine.rules import (
+    MAX_PARTITION_KEY_BYTES,
+    DeletingRow,
+    Header,
+    Rejection,
+    Row,
+    parse_header,
+    to_row,
+)
 from csv_ingest_engine.schema import KeyAttribute, Schema, SchemaError, check_delete_column, delete_column
 from csv_ingest_engine.values import ValueProblem, delete_marker
 
@@ -37,9 +45,9 @@ def outcome(cells: list[str], head: Header, *, max_attributes: int | None = None
     return to_row(Record(7, cells), head, max_attributes=max_attributes)
 
 
-def deleting(key: str = "1", *cells: str, name: str = "customer_id") -> Row:
+def deleting(key: str = "1", *cells: str, name: str = "customer_id") -> DeletingRow:
     """The row that deletes the string-keyed item `key` (its cells as in the file)."""
-    return Row(7, key, {name: {"S": key}}, {}, [key, *cells], deletes=True)
+    return DeletingRow(7, key, {name: {"S": key}}, {}, [key, *cells])
 
 
 # -- the marker's values --------------------------------------------------------------------------------------------
@@ -119,8 +127,8 @@ def test_the_marker_column_name_is_compared_in_its_case() -> None:
 def test_a_true_marker_makes_a_row_that_deletes_its_item_with_its_key_only(cell: str) -> None:
     """The row is its key and nothing else: no attribute, the marker included."""
     head = marked("customer_id", "name", MARKER)
-    assert outcome([" 1 ", "Ann", cell], head) == Row(
-        7, "1", {"customer_id": {"S": "1"}}, {}, [" 1 ", "Ann", cell], deletes=True
+    assert outcome([" 1 ", "Ann", cell], head) == DeletingRow(
+        7, "1", {"customer_id": {"S": "1"}}, {}, [" 1 ", "Ann", cell]
     )
 
 
@@ -167,14 +175,14 @@ def test_a_deleting_row_is_not_checked_beyond_its_key() -> None:
     head = marked("customer_id", "age", "bio", "a", "b", MARKER, schema=Schema.keyed_on("customer_id", {"age": "N"}))
     cells = ["1", "3O", "x" * 500_000, "a", "b", "true"]
     row = outcome(cells, head, max_attributes=1)
-    assert row == Row(7, "1", {"customer_id": {"S": "1"}}, {}, cells, typed=True, deletes=True)
+    assert row == DeletingRow(7, "1", {"customer_id": {"S": "1"}}, {}, cells, typed=True)
 
 
 def test_an_untyped_deleting_row_is_not_checked_for_its_item_size() -> None:
     """On the untyped fast path too: a cell over 400 KB in a deleting row does not reject it."""
     head = marked("customer_id", "bio", MARKER)
     cells = ["1", "x" * 500_000, "true"]
-    assert outcome(cells, head, max_attributes=0) == Row(7, "1", {"customer_id": {"S": "1"}}, {}, cells, deletes=True)
+    assert outcome(cells, head, max_attributes=0) == DeletingRow(7, "1", {"customer_id": {"S": "1"}}, {}, cells)
 
 
 @pytest.mark.parametrize(
@@ -209,14 +217,13 @@ def test_a_typed_key_deletes_the_item_of_its_value() -> None:
         schema=Schema(schema.partition_key, schema.sort_key, {"total": "N"}),
     )
     cells = ["042", "2024-05-01", "not a number", "TRUE"]
-    assert outcome(cells, head) == Row(
+    assert outcome(cells, head) == DeletingRow(
         7,
         "42 / 2024-05-01",
         {"customer_id": {"N": "042"}, "order_date": {"S": "2024-05-01"}},
         {},
         cells,
         typed=True,
-        deletes=True,
     )
 
 
