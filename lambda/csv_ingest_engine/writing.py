@@ -9,8 +9,11 @@ Two modes:
 - `replace`: each row replaces the whole item: `BatchWriteItem` puts, 25 per call (fewer when the rows are large),
   or, stamped with the upload's order, one conditional `PutItem` per row.
 
+A row whose delete marker is true (`rules.DeletingRow`) is one `DeleteItem` in either mode.
+
 With an `Ordering` (the default everywhere but `--no-ordering`), every write carries the upload's order stamp and
-applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded.
+applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded. A delete
+carries the same condition.
 
 The requests are built in `requests`, from the writer's own table name and mode: the rules hand over data.
 """
