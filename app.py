@@ -25,6 +25,7 @@ CONTEXT_KEYS = (
     "sort_key_column",
     "sort_key_type",
     "column_types",
+    "delete_column",
     "csv_delimiter",
     "csv_encoding",
     "csv_max_cells",
@@ -133,6 +134,8 @@ def _schema_and_format(context: Mapping[str, Any]) -> dict[str, Any]:
         values["sort_key_type"] = schema.key_type(raw, origin="context sort_key_type")
     if (raw := context.get("column_types")) is not None:
         values["column_types"] = schema.column_types(raw, origin="context column_types")
+    if (raw := context.get("delete_column")) is not None:
+        values["delete_column"] = schema.delete_column(_parse_str("delete_column", raw), origin="context delete_column")
     values |= _format(context)
     if (raw := context.get("ordering")) is not None:
         values["ordering"] = _parse_switch("ordering", raw)

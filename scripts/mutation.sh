@@ -28,6 +28,7 @@ tests=(
     tests/function/test_partitioning.py
     tests/function/test_schema.py
     tests/function/test_changes.py
+    tests/function/test_delete_marker_rules.py
 )
 rm -rf "$stage"
 mkdir -p "$stage/src" "$stage/tests/function"

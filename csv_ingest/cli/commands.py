@@ -263,6 +263,7 @@ def demo(
     key_type: str | None,
     sort_key_column: str | None,
     sort_key_type: str | None,
+    delete_column: str | None,
     delimiter: str,
     encoding: str,
     max_cells: int,
@@ -303,14 +304,16 @@ def demo(
                 f"{export} is the file being ingested ({path}); the export would overwrite it. Name another file.",
                 param_hint="'--export'",
             )
-    schema = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file).schema()
+    options = SchemaOptions(key_column, key_type, sort_key_column, sort_key_type, types, types_file, delete_column)
+    order_attribute = None if unordered else DEFAULT_ORDER_ATTRIBUTE
+    options.check_delete_column(order_attribute)
     config = EngineConfig(
-        schema=schema,
+        schema=options.schema(),
         fmt=CsvFormat(delimiter, encoding, max_cells),
         write_mode=mode,
         consistent_reads=_consistent_reads(mode, consistent_reads),
         large_file_bytes=large_file_bytes,
-        order_attribute=None if unordered else DEFAULT_ORDER_ATTRIBUTE,
+        order_attribute=order_attribute,
     )
     code = run_demo(
         local,

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from csv_ingest.cli.demo_tables import failure_cause, items_table, partitions_table, report_table
-from csv_ingest.cli.output import superseded
+from csv_ingest.cli.output import deleted, superseded
 from csv_ingest.local.demo_account import (
     REJECTS_BUCKET,
     TABLE,
@@ -221,8 +221,9 @@ class _Demo:
     def _show(self, title: str, summary: dict[str, Any]) -> int:
         written, rejected = summary["rows_written"], summary["rows_rejected"]
         # Named only when there are any, as `load` does.
-        older = summary.get("rows_superseded", 0)
-        also = f"; {superseded(older)}" if older else ""
+        older, deleting = summary.get("rows_superseded", 0), summary.get("rows_deleted", 0)
+        also = f"; {deleted(deleting)}" if deleting else ""
+        also += f"; {superseded(older)}" if older else ""
         same = summary.get("rows_unchanged", 0)
         unchanged = f", {same:,} unchanged" if same else ""
         self.out.print(

@@ -219,7 +219,8 @@ class Dispatch:
             self._failed,
             sum(end.superseded for end in ends),
             self._schema_untyped,
-            sum(end.unchanged for end in ends),
+            rows_unchanged=sum(end.unchanged for end in ends),
+            rows_deleted=sum(end.deleted for end in ends),
         )
         refusal = next((end.refusal for end in ends if end.refusal is not None), None)
         if refusal is not None:

@@ -226,6 +226,7 @@ def file_options(
         def with_options(**params: Any) -> None:
             options = FileOptions.take(params)
             _refuse_rejects_on_input(options.rejects, options.source)
+            options.schema.check_delete_column(options.order_attribute)
             command(options, **params)
 
         # load: where the table is, then how to write to it; validate: the rules it checks by, then where AWS is.

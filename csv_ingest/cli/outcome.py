@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from csv_ingest.cli.output import deleted
 from csv_ingest_engine import FileResult, IngestError, IngestStopped, Rejection
 from csv_ingest_engine.constants import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_REJECTED
 from csv_ingest_engine.rejection_log import FirstByLine
@@ -34,6 +35,7 @@ class Outcome:
     first_missing_line: int | None = None
     superseded_before_failure: int = 0  # a failed file has no result: the rows superseded before it failed
     unchanged_before_failure: int = 0  # and the rows found unchanged (`--mode changed`)
+    deleted_before_failure: int = 0  # and the rows that deleted their item before it failed
 
     @property
     def rows_superseded(self) -> int:
@@ -44,6 +46,11 @@ class Outcome:
     def rows_unchanged(self) -> int:
         """Rows not written because their item holds their values already (--mode changed): never a failure."""
         return self.result.rows_unchanged if self.result is not None else self.unchanged_before_failure
+
+    @property
+    def rows_deleted(self) -> int:
+        """Rows whose delete marker deleted their item (validate: would delete it)."""
+        return self.result.rows_deleted if self.result is not None else self.deleted_before_failure
 
     @property
     def exit_code(self) -> int:
@@ -60,6 +67,7 @@ class Outcome:
             self.error = str(exc)
             self.superseded_before_failure = exc.rows_superseded
             self.unchanged_before_failure = exc.rows_unchanged
+            self.deleted_before_failure = exc.rows_deleted
         else:  # botocore's: no region, no credentials, an endpoint that does not answer
             self.error = f"{self.source}: {exc}"
 
@@ -72,6 +80,7 @@ class Outcome:
             stop.rows_failed,
             stop.rows_superseded,
             rows_unchanged=stop.rows_unchanged,
+            rows_deleted=stop.rows_deleted,
         )
         self.first_missing_line = stop.first_missing_line
         self.error = (
@@ -88,6 +97,7 @@ class Outcome:
             "rows_rejected": self.result.rows_rejected if self.result else self.rejections.count,
             "rows_superseded": self.rows_superseded,
             "rows_unchanged": self.rows_unchanged,
+            "rows_deleted": self.rows_deleted,
             "first_missing_line": self.first_missing_line,
             "seconds": round(self.seconds, 3),
             "rejected_rows": [
@@ -110,9 +120,10 @@ def _interrupted_message(source: str, stop: IngestStopped) -> str:
     throttled = f" ({stop.rows_failed:,} of them not refused: the table throttled)" if stop.rows_failed else ""
     superseded = f"{stop.rows_superseded:,} superseded, " if stop.rows_superseded else ""
     unchanged = f"{stop.rows_unchanged:,} unchanged, " if stop.rows_unchanged else ""
+    deleted = f"{stop.rows_deleted:,} deleted, " if stop.rows_deleted else ""
     return (
         f"Ctrl-C stopped {source} before line {line}: {count(stop.rows_written, 'row')} written, {unchanged}"
-        f"{superseded}"
+        f"{deleted}{superseded}"
         f"{stop.rows_rejected:,} rejected{throttled}; queued rows were not sent. Rows from line {line} on may be "
         "missing; running the same command again is safe (every write is an upsert)."
     )
@@ -123,6 +134,12 @@ def _check_interrupted(source: str, stop: IngestStopped) -> str:
     line = stop.first_missing_line
     return (
         f"Ctrl-C stopped checking {source} before line {line}: of the rows before it, "
-        f"{count(stop.rows_written, 'row')} valid, {stop.rows_rejected:,} rejected; rows from line {line} on were not "
+        f"{count(stop.rows_written, 'row')} valid, {stop.rows_rejected:,} rejected{_would_delete(stop.rows_deleted)}; "
+        f"rows from line {line} on were not "
         "checked. Nothing was written; run the same command again to check the whole file."
     )
+
+
+def _would_delete(rows: int) -> str:
+    """Nothing, or `, 3 more valid rows would delete their items`: the valid rows that delete (not among `valid`)."""
+    return f", {deleted(rows, checked=True)}" if rows else ""

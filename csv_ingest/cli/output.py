@@ -42,6 +42,7 @@ def print_outcome(outcome: Outcome, *, as_json: bool) -> int:
         before = [
             *([f"{outcome.rows_unchanged:,} unchanged"] if outcome.rows_unchanged else []),
             *([superseded(outcome.rows_superseded)] if outcome.rows_superseded else []),
+            *([deleted(outcome.rows_deleted)] if outcome.rows_deleted else []),
         ]
         if before:
             err.print(f"Before that, {' and '.join(before)}.")
@@ -116,12 +117,28 @@ def superseded(rows: int) -> str:
     return f"{count(rows, 'row')} superseded ({why})"
 
 
+def deleted(rows: int, *, checked: bool = False) -> str:
+    """`2 rows deleted their items` (a load), or `2 more valid rows would delete their items` (`checked`: a validate,
+    whose valid rows do not count them)."""
+    items = "its item" if rows == 1 else "their items"
+    if checked:
+        return f"{count(rows, 'more valid row')} would delete {items}"
+    return f"{count(rows, 'row')} deleted {items}"
+
+
 def _print_summary(result: FileResult, source: str, verb: str, seconds: float) -> None:
-    # Unchanged and superseded rows were read and settled like the others: they count toward the rate, and are named
-    # only when there are any (unchanged ones only with --mode changed; most loads have no superseded ones).
-    rows = result.rows_written + result.rows_rejected + result.rows_superseded + result.rows_unchanged
+    # Unchanged, deleting and superseded rows were read and settled like the others: they count toward the rate, and
+    # are named only when there are any (unchanged ones only with --mode changed; most loads have none of the others).
+    rows = (
+        result.rows_written
+        + result.rows_rejected
+        + result.rows_superseded
+        + result.rows_unchanged
+        + result.rows_deleted
+    )
     unchanged = f", {result.rows_unchanged:,} unchanged" if result.rows_unchanged else ""
-    also = f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
+    also = f"; {deleted(result.rows_deleted, checked=verb == 'valid')}" if result.rows_deleted else ""
+    also += f"; {superseded(result.rows_superseded)}" if result.rows_superseded else ""
     out.print(
         f"{escape(source)}: {count(result.rows_written, 'row')} {verb}{unchanged}, {result.rows_rejected:,} rejected "
         f"({seconds:.1f} s, {rows / max(seconds, 1e-6):,.0f} rows/s){also}"

@@ -1,9 +1,10 @@
-"""The columns' types and the key schema on the command line: the options, and the schema rows are written with."""
+"""The columns' types, the key schema and the delete-marker column on the command line: the options, and the schema
+rows are written with."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -13,8 +14,16 @@ from csv_ingest_engine.constants import COLUMN_TYPES, DEFAULT_KEY_COLUMN, KEY_TY
 from csv_ingest_engine.schema import KeyAttribute, Schema, SchemaError
 
 
+def _delete_column(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        return schemas.delete_column(value, origin="--delete-column")
+    except SchemaError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--delete-column: "), ctx=ctx, param=param) from None
+
+
 def schema_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The columns' types and the key schema beyond --key-column (load reads the key schema from the table)."""
+    """The columns' types, the key schema beyond --key-column (load reads the key schema from the table) and the
+    delete-marker column."""
     for option in reversed(
         [
             click.option(
@@ -46,6 +55,14 @@ def schema_options(command: Callable[..., None]) -> Callable[..., None]:
                 type=click.Choice(KEY_TYPES, case_sensitive=False),
                 help="The sort key's type (default S; load: the table's).",
             ),
+            click.option(
+                "--delete-column",
+                metavar="COLUMN",
+                callback=_delete_column,
+                help="A row whose COLUMN cell is true (any case) deletes its item (DeleteItem, on the ordering's "
+                "condition); false or empty writes the row; anything else rejects it. COLUMN is never written. A file "
+                "without it has no deletes. Default: none (the stack's delete_column).",
+            ),
         ]
     ):
         command = option(command)
@@ -62,6 +79,7 @@ class SchemaOptions:
     sort_key_type: str | None
     types: tuple[str, ...]
     types_file: Path | None
+    delete_column: str | None = None
 
     def column_types(self) -> dict[str, ColumnType]:
         """--types-file, then each --type over it; a bad entry is a usage error naming it."""
@@ -90,9 +108,20 @@ class SchemaOptions:
             if self.sort_key_type and not self.sort_key_column:
                 raise click.BadParameter("--sort-key-type needs --sort-key-column", param_hint="'--sort-key-type'")
         try:
-            return Schema(partition, sort, self.column_types())
+            schema = Schema(partition, sort, self.column_types())
         except SchemaError as exc:
             raise click.BadParameter(str(exc), param_hint="'--type' / '--types-file'") from None
+        try:
+            return replace(schema, delete_column=self.delete_column)
+        except SchemaError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--delete-column'") from None
+
+    def check_delete_column(self, order_attribute: str | None) -> None:
+        """The delete-marker column is not the order attribute (a usage error otherwise)."""
+        try:
+            schemas.check_delete_column(self.delete_column, order_attribute)
+        except SchemaError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--delete-column'") from None
 
     def _check_against(self, partition: KeyAttribute, sort: KeyAttribute | None) -> None:
         """The key options describe the table's key, or are a usage error saying what the table has."""

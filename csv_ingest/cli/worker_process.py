@@ -48,6 +48,7 @@ class WorkerEnd:
     written: int = 0
     superseded: int = 0  # rows not written because their item holds a newer upload's
     unchanged: int = 0  # rows not written because their item holds their values already (--mode changed)
+    deleted: int = 0  # rows that deleted their item (their delete marker was true)
     chunks_taken: int = 0  # chunks the worker took from its queue: the ones after it are not written
     first_missing_line: int | None = None  # it stopped (Ctrl-C, or another worker failed): rows from it may be missing
     refusal: tuple[int, str] | None = None  # the table refused a write that every row would get: (line, detail)
@@ -101,13 +102,13 @@ class _PartitionWorker:
         try:
             result = self._ingest()
             end.written, end.superseded = result.rows_written, result.rows_superseded
-            end.unchanged = result.rows_unchanged
+            end.unchanged, end.deleted = result.rows_unchanged, result.rows_deleted
         except IngestStopped as exc:
             end.written, end.first_missing_line = exc.rows_written, exc.first_missing_line
-            end.superseded, end.unchanged = exc.rows_superseded, exc.rows_unchanged
+            end.superseded, end.unchanged, end.deleted = exc.rows_superseded, exc.rows_unchanged, exc.rows_deleted
         except IngestError as exc:
             end.written, end.superseded = exc.rows_written or 0, exc.rows_superseded
-            end.unchanged = exc.rows_unchanged
+            end.unchanged, end.deleted = exc.rows_unchanged, exc.rows_deleted
             if isinstance(exc.__cause__, WriteFailed):
                 end.refusal = (exc.__cause__.line, exc.__cause__.detail)
             elif not exc.rows_failed:  # rows the table did not take in time: the parent words that, counted

@@ -21,6 +21,7 @@ from csv_ingest.infra.ingestion import ASYNC_MAX_EVENT_AGE
 from csv_ingest_engine.constants import (
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
+    METRIC_ROWS_DELETED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_UNCHANGED,
@@ -197,6 +198,8 @@ class Monitoring(Construct):
                     self._emf_metric(METRIC_ROWS_SUPERSEDED).with_(label="Rows superseded"),
                     # write_mode changed: rows whose item held their values already, not written.
                     self._emf_metric(METRIC_ROWS_UNCHANGED).with_(label="Rows unchanged"),
+                    # Rows whose delete marker deleted their item (none without a delete_column).
+                    self._emf_metric(METRIC_ROWS_DELETED).with_(label="Rows deleted"),
                 ],
                 width=12,
             ),

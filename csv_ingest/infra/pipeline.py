@@ -217,9 +217,14 @@ class CsvIngestPipeline(Construct):
 
     @property
     def _write_actions(self) -> tuple[str, ...]:
-        """Only what the writer calls in the configured mode: e.g. BatchWriteItem only for unstamped replace."""
+        """Only what the writer calls in the configured mode: e.g. BatchWriteItem only for unstamped replace, DeleteItem
+        only with a delete-marker column."""
         engine = self.props.engine
-        return write_actions(engine.write_mode, ordered=engine.order_attribute is not None)
+        return write_actions(
+            engine.write_mode,
+            ordered=engine.order_attribute is not None,
+            deletes=engine.schema.delete_column is not None,
+        )
 
     def _grant_large_file_access(self) -> None:
         """Exactly the calls each step of the large-file path makes (lambda/handler.py's entry points).

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from aws_cdk import Duration
@@ -40,7 +40,14 @@ from csv_ingest_engine.constants import (
     KeyType,
     WriteMode,
 )
-from csv_ingest_engine.schema import CsvFormat, KeyAttribute, Schema, SchemaError, order_attribute
+from csv_ingest_engine.schema import (
+    CsvFormat,
+    KeyAttribute,
+    Schema,
+    SchemaError,
+    check_delete_column,
+    order_attribute,
+)
 
 KIB, GIB, TIB = 1024, 1024**3, 1024**4
 # Lambda allows 4 KB for all of a function's environment variables; the others take well under 1 KB.
@@ -87,6 +94,11 @@ class PipelineProps:
     column_types: Mapping[str, ColumnType] = field(default_factory=dict)
     """What other columns' cells become (column -> S, N, BOOL or JSON), at most 3 KiB as JSON. Default: none, every
     column not named is a string as written."""
+    delete_column: str | None = None
+    """The delete-marker column: a row whose cell there is `true` (any case, surrounding whitespace trimmed) deletes
+    its item (a `DeleteItem`, on the ordering's condition), `false` or empty writes the row, anything else rejects
+    it; the column is never written. Not a key column, the order attribute or a typed column. Default: none, no row
+    deletes (and the functions may not `dynamodb:DeleteItem`)."""
     csv_delimiter: str = DEFAULT_DELIMITER
     """The uploaded files' delimiter (the character): `,` `;` `|` or a tab. Default: `,`."""
     csv_encoding: str = DEFAULT_ENCODING
@@ -179,6 +191,7 @@ class PipelineProps:
         self._check_schema()
         self._check_format()
         self._check_names()
+        self._check_delete_column()
         if self.alarm_email is not None and ("@" not in self.alarm_email or any(c.isspace() for c in self.alarm_email)):
             raise ValueError(f"alarm_email must be an e-mail address, got {self.alarm_email!r}")
         _check_range("memory_size_mb", self.memory_size_mb, 128, 10240)
@@ -246,7 +259,7 @@ class PipelineProps:
                 "columns (every other column stays a string)"
             )
         try:
-            _ = self.schema  # Schema refuses a column type for a key column (its type is the key's)
+            _ = self._keys_and_types  # Schema refuses a column type for a key column (its type is the key's)
         except SchemaError as exc:
             raise ValueError(f"column_types: {exc}") from exc
 
@@ -268,6 +281,19 @@ class PipelineProps:
                 "service_name must be 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit "
                 f"(it is a CloudWatch dimension value), got {self.service_name!r}"
             )
+
+    def _check_delete_column(self) -> None:
+        """A name, and not a key column, a typed column or (with ordering) the order attribute."""
+        marker = self.delete_column
+        if marker is None:
+            return
+        if not marker or marker != marker.strip():
+            raise ValueError(f"delete_column must be a non-empty name without surrounding spaces, got {marker!r}")
+        try:
+            _ = self.schema
+            check_delete_column(marker, self.order_attribute if self.ordering else None)
+        except SchemaError as exc:
+            raise ValueError(f"delete_column: {exc}") from exc
 
     def _check_reservations(self) -> None:
         for name, value in (
@@ -307,7 +333,7 @@ class PipelineProps:
             raise ValueError(str(exc)) from exc
         if attribute != self.order_attribute:
             raise ValueError(f"order_attribute must be a name without surrounding spaces, got {self.order_attribute!r}")
-        if self.ordering and attribute in self.schema.key_names:
+        if self.ordering and attribute in self._keys_and_types.key_names:
             raise ValueError(
                 f"order_attribute must not be a key column ({attribute!r}): the stamp is an attribute of its own"
             )
@@ -319,7 +345,11 @@ class PipelineProps:
 
     @property
     def schema(self) -> Schema:
-        """The table's key schema and the columns' types, as the engine reads them."""
+        """The table's key schema, the columns' types and the delete-marker column, as the engine reads them."""
+        return replace(self._keys_and_types, delete_column=self.delete_column)
+
+    @property
+    def _keys_and_types(self) -> Schema:
         sort_key = None if self.sort_key_column is None else KeyAttribute(self.sort_key_column, self.sort_key_type)
         return Schema(KeyAttribute(self.key_column, self.key_type), sort_key, dict(self.column_types))
 

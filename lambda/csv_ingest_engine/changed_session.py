@@ -1,5 +1,6 @@
 """`changed` mode's write session: each worker reads its rows' items back in `BatchGetItem`s of up to 100 keys, and
-writes (with merge's conditional update) only the rows that would change them (see `changes`).
+writes (with merge's conditional update) only the rows that would change them, and deletes only items that are
+there (see `changes`).
 
 A worker takes its rows in file order, 100 at a time; it reads their keys in one request (keys it wrote within
 `RECENT_WRITE_S` with a strongly consistent one, so that an eventually consistent read never shows it an item as it
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from csv_ingest_engine.answers import Answer, call
-from csv_ingest_engine.changes import Known, Stored, Verdict, after_write, verdict
+from csv_ingest_engine.changes import Known, Stored, Verdict, after_write, delete_verdict, verdict
 from csv_ingest_engine.errors import WriteFailed
 from csv_ingest_engine.raw_reads import item_key, read_raw
 from csv_ingest_engine.requests import READ_BATCH_SIZE, read_request
@@ -97,7 +98,8 @@ class ChangedWriteSession(WriteSession):
         ordering = self._writer.ordering
         unchanged = 0  # unchanged rows not yet counted: counted at once, before the next row settles otherwise
         for row in rows:
-            judged = verdict(row.attributes, items.get(row.key), ordering)
+            stored = items.get(row.key)
+            judged = delete_verdict(stored, ordering) if row.deletes else verdict(row.attributes, stored, ordering)
             if judged is Verdict.UNCHANGED:
                 unchanged += 1
                 continue
@@ -120,6 +122,8 @@ class ChangedWriteSession(WriteSession):
         key = row.key
         if settled is Settled.WRITTEN:
             items[key] = after_write(items.get(key), row.item_key, row.attributes, self._writer.ordering)
+        elif settled is Settled.DELETED:
+            items[key] = None
         elif settled is Settled.SUPERSEDED:
             items[key] = Stored.NEWER
         elif settled is Settled.FAILED:

@@ -1,6 +1,6 @@
 """What `changed` mode does with a row, from its item as read back (no AWS in here): write it (merge's conditional
-update), leave it (unchanged), or count it superseded; and the item as the row's write leaves it, which the key's
-later rows are compared with."""
+update, or a deleting row's conditional delete), leave it (unchanged), or count it superseded; and the item as the
+row's write leaves it, which the key's later rows are compared with."""
 
 from __future__ import annotations
 
@@ -54,6 +54,23 @@ def verdict(attributes: Mapping[str, AttributeValue], stored: Known, ordering: O
         if held_value is None or not same_value(value, held_value):
             return Verdict.WRITE
     return Verdict.UNCHANGED
+
+
+def delete_verdict(stored: Known, ordering: Ordering | None) -> Verdict:
+    """What to do with a row whose delete marker is true, on the item `stored`: delete it (merge's conditional
+    `DeleteItem`), leave it (unchanged: there is no item to delete), or count it superseded (the item holds a newer
+    upload's stamp, which the delete's condition would refuse)."""
+    if stored is Stored.NEWER:
+        return Verdict.SUPERSEDED
+    if stored is None:
+        return Verdict.UNCHANGED
+    if stored is Stored.UNKNOWN:
+        return Verdict.WRITE
+    if ordering is not None and (stamp := stored.get(ordering.attribute)) is not None:
+        held = stamp.get("S")
+        if isinstance(held, str) and held > ordering.stamp:
+            return Verdict.SUPERSEDED
+    return Verdict.WRITE
 
 
 def same_value(written: AttributeValue, held: AttributeValue) -> bool:

@@ -34,6 +34,7 @@ from csv_ingest_engine.constants import (
     ENV_CSV_DELIMITER,
     ENV_CSV_ENCODING,
     ENV_CSV_MAX_CELLS,
+    ENV_DELETE_COLUMN,
     ENV_KEY_COLUMN,
     ENV_KEY_TYPE,
     ENV_LARGE_FILE_BYTES,
@@ -76,7 +77,8 @@ ENV_PARTS: dict[str, tuple[EnvPart, ...]] = {
 class EngineConfig:
     """How every function (and `csv-ingest demo`) reads and writes files; each field defaults to the stack's."""
 
-    # The table's key schema and the columns' types (`Schema.keyed_on()`: customer_id, a string, no sort key).
+    # The table's key schema, the columns' types and the delete-marker column (`Schema.keyed_on()`: customer_id, a
+    # string, no sort key, no delete-marker column).
     schema: Schema = field(default_factory=Schema.keyed_on)
     # The files' delimiter and encoding (comma-separated UTF-8), and the most cells a record may have.
     fmt: CsvFormat = field(default_factory=CsvFormat)
@@ -136,7 +138,7 @@ class EngineConfig:
     def from_env(cls) -> EngineConfig:
         """The configuration in the environment; a variable left out keeps its default, a malformed one fails the
         invocation at once, naming it."""
-        return cls(
+        config = cls(
             schema=_schema(),
             fmt=_format(),
             write_mode=_write_mode(),
@@ -150,11 +152,16 @@ class EngineConfig:
                 ENV_LOGGED_REJECTIONS, DEFAULT_LOGGED_REJECTIONS, minimum=0, maximum=MAX_LOGGED_REJECTIONS
             ),
         )
+        try:
+            schemas.check_delete_column(config.schema.delete_column, config.order_attribute)
+        except SchemaError as exc:
+            raise RuntimeError(f"{ENV_DELETE_COLUMN}: {exc}") from None
+        return config
 
 
 def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
-    """The variables that tell a function reading files or rows the table's key, the columns' types and the files'
-    format (`EngineConfig.from_env` reads them back).
+    """The variables that tell a function reading files or rows the table's key, the columns' types, the
+    delete-marker column and the files' format (`EngineConfig.from_env` reads them back).
 
     A setting left at its default is left out (and the function assumes the same default), so a deployment that sets
     none of them keeps the environment it had before they existed.
@@ -167,6 +174,8 @@ def schema_environment(schema: Schema, csv_format: CsvFormat) -> dict[str, str]:
         variables |= {ENV_SORT_KEY_COLUMN: sort_key.name, ENV_SORT_KEY_TYPE: sort_key.type}
     if schema.column_types:
         variables[ENV_COLUMN_TYPES] = json.dumps(dict(schema.column_types), sort_keys=True, separators=(",", ":"))
+    if schema.delete_column is not None:
+        variables[ENV_DELETE_COLUMN] = schema.delete_column
     if csv_format.delimiter != DEFAULT_DELIMITER:
         variables[ENV_CSV_DELIMITER] = csv_format.delimiter
     if csv_format.encoding != DEFAULT_ENCODING:
@@ -215,7 +224,8 @@ def required_variable(name: str, what: str) -> str:
 
 
 def _schema() -> Schema:
-    """The table's key and the column types the stack configured (see `schema`); the default without them."""
+    """The table's key, the column types and the delete-marker column the stack configured (see `schema`); the
+    default without them."""
     variables = environment()
     try:
         sort_column = variables.get(ENV_SORT_KEY_COLUMN)
@@ -230,6 +240,7 @@ def _schema() -> Schema:
             if sort_column
             else None,
             schemas.column_types(variables.get(ENV_COLUMN_TYPES, ""), origin=ENV_COLUMN_TYPES),
+            schemas.delete_column(variables.get(ENV_DELETE_COLUMN), origin=ENV_DELETE_COLUMN),
         )
     except SchemaError as exc:
         raise RuntimeError(str(exc)) from None

@@ -62,6 +62,7 @@ METRIC_FILES_PROCESSED: Final = "FilesProcessed"
 METRIC_FILES_FAILED: Final = "FilesFailed"
 METRIC_ROWS_SUPERSEDED: Final = "RowsSuperseded"
 METRIC_ROWS_UNCHANGED: Final = "RowsUnchanged"
+METRIC_ROWS_DELETED: Final = "RowsDeleted"
 
 # Attributes the pipeline adds to items for its own bookkeeping start with this, so that users and tools can tell
 # them from a file's columns (and `--export` and the demo leave them out).
@@ -83,6 +84,8 @@ ENV_KEY_TYPE: Final = "KEY_TYPE"
 ENV_SORT_KEY_COLUMN: Final = "SORT_KEY_COLUMN"
 ENV_SORT_KEY_TYPE: Final = "SORT_KEY_TYPE"
 ENV_COLUMN_TYPES: Final = "COLUMN_TYPES"
+# The delete-marker column: a row whose cell there is `true` deletes its item (left out: no column deletes).
+ENV_DELETE_COLUMN: Final = "DELETE_COLUMN"
 # The files' format (see DELIMITERS and ENCODINGS).
 ENV_CSV_DELIMITER: Final = "CSV_DELIMITER"
 ENV_CSV_ENCODING: Final = "CSV_ENCODING"

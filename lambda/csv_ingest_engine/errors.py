@@ -18,6 +18,7 @@ class IngestError(Exception):
         rows_failed: int = 0,
         rows_superseded: int = 0,
         rows_unchanged: int = 0,
+        rows_deleted: int = 0,
     ) -> None:
         super().__init__(f"{source}: {problem}")
         self.source = source
@@ -27,6 +28,7 @@ class IngestError(Exception):
         self.rows_failed = rows_failed
         self.rows_superseded = rows_superseded
         self.rows_unchanged = rows_unchanged
+        self.rows_deleted = rows_deleted
 
 
 class IngestStopped(IngestError):
@@ -45,6 +47,7 @@ class IngestStopped(IngestError):
         first_missing_line: int,
         rows_superseded: int = 0,
         rows_unchanged: int = 0,
+        rows_deleted: int = 0,
     ) -> None:
         super().__init__(
             source,
@@ -54,6 +57,7 @@ class IngestStopped(IngestError):
             rows_failed=rows_failed,
             rows_superseded=rows_superseded,
             rows_unchanged=rows_unchanged,
+            rows_deleted=rows_deleted,
         )
         self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line

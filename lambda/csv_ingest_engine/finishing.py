@@ -101,6 +101,7 @@ def tally(results: list[PartitionResult]) -> dict[str, int]:
         "rows_rejected": sum(result.rows_rejected for result in results),
         "rows_superseded": sum(result.rows_superseded for result in results),
         "rows_unchanged": sum(result.rows_unchanged for result in results),
+        "rows_deleted": sum(result.rows_deleted for result in results),
     }
 
 
@@ -167,12 +168,18 @@ def _problem(entry: PartitionEntry, result: PartitionResult | str) -> str | None
         return f"{name} could not write {count(result.rows_failed, 'row')} before retries ran out (the table throttled)"
     if result.rows_rejected and result.rejects_report is None:
         return f"{name} rejected {count(result.rows_rejected, 'row')} but left no report of them"
-    settled = result.rows_written + result.rows_rejected + result.rows_superseded + result.rows_unchanged
+    settled = (
+        result.rows_written
+        + result.rows_rejected
+        + result.rows_superseded
+        + result.rows_unchanged
+        + result.rows_deleted
+    )
     if settled != entry.rows:
         return (
             f"{name} settled {settled:,} of its rows ({result.rows_written:,} written, "
             f"{result.rows_unchanged:,} unchanged, {result.rows_rejected:,} rejected, "
-            f"{result.rows_superseded:,} superseded)"
+            f"{result.rows_superseded:,} superseded, {result.rows_deleted:,} deleted)"
         )
     return None
 

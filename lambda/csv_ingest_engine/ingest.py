@@ -38,6 +38,8 @@ class FileResult:
     they are also in `rows_rejected`'s report, marked as such, and loading them again later will work.
     `rows_superseded` are rows whose item holds a newer upload's: they were right not to be written.
     `rows_unchanged` (`changed` mode) are rows whose item holds their values already: there was nothing to write.
+    `rows_deleted` are rows whose delete marker was true: each deleted its item (one that did not exist included);
+    they are not among `rows_written`.
     """
 
     rows_written: int = 0
@@ -50,6 +52,8 @@ class FileResult:
     untyped_columns: tuple[str, ...] = ()
     # Rows not written because their item holds their values already (`changed` mode): not a failure, not rejected.
     rows_unchanged: int = 0
+    # Rows whose delete marker was true (see `rows_deleted` above).
+    rows_deleted: int = 0
 
     def counts(self) -> dict[str, int]:
         """The row counts, by name: what an `IngestError` of the file carries, and what summaries show."""
@@ -59,6 +63,7 @@ class FileResult:
             "rows_failed": self.rows_failed,
             "rows_superseded": self.rows_superseded,
             "rows_unchanged": self.rows_unchanged,
+            "rows_deleted": self.rows_deleted,
         }
 
 
@@ -218,6 +223,7 @@ class _Run:
         self._on_rows = on_rows
         self._lock = threading.Lock()  # rejections come from the writer's threads as well as this one
         self.rows_read = self.accepted = self.rejected = 0
+        self.deletes = 0  # of the rows accepted, those that delete their item
         self.stopped_before: int | None = None
         self.fatal: WriteFailed | None = None
 
@@ -238,7 +244,7 @@ class _Run:
             # `changed` writes the rows it writes as merge does.
             growth = ItemGrowth(header) if mode != "replace" else None
             self.check(records, header, row_limit, should_stop, growth=growth)
-            totals = WriteTotals(written=self.accepted)
+            totals = WriteTotals(written=self.accepted - self.deletes, deleted=self.deletes)
         else:
             totals = self.write(records, header, writer, should_stop)
         result = FileResult(
@@ -247,7 +253,8 @@ class _Run:
             totals.failed,
             totals.superseded,
             header.untyped,
-            totals.unchanged,
+            rows_unchanged=totals.unchanged,
+            rows_deleted=totals.deleted,
         )
         _raise_for_outcome(self.source, result, self, totals, writer, header.schema)
         return result
@@ -283,6 +290,7 @@ class _Run:
                 outcome = to_row(record, header, max_attributes=row_limit)
                 if isinstance(outcome, Row):
                     self.accepted += 1
+                    self.deletes += outcome.deletes
                     yield outcome
                 else:
                     self.rejected += 1
@@ -406,8 +414,9 @@ def _stopped(source: str, result: FileResult, *, before_line: int, detail: str |
         else ""
     )
     unchanged = f", {result.rows_unchanged:,} unchanged" if result.rows_unchanged else ""
+    deleted = f", {result.rows_deleted:,} deleted" if result.rows_deleted else ""
     where = detail or (
-        f"before line {before_line} ({count(result.rows_written, 'row')} written{unchanged}, "
+        f"before line {before_line} ({count(result.rows_written, 'row')} written{unchanged}{deleted}, "
         f"{result.rows_rejected:,} rejected so far){failed}"
     )
     return IngestStopped(

@@ -56,9 +56,14 @@ class ItemGrowth:
         self._items: OrderedDict[str, Row | _Item] = OrderedDict()
 
     def add(self, row: Row) -> Rejection | None:
-        """Apply `row` to its item; the rejection DynamoDB's refusal would be (the item then stays as it was)."""
+        """Apply `row` to its item; the rejection DynamoDB's refusal would be (the item then stays as it was). A row
+        that deletes its item leaves nothing: the key's next row starts a new item."""
         items = self._items
         earlier = items.pop(row.key, None)
+        if row.deletes:
+            if earlier is not None:
+                self._used -= _memory_of(earlier)
+            return None
         if earlier is None:  # most keys: kept as they are, at the cost of two lookups (and a row forgotten)
             chars = sum(map(len, row.cells))
             if chars < _MEASURED_FROM_CHARS:

@@ -279,8 +279,8 @@ class PartitionResult:
     """What a worker did with its partition (`results/pNNNNN.json` in the work bucket, and its return value).
 
     `rows_rejected` counts `rows_failed` too, as on the one-invocation path; `rows_superseded` are rows whose item
-    holds a newer upload's, `rows_unchanged` (`changed` mode) rows whose item holds their values already. `error`
-    says why the partition did not
+    holds a newer upload's, `rows_unchanged` (`changed` mode) rows whose item holds their values already,
+    `rows_deleted` rows that deleted their item. `error` says why the partition did not
     finish (None: it did); rows from `first_missing_line` on may then be missing, when it is known.
     `rejects_report` is the work bucket key of the partial rejects report, set only once it is written.
     `first_rejections` are the partition's first rejected rows (see `rejection_log`), from which Finish logs the
@@ -298,6 +298,7 @@ class PartitionResult:
     rows_superseded: int = 0
     first_rejections: tuple[LoggedRejection, ...] = ()
     rows_unchanged: int = 0
+    rows_deleted: int = 0
 
     @classmethod
     def from_json(cls, data: Any) -> PartitionResult:
@@ -315,6 +316,7 @@ class PartitionResult:
             error=_optional_field(data, "error", str),
             rejects_report=_optional_field(data, "rejects_report", str),
             rows_superseded=_optional_field(data, "rows_superseded", int) or 0,
+            rows_deleted=_optional_field(data, "rows_deleted", int) or 0,
             first_rejections=tuple(LoggedRejection.from_json(item) for item in first),
             rows_unchanged=_optional_field(data, "rows_unchanged", int) or 0,
         )

@@ -91,6 +91,7 @@ def ingest_object(
         "rows_rejected": result.rows_rejected,
         "rows_superseded": result.rows_superseded,
         "rows_unchanged": result.rows_unchanged,
+        "rows_deleted": result.rows_deleted,
     }
     if report_uri:
         summary["rejects_report"] = report_uri

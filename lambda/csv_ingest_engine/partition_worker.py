@@ -90,6 +90,7 @@ def _ingest_chunks(
             error,
             rows_superseded=counts.rows_superseded,
             rows_unchanged=counts.rows_unchanged,
+            rows_deleted=counts.rows_deleted,
         )
 
     try:
@@ -134,6 +135,7 @@ def _ingest_chunks(
         problem,
         rows_superseded=result.rows_superseded,
         rows_unchanged=result.rows_unchanged,
+        rows_deleted=result.rows_deleted,
     )
 
 

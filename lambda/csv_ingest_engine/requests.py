@@ -1,7 +1,7 @@
 """The DynamoDB requests that write `Row`s, and their sizes as sent: an `UpdateItem` per row for `merge` (and for
 the rows `changed` writes), a put per row for `replace` (alone, or in a `BatchWriteItem` when not stamped with the
-upload's order), and the most attributes one update expression can set; and the `BatchGetItem` that reads rows'
-items back for `changed`."""
+upload's order), a `DeleteItem` per row that deletes its item (in every mode), and the most attributes one update
+expression can set; and the `BatchGetItem` that reads rows' items back for `changed`."""
 
 from __future__ import annotations
 
@@ -70,9 +70,11 @@ def max_attributes(mode: WriteMode, *, ordered: bool) -> int | None:
 def request_for(
     row: Row, *, table_name: str, mode: WriteMode, ordering: Ordering | None = None
 ) -> tuple[str, dict[str, Any]]:
-    """The client method and parameters that write `row` on its own to `table_name` in `mode`; with `ordering`,
-    stamped with the upload's order and applied only if the item holds no newer upload's (a refusal then answers
-    ConditionalCheckFailedException: the row is superseded)."""
+    """The client method and parameters that write `row` on its own to `table_name` in `mode` (or delete its item,
+    if it `deletes`); with `ordering`, stamped with the upload's order and applied only if the item holds no newer
+    upload's (a refusal then answers ConditionalCheckFailedException: the row is superseded)."""
+    if row.deletes:
+        return _delete_request(row, table_name=table_name, ordering=ordering)
     attributes = row.attributes
     if ordering is not None:
         return _stamped_request(row, table_name=table_name, mode=mode, ordering=ordering)
@@ -95,6 +97,19 @@ def request_for(
         "ExpressionAttributeNames": dict(zip(_NAME_PLACEHOLDERS[:count], attributes, strict=True)),
         "ExpressionAttributeValues": dict(zip(_VALUE_PLACEHOLDERS[:count], attributes.values(), strict=True)),
     }
+
+
+def _delete_request(row: Row, *, table_name: str, ordering: Ordering | None) -> tuple[str, dict[str, Any]]:
+    """A `DeleteItem` of the row's item; with `ordering`, on the writes' own condition: an item that holds a newer
+    upload's stamp is not deleted (the row is superseded). Deleting an item that does not exist succeeds."""
+    params: dict[str, Any] = {"TableName": table_name, "Key": row.item_key}
+    if ordering is not None:
+        params |= {
+            "ConditionExpression": ORDER_CONDITION,
+            "ExpressionAttributeNames": {_ORDER_NAME: ordering.attribute},
+            "ExpressionAttributeValues": {_ORDER_VALUE: {"S": ordering.stamp}},
+        }
+    return "delete_item", params
 
 
 def _stamped_request(row: Row, *, table_name: str, mode: WriteMode, ordering: Ordering) -> tuple[str, dict[str, Any]]:
@@ -149,18 +164,21 @@ def read_request(
     return request
 
 
-def write_actions(mode: WriteMode, *, ordered: bool) -> tuple[str, ...]:
+def write_actions(mode: WriteMode, *, ordered: bool, deletes: bool = False) -> tuple[str, ...]:
     """The DynamoDB actions a writer in `mode` calls (what its IAM policy must allow, and no more): stamped writes are
     one `UpdateItem` (merge) or one conditional `PutItem` (replace) per row; without stamps, merge puts a key-only row
     and replace sends `BatchWriteItem`s, and a batch the table refuses one row by one `PutItem`. `changed` reads
-    items back (`BatchGetItem`) and writes as merge does."""
+    items back (`BatchGetItem`) and writes as merge does. With a delete-marker column (`deletes`), `DeleteItem` too."""
     if mode == "changed":
-        return ("dynamodb:BatchGetItem", *write_actions("merge", ordered=ordered))
+        return ("dynamodb:BatchGetItem", *write_actions("merge", ordered=ordered, deletes=deletes))
+    actions: tuple[str, ...]
     if ordered:
-        return ("dynamodb:UpdateItem",) if mode == "merge" else ("dynamodb:PutItem",)
-    if mode == "merge":
-        return ("dynamodb:UpdateItem", "dynamodb:PutItem")
-    return ("dynamodb:BatchWriteItem", "dynamodb:PutItem")
+        actions = ("dynamodb:UpdateItem",) if mode == "merge" else ("dynamodb:PutItem",)
+    elif mode == "merge":
+        actions = ("dynamodb:UpdateItem", "dynamodb:PutItem")
+    else:
+        actions = ("dynamodb:BatchWriteItem", "dynamodb:PutItem")
+    return (*actions, "dynamodb:DeleteItem") if deletes else actions
 
 
 def item_of(row: Row) -> dict[str, Any]:

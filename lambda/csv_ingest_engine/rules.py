@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from csv_ingest_engine.constants import DEFAULT_DELIMITER, DEFAULT_KEY_COLUMN, DEFAULT_MAX_CELLS, ColumnType
 from csv_ingest_engine.errors import IngestError
@@ -20,7 +21,15 @@ from csv_ingest_engine.first_row import data_row_shape
 from csv_ingest_engine.ordering import STAMP_BYTES
 from csv_ingest_engine.reading import Record, too_many_cells
 from csv_ingest_engine.schema import DELIMITER_NAMES, KeyAttribute, Schema
-from csv_ingest_engine.values import AttributeValue, ValueProblem, canonical_number, size_of, to_attribute, to_key
+from csv_ingest_engine.values import (
+    AttributeValue,
+    ValueProblem,
+    canonical_number,
+    delete_marker,
+    size_of,
+    to_attribute,
+    to_key,
+)
 
 # DynamoDB's documented limits: an item of at most 400 KB (attribute names and values, UTF-8 bytes); attribute
 # names under 64 KB, and key attribute names of at most 255 bytes; a partition key value of at most 2,048 bytes
@@ -74,6 +83,9 @@ class Header:
     reserved_bytes: int = 0
     # The most cells a row may have (`CsvFormat.max_cells`): a wider one is rejected.
     max_cells: int = DEFAULT_MAX_CELLS
+    # Where the schema's delete-marker column is (None: no such setting, or this file lacks the column, and no row
+    # deletes); it is never among `value_indexes`.
+    delete_index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +107,16 @@ class Row:
     cells: list[str] = field(repr=False)
     # False: one string key and string attributes only (`Header.typed`), which the writer measures the quick way.
     typed: bool = field(default=False, repr=False)
+    # A class attribute, not a field: every row is built with the same arguments as before deletes existed.
+    deletes: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeletingRow(Row):
+    """A record whose delete marker is `true`: it deletes its item. `attributes` is empty; its cells but the key's
+    are not read."""
+
+    deletes: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +160,9 @@ def parse_header(
     columns) are dropped. `delimiter` is the one the cells were split by, for the hint when the header seems to use
     another. `order_attribute` is the attribute the writes stamp with the upload's order (None: no stamp): no column
     may have its name, and the stamp counts toward each item's size. `max_cells` is the most cells a record may have
-    (`CsvFormat.max_cells`): a header with more fails the file, a row with more is rejected.
+    (`CsvFormat.max_cells`): a header with more fails the file, a row with more is rejected. The schema's delete-marker
+    column, if the file has it, is read by `to_row` and never written; a file without it is read as if no column
+    were set (no row deletes).
     """
     schema = schema or Schema.keyed_on(key_column)
     key_column = schema.partition_key.name
@@ -176,7 +200,11 @@ def parse_header(
             "the file has no header row)",
         )
     keys = {index for _key, index in key_indexes}
-    value_indexes = tuple(i for i, name in enumerate(columns) if i not in keys and name not in ANNOTATION_COLUMNS)
+    marker = unicodedata.normalize("NFC", schema.delete_column) if schema.delete_column is not None else None
+    delete_index = columns.index(marker) if marker in columns else None
+    value_indexes = tuple(
+        i for i, name in enumerate(columns) if i not in keys and i != delete_index and name not in ANNOTATION_COLUMNS
+    )
     types = schema.column_types
     return Header(
         columns=columns,
@@ -194,6 +222,7 @@ def parse_header(
         order_attribute=order_attribute,
         reserved_bytes=len(order_attribute.encode()) + STAMP_BYTES if order_attribute is not None else 0,
         max_cells=max_cells,
+        delete_index=delete_index,
     )
 
 
@@ -293,6 +322,11 @@ def to_row(record: Record, header: Header, *, max_attributes: int | None = None)
     key_size = len(key.encode())
     if key_size > MAX_PARTITION_KEY_BYTES:
         return Rejection(record.line, key, _key_too_long(key_size, MAX_PARTITION_KEY_BYTES, "partition"), cells)
+    # A row whose delete marker is true deletes its item, whatever its other cells: they are not read.
+    if header.delete_index is not None and (
+        deletion := _deletion(record, header, key, {header.key_column: {"S": key}})
+    ):
+        return deletion
 
     # Empty cells are skipped: they neither write an empty string nor remove an existing attribute.
     present = [i for i in header.value_indexes if i < width and cells[i]]
@@ -336,6 +370,8 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
     item_key, size = keyed
     size += header.reserved_bytes
     key = identity_of(item_key, header.schema.key_names)
+    if header.delete_index is not None and (deletion := _deletion(record, header, key, item_key, typed=True)):
+        return deletion
     attributes: dict[str, AttributeValue] = {}
     width = len(cells)
     for i, kind in zip(header.value_indexes, header.value_types, strict=True):
@@ -361,6 +397,26 @@ def _typed_row(record: Record, header: Header, max_attributes: int | None) -> Ro
     if size > MAX_ITEM_BYTES or (max_attributes is not None and len(attributes) > max_attributes):
         return _oversized(record, key, size, len(attributes), max_attributes, header.reserved_bytes)
     return Row(record.line, key, item_key, attributes, cells, typed=True)
+
+
+def _deletion(
+    record: Record, header: Header, key: str, item_key: dict[str, AttributeValue], *, typed: bool = False
+) -> Row | Rejection | None:
+    """The row that deletes the item keyed `item_key` when the record's delete marker is true (its other cells are
+    not read); the rejection when the marker is not one; None when the record is a row to write (false or empty,
+    a cell past the row's end included)."""
+    index = header.delete_index
+    cells = record.cells
+    if index is None or index >= len(cells):
+        return None
+    try:
+        deletes = delete_marker(cells[index])
+    except ValueProblem as problem:
+        column = f"column {_quoted(header.columns[index])} (the delete marker)"
+        return Rejection(
+            record.line, key, f"{column}: {problem}", cells, reason_without_values=f"{column}: {problem.without_value}"
+        )
+    return DeletingRow(record.line, key, item_key, {}, cells, typed=typed) if deletes else None
 
 
 def _item_key(record: Record, header: Header) -> tuple[dict[str, AttributeValue], int] | Rejection:

@@ -68,6 +68,9 @@ class Schema:
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     column_types: Mapping[str, ColumnType] = field(default_factory=dict)
+    # The delete-marker column (None: no row deletes): a row whose cell there is `true` deletes its item, and the
+    # column is never written as an attribute (see `values.delete_marker`).
+    delete_column: str | None = None
 
     def __post_init__(self) -> None:
         if self.sort_key is not None and self.sort_key.name == self.partition_key.name:
@@ -80,6 +83,17 @@ class Schema:
                     f"column '{name}' is a key column, whose type is the key's ({self.key(name).type}); remove it "
                     "from the column types (a key's type is set as the key's)"
                 )
+        marker = self.delete_column
+        if marker is not None and marker in self.key_names:
+            raise SchemaError(
+                f"the delete-marker column '{marker}' is a key column: a row's key cells say which item it deletes, "
+                "so the marker needs a column of its own; name another column"
+            )
+        if marker is not None and marker in self.column_types:
+            raise SchemaError(
+                f"column '{marker}' is the delete-marker column, read as true, false or empty: remove it from the "
+                "column types (it is never written, so it has no type)"
+            )
 
     @classmethod
     def keyed_on(cls, column: str = DEFAULT_KEY_COLUMN, column_types: Mapping[str, ColumnType] | None = None) -> Schema:
@@ -201,6 +215,24 @@ def order_attribute(text: object, *, origin: str) -> str:
     if len(name.encode()) > MAX_ORDER_ATTRIBUTE_BYTES:
         raise SchemaError(f"{origin}: the order attribute's name may be at most {MAX_ORDER_ATTRIBUTE_BYTES} bytes")
     return name
+
+
+def delete_column(text: object, *, origin: str) -> str | None:
+    """The delete-marker column a setting names (None when not set: no row deletes), trimmed, in NFC."""
+    if text is None or text == "":
+        return None
+    return column_name(text, origin=origin)
+
+
+def check_delete_column(delete_column: str | None, order_attribute: str | None) -> None:
+    """The delete-marker column is not the attribute the upload order stamp is kept in (None: ordering off, which
+    writes no stamp); raises `SchemaError` saying so."""
+    if delete_column is not None and delete_column == order_attribute:
+        raise SchemaError(
+            f"the delete-marker column '{order_attribute}' is the order attribute, where the pipeline keeps each "
+            "item's upload order (no file may have that column); name another column, or give the order attribute "
+            "another name"
+        )
 
 
 def encoding(text: object, *, origin: str) -> str:

@@ -19,6 +19,7 @@ from csv_ingest_engine.constants import (
     DEADLINE_MARGIN_MS,
     METRIC_FILES_FAILED,
     METRIC_FILES_PROCESSED,
+    METRIC_ROWS_DELETED,
     METRIC_ROWS_REJECTED,
     METRIC_ROWS_SUPERSEDED,
     METRIC_ROWS_UNCHANGED,
@@ -61,12 +62,16 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(summary: Mapping[str, Any]) -> None:
+def count_ingested(summary: Mapping[str, Any], *, deleting: bool) -> None:
     """A file that went in, from its summary: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose
-    item holds a newer upload's) and RowsUnchanged (`changed` mode: rows whose item holds their values already)."""
+    item holds a newer upload's), RowsUnchanged (`changed` mode: rows whose item holds their values already) and,
+    where a delete-marker column is set (`deleting`), RowsDeleted (rows that deleted their item): a deployment
+    without one publishes no metric that could only ever be zero (each custom metric is billed)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
     for name, metric in _ROW_METRICS.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Count, value=summary[name])
+    if deleting:
+        metrics.add_metric(name=METRIC_ROWS_DELETED, unit=MetricUnit.Count, value=summary["rows_deleted"])
 
 
 _ROW_METRICS = {

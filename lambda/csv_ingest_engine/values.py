@@ -87,6 +87,19 @@ def to_attribute(text: str, kind: ColumnType) -> AttributeValue:
     assert_never(kind)
 
 
+def delete_marker(text: str) -> bool:
+    """A delete-marker cell: True for `true` (the row deletes its item), False for `false` or an empty cell (the row
+    is written), in any case and with surrounding whitespace trimmed, as a BOOL cell is read; ValueProblem for
+    anything else (which of `yes`, `1` or `x` means delete would be a guess)."""
+    marker = text.strip().lower()
+    if not marker:
+        return False
+    deletes = _BOOLEANS.get(marker)
+    if deletes is None:
+        raise _problem(text, "is not a delete marker (use true, false or an empty cell, in any case)")
+    return deletes
+
+
 def to_key(text: str, kind: KeyType) -> AttributeValue:
     """A key cell's `text` (already trimmed by the caller) as a key value of type `kind`: S as written, N as for
     `to_attribute`, B decoded from strict base64 (and not empty: DynamoDB refuses an empty binary key)."""

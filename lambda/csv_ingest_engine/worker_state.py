@@ -31,6 +31,7 @@ class WorkerState:
     superseded: int = 0
     unchanged: int = 0
     read: int = 0
+    deleted: int = 0
     settled_before: int = 0
     # The worker's own, no lock: requests failed since it last wrote (kept off the per-row path: `written` then),
     # and whether it has taken its end-of-input marker.
@@ -46,9 +47,10 @@ class WriteTotals:
 
     `superseded` rows were not written because their item holds a newer upload's (see `ordering`): not a failure.
     `unchanged` rows (`changed` mode) were not written because their item holds their values already.
-    `first_unsent_line` is the first line not known to be settled (written, unchanged, superseded, rejected or
-    failed) when the session stopped early (cancelled, or `close` gave up at the deadline); None when every row was
-    settled.
+    `deleted` rows deleted their item (their delete marker was true); they are not among `written`.
+    `first_unsent_line` is the first line not known to be settled (written, unchanged, deleted, superseded, rejected
+    or failed) when the session stopped early (cancelled, or `close` gave up at the deadline); None when every row
+    was settled.
     """
 
     written: int = 0
@@ -57,3 +59,4 @@ class WriteTotals:
     superseded: int = 0
     first_unsent_line: int | None = None
     unchanged: int = 0
+    deleted: int = 0

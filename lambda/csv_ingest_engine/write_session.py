@@ -47,6 +47,7 @@ class Settled(enum.Enum):
     """How one row's write settled."""
 
     WRITTEN = enum.auto()
+    DELETED = enum.auto()  # a deleting row's DeleteItem went through (an item there or not)
     SUPERSEDED = enum.auto()  # its item holds a newer upload's stamp
     REFUSED = enum.auto()  # about the row itself: rejected
     FAILED = enum.auto()  # retries ran out: the write may or may not have gone through
@@ -137,6 +138,7 @@ class WriteSession:
                 superseded=sum(w.superseded for w in workers),
                 first_unsent_line=min(unsent, default=None),
                 unchanged=sum(w.unchanged for w in workers),
+                deleted=sum(w.deleted for w in workers),
             )
             fatal = self._fatal
         if not finished:
@@ -242,14 +244,17 @@ class WriteSession:
 
     def _run_one_by_one(self, worker: WorkerState) -> None:
         for row in self._rows(worker):
-            try:
-                self._send_one(worker, row)
-            except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
-                self._fail_file(WriteFailed(row.line, f"unexpected error: {exc!r}"))
+            self._send_alone(worker, row)
+
+    def _send_alone(self, worker: WorkerState, row: Row) -> None:
+        try:
+            self._send_one(worker, row)
+        except Exception as exc:  # a bug (or a failing rejects report) fails the file, never hangs it
+            self._fail_file(WriteFailed(row.line, f"unexpected error: {exc!r}"))
 
     def _send_one(self, worker: WorkerState, row: Row) -> bool:
-        """Write one row, resending while the table throttles; True once it is settled (written, superseded, refused,
-        failed), False when the session stopped first (it stays unsent)."""
+        """Write one row (or delete its item), resending while the table throttles; True once it is settled (written
+        or deleted, superseded, refused, failed), False when the session stopped first (it stays unsent)."""
         return self._write_one(worker, row) is not None
 
     def _write_one(self, worker: WorkerState, row: Row) -> Settled | None:
@@ -281,14 +286,21 @@ class WriteSession:
                     return Settled.FAILED
                 return None
             attempt += 1
-        self._written(worker, row.line + 1, 1)
-        return Settled.WRITTEN
+        return self._took(worker, row)
 
     def _run_replace(self, worker: WorkerState) -> None:
         batch: dict[str, Row] = {}
         size = 0
         put_size = self._writer.put_size
         for row in self._rows(worker):
+            if row.deletes:
+                # A delete is a DeleteItem of its own, as in every mode: the batch before it goes first, so that rows
+                # of its key keep their file order and the worker's settled line never passes a row unsent.
+                if batch:
+                    self._send_batch(worker, list(batch.values()))
+                    batch, size = {}, 0
+                self._send_alone(worker, row)
+                continue
             row_size = put_size(row)
             # A batch may not hold two requests for one key: send what we have before the second one.
             if batch and (len(batch) == BATCH_SIZE or row.key in batch or size + row_size > BATCH_MAX_BYTES):
@@ -365,7 +377,7 @@ class WriteSession:
         now = time.monotonic()
         with self._lock:
             # The table's answers: rows written, and (`changed`) keys read back.
-            progress = sum(worker.written + worker.read for worker in self._workers)
+            progress = sum(worker.written + worker.deleted + worker.read for worker in self._workers)
             if progress != self._seen_progress:
                 self._seen_progress, self._stalled_since = progress, now
             stalled = now - self._stalled_since
@@ -405,6 +417,18 @@ class WriteSession:
         with self._lock:
             worker.read += count
 
+    def _took(self, worker: WorkerState, row: Row) -> Settled:
+        """A row the table took on its own: written, or its item deleted (or none there to delete: DynamoDB does not
+        say which without returning the item)."""
+        if not row.deletes:
+            self._written(worker, row.line + 1, 1)
+            return Settled.WRITTEN
+        with self._lock:
+            if not self._abandoned:
+                worker.deleted += 1
+                worker.settled_before = row.line + 1
+        return Settled.DELETED
+
     def _superseded(self, worker: WorkerState, settled_before: int) -> None:
         """A row not written because its item holds a newer upload's stamp: counted, never reported as rejected."""
         with self._lock:
@@ -436,8 +460,9 @@ class WriteSession:
         patience = self._writer.patience_s
         detail = f"not written, retries exhausted ({reason}): the table took no write for {patience:g} s"
         self._refused(worker, settled_before, [_rejection(row, detail, failed=True) for row in rows])
-        if worker.written != worker.written_at_last_failure:  # it wrote since: the run starts again
-            worker.failures_in_a_row, worker.written_at_last_failure = 0, worker.written
+        written = worker.written + worker.deleted
+        if written != worker.written_at_last_failure:  # it wrote since: the run starts again
+            worker.failures_in_a_row, worker.written_at_last_failure = 0, written
         worker.failures_in_a_row += 1
         if worker.failures_in_a_row >= MAX_CONSECUTIVE_FAILURES:
             self._fail_file(

@@ -11,8 +11,11 @@ Three modes:
 - `changed`: merge's `UpdateItem`, for only the rows that would change their item, read back in `BatchGetItem`s of
   up to 100 keys (`changed_session`).
 
+A row whose delete marker is true (`rules.DeletingRow`) is one `DeleteItem` in either mode.
+
 With an `Ordering` (the default everywhere but `--no-ordering`), every write carries the upload's order stamp and
-applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded.
+applies only if the item holds no newer upload's (see `ordering`); a row refused for that is superseded. A delete
+carries the same condition.
 
 The requests are built in `requests`, from the writer's own table name and mode: the rules hand over data.
 """

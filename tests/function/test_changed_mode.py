@@ -370,3 +370,27 @@ def test_items_are_matched_to_rows_by_their_whole_key_of_any_type(
         assert [params["Key"] for operation, params, _ in client.calls if operation == "update_item"] == [written]
     finally:
         aws.dynamodb.delete_table(TableName=keyed.table)
+
+
+def test_a_deleting_row_deletes_an_item_that_is_there_and_is_unchanged_where_none_is(aws: Aws, tmp_path: Path) -> None:
+    """A delete marker in `changed`: a DeleteItem only for an item the read finds (one that is not there is left
+    unchanged: a nightly export that keeps its deleted rows marked costs a read for them, not a delete); an item a
+    newer upload wrote supersedes the delete; rows of a key after its delete create it again, in file order."""
+    # given
+    schema = Schema(KeyAttribute(KEY_COLUMN), delete_column="_deleted")
+    load(aws, tmp_path, "customer_id,name\n1,Ann\n2,Bob\n4,Dee\n", mode="merge", ordering=FIRST)
+    load(aws, tmp_path, "customer_id,name\n5,Eve\n", mode="merge", ordering=THIRD)
+    text = "customer_id,name,_deleted\n1,Ann,true\n2,Bob,\n3,,TRUE\n4,,true\n4,Dee again,false\n5,,true\n"
+    # when
+    result, client = load(aws, tmp_path, text, schema=schema, concurrency=1)
+    # then: 1 and the first row of 4 deleted, 2 and 3 unchanged, 4 written again, 5 superseded
+    assert counts(result) == (1, 2, 1, 0)
+    assert result.rows_deleted == 2
+    deletes = [params["Key"][KEY_COLUMN]["S"] for op, params, _ in client.calls if op == "delete_item"]
+    assert deletes == ["1", "4"]
+    assert client.written_keys() == ["4"]
+    assert aws.items() == {
+        "2": {KEY_COLUMN: "2", "name": "Bob"},
+        "4": {KEY_COLUMN: "4", "name": "Dee again"},
+        "5": {KEY_COLUMN: "5", "name": "Eve"},
+    }

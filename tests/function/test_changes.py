@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from csv_ingest_engine.changes import Stored, Verdict, after_write, same_value, verdict
+from csv_ingest_engine.changes import Stored, Verdict, after_write, delete_verdict, same_value, verdict
 from csv_ingest_engine.constants import DEFAULT_ORDER_ATTRIBUTE
 from csv_ingest_engine.ordering import Ordering
 
@@ -183,3 +183,27 @@ def test_a_write_to_an_item_not_read_leaves_its_key_and_the_rows_attributes(stor
 def test_an_unordered_write_sets_no_stamp() -> None:
     stored = item(OLDER, name={"S": "Ann"})
     assert after_write(stored, KEY, {"name": {"S": "Bob"}}, None) == item(OLDER, name={"S": "Bob"})
+
+
+# -- delete_verdict --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "ordering", "expected"),
+    [
+        (None, ORDERING, Verdict.UNCHANGED),  # nothing there to delete
+        (None, None, Verdict.UNCHANGED),
+        (Stored.UNKNOWN, ORDERING, Verdict.WRITE),  # a write of it may have gone through: delete, the condition decides
+        (Stored.NEWER, ORDERING, Verdict.SUPERSEDED),
+        (item(OLDER, name={"S": "Ann"}), ORDERING, Verdict.WRITE),
+        (item(STAMP), ORDERING, Verdict.WRITE),  # this upload's own stamp: a row of this file wrote it
+        (item(NEWER), ORDERING, Verdict.SUPERSEDED),
+        (item(), ORDERING, Verdict.WRITE),  # no stamp: an item no upload of this pipeline wrote
+        (item(NEWER), None, Verdict.WRITE),  # unordered: whatever the item holds
+        ({**KEY, DEFAULT_ORDER_ATTRIBUTE: {"N": "1"}}, ORDERING, Verdict.WRITE),  # not a stamp: the condition decides
+    ],
+)
+def test_a_deleting_row_deletes_an_item_that_is_there_unless_a_newer_upload_wrote_it(
+    stored: Any, ordering: Ordering | None, expected: Verdict
+) -> None:
+    assert delete_verdict(stored, ordering) is expected

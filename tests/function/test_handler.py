@@ -44,6 +44,7 @@ def test_sample_good_writes_its_five_customers(aws: Aws, lambda_context: DemoCon
                 "rows_rejected": 0,
                 "rows_superseded": 0,
                 "rows_unchanged": 0,
+                "rows_deleted": 0,
             }
         ]
     }

@@ -49,6 +49,7 @@ RESULT_FIELDS = {
     "rejects_report",
     "rows_superseded",
     "rows_unchanged",
+    "rows_deleted",
 }
 # Rows that the rules reject, at known lines: a blank key, too many fields, a header joined on.
 REJECTED = {
@@ -189,6 +190,7 @@ def test_a_file_with_only_a_header_has_no_partitions(aws: Aws, work: str, lambda
         "rows_rejected": 0,
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": 0,
     }
 
@@ -392,6 +394,7 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
         "rows_rejected": single["rows_rejected"],
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": summary["partitions"],
         "rejects_report": report_uri,
     }
@@ -560,7 +563,7 @@ def test_finish_fails_when_a_result_does_not_account_for_every_row(
     result = ingest_partition(item, lambda_context)
     tampered = {**result, "rows_written": result["rows_written"] - 1}
     aws.s3.put_object(Bucket=work, Key=result_key(state["run"]["run_prefix"], 0), Body=json.dumps(tampered).encode())
-    settled = r"settled 1 of its rows \(1 written, 0 unchanged, 0 rejected, 0 superseded\)"
+    settled = r"settled 1 of its rows \(1 written, 0 unchanged, 0 rejected, 0 superseded, 0 deleted\)"
     with pytest.raises(IngestError, match=rf"partition 0 \(2 rows\) {settled}"):
         finish(state, lambda_context)
 

@@ -889,6 +889,7 @@ def test_no_email_subscription_without_alarm_email(template: Template) -> None:
         ("CsvIngest", "RowsRejected", "service", "csv-ingest"),
         ("CsvIngest", "RowsSuperseded", "service", "csv-ingest"),
         ("CsvIngest", "RowsUnchanged", "service", "csv-ingest"),
+        ("CsvIngest", "RowsDeleted", "service", "csv-ingest"),
         ("CsvIngest", "FilesProcessed", "service", "csv-ingest"),
         ("CsvIngest", "FilesFailed", "service", "csv-ingest"),
         ("AWS/Lambda", "Errors", "FunctionName", "${Function}"),

@@ -34,5 +34,5 @@ def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         with counted_failure():
             summary = finish_file(s3, job, run, settings)
         logger.info("file ingested", extra={"summary": summary})
-    count_ingested(summary)
+    count_ingested(summary, deleting=settings.engine.schema.delete_column is not None)
     return summary

@@ -46,6 +46,7 @@ def ingest_partition(event: dict[str, Any], context: LambdaContext) -> dict[str,
             "rows_rejected": result.rows_rejected,
             "rows_superseded": result.rows_superseded,
             "rows_unchanged": result.rows_unchanged,
+            "rows_deleted": result.rows_deleted,
         }
         if result.error is None:
             logger.info("partition ingested", extra=counts)

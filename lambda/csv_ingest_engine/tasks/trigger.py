@@ -92,11 +92,11 @@ def _handle_record(
                 logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
         except IngestError as error:
             return {**entry, "status": "failed", "error": str(error)}, error
-    count_ingested(entry)
+    count_ingested(entry, deleting=settings.schema.delete_column is not None)
     return entry, None
 
 
-_COUNTS = ("rows_written", "rows_rejected", "rows_superseded", "rows_unchanged")
+_COUNTS = ("rows_written", "rows_rejected", "rows_superseded", "rows_unchanged", "rows_deleted")
 
 
 @dataclass(frozen=True, slots=True)

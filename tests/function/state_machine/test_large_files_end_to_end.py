@@ -93,6 +93,7 @@ def test_the_state_machine_writes_the_same_table_and_report_as_one_invocation(
         "rows_rejected": single["rows_rejected"],
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": len(execution.partitions),
         "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
     }
@@ -178,6 +179,7 @@ def test_a_rerun_runs_only_the_failed_partition_and_counts_the_whole_file(
         "rows_rejected": single["rows_rejected"],
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": len(failed.partitions),
         "rejects_report": f"s3://csv-ingest-rejects/{rejects_report_key('large.csv', version)}",
     }
@@ -233,6 +235,7 @@ def test_a_clean_run_removes_the_report_an_earlier_run_of_the_version_left(
         "rows_rejected": 0,
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": 2,
     }
     assert report_key not in aws.reports()
@@ -312,6 +315,7 @@ def test_a_file_with_only_a_header_succeeds_with_zero_rows(aws: Aws, flow: str, 
         "rows_rejected": 0,
         "rows_superseded": 0,
         "rows_unchanged": 0,
+        "rows_deleted": 0,
         "partitions": 0,
     }
     assert execution.status == "SUCCEEDED"
