@@ -351,12 +351,12 @@ class _Handler(BaseHTTPRequestHandler):
             if cut < len(keys):
                 unprocessed[table_name] = {**spec, "Keys": keys[cut:]}
         with counters.lock:
+            counters.throttled += throttle
+            if throttle and not read:  # nothing read: the whole request is throttled
+                return 400, THROTTLED
             counters.read_units += units
             counters.keys_read += read
             counters.unprocessed_keys += sum(len(spec["Keys"]) for spec in unprocessed.values())
-            counters.throttled += throttle
-        if throttle and not read:
-            return 400, THROTTLED
         reply: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
         return 200, {**reply, **_consumed(body, units)}
 

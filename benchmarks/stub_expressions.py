@@ -179,6 +179,8 @@ def _negation(parser: _Parser) -> Condition:
 def _comparison(parser: _Parser) -> Condition:
     left = parser.operand()
     comparator = parser.peek()
+    if comparator == "(":
+        raise ExpressionError(f"the stub does not evaluate {left}(): {parser.expression!r}")
     if comparator not in ("=", "<>", "<", "<=", ">", ">="):
         raise ExpressionError(f"expected a comparison at token {parser.at} of {parser.expression!r}")
     parser.at += 1
