@@ -239,8 +239,10 @@ class _Handler(BaseHTTPRequestHandler):
                 throttle = throttle or server.random.random() < server.unprocessed_share
         try:
             self._reply(*self._answer(operation, body, throttle))
-        except expressions.ExpressionError as exc:
+        except expressions.ExpressionError as exc:  # what DynamoDB refuses, in its words, or what the stub cannot read
             self._reply(400, _invalid(str(exc)))
+        except (KeyError, TypeError, ValueError) as exc:  # a request malformed beyond that
+            self._reply(400, _invalid(f"the stub cannot read this {operation} request: {exc!r}"))
 
     def _answer(self, operation: str, body: dict[str, Any], throttle: bool) -> Reply:
         counters = self.server.counters
@@ -320,8 +322,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _batch_get(self, body: dict[str, Any], throttle: bool) -> Reply:
         """Up to 100 keys' items (those that exist, projected, in no particular order: here the reverse of the keys'),
-        charged per key; throttled, half the keys of each table come back unprocessed (all of them: the request is
-        throttled, as DynamoDB refuses a batch of which it can read nothing)."""
+        charged per key. Throttled, half the keys of each table come back unprocessed; a request of which nothing would
+        be read is refused as throttled, as DynamoDB refuses it."""
         table, counters = self.server.table, self.server.counters
         request_items: dict[str, dict[str, Any]] = body.get("RequestItems", {})
         with counters.lock:

@@ -269,3 +269,12 @@ def test_an_item_over_400_kb_is_refused(client: Any, stub: StubServer) -> None:
     with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
         client.put_item(TableName="t", Item={**_key("b"), "text": {"S": text + "x"}})
     assert set(stub.counters.items) == {"a"}
+
+
+def test_a_request_the_stub_cannot_read_is_refused_not_stored(client: Any, stub: StubServer) -> None:
+    """A value of a type the engine never writes (a string set) is refused with a ValidationException that says so,
+    and the stub goes on answering."""
+    with pytest.raises(ClientError, match="the stub cannot read this PutItem request"):
+        client.put_item(TableName="t", Item={**_key("a"), "tags": {"SS": ["x", "y"]}})
+    client.put_item(TableName="t", Item=_key("b"))
+    assert stub.counters.items == {"b": {}}
