@@ -280,11 +280,15 @@ class _Handler(BaseHTTPRequestHandler):
         first: dict[str, str] = next(iter(key.values()), {})  # the engine puts the key attribute first
         if first.get("S") in self.server.refused_keys:
             return 400, ACCESS_DENIED
+        returned = body.get("ReturnValues", "NONE")
+        if returned not in ("NONE", "ALL_OLD"):
+            raise expressions.ExpressionError(f"the stub returns no ReturnValues {returned}, only NONE and ALL_OLD")
         outcome = written()
         self.server.counters.count_write(outcome)
         consumed = _consumed(body, outcome.units)
         if outcome.applied:
-            return 200, consumed
+            old = {"Attributes": outcome.before} if returned == "ALL_OLD" and outcome.before is not None else {}
+            return 200, {**old, **consumed}
         if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and outcome.before is not None:
             return 400, {**CONDITION_FAILED, "Item": outcome.before, **consumed}
         return 400, {**CONDITION_FAILED, **consumed}

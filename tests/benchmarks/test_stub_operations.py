@@ -278,3 +278,14 @@ def test_a_request_the_stub_cannot_read_is_refused_not_stored(client: Any, stub:
         client.put_item(TableName="t", Item={**_key("a"), "tags": {"SS": ["x", "y"]}})
     client.put_item(TableName="t", Item=_key("b"))
     assert stub.counters.items == {"b": {}}
+
+
+def test_a_delete_can_return_the_item_it_deleted(client: Any) -> None:
+    """`ReturnValues: ALL_OLD` answers the item as it was (nothing for a key with no item); the values the stub does
+    not return are refused."""
+    client.put_item(TableName="t", Item={**_key("a"), "name": {"S": "Ada"}})
+    deleted = client.delete_item(TableName="t", Key=_key("a"), ReturnValues="ALL_OLD")
+    assert deleted["Attributes"] == {**_key("a"), "name": {"S": "Ada"}}
+    assert "Attributes" not in client.delete_item(TableName="t", Key=_key("a"), ReturnValues="ALL_OLD")
+    with pytest.raises(ClientError, match="only NONE and ALL_OLD"):
+        client.update_item(TableName="t", Key=_key("a"), ReturnValues="ALL_NEW")
