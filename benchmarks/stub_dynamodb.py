@@ -64,6 +64,7 @@ TOO_MANY_KEYS = {
 }
 MAX_BATCH_WRITES = 25
 MAX_BATCH_KEYS = 100
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
 
 
 ACCESS_DENIED = {
@@ -235,8 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
             counters.requests += 1
             counters.largest_request = max(counters.largest_request, length)
             throttle = server.throttle_share > 0 and server.random.random() < server.throttle_share
-            if operation == "BatchGetItem" and server.unprocessed_share > 0:
-                throttle = throttle or server.random.random() < server.unprocessed_share
+            if operation == "BatchGetItem":
+                counters.read_requests += 1
+                if server.unprocessed_share > 0:
+                    throttle = throttle or server.random.random() < server.unprocessed_share
+            elif operation in _WRITES:
+                counters.write_requests += 1
         try:
             self._reply(*self._answer(operation, body, throttle))
         except expressions.ExpressionError as exc:  # what DynamoDB refuses, in its words, or what the stub cannot read
@@ -250,10 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._batch_get(body, throttle)
         if operation == "DescribeTable":
             return 200, {"Table": {"TableName": body.get("TableName"), "TableStatus": "ACTIVE", **STUB_KEY}}
-        if operation not in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"):
+        if operation not in _WRITES:
             return 400, _invalid(f"the stub does not answer {operation}")
-        with counters.lock:
-            counters.write_requests += 1
         if operation == "BatchWriteItem":
             return self._batch_write(body, throttle)
         if throttle:
@@ -330,8 +333,6 @@ class _Handler(BaseHTTPRequestHandler):
         be read is refused as throttled, as DynamoDB refuses it."""
         table, counters = self.server.table, self.server.counters
         request_items: dict[str, dict[str, Any]] = body.get("RequestItems", {})
-        with counters.lock:
-            counters.read_requests += 1
         if sum(len(spec.get("Keys", [])) for spec in request_items.values()) > MAX_BATCH_KEYS:
             return 400, TOO_MANY_KEYS
         responses: dict[str, list[dict[str, Any]]] = {}
