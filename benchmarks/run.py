@@ -38,7 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-uploads"
 TABLE = "bench-table"
-sys.path[:0] = [str(ROOT / "lambda"), str(ROOT / "benchmarks")]
+# This checkout's code, whatever the environment's editable install points at; the contenders' processes get the
+# same through PYTHONPATH (`aws_env`).
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda"), str(ROOT / "benchmarks")]
 
 
 # -- the contenders, each run with `--worker NAME` in a process of its own ------------------------------------
@@ -397,7 +399,8 @@ def main() -> int:
 
 
 def aws_env(s3_url: str, dynamodb_url: str) -> dict[str, str]:
-    """The contenders' environment: this process's, with the loopback endpoints and throwaway credentials."""
+    """The contenders' environment: this process's, with the loopback endpoints, throwaway credentials, and this
+    checkout first on the path."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
@@ -405,6 +408,7 @@ def aws_env(s3_url: str, dynamodb_url: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_S3": s3_url,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda"), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("AWS_PROFILE", None)
     return env
