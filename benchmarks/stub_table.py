@@ -121,10 +121,6 @@ class Table:
                     found.append(item)
         return found, units
 
-    def item(self, key: Key) -> Item | None:
-        with self._lock:
-            return self._items.get(key)
-
     def plain_items(self) -> dict[str, dict[str, Any]]:
         """Each item by its (first) key attribute's value, its other attributes by name with their values' contents
         (`{"c1": {"name": "Ada"}}`): what the writers' tests compare."""
