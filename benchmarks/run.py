@@ -6,10 +6,13 @@ first pass that checks a file before anything is written.
     .venv/bin/python benchmarks/run.py --memory-run         # the handler alone on 1,000,000 rows: peak RSS
     .venv/bin/python benchmarks/run.py --workers 2 --rows 20000   # `csv-ingest load --workers 1` vs 2, and the
                                                                   # partition pass alone on 1,000,000 rows
+    .venv/bin/python benchmarks/run.py --incremental        # a re-upload with 1% and 100% of its rows changed, in
+                                                            # merge and changed mode (benchmarks/incremental.py)
 
 Everything runs on 127.0.0.1 with no AWS account: S3 is a moto server, DynamoDB a stub endpoint that sleeps the
-given latency per request and counts the rows it receives (benchmarks/stub_dynamodb.py). Each contender runs in a
-process of its own; CPU time and peak RSS are that process's own. The script fails if any row is lost.
+given latency per request, keeps the items, and counts the rows, the requests and the capacity units they would
+consume (benchmarks/stub_dynamodb.py). Each contender runs in a process of its own; CPU time and peak RSS are that
+process's own. The script fails if any row is lost.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "bench-uploads"
 TABLE = "bench-table"
-sys.path[:0] = [str(ROOT / "lambda"), str(ROOT / "benchmarks")]
+# This checkout's code, whatever the environment's editable install points at; the contenders' processes get the
+# same through PYTHONPATH (`aws_env`).
+sys.path[:0] = [str(ROOT), str(ROOT / "lambda"), str(ROOT / "benchmarks")]
 
 
 # -- the contenders, each run with `--worker NAME` in a process of its own ------------------------------------
@@ -81,7 +86,8 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
 
     from csv_ingest.local.events import DemoContext, object_created_event
 
-    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key)
+    version = {"VersionId": args.version_id} if args.version_id else {}
+    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=args.key, **version)
     event = object_created_event(
         BUCKET, args.key, head.get("VersionId"), head["ContentLength"], head["ETag"].strip('"')
     )
@@ -90,7 +96,9 @@ def worker_handler(args: argparse.Namespace) -> dict[str, Any]:
     from csv_ingest_engine.tasks.trigger import handler
 
     summary = handler(event, DemoContext())
-    return _finish(summary["files"][0]["rows_written"], started, cpu)
+    counts = {name: summary["files"][0].get(f"rows_{name}", 0) for name in ("written", "unchanged", "superseded")}
+    # Rows handled: an unchanged row (write mode `changed`) was handled as surely as a written one.
+    return {**_finish(counts["written"] + counts["unchanged"], started, cpu), **counts}
 
 
 def worker_floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,12 +277,13 @@ class Stub:
         assert self.process.stdout is not None
         return self.process.stdout.readline()
 
-    def command(self, command: str) -> dict[str, int]:
+    def command(self, command: str) -> dict[str, Any]:
+        """Send a control command (`stub_dynamodb._control`); its answer: the counters, or what it asked for."""
         assert self.process.stdin is not None
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
-        counters: dict[str, int] = json.loads(self._line())
-        return counters
+        answer: dict[str, Any] = json.loads(self._line())
+        return answer
 
     def cpu_s(self) -> float:
         """The stub's CPU time so far (Linux's /proc; 0 elsewhere): it shares the cores with the client."""
@@ -337,7 +346,7 @@ def run_worker(name: str, env: dict[str, str], **options: Any) -> dict[str, Any]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, help="rows of the file (default 10,000; --incremental: 100,000)")
     parser.add_argument("--columns", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=None, help="writer threads (default: the engine's)")
@@ -353,9 +362,21 @@ def main() -> int:
         "partition pass alone on --partition-rows rows",
     )
     parser.add_argument("--partition-rows", type=int, default=1_000_000, help="rows for the partition pass (0: none)")
+    parser.add_argument(
+        "--incremental",
+        nargs="?",
+        const="merge,changed",
+        metavar="MODES",
+        help="only the incremental loads (benchmarks/incremental.py): a file loaded, then uploaded again with "
+        "--changed-percent of its rows changed and loaded in each of MODES (default merge,changed)",
+    )
+    parser.add_argument(
+        "--changed-percent", default="1,100", help="--incremental: the shares of rows changed (default 1,100)"
+    )
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--version-id", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="merge", help="write mode of the --workers runs (the handler runs do both)")
     parser.add_argument("--ordering", default="on", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -368,21 +389,47 @@ def main() -> int:
         return 0
     if args.memory_run:
         args.rows = 1_000_000
+    if args.incremental:
+        from incremental import run_incremental
+
+        args.rows = args.rows or 100_000
+        return run_incremental(args)
+    args.rows = args.rows or 10_000
     return run_all(args)
 
 
-def run_all(args: argparse.Namespace) -> int:
-    stub = Stub(args.latency_ms)
-    s3_process, s3_url = start_s3()
+def aws_env(s3_url: str, dynamodb_url: str) -> dict[str, str]:
+    """The contenders' environment: this process's, with the loopback endpoints, throwaway credentials, and this
+    checkout first on the path."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_S3": s3_url,
-        "AWS_ENDPOINT_URL_DYNAMODB": stub.url,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda"), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("AWS_PROFILE", None)
+    return env
+
+
+def bench_bucket(s3_url: str) -> Any:
+    """A client of the moto server's S3, with the versioned bucket the uploads go to created."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+    )
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return s3
+
+
+def run_all(args: argparse.Namespace) -> int:
+    stub = Stub(args.latency_ms)
+    s3_process, s3_url = start_s3()
+    env = aws_env(s3_url, stub.url)
     results: dict[str, dict[str, Any]] = {}
     lost: list[str] = []
     try:
@@ -422,14 +469,7 @@ Plan = list[tuple[str, str, dict[str, Any], int]]  # label, contender, its optio
 
 def handler_plan(args: argparse.Namespace, path: Path, s3_url: str) -> Plan:
     """The brief's loop, the handler in both modes, the floor and the first pass (the file uploaded to S3)."""
-    import boto3
-
-    s3 = boto3.client(
-        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
-    )
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    s3.upload_file(str(path), BUCKET, "bench.csv")
+    bench_bucket(s3_url).upload_file(str(path), BUCKET, "bench.csv")
     plan: Plan = []
     if not args.memory_run:
         loop_rows = min(args.loop_rows, args.rows)
