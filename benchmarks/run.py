@@ -381,6 +381,8 @@ def run_all(args: argparse.Namespace) -> int:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_S3": s3_url,
         "AWS_ENDPOINT_URL_DYNAMODB": stub.url,
+        # The handler's outcome event goes to the same moto server (tags are S3's), never to AWS.
+        "AWS_ENDPOINT_URL_EVENTS": s3_url,
     }
     env.pop("AWS_PROFILE", None)
     results: dict[str, dict[str, Any]] = {}

@@ -5,6 +5,7 @@ with the grants between them and the stack outputs."""
 from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Annotations, CfnOutput, Duration, Validations
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -17,7 +18,17 @@ from csv_ingest.infra.monitoring import Monitoring
 from csv_ingest.infra.props import PipelineProps
 from csv_ingest.infra.resource_ids import keep_logical_ids, logical_id
 from csv_ingest.infra.storage import Storage
+from csv_ingest_engine.constants import OUTCOME_EVENT_BUS
 from csv_ingest_engine.requests import write_actions
+
+# What publishing an outcome does to the uploaded object version: read its tags (to keep the user's own) and write
+# them back with the outcome's; the Version actions for an object version the event names, the others without one.
+OUTCOME_TAGGING_ACTIONS = (
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+)
 
 
 class CsvIngestPipeline(Construct):
@@ -96,6 +107,7 @@ class CsvIngestPipeline(Construct):
         keep_logical_ids(parts, first_deployed_without=parts)
         self._grant_data_access()
         self._grant_large_file_access()
+        self._grant_outcome_reporting()
         self._grant_key_use()
         self._outputs()
         self._note_reserved_concurrency()
@@ -103,8 +115,9 @@ class CsvIngestPipeline(Construct):
     def _grant_data_access(self) -> None:
         """Exactly the calls the handler makes: read the uploaded object, upsert rows, write a rejects report.
 
-        Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, tagging, deleting
-        and DescribeTable, which the handler never calls. They add no KMS statement either, with a data key or not:
+        Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, deleting,
+        DescribeTable and tagging actions the handler never calls (the tagging it does is granted by
+        `_grant_outcome_reporting`). They add no KMS statement either, with a data key or not:
         `_grant_key_use` does.
         """
         function = self.ingestion.function
@@ -117,8 +130,9 @@ class CsvIngestPipeline(Construct):
         _acknowledge_every_key(
             self.ingestion.role,
             {
-                storage.upload_bucket: "The function reads whichever object the S3 event names, so it needs GetObject "
-                "on every key of the upload bucket (and only that bucket).",
+                storage.upload_bucket: "The function reads whichever object the S3 event names, and tags it with "
+                "the file's outcome, so it needs GetObject and the object tagging actions on every key of the upload "
+                "bucket (and only that bucket).",
                 storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
                 "key, so the function needs PutObject and DeleteObject (of an earlier run's report) on every key of "
                 "the rejects bucket (and only that bucket).",
@@ -158,8 +172,9 @@ class CsvIngestPipeline(Construct):
         _acknowledge_every_key(
             flow.partition.role,
             {
-                storage.upload_bucket: "The partition step reads whichever upload the execution names, so it needs "
-                "GetObject on every key of the upload bucket (and only that bucket).",
+                storage.upload_bucket: "The partition step reads whichever upload the execution names, and tags it "
+                "with the outcome of a file that fails there, so it needs GetObject and the object tagging actions on "
+                "every key of the upload bucket (and only that bucket).",
                 work_bucket: "The partition step writes chunks and reads a failed run's manifests under a prefix "
                 "named after the execution, chosen at run time, so it needs GetObject and PutObject on every key of "
                 "the work bucket (and only that bucket).",
@@ -192,6 +207,31 @@ class CsvIngestPipeline(Construct):
                 storage.rejects_bucket: "A report's key follows the key of the upload it belongs to, which can be any "
                 "key, so the finish step needs PutObject (a report) and DeleteObject (an earlier run's report, when "
                 "this run rejected nothing) on every key of the rejects bucket (and only that bucket).",
+            },
+        )
+
+    def _grant_outcome_reporting(self) -> None:
+        """The functions that conclude a file publish its outcome (`csv_ingest_engine.outcome_publishing`): the
+        trigger (a file ingested in one invocation, or one that fails there), Partition (a large file that fails as a
+        whole before the Map) and Finish (every other large file). Each reads the uploaded object version's tags and
+        puts them back with the outcome's (the Version actions when the event names a version, the others without
+        one), and puts the event on the account's default bus, and nothing else: no other bus, no tag deletion.
+        """
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", OUTCOME_EVENT_BUS)
+        upload_bucket = self.storage.upload_bucket
+        flow = self.large_files
+        publishers = (self.ingestion.function, flow.partition.function, flow.finish.function)
+        for function in publishers:
+            # Every key ("*"): the object is whichever upload the event names.
+            upload_bucket.grants.actions_on_object_keys(function, "*", *OUTCOME_TAGGING_ACTIONS)
+            default_bus.grant_put_events_to(function)
+        # The trigger's and Partition's grants on every key of the upload bucket are acknowledged with their reads.
+        _acknowledge_every_key(
+            flow.finish.role,
+            {
+                upload_bucket: "The finish step tags whichever upload the execution names with the file's outcome, "
+                "so it needs the object tagging actions (GetObject(Version)Tagging, to keep the user's own tags, "
+                "and PutObject(Version)Tagging) on every key of the upload bucket (and only that bucket).",
             },
         )
 
