@@ -240,3 +240,13 @@ def test_a_status_the_pipeline_never_writes_is_not_known() -> None:
 
 def test_a_rows_tag_part_that_is_not_a_count_is_skipped() -> None:
     assert rows_from_tag("written=5 odd =3 rejected=x superseded=") == {"rows_written": 5}
+
+
+def test_a_pass_is_timed_from_when_partition_began_it() -> None:
+    """Finish's duration: from the run's `started_ms` to the moment asked; unknown (None) for a run without it (an
+    execution started before passes were timed)."""
+    from csv_ingest_engine.jobs import Run
+
+    run = Run("p/", "a", "p/partitions.json", rows=1, partitions=1, started_ms=1_796_000_000_000)
+    assert run.seconds_since_started(datetime.fromtimestamp(1_796_000_312.5, UTC)) == 312.5
+    assert Run("p/", "a", "p/partitions.json", rows=1, partitions=1).seconds_since_started(AT) is None
