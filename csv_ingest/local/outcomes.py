@@ -25,8 +25,8 @@ def catch_outcome_events(events: Any, sqs: Any) -> str:
 
 
 def caught_outcome_events(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    """The events the queue holds, oldest first (each as EventBridge delivers it: `detail-type`, `detail`...), taken
-    off the queue."""
+    """The events the queue holds, as the queue gives them (moto's: in the order sent), each as EventBridge delivers
+    it (`detail-type`, `detail`...), taken off the queue."""
     caught: list[dict[str, Any]] = []
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         for message in messages:
