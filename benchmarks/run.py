@@ -408,6 +408,8 @@ def aws_env(s3_url: str, dynamodb_url: str) -> dict[str, str]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_S3": s3_url,
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
+        # The handler's outcome event goes to the same moto server (tags are S3's), never to AWS.
+        "AWS_ENDPOINT_URL_EVENTS": s3_url,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "lambda"), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("AWS_PROFILE", None)

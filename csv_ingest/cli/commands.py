@@ -1,8 +1,8 @@
-"""The `csv-ingest` commands: load, validate and demo, on the Lambda's own engine, and spreadsheet-copy (a report
-to open in a spreadsheet).
+"""The `csv-ingest` commands: load, validate and demo, on the Lambda's own engine, status (the outcome the pipeline
+recorded on an upload), and spreadsheet-copy (a report to open in a spreadsheet).
 
-Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 64 the command
-line itself was wrong, 130 interrupted with Ctrl-C.
+Exit codes: 0 every row written (or valid), 1 the file failed as a whole, 2 some rows were rejected, 3 (status) no
+outcome yet, 64 the command line itself was wrong, 130 interrupted with Ctrl-C.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from rich.markup import escape
 from csv_ingest.cli import output
 from csv_ingest.cli.file_run import FileRun, existing_file
 from csv_ingest.cli.options import (
+    Aws,
     FileOptions,
+    aws_options,
     delimiter_option,
     file_options,
     format_options,
+    json_option,
     key_column_option,
     mode_option,
 )
@@ -90,6 +93,7 @@ def main() -> None:
     Exit codes: 0   every row written (or valid)
                 1   the file failed as a whole (the message says why)
                 2   the file was processed but some rows were rejected
+                3   status: the object has no outcome yet (being ingested, or never ingested)
                 64  the command line was wrong (unknown option, missing --table...)
                 130 interrupted with Ctrl-C (`load` stops sending, then says from which line rows may be missing;
                     `validate` says what it checked)
@@ -325,6 +329,33 @@ def demo(
         bookkeeping=bookkeeping,
     )
     sys.exit(code)
+
+
+@main.command("status")
+@click.argument("location", metavar="s3://BUCKET/KEY")
+@click.option(
+    "--version-id", metavar="VERSION", help="The object version to look at (default: the object's current version)."
+)
+@aws_options
+@json_option
+def status_command(
+    location: str,
+    version_id: str | None,
+    endpoint_url: str | None,
+    region: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Print what became of an upload to the pipeline's bucket, as the pipeline tagged the object version: loaded,
+    loaded with rejected rows (and where they are) or failed, with the rows counted and when.
+
+    Exits as `load` would have for that outcome: 0 loaded, 2 loaded with rejected rows, 1 failed (or the object's
+    tags could not be read); 3 when the object has no outcome yet (still being ingested, or never ingested).
+    """
+    from csv_ingest.cli.status import print_status, read_status
+
+    status = read_status(location, version_id, Aws(endpoint_url, region, profile))
+    sys.exit(print_status(status, as_json=as_json))
 
 
 @main.command("spreadsheet-copy")

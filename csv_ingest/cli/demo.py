@@ -1,6 +1,7 @@
 """What `csv-ingest demo` (and ./run-local.sh) shows: a file uploaded to the emulated account (`csv_ingest.local`),
 the DynamoDB its table is on, the path the real handler sent it on, the handler's or the state machine's summary,
-the table and the rejected rows.
+the table and the rejected rows, then the file's outcome where people look: the EventBridge event a rule caught,
+and the tags on the object version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from csv_ingest.cli.demo_tables import failure_cause, items_table, partitions_table, report_table
+from csv_ingest.cli.demo_tables import (
+    failure_cause,
+    items_table,
+    outcome_event_text,
+    partitions_table,
+    report_table,
+    tags_table,
+)
 from csv_ingest.cli.output import deleted, superseded
 from csv_ingest.local.demo_account import (
     REJECTS_BUCKET,
@@ -29,6 +37,7 @@ from csv_ingest.local.demo_account import (
 from csv_ingest.local.demo_dynamodb import demo_dynamodb
 from csv_ingest.local.events import object_created_event
 from csv_ingest.local.lambdas import InProcessLambda, invoke_trigger
+from csv_ingest.local.outcomes import catch_outcome_events, caught_outcome_events, object_tags
 from csv_ingest.local.state_machine import create_large_file_flow, missing_state_machine_support, wait_for_execution
 from csv_ingest_engine.config import EngineConfig
 from csv_ingest_engine.constants import (
@@ -129,8 +138,6 @@ class _Demo:
     def run(self, lambdas: InProcessLambda, *, large: bool, progress: Progress | None) -> int:
         import boto3
 
-        from csv_ingest_engine import IngestError
-
         self.s3, self.dynamodb = boto3.client("s3"), boto3.client("dynamodb")
         create_resources(self.s3, self.dynamodb, self.config.schema)
         size = self.path.stat().st_size
@@ -149,6 +156,8 @@ class _Demo:
                 fmt=self.config.fmt,
                 order_attribute=self.config.order_attribute,
             )
+        sqs = boto3.client("sqs")
+        outcomes = catch_outcome_events(boto3.client("events"), sqs)
         key = self.path.name
         put = self.s3.put_object(Bucket=UPLOAD_BUCKET, Key=key, Body=self.path.read_bytes())
         self.out.print(
@@ -156,6 +165,20 @@ class _Demo:
             "(emulated by moto, in this process)."
         )
         event = object_created_event(UPLOAD_BUCKET, key, put["VersionId"], size, put["ETag"].strip('"'))
+        code = self._ingest(event, lambdas, size, large, progress)
+        self.out.print(outcome_event_text(caught_outcome_events(sqs, outcomes)))
+        self.out.print(
+            tags_table(UPLOAD_BUCKET, key, put["VersionId"], object_tags(self.s3, UPLOAD_BUCKET, key, put["VersionId"]))
+        )
+        return code
+
+    def _ingest(
+        self, event: dict[str, Any], lambdas: InProcessLambda, size: int, large: bool, progress: Progress | None
+    ) -> int:
+        """Hand the event to the trigger, follow the path it takes, show the summary, the table and the rejected
+        rows; return the exit code."""
+        from csv_ingest_engine import IngestError
+
         try:
             with progress(size) if progress else contextlib.nullcontext() as on_progress, lambdas.lock:
                 summary = invoke_trigger(event, on_progress)

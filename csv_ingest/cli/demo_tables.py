@@ -1,5 +1,5 @@
 """The demo's tables: the items in the emulated table, the rejected rows' report, the state machine's partitions,
-and why an execution failed."""
+why an execution failed, and the file's outcome (the event caught, the object's tags)."""
 
 from __future__ import annotations
 
@@ -96,3 +96,37 @@ def failure_cause(execution: dict[str, Any]) -> str:
     except (ValueError, AttributeError):
         message = None
     return message if isinstance(message, str) else cause
+
+
+def outcome_event_text(caught: Sequence[dict[str, Any]]) -> str:
+    """The outcome event a rule on the default bus caught (its detail type, then its detail as JSON), or that none
+    was."""
+    if not caught:
+        return "Outcome event: none was caught (the function's log says why it was not sent)."
+    lines = []
+    for event in caught:
+        lines.append(
+            f"Outcome event on the default EventBridge bus, caught by a rule on source {escape(event['source'])}: "
+            f"{escape(event['detail-type'])}"
+        )
+        lines.append(escape(json.dumps(event["detail"], indent=2, ensure_ascii=False)))
+    return "\n".join(lines)
+
+
+def tags_table(bucket: str, key: str, version_id: str | None, tags: dict[str, str]) -> Table:
+    """The object version's tags, as `aws s3api get-object-tagging` lists them (and `csv-ingest status` reads)."""
+    version = f" (version {escape(version_id)})" if version_id else ""
+    status = f"csv-ingest status s3://{escape(bucket)}/{escape(key)}" + (
+        f" --version-id {escape(version_id)}" if version_id else ""
+    )
+    table = Table(
+        title=f"Tags of s3://{escape(bucket)}/{escape(key)}{version}",
+        title_justify="left",
+        caption=f"On a deployed stack, `{status}` reads them.",
+        caption_justify="left",
+    )
+    table.add_column("tag")
+    table.add_column("value")
+    for name, value in tags.items():
+        table.add_row(escape(name), escape(value))
+    return table

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Annotations, CfnOutput, Duration, Stack, Token, Validations
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -19,7 +20,17 @@ from csv_ingest.infra.monitoring import Monitoring
 from csv_ingest.infra.props import PipelineProps
 from csv_ingest.infra.resource_ids import keep_logical_ids, logical_id, nag_reference
 from csv_ingest.infra.storage import Storage
+from csv_ingest_engine.constants import OUTCOME_EVENT_BUS
 from csv_ingest_engine.requests import write_actions
+
+# What publishing an outcome does to the uploaded object version: read its tags (to keep the user's own) and write
+# them back with the outcome's; the Version actions for an object version the event names, the others without one.
+OUTCOME_TAGGING_ACTIONS = (
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+)
 
 
 class CsvIngestPipeline(Construct):
@@ -134,6 +145,7 @@ class CsvIngestPipeline(Construct):
         keep_logical_ids(parts, first_deployed_without=parts)
         self._grant_data_access()
         self._grant_large_file_access()
+        self._grant_outcome_reporting()
         self._grant_key_use()
         self._outputs()
         self._note_reserved_concurrency()
@@ -165,8 +177,9 @@ class CsvIngestPipeline(Construct):
     def _grant_data_access(self) -> None:
         """Exactly the calls the handler makes: read the uploaded object, upsert rows, write a rejects report.
 
-        Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, tagging, deleting
-        and DescribeTable, which the handler never calls. They add no KMS statement either, with a data key or not:
+        Action-level grants, not `grant_read`/`grant_put`/`grant_write_data`: those add listing, deleting,
+        DescribeTable and tagging actions the handler never calls (the tagging it does is granted by
+        `_grant_outcome_reporting`). They add no KMS statement either, with a data key or not:
         `_grant_key_use` does.
         """
         function = self.ingestion.function
@@ -182,8 +195,8 @@ class CsvIngestPipeline(Construct):
                 (
                     storage.upload_bucket,
                     storage.upload_keys,
-                    "The function reads whichever object the S3 event names, so it needs GetObject on "
-                    f"{self._every_upload_key}.",
+                    "The function reads whichever object the S3 event names, and tags it with the file's outcome, so "
+                    f"it needs GetObject and the object tagging actions on {self._every_upload_key}.",
                 ),
                 (
                     storage.rejects_bucket,
@@ -204,10 +217,14 @@ class CsvIngestPipeline(Construct):
         return "every key of the upload bucket (and only that bucket)"
 
     def _grant_upload_reads(self, grantee: iam.IGrantable) -> None:
-        """Reading an upload (the version the event names) under the pipeline's prefix: `storage.upload_keys`, the
-        pattern of every grant on the upload bucket, which may be a bucket shared with other pipelines or uses."""
+        """Reading an upload (the version the event names) under the pipeline's prefix."""
+        self._grant_on_uploads(grantee, "s3:GetObject", "s3:GetObjectVersion")
+
+    def _grant_on_uploads(self, grantee: iam.IGrantable, *actions: str) -> None:
+        """`actions` on the uploads under the pipeline's prefix: `storage.upload_keys`, the pattern of every grant on
+        the upload bucket, which may be a bucket shared with other pipelines or uses."""
         s3.BucketGrants.from_bucket(self.storage.upload_bucket).actions_on_object_keys(
-            grantee, self.storage.upload_keys, "s3:GetObject", "s3:GetObjectVersion"
+            grantee, self.storage.upload_keys, *actions
         )
 
     def _grant_table_writes(self, grantee: iam.IGrantable) -> None:
@@ -256,7 +273,8 @@ class CsvIngestPipeline(Construct):
                 (
                     storage.upload_bucket,
                     storage.upload_keys,
-                    "The partition step reads whichever upload the execution names, so it needs GetObject on "
+                    "The partition step reads whichever upload the execution names, and tags it with the outcome of a "
+                    f"file that fails there, so it needs GetObject and the object tagging actions on "
                     f"{self._every_upload_key}.",
                 ),
                 (
@@ -306,6 +324,35 @@ class CsvIngestPipeline(Construct):
                     "A report's key follows the key of the upload it belongs to, which can be any key, so the finish "
                     "step needs PutObject (a report) and DeleteObject (an earlier run's report, when this run rejected "
                     "nothing) on every key of the rejects bucket (and only that bucket).",
+                ),
+            ],
+        )
+
+    def _grant_outcome_reporting(self) -> None:
+        """The functions that conclude a file publish its outcome (`csv_ingest_engine.outcome_publishing`): the
+        trigger (a file ingested in one invocation, or one that fails there), Partition (a large file that fails as a
+        whole before the Map) and Finish (every other large file). Each reads the uploaded object version's tags and
+        puts them back with the outcome's (the Version actions when the event names a version, the others without
+        one), and puts the event on the account's default bus, and nothing else: no other bus, no tag deletion.
+        """
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultEventBus", OUTCOME_EVENT_BUS)
+        upload_bucket = self.storage.upload_bucket
+        flow = self.large_files
+        publishers = (self.ingestion.function, flow.partition.function, flow.finish.function)
+        for function in publishers:
+            # Every upload key (under the pipeline's prefix): the object is whichever upload the event names.
+            self._grant_on_uploads(function, *OUTCOME_TAGGING_ACTIONS)
+            default_bus.grant_put_events_to(function)
+        # The trigger's and Partition's grants on the upload keys are acknowledged with their reads.
+        _acknowledge_every_key(
+            flow.finish.role,
+            [
+                (
+                    upload_bucket,
+                    self.storage.upload_keys,
+                    "The finish step tags whichever upload the execution names with the file's outcome, so it needs "
+                    "the object tagging actions (GetObject(Version)Tagging, to keep the user's own tags, and "
+                    f"PutObject(Version)Tagging) on {self._every_upload_key}.",
                 ),
             ],
         )

@@ -95,7 +95,7 @@ def emulated_account(config: EngineConfig, *, dynamodb_url: str | None = None) -
 
 
 def _forget_clients() -> None:
-    for made in (clients.s3_client, clients.dynamodb_client, clients.stepfunctions_client):
+    for made in clients.CLIENTS:
         made.cache_clear()
 
 

@@ -4,16 +4,23 @@ warm invocations reuse their connections."""
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import boto3
 
-from csv_ingest_engine.objects import CLIENT_CONFIG, dynamodb_config
+from csv_ingest_engine.objects import CLIENT_CONFIG, OUTCOME_CLIENT_CONFIG, dynamodb_config
 
 if TYPE_CHECKING:  # the stubs are a development dependency; the Lambda runtime has none
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_stepfunctions import SFNClient
+
+
+class EventsClient(Protocol):
+    """The one EventBridge call the functions make (the development stubs cover S3, DynamoDB and Step Functions)."""
+
+    def put_events(self, *, Entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]: ...
 
 
 @functools.cache
@@ -30,3 +37,12 @@ def dynamodb_client(concurrency: int) -> DynamoDBClient:
 @functools.cache
 def stepfunctions_client() -> SFNClient:
     return boto3.client("stepfunctions", config=CLIENT_CONFIG)
+
+
+@functools.cache
+def events_client() -> EventsClient:
+    return cast("EventsClient", boto3.client("events", config=OUTCOME_CLIENT_CONFIG))
+
+
+# Every client above, for whoever must forget them (a test's or the demo's new account).
+CLIENTS = (s3_client, dynamodb_client, stepfunctions_client, events_client)

@@ -63,6 +63,9 @@ METRIC_FILES_FAILED: Final = "FilesFailed"
 METRIC_ROWS_SUPERSEDED: Final = "RowsSuperseded"
 METRIC_ROWS_UNCHANGED: Final = "RowsUnchanged"
 METRIC_ROWS_DELETED: Final = "RowsDeleted"
+# A file's outcome that could not be tagged on its object, or sent to EventBridge (the file's own result stands).
+METRIC_OUTCOME_TAGS_NOT_WRITTEN: Final = "OutcomeTagsNotWritten"
+METRIC_OUTCOME_EVENTS_NOT_SENT: Final = "OutcomeEventsNotSent"
 
 # Attributes the pipeline adds to items for its own bookkeeping start with this, so that users and tools can tell
 # them from a file's columns (and `--export` and the demo leave them out).
@@ -137,9 +140,51 @@ DEADLINE_MARGIN_MS: Final = 30_000
 # the table takes any write at all, and fails them only after this long without one (or at the deadline, sooner).
 WRITE_PATIENCE_S: Final = 180.0
 
-# Exit codes of `csv-ingest load / validate / demo`.
+# Every file the pipeline concludes, loaded or failed, is announced where people look (see `outcome`): an event on
+# the account's default EventBridge bus, from OUTCOME_EVENT_SOURCE, with the detail type of its status, and the same
+# outcome as tags on the uploaded object version.
+OutcomeStatus = Literal["loaded", "loaded-with-rejected-rows", "failed"]
+OUTCOME_STATUSES: Final[tuple[OutcomeStatus, ...]] = get_args(OutcomeStatus)
+OUTCOME_LOADED: Final[OutcomeStatus] = "loaded"
+OUTCOME_REJECTED_ROWS: Final[OutcomeStatus] = "loaded-with-rejected-rows"
+OUTCOME_FAILED: Final[OutcomeStatus] = "failed"
+OUTCOME_EVENT_SOURCE: Final = "csv-ingest"
+OUTCOME_EVENT_BUS: Final = "default"
+OUTCOME_DETAIL_TYPES: Final[dict[OutcomeStatus, str]] = {
+    OUTCOME_LOADED: "CSV file loaded",
+    OUTCOME_REJECTED_ROWS: "CSV file loaded with rejected rows",
+    OUTCOME_FAILED: "CSV file failed",
+}
+# The path a file took: ingested by the invocation its upload started, or by the large-file state machine.
+IngestPath = Literal["one-invocation", "state-machine"]
+PATH_ONE_INVOCATION: Final[IngestPath] = "one-invocation"
+PATH_STATE_MACHINE: Final[IngestPath] = "state-machine"
+# The counts an outcome carries, each read by its name from the file's summary, or from its error (0 where it has
+# none): the event's detail has each, the rows tag all of them; a new count joins both by being named here.
+OUTCOME_COUNTS: Final = (
+    "rows_written",
+    "rows_rejected",
+    "rows_superseded",
+    "rows_failed",
+    "rows_unchanged",
+    "rows_deleted",
+)
+# A failed file's message, in the event, is cut to this many characters (the whole message is in the function's
+# log): with a key of S3's longest 1,024 bytes, an event stays far below EventBridge's 256 KB.
+MAX_OUTCOME_ERROR_CHARS: Final = 4096
+# The outcome's tags: their keys start with the prefix, which marks them as the pipeline's own (every other tag of
+# the object is the user's, and is kept). S3 takes at most S3_MAX_OBJECT_TAGS tags per object version.
+OUTCOME_TAG_PREFIX: Final = "csv-ingest:"
+TAG_STATUS: Final = f"{OUTCOME_TAG_PREFIX}status"
+TAG_ROWS: Final = f"{OUTCOME_TAG_PREFIX}rows"
+TAG_TIME: Final = f"{OUTCOME_TAG_PREFIX}time"
+TAG_REJECTS_BUCKET: Final = f"{OUTCOME_TAG_PREFIX}rejects-bucket"
+S3_MAX_OBJECT_TAGS: Final = 10
+
+# Exit codes of `csv-ingest load / validate / demo` (and `status`, for the outcome it finds).
 EXIT_OK: Final = 0  # every row written (or valid)
 EXIT_FAILED: Final = 1  # the file failed as a whole
 EXIT_REJECTED: Final = 2  # the file went in, but some rows were rejected
+EXIT_NO_OUTCOME: Final = 3  # status: the object has no outcome yet (being ingested, or never ingested)
 EXIT_USAGE: Final = 64  # sysexits' EX_USAGE: click's own 2 would read as "rows rejected"
 EXIT_INTERRUPTED: Final = 130  # 128 + SIGINT: Ctrl-C, as a shell reports it

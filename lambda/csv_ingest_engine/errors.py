@@ -5,7 +5,8 @@ class IngestError(Exception):
     """A file-level failure: the message names the file and says what to fix.
 
     A file that fails while its rows are being written (the table refused, rows not written in time) carries the
-    counts of then: `rows_written` is None for a file that failed before its first write.
+    counts of then: `rows_written` is None for a file that failed before its first write. `rejects_report` is set to
+    the URI of the report of the rows rejected before the failure, once it is written.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class IngestError(Exception):
         self.rows_superseded = rows_superseded
         self.rows_unchanged = rows_unchanged
         self.rows_deleted = rows_deleted
+        self.rejects_report: str | None = None
 
 
 class IngestStopped(IngestError):
@@ -61,6 +63,10 @@ class IngestStopped(IngestError):
         )
         self.rows_written: int = rows_written
         self.first_missing_line = first_missing_line
+
+
+class ExecutionNotStarted(IngestError):
+    """The large-file state machine could not be started on the file: nothing was written."""
 
 
 class TextLargerThanEstimated(IngestError):

@@ -81,7 +81,9 @@ def finish_file(s3: S3Client, job: FileJob, run: Run, settings: FinishSettings) 
         write_manifest(s3, work_bucket, failed_manifest_key(run.run_prefix), [entry for entry, _ in failed])
         problem = _failure([text for _, text in failed], len(entries), counts, report_uri, run.run_prefix)
         record_verdict(s3, work_bucket, run.run_prefix, Verdict(run.attempt, summary=None, error=problem))
-        raise IngestError(job.source, problem)
+        error = IngestError(job.source, problem, **counts)
+        error.rejects_report = report_uri
+        raise error
     report_uri = report_rejections(s3, job, partial_reports, settings, counts["rows_rejected"], first)
     if report_uri is None:
         remove_earlier_report(s3, job, settings)

@@ -9,11 +9,13 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from csv_ingest_engine.errors import IngestError
+from csv_ingest_engine.errors import ExecutionNotStarted
+from csv_ingest_engine.outcome import ObjectVersion
 from csv_ingest_engine.rejection_log import LoggedRejection
 
 if TYPE_CHECKING:
@@ -104,6 +106,10 @@ class FileJob:
         return f"s3://{self.bucket}/{self.key}"
 
     @property
+    def obj(self) -> ObjectVersion:
+        return ObjectVersion(self.bucket, self.key, self.version_id)
+
+    @property
     def execution_name(self) -> str:
         return self.work_prefix.rstrip("/")
 
@@ -154,8 +160,8 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return f"{start}:execution:{machine}:{name}"
 
 
-def _not_started(job: FileJob, state_machine_arn: str, exc: Exception) -> IngestError:
-    return IngestError(
+def _not_started(job: FileJob, state_machine_arn: str, exc: Exception) -> ExecutionNotStarted:
+    return ExecutionNotStarted(
         job.source,
         f"the file is {job.size:,} bytes, large enough for the large-file state machine, but its execution could not "
         f"be started ({exc}); nothing was written. Check that the state machine {state_machine_arn} exists and that "
@@ -187,6 +193,9 @@ class Run:
     # For an execution input made before uploads were ordered (no `order`), the stamp the workers write with,
     # which Partition worked out from when S3 created the object version (None: the job has its own).
     order: str | None = None
+    # When Partition began this pass, in milliseconds since the epoch (the state stays small), which Finish times
+    # the file from (None: a run made before passes were timed).
+    started_ms: int | None = None
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Run:
@@ -198,10 +207,15 @@ class Run:
             rows=event_field(run, "rows", int),
             partitions=event_field(run, "partitions", int),
             order=_optional_field(run, "order", str),
+            started_ms=_optional_field(run, "started_ms", int),
         )
 
     def as_output(self) -> dict[str, Any]:
         return asdict(self)
+
+    def seconds_since_started(self, moment: datetime) -> float | None:
+        """How long before `moment` the pass began (None if unknown)."""
+        return None if self.started_ms is None else moment.timestamp() - self.started_ms / 1000
 
 
 def run_state(job: FileJob, run: Run) -> dict[str, Any]:

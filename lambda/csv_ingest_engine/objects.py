@@ -39,6 +39,14 @@ CLIENT_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 3},
 )
 
+# EventBridge (a file's outcome event) answers in milliseconds: 2 s to connect and 5 s of silence cut off a call gone
+# wrong, and two attempts (about 15 s at worst) keep an outcome that cannot be sent from eating the deadline margin.
+OUTCOME_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "total_max_attempts": 2},
+)
+
 # S3's longest object key, in UTF-8 bytes; a rejects report's name longer than that is shortened (see
 # `rejects_report_key`) by putting CUT_MARK and CUT_HASH_CHARS hex digits of a hash where the cut part was.
 MAX_KEY_BYTES = 1024

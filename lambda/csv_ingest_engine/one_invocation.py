@@ -73,13 +73,16 @@ def ingest_object(
                 should_stop=should_stop,
                 max_text_bytes=text_limit,
             )
-        except IngestError:
-            # Rows rejected before a file-level failure are reported too; the file's own error stays the one
-            # raised, whatever happens to the report. A run that failed before rejecting any row leaves an earlier
-            # run's report alone: it stopped before the rows that report lists, which may still be missing.
+        except IngestError as error:
+            # Rows rejected before a file-level failure are reported too (the error names the report); the file's
+            # own error stays the one raised, whatever happens to the report. A run that failed before rejecting any
+            # row leaves an earlier run's report alone: it stopped before the rows that report lists, which may
+            # still be missing.
             report.close()
             with contextlib.suppress(IngestError):
-                upload_report(report, rejections, source, key, version_id, settings, finished=False)
+                error.rejects_report = upload_report(
+                    report, rejections, source, key, version_id, settings, finished=False
+                )
             raise
         report.close()
         report_uri = upload_report(report, rejections, source, key, version_id, settings)

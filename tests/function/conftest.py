@@ -67,7 +67,7 @@ def aws(
 
 
 def _clear_clients() -> None:
-    for client in (clients.s3_client, clients.dynamodb_client, clients.stepfunctions_client):
+    for client in clients.CLIENTS:
         client.cache_clear()
 
 

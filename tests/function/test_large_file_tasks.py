@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 from tests.support import BUCKET, REJECTS_BUCKET, Aws, DemoContext, emf_metrics, json_logs
 from tests.support.large_files import WORK_BUCKET, work_objects
 
-CONTRACT_OUTPUT = {"run_prefix", "attempt", "items", "rows", "partitions", "order"}
+CONTRACT_OUTPUT = {"run_prefix", "attempt", "items", "rows", "partitions", "order", "started_ms"}
 CONTRACT_ENTRY = {"index", "chunks", "rows"}
 RESULT_FIELDS = {
     "index",

@@ -20,6 +20,28 @@ from tests.infra.logical_ids import (
 from tests.infra.test_pipeline_template import as_list, cfn_text, function_logical_id, properties, single_resource
 
 TASK_HANDLERS = [HANDLER_PARTITION, HANDLER_INGEST_PARTITION, HANDLER_FINISH]
+# What publishing a file's outcome takes: its tags (read, then written) and the event on the default bus.
+OUTCOME_TAGGING = [
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+]
+DEFAULT_BUS_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":events:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":event-bus/default",
+        ],
+    ]
+}
+PUTS_OUTCOME_EVENTS = {"Effect": "Allow", "Action": "events:PutEvents", "Resource": DEFAULT_BUS_ARN}
 THROTTLE_ERRORS = ["Lambda.TooManyRequestsException"]
 THROTTLE_RETRY = {
     "ErrorEquals": THROTTLE_ERRORS,
@@ -347,18 +369,20 @@ def test_custom_sizing_reaches_the_task_functions(custom_template: Template) -> 
 
 
 def test_partition_role_reads_uploads_and_writes_work_objects_only(template: Template) -> None:
-    """Its logs; GetObject(Version) on the upload bucket's objects; GetObject (a failed run's manifests and verdict,
-    for a rerun) and PutObject (chunks, the manifest) on the work bucket's objects."""
+    """Its logs; GetObject(Version) on the upload bucket's objects, and their tagging (the outcome of a file that
+    fails as a whole there); GetObject (a failed run's manifests and verdict, for a rerun) and PutObject (chunks, the
+    manifest) on the work bucket's objects; the outcome event on the default bus."""
     function_id, statements = task_role_statements(template, HANDLER_PARTITION)
     assert statements == canonical(
         [
             writes_own_logs(template, function_id),
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Action": sorted(["s3:GetObject", "s3:GetObjectVersion", *OUTCOME_TAGGING]),
                 "Resource": objects_of(UPLOAD_BUCKET_ID),
             },
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": objects_of(WORK_BUCKET_ID)},
+            PUTS_OUTCOME_EVENTS,
         ]
     )
 
@@ -389,7 +413,8 @@ def test_ingest_partition_role_reads_and_writes_work_objects_and_writes_the_tabl
 
 def test_finish_role_reads_and_deletes_work_objects_and_writes_reports_only(template: Template) -> None:
     """Its logs; GetObject, PutObject (the verdict, a failed run's manifest) and DeleteObject on the work bucket's
-    objects; PutObject (the report) and DeleteObject (an earlier run's report) on the rejects bucket's."""
+    objects; PutObject (the report) and DeleteObject (an earlier run's report) on the rejects bucket's; the outcome:
+    tagging on the upload bucket's objects, and the event on the default bus."""
     function_id, statements = task_role_statements(template, HANDLER_FINISH)
     assert statements == canonical(
         [
@@ -404,6 +429,8 @@ def test_finish_role_reads_and_deletes_work_objects_and_writes_reports_only(temp
                 "Action": ["s3:DeleteObject", "s3:PutObject"],
                 "Resource": objects_of(REJECTS_BUCKET_ID),
             },
+            {"Effect": "Allow", "Action": sorted(OUTCOME_TAGGING), "Resource": objects_of(UPLOAD_BUCKET_ID)},
+            PUTS_OUTCOME_EVENTS,
         ]
     )
 

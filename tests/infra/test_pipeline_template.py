@@ -40,6 +40,11 @@ FUNCTION_ACTIONS = {
     "s3:DeleteObject",
     "sqs:SendMessage",
     "states:StartExecution",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "events:PutEvents",
 }
 REJECTS_OBJECTS = {"Fn::Join": ["", [{"Fn::GetAtt": [REJECTS_BUCKET_ID, "Arn"]}, "/*"]]}
 FAILED_EVENTS_QUEUE_ARN = {"Fn::GetAtt": [FAILED_EVENTS_QUEUE_ID, "Arn"]}
@@ -461,10 +466,18 @@ def test_function_role_has_no_managed_policies(template: Template) -> None:
 
 
 def test_function_may_read_uploaded_objects(template: Template) -> None:
-    """s3:GetObject and s3:GetObjectVersion on the upload bucket's objects (a CDK grant: no Sid)."""
+    """s3:GetObject and s3:GetObjectVersion on the upload bucket's objects, and their tags' Get and Put (the
+    outcome), in one statement (CDK's grants, minimized: no Sid)."""
     assert {
         "Effect": "Allow",
-        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Action": [
+            "s3:GetObject",
+            "s3:GetObjectTagging",
+            "s3:GetObjectVersion",
+            "s3:GetObjectVersionTagging",
+            "s3:PutObjectTagging",
+            "s3:PutObjectVersionTagging",
+        ],
         "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": [UPLOAD_BUCKET_ID, "Arn"]}, "/*"]]},
     } in function_policy_statements(template)
 
@@ -481,7 +494,7 @@ def test_function_may_upsert_rows_in_the_table(template: Template) -> None:
 
 def test_function_may_make_only_the_calls_its_code_makes(template: Template) -> None:
     """The role allows exactly: write its logs, read uploads, update items, write reports, send failed events,
-    start the large-file state machine."""
+    start the large-file state machine, tag the upload and send the outcome event."""
     actions = {a for s in function_policy_statements(template) for a in as_list(s["Action"])}
     assert actions == FUNCTION_ACTIONS
 

@@ -51,6 +51,8 @@ EXPECTED_ACKNOWLEDGEMENTS = {
     ),
     (f"AwsSolutions-IAM5[Resource::<{WORK_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/FinishFunctionRole/DefaultPolicy"),
     (f"AwsSolutions-IAM5[Resource::<{REJECTS_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/FinishFunctionRole/DefaultPolicy"),
+    # Finish tags the upload with the file's outcome (the trigger and Partition read the upload bucket anyway).
+    (f"AwsSolutions-IAM5[Resource::<{UPLOAD_BUCKET_ID}.Arn>/*]", f"{LARGE_FILES}/FinishFunctionRole/DefaultPolicy"),
     # The state machine's role: CDK's invoke grant covers each function's versions, log delivery and X-Ray take
     # Resource * only, and the Distributed Map reaches its executions by name pattern.
     *(

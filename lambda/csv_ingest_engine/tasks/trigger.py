@@ -4,11 +4,13 @@ A file is ingested in this invocation (`one_invocation`), or, when its CSV text 
 (with a state machine configured), handed to the large-file state machine, once per upload (`jobs`): as its size
 says, or, for a `.csv.gz` whose size and trailer said far less than it holds, once the first pass has read that much
 (nothing written yet). Logs are JSON with the object's bucket, key and version and a correlation id per file; counts
-go out as CloudWatch EMF metrics.
+go out as CloudWatch EMF metrics. A file ingested here, or one that fails here, has its outcome published (tags on
+the object version and an EventBridge event, see `outcome`); a large file's is Finish's to publish.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +22,14 @@ from aws_lambda_powertools.utilities.data_classes.s3_event import S3EventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from csv_ingest_engine.clients import s3_client, stepfunctions_client
-from csv_ingest_engine.constants import CSV_SUFFIXES
-from csv_ingest_engine.errors import IngestError, TextLargerThanEstimated
+from csv_ingest_engine.constants import CSV_SUFFIXES, PATH_ONE_INVOCATION, PATH_STATE_MACHINE
+from csv_ingest_engine.errors import ExecutionNotStarted, IngestError, TextLargerThanEstimated
 from csv_ingest_engine.jobs import FileJob, start_execution
 from csv_ingest_engine.objects import last_bytes
 from csv_ingest_engine.one_invocation import ingest_object
 from csv_ingest_engine.ordering import event_moment, now, stamp
+from csv_ingest_engine.outcome import FileOutcome, ObjectVersion
+from csv_ingest_engine.outcome_publishing import publish_outcome
 from csv_ingest_engine.partitioning import goes_to_state_machine
 from csv_ingest_engine.schema import gzipped
 from csv_ingest_engine.settings import Settings
@@ -70,28 +74,31 @@ def _handle_record(
         return {**entry, "status": "skipped", "reason": "the key does not end in .csv or .csv.gz"}, None
 
     source = f"s3://{bucket}/{key}"
-    # S3's request id ties these logs to the upload in CloudTrail and S3 access logs.
-    request_id = record.response_elements.get("x-amz-request-id") or str(uuid.uuid4())
+    # S3's request id ties these logs to the upload in CloudTrail and S3 access logs (an event made by hand, or by
+    # moto's S3, may have none).
+    request_id = (record.get("responseElements") or {}).get("x-amz-request-id") or str(uuid.uuid4())
     # Left out of a hand-made event, the sequencer only orders versions of one key within a millisecond.
     sequencer = record.s3.get_object.get("sequencer") or ""
+    started = time.monotonic()
     with file_context(request_id, bucket, key, version_id):
-        order = _upload_order(record, sequencer)
+        upload = _Upload(
+            bucket, key, version_id, record.s3.get_object.size, sequencer, _upload_order(record, sequencer)
+        )
         try:
             with counted_failure():
-                size = record.s3.get_object.size
-                if settings.state_machine_arn is not None and goes_to_state_machine(
-                    key, size, _gzip_trailer(bucket, key, version_id, size), settings.large_file_bytes
-                ):
-                    job = FileJob.for_upload(bucket, key, version_id, size=size, sequencer=sequencer, order=order)
-                    return {**entry, **_start_large_file(job, settings.state_machine_arn, settings)}, None
-                upload = _Upload(bucket, key, version_id, size, sequencer, order)
-                ingested = _ingest_in_place(upload, source, settings, should_stop)
-                if ingested.get("status") == "started":
-                    return {**entry, **ingested}, None
-                entry.update(ingested)
-                logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
+                ingested = _ingest_or_hand_off(upload, source, settings, should_stop)
         except IngestError as error:
+            path = PATH_STATE_MACHINE if isinstance(error, ExecutionNotStarted) else PATH_ONE_INVOCATION
+            publish_outcome(FileOutcome.failed(upload.obj, error, path=path, seconds=time.monotonic() - started))
             return {**entry, "status": "failed", "error": str(error)}, error
+        entry.update(ingested)
+        if ingested["status"] == "started":  # Finish announces the file's outcome
+            return entry, None
+        logger.info("file ingested", extra={name: entry[name] for name in _COUNTS})
+        outcome = FileOutcome.ingested(
+            upload.obj, ingested, path=PATH_ONE_INVOCATION, seconds=time.monotonic() - started
+        )
+        publish_outcome(outcome)
     count_ingested(entry, deleting=settings.schema.delete_column is not None)
     return entry, None
 
@@ -109,6 +116,26 @@ class _Upload:
     size: int
     sequencer: str
     order: str
+
+    @property
+    def obj(self) -> ObjectVersion:
+        return ObjectVersion(self.bucket, self.key, self.version_id)
+
+
+def _ingest_or_hand_off(
+    upload: _Upload, source: str, settings: Settings, should_stop: Callable[[], bool]
+) -> dict[str, Any]:
+    """The file ingested in this invocation (the summary's counts), or handed to the state machine when its text is
+    larger than `large_file_bytes` (the execution's summary entry)."""
+    size = upload.size
+    if settings.state_machine_arn is not None and goes_to_state_machine(
+        upload.key, size, _gzip_trailer(upload.bucket, upload.key, upload.version_id, size), settings.large_file_bytes
+    ):
+        job = FileJob.for_upload(
+            upload.bucket, upload.key, upload.version_id, size=size, sequencer=upload.sequencer, order=upload.order
+        )
+        return _start_large_file(job, settings.state_machine_arn, settings)
+    return _ingest_in_place(upload, source, settings, should_stop)
 
 
 def _ingest_in_place(
