@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 
 from csv_ingest.cli.options import Aws
-from csv_ingest.cli.output import err, out, superseded
+from csv_ingest.cli.output import deleted, err, out, superseded
 from csv_ingest_engine.constants import (
     EXIT_FAILED,
     EXIT_NO_OUTCOME,
@@ -158,7 +158,9 @@ def _print_outcome(where: str, recorded: RecordedOutcome, rejects_report: str | 
         OUTCOME_FAILED: "failed",
     }
     when = f" at {escape(recorded.time)}" if recorded.time else ""
-    also = ""
+    also = f", {same:,} unchanged" if (same := counts.get("rows_unchanged", 0)) else ""
+    if gone := counts.get("rows_deleted", 0):
+        also += f"; {deleted(gone)}"
     if older := counts.get("rows_superseded", 0):
         also += f"; {superseded(older)}"
     if failed := counts.get("rows_failed", 0):

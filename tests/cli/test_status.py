@@ -16,6 +16,7 @@ from csv_ingest_engine.constants import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_USAGE,
+    OUTCOME_COUNTS,
     PATH_ONE_INVOCATION,
     OutcomeStatus,
 )
@@ -50,7 +51,7 @@ def record(endpoint: Endpoint, bucket: str, version: str | None, status: Outcome
         obj=ObjectVersion(bucket, KEY, version),
         status=status,
         path=PATH_ONE_INVOCATION,
-        counts={"rows_written": 0, "rows_rejected": 0, "rows_superseded": 0, "rows_failed": 0, **counts},
+        counts={**dict.fromkeys(OUTCOME_COUNTS, 0), **counts},
         rejects_report=f"s3://my-rejects/{rejects_report_key(KEY, version)}" if rejected else None,
         seconds=1.0,
         error="s3://...: the table refused" if status == "failed" else None,
@@ -72,6 +73,18 @@ def test_a_loaded_upload_exits_0_with_its_counts_and_when(endpoint: Endpoint, bu
     assert said(result.output) == (
         f"s3://{bucket}/{KEY} (version {version}): loaded at 2026-12-07T06:31:57Z: 20,000 rows written, 0 rejected; "
         "12 rows superseded (their items hold a newer upload's rows)."
+    )
+
+
+def test_unchanged_and_deleted_rows_are_named_when_there_are_some(endpoint: Endpoint, bucket: str) -> None:
+    """A `changed` load of a nightly export with a delete marker: its unchanged rows and deletes are counted too."""
+    version = upload(endpoint, bucket)
+    record(endpoint, bucket, version, "loaded", rows_written=10, rows_unchanged=990, rows_deleted=2)
+    result = run("status", f"s3://{bucket}/{KEY}")
+    assert result.exit_code == EXIT_OK, result.output
+    assert said(result.output) == (
+        f"s3://{bucket}/{KEY} (version {version}): loaded at 2026-12-07T06:31:57Z: 10 rows written, 0 rejected, "
+        "990 unchanged; 2 rows deleted their items."
     )
 
 
@@ -141,6 +154,8 @@ def test_json_has_the_status_the_counts_and_the_report(endpoint: Endpoint, bucke
         "rows_rejected": 1,
         "rows_superseded": 0,
         "rows_failed": 0,
+        "rows_unchanged": 0,
+        "rows_deleted": 0,
         "time": "2026-12-07T06:31:57Z",
         "rejects_report": f"s3://my-rejects/customers/2026-12.{version}.rejected.csv",
         "error": None,

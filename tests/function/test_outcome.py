@@ -55,6 +55,8 @@ def test_a_file_with_no_rejected_row_is_loaded() -> None:
         "rows_rejected": 0,
         "rows_superseded": 2,
         "rows_failed": 0,
+        "rows_unchanged": 0,
+        "rows_deleted": 0,
         "rejects_report": None,
         "path": "one-invocation",
         "duration_seconds": 1.235,
@@ -98,6 +100,8 @@ def test_a_failed_file_carries_its_message_its_counts_and_its_report() -> None:
         "rows_rejected": 3,
         "rows_superseded": 0,
         "rows_failed": 2,
+        "rows_unchanged": 0,
+        "rows_deleted": 0,
     }
     assert (detail["status"], detail["rejects_report"]) == ("failed", "s3://rejects/r.csv")
 
@@ -105,26 +109,27 @@ def test_a_failed_file_carries_its_message_its_counts_and_its_report() -> None:
 def test_counts_are_read_by_name_from_a_summary_a_result_or_an_error() -> None:
     """Every name in OUTCOME_COUNTS is read the same way from each source, 0 where it is missing or None."""
     assert outcome_counts({"rows_written": 7}) == {name: 7 if name == "rows_written" else 0 for name in OUTCOME_COUNTS}
-    assert outcome_counts(FileResult(rows_written=1, rows_rejected=2, rows_failed=3, rows_superseded=4)) == {
+    result = FileResult(rows_written=1, rows_rejected=2, rows_failed=3, rows_superseded=4, rows_unchanged=5)
+    assert outcome_counts(result) == {
         "rows_written": 1,
         "rows_rejected": 2,
         "rows_superseded": 4,
         "rows_failed": 3,
+        "rows_unchanged": 5,
+        "rows_deleted": 0,
     }
     assert outcome_counts(IngestError("s", "p", rows_written=None))["rows_written"] == 0
 
 
-def test_a_new_count_joins_the_detail_and_the_rows_tag_by_being_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A count added to OUTCOME_COUNTS (rows_unchanged, say) is in the event's detail and the rows tag, and is read
-    back from the tag, with no other change."""
-    import csv_ingest_engine.outcome as outcome_module
-
-    monkeypatch.setattr(outcome_module, "OUTCOME_COUNTS", (*OUTCOME_COUNTS, "rows_unchanged"))
-    outcome = FileOutcome.ingested(OBJ, {"rows_written": 1, "rows_unchanged": 9}, path=PATH_ONE_INVOCATION, seconds=1)
-    assert outcome.detail()["rows_unchanged"] == 9
+def test_unchanged_and_deleted_rows_are_in_the_detail_and_the_rows_tag() -> None:
+    """`changed` mode's unchanged rows and a delete marker's deletes, carried like the other counts, and read back
+    from the tag."""
+    summary = {"rows_written": 1, "rows_unchanged": 9, "rows_deleted": 2}
+    outcome = FileOutcome.ingested(OBJ, summary, path=PATH_ONE_INVOCATION, seconds=1)
+    assert (outcome.detail()["rows_unchanged"], outcome.detail()["rows_deleted"]) == (9, 2)
     rows = dict(outcome.tags())["csv-ingest:rows"]
-    assert rows == "written=1 rejected=0 superseded=0 failed=0 unchanged=9"
-    assert rows_from_tag(rows)["rows_unchanged"] == 9
+    assert rows == "written=1 rejected=0 superseded=0 failed=0 unchanged=9 deleted=2"
+    assert rows_from_tag(rows) == {**dict.fromkeys(OUTCOME_COUNTS, 0), **summary}
 
 
 def test_a_long_message_is_cut_saying_so() -> None:
@@ -177,8 +182,8 @@ def test_without_a_report_there_is_no_rejects_bucket_tag() -> None:
 
 
 def test_the_rows_tag_of_the_largest_counts_fits_a_tag_value() -> None:
-    """Counts of a trillion rows each still fit S3's 256 characters, with room for several more counts."""
-    assert len(rows_tag(dict.fromkeys(OUTCOME_COUNTS, 10**12))) < 256 / 2
+    """Counts of a trillion rows each still fit S3's 256 characters, with room for four more counts."""
+    assert len(rows_tag(dict.fromkeys(OUTCOME_COUNTS, 10**12))) + 4 * len(" another=1000000000000") <= 256
 
 
 def test_merged_tags_keep_the_users_and_replace_an_earlier_outcomes() -> None:
