@@ -175,7 +175,10 @@ class ChangedWriteSession(WriteSession):
                 self._read(worker, len(request["Keys"]) - len(unprocessed))
                 if not unprocessed:
                     return None
-                request = {**request, "Keys": unprocessed}
+                # The rows' own keys, sent again: the answer's are DynamoDB's JSON (a binary key as base64 text,
+                # which botocore would encode a second time, asking for another key).
+                back = {identity_of(item_key(key, key_names), key_names) for key in unprocessed}
+                request = {**request, "Keys": [row.item_key for row in keys if row.key in back]}
                 detail = "unprocessed keys"
             elif answer in (Answer.ROW_REFUSED, Answer.TOO_LARGE):
                 return _Read.REFUSED

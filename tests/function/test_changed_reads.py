@@ -154,3 +154,56 @@ def test_a_projection_too_long_for_an_expression_reads_the_items_whole() -> None
 )
 def test_changed_may_read_back_and_write_as_merge(ordered: bool, actions: tuple[str, ...]) -> None:
     assert write_actions("changed", ordered=ordered) == actions
+
+
+def test_unprocessed_binary_keys_are_read_again_as_the_rows_keys() -> None:
+    """The keys a read hands back come as DynamoDB's JSON (a binary key as base64 text): the rows' own keys are sent
+    again, not those, which botocore would encode a second time into another key. Over HTTP (botocore's own parsing,
+    which the Stubber skips), the second read finds the item, and the deleting row deletes it."""
+    import base64
+    import json
+
+    from botocore.awsrequest import AWSResponse
+
+    from csv_ingest_engine.rules import DeletingRow, identity_of
+
+    binary = b"\x01\x02"
+    held = {"k": {"B": base64.b64encode(binary).decode()}, "name": {"S": "Ann"}}
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Body:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield self.data
+
+        def read(self, *_: Any) -> bytes:
+            return self.data
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        operation = request.headers["X-Amz-Target"].decode().rsplit(".", 1)[-1]
+        sent = json.loads(request.body)
+        calls.append((operation, sent))
+        reply: dict[str, Any] = {}
+        if operation == "BatchGetItem":
+            asked = sent["RequestItems"]["t"]["Keys"]
+            first = sum(op == "BatchGetItem" for op, _ in calls) == 1
+            found = [held for key in asked if key == {"k": held["k"]}]
+            reply = (
+                {"Responses": {"t": []}, "UnprocessedKeys": {"t": {"Keys": asked}}}
+                if first
+                else {"Responses": {"t": found}}
+            )
+        headers = {"content-type": "application/x-amz-json-1.0"}
+        return AWSResponse(request.url, 200, headers, Body(json.dumps(reply).encode()))  # type: ignore[arg-type]
+
+    client = boto3.client("dynamodb", **CREDENTIALS)
+    client.meta.events.register("before-send.dynamodb.*", answer)
+    item_key = {"k": {"B": binary}}
+    deleting = DeletingRow(2, identity_of(item_key, ("k",)), item_key, {}, ["AQI=", "true"], typed=True)
+    totals, rejections = write_all(client, [deleting])
+    assert (totals.deleted, totals.unchanged, rejections) == (1, 0, [])
+    reads = [sent["RequestItems"]["t"]["Keys"] for op, sent in calls if op == "BatchGetItem"]
+    assert reads == [[{"k": {"B": "AQI="}}], [{"k": {"B": "AQI="}}]]
+    assert [op for op, _ in calls] == ["BatchGetItem", "BatchGetItem", "DeleteItem"]
