@@ -152,8 +152,9 @@ class CsvIngestPipeline(Construct):
 
     def _check_neighbours(self) -> None:
         """Refuse what two pipelines of one stack cannot share: a service name (each one's alarms would count the
-        other's files), or an upload bucket with overlapping prefixes (S3 refuses two notifications of one bucket
-        whose prefixes and suffixes overlap, at deploy time)."""
+        other's files), an upload bucket imported twice (two notification resources writing one configuration), or
+        an upload bucket with overlapping prefixes (S3 refuses two notifications of one bucket whose prefixes and
+        suffixes overlap, at deploy time)."""
         for other in Stack.of(self).node.find_all():
             if not isinstance(other, CsvIngestPipeline) or other is self:
                 continue
@@ -164,7 +165,16 @@ class CsvIngestPipeline(Construct):
                     "give each its own PipelineProps.service_name"
                 )
             mine, theirs = self.storage.upload_prefix, other.storage.upload_prefix
-            if _same_bucket(self.storage.upload_bucket, other.storage.upload_bucket) and (
+            buckets = (self.storage.upload_bucket, other.storage.upload_bucket)
+            if _same_bucket(*buckets) and buckets[0].node.path != buckets[1].node.path:
+                raise ValueError(
+                    f"pipelines {other.node.path} and {self.node.path} import the upload bucket "
+                    f"{buckets[0].bucket_name!r} twice ({buckets[1].node.path} and {buckets[0].node.path}): each "
+                    "import gets its own notifications resource, and both would rewrite the bucket's notification "
+                    "configuration in one deploy, so one pipeline's could be lost; import it once "
+                    "(s3.Bucket.from_bucket_name) and give that one object to every pipeline"
+                )
+            if _same_bucket(*buckets) and (
                 mine.startswith(theirs) or theirs.startswith(mine)
             ):
                 raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import Annotations, Stack
 from constructs import Construct
 
 from csv_ingest.infra.existing import ExistingResources
@@ -34,3 +34,12 @@ class CsvIngestStack(Stack):
             existing_table=existing.import_table(self),
             existing_upload_bucket=existing.import_upload_bucket(self),
         )
+        named = [name for name in ("table_name", "upload_bucket_name") if getattr(existing, name) is not None]
+        if named and not self.pipeline.props.retain_data:
+            Annotations.of(self).add_warning_v2(
+                "csv-ingest:existing-replaces-own",
+                f"{' and '.join(named)} given without retain_data=true: if this stack was deployed before with a "
+                "table or upload bucket of its own, deploying this deletes it, with its items or objects (it leaves "
+                "the template). Deploy once with -c retain_data=true first, or copy the data out (README: Use your "
+                "own table or bucket).",
+            )

@@ -149,8 +149,9 @@ def read_request(
 ) -> dict[str, Any]:
     """The request of a `BatchGetItem` (one table's part) that reads back the items of `rows` (distinct keys, at
     most READ_BATCH_SIZE), projected on their keys, the attributes `names` and the order stamp: what `changed`
-    compares the rows with. An item's other attributes are not read (their size is not paid for). A projection too
-    long for an expression (a file of hundreds of columns) is left out: the items are then read whole."""
+    compares the rows with. An item's other attributes are not sent back (DynamoDB still bills the read by the
+    whole item's size). A projection too long for an expression (a file of hundreds of columns) is left out: the
+    items are then read whole."""
     projected = dict.fromkeys(rows[0].item_key)
     projected.update(dict.fromkeys(names))
     if ordering is not None:

@@ -62,16 +62,16 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(summary: Mapping[str, Any], *, deleting: bool) -> None:
+def count_ingested(summary: Mapping[str, Any], *, changed: bool, deleting: bool) -> None:
     """A file that went in, from its summary: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose
-    item holds a newer upload's), RowsUnchanged (`changed` mode: rows whose item holds their values already) and,
-    where a delete-marker column is set (`deleting`), RowsDeleted (rows that deleted their item): a deployment
-    without one publishes no metric that could only ever be zero (each custom metric is billed)."""
+    item holds a newer upload's) and, where they can be other than zero, RowsUnchanged (`changed`: rows whose item
+    holds their values already) and RowsDeleted (with a delete-marker column, `deleting`: rows that deleted their
+    item): a deployment publishes no metric that could only ever be zero (each custom metric is billed)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
+    optional = {"rows_unchanged": changed, "rows_deleted": deleting}
     for name, metric in _ROW_METRICS.items():
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=summary[name])
-    if deleting:
-        metrics.add_metric(name=METRIC_ROWS_DELETED, unit=MetricUnit.Count, value=summary["rows_deleted"])
+        if optional.get(name, True):
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=summary[name])
 
 
 _ROW_METRICS = {
@@ -79,6 +79,7 @@ _ROW_METRICS = {
     "rows_rejected": METRIC_ROWS_REJECTED,
     "rows_superseded": METRIC_ROWS_SUPERSEDED,
     "rows_unchanged": METRIC_ROWS_UNCHANGED,
+    "rows_deleted": METRIC_ROWS_DELETED,
 }
 
 

@@ -199,7 +199,7 @@ def test_unprocessed_binary_keys_are_read_again_as_the_rows_keys() -> None:
         return AWSResponse(request.url, 200, headers, Body(json.dumps(reply).encode()))  # type: ignore[arg-type]
 
     client = boto3.client("dynamodb", **CREDENTIALS)
-    client.meta.events.register("before-send.dynamodb.*", answer)
+    client.meta.events.register("before-send.dynamodb.*", answer)  # type: ignore[arg-type]
     item_key = {"k": {"B": binary}}
     deleting = DeletingRow(2, identity_of(item_key, ("k",)), item_key, {}, ["AQI=", "true"], typed=True)
     totals, rejections = write_all(client, [deleting])

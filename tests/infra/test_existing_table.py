@@ -136,3 +136,28 @@ def test_a_bad_table_context_names_the_key_and_the_rule(context: dict[str, str],
 def test_a_table_name_is_taken_as_given() -> None:
     """Table names are case-sensitive and may hold dots, dashes and underscores."""
     assert existing_from_context({"table_name": " Shop.Customers_v2-prod "}).table_name == "Shop.Customers_v2-prod"
+
+
+@pytest.mark.parametrize(
+    ("context", "warned"),
+    [
+        ({"table_name": EXISTING_TABLE}, True),
+        ({"upload_bucket_name": "acme-incoming"}, True),
+        ({"table_name": EXISTING_TABLE, "retain_data": "true"}, False),
+        ({}, False),
+    ],
+)
+def test_the_synth_warns_that_switching_to_an_existing_table_or_bucket_deletes_the_stacks_own(
+    context: dict[str, str], warned: bool
+) -> None:
+    """The stack's own table or bucket leaves the template when an existing one is named: CloudFormation deletes
+    it, with its data, unless retain_data kept it."""
+    from aws_cdk.assertions import Annotations, Match
+
+    from app import STACK_ID, build_app
+
+    stack = build_app({**context, "aws:cdk:bundling-stacks": []}).node.find_child(STACK_ID)
+    found = Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("retain_data=true"))  # type: ignore[arg-type]
+    assert bool(found) is warned
+    if warned:
+        assert "deletes it, with its items or objects" in str(found[0].entry.data)
