@@ -17,9 +17,11 @@ from constructs import Construct
 
 from csv_ingest_engine.constants import METRICS_NAMESPACE
 
-# The functions' asset root: handler.py, the engine and requirements.txt. A wheel carries it as package data
-# (pyproject.toml's force-include); a checkout, or an editable install of one, has the repository's lambda/.
-PACKAGED_LAMBDA_DIR = Path(__file__).resolve().parent / "function_code"
+# The functions' asset root: handler.py, the engine and requirements.txt. A wheel carries it beside the csv_ingest
+# package (pyproject.toml's force-include); a checkout, or an editable install of one, has the repository's lambda/.
+# Not inside csv_ingest/: hatch copies force-included files into site-packages for an editable install too, where a
+# csv_ingest/ folder would hide the editable csv_ingest package from the `csv-ingest` command.
+PACKAGED_LAMBDA_DIR = Path(__file__).resolve().parents[2] / "csv_ingest_function_code"
 CHECKOUT_LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lambda"
 LAMBDA_DIR = PACKAGED_LAMBDA_DIR if PACKAGED_LAMBDA_DIR.is_dir() else CHECKOUT_LAMBDA_DIR
 

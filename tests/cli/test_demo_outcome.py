@@ -25,24 +25,45 @@ def shown_detail(output: str) -> dict[str, object]:
 
 
 def shown_tags(output: str) -> dict[str, str]:
-    """The tags table's rows: tag -> value."""
-    rows = re.findall(r"│ (csv-ingest:[\w-]+|\w+) +│ ([^│]*?) +│", output[output.index("Tags of s3://") :])
-    return dict(rows)
+    """The tags table's rows: tag -> value (a value the table wraps onto lines of its own, joined by a space)."""
+    tags: dict[str, str] = {}
+    name = ""
+    for first, value in re.findall(
+        r"│ (csv-ingest:[\w-]+|\w+|) +│ ([^│]*?) +│", output[output.index("Tags of s3://") :]
+    ):
+        if first:
+            name = first
+            tags[name] = value
+        elif name:
+            tags[name] += f" {value}"
+    return tags
 
 
 @PATHS
 @pytest.mark.parametrize(
     ("sample", "exit_code", "detail_type", "status", "rows"),
     [
-        ("sample-good.csv", 0, "CSV file loaded", "loaded", "written=5 rejected=0 superseded=0 failed=0"),
+        (
+            "sample-good.csv",
+            0,
+            "CSV file loaded",
+            "loaded",
+            "written=5 rejected=0 superseded=0 failed=0 unchanged=0 deleted=0",
+        ),
         (
             "edge-rejected-rows.csv",
             2,
             "CSV file loaded with rejected rows",
             "loaded-with-rejected-rows",
-            "written=3 rejected=3 superseded=0 failed=0",
+            "written=3 rejected=3 superseded=0 failed=0 unchanged=0 deleted=0",
         ),
-        ("sample-bad.csv", 1, "CSV file failed", "failed", "written=0 rejected=0 superseded=0 failed=0"),
+        (
+            "sample-bad.csv",
+            1,
+            "CSV file failed",
+            "failed",
+            "written=0 rejected=0 superseded=0 failed=0 unchanged=0 deleted=0",
+        ),
     ],
 )
 def test_the_demo_shows_the_outcome_event_and_tags_after_the_table(

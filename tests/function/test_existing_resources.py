@@ -33,6 +33,8 @@ def test_an_upload_to_a_bucket_without_versioning_is_ingested(aws: Aws, lambda_c
             "rows_written": 2,
             "rows_rejected": 1,
             "rows_superseded": 0,
+            "rows_unchanged": 0,
+            "rows_deleted": 0,
             "rejects_report": f"s3://{REJECTS_BUCKET}/customers/2024-06.rejected.csv",
         }
     ]

@@ -17,6 +17,7 @@ from moto import mock_aws
 from app import STACK_ID, build_app, existing_from_context, props_from_context
 from csv_ingest.infra import CsvIngestStack, PipelineProps
 from csv_ingest.infra.ingestion import TRIGGER_SUFFIXES
+from csv_ingest.infra.pipeline import OUTCOME_TAGGING_ACTIONS
 from csv_ingest_engine.constants import HANDLER_FINISH, HANDLER_INGEST_PARTITION, HANDLER_PARTITION, HANDLER_TRIGGER
 from tests.infra.conftest import BUCKET_KEY_ARN, EXISTING_BUCKET, EXISTING_CONTEXT, EXISTING_PREFIX
 from tests.infra.logical_ids import ACCESS_LOGS_BUCKET_ID, REJECTS_BUCKET_ID, UPLOAD_BUCKET_ID, WORK_BUCKET_ID
@@ -210,18 +211,28 @@ def test_deploying_and_deleting_leaves_the_buckets_other_notifications(
 
 
 @pytest.mark.parametrize("handler", READERS)
-def test_the_readers_may_read_uploads_under_the_prefix_only(existing_template: Template, handler: str) -> None:
-    """The trigger and Partition may get the objects (and versions) whose key starts with the prefix, nothing else
-    of the bucket."""
+def test_the_readers_may_read_and_tag_uploads_under_the_prefix_only(existing_template: Template, handler: str) -> None:
+    """The trigger and Partition may get the objects (and versions) whose key starts with the prefix, and tag them
+    with a file's outcome, nothing else of the bucket."""
     assert upload_statements(existing_template, handler) == [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": PREFIX_OBJECTS}
+        {
+            "Effect": "Allow",
+            "Action": sorted(["s3:GetObject", "s3:GetObjectVersion", *OUTCOME_TAGGING_ACTIONS]),
+            "Resource": PREFIX_OBJECTS,
+        }
     ]
 
 
-@pytest.mark.parametrize("handler", [HANDLER_INGEST_PARTITION, HANDLER_FINISH])
-def test_the_other_steps_may_not_touch_the_existing_bucket(existing_template: Template, handler: str) -> None:
-    """The workers and Finish read partitions from the work bucket, never the uploads."""
-    assert upload_statements(existing_template, handler) == []
+def test_finish_may_only_tag_uploads_under_the_prefix(existing_template: Template) -> None:
+    """Finish tags a large file with its outcome: the tagging actions under the prefix, no read."""
+    assert upload_statements(existing_template, HANDLER_FINISH) == [
+        {"Effect": "Allow", "Action": list(OUTCOME_TAGGING_ACTIONS), "Resource": PREFIX_OBJECTS}
+    ]
+
+
+def test_the_workers_may_not_touch_the_existing_bucket(existing_template: Template) -> None:
+    """The workers read partitions from the work bucket, never the uploads."""
+    assert upload_statements(existing_template, HANDLER_INGEST_PARTITION) == []
 
 
 @pytest.mark.parametrize("handler", READERS)

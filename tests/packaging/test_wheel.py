@@ -230,8 +230,8 @@ def test_the_wheel_ships_the_cdk_constructs(wheel: Path) -> None:
 
 
 def test_the_wheel_ships_the_functions_code_asset(wheel: Path) -> None:
-    """handler.py, requirements.txt and the engine, byte for byte lambda/'s, are package data of csv_ingest.infra."""
-    asset = "csv_ingest/infra/function_code/"
+    """handler.py, requirements.txt and the engine, byte for byte lambda/'s, ship beside the csv_ingest package."""
+    asset = "csv_ingest_function_code/"
     with zipfile.ZipFile(wheel) as archive:
         names = [name for name in archive.namelist() if name.startswith(asset)]
         shipped = {name.removeprefix(asset): archive.read(name) for name in names}

@@ -60,7 +60,7 @@ def test_a_good_large_file_is_announced_loaded_by_finish(
     assert len(execution.partitions) > 1
     tags = object_tags(aws.s3, BUCKET, "large.csv", version)
     assert tags["csv-ingest:status"] == "loaded"
-    assert tags["csv-ingest:rows"] == "written=400 rejected=0 superseded=0 failed=0"
+    assert tags["csv-ingest:rows"] == "written=400 rejected=0 superseded=0 failed=0 unchanged=0 deleted=0"
 
 
 def test_a_partly_rejected_large_file_names_the_merged_report(
