@@ -174,9 +174,7 @@ class CsvIngestPipeline(Construct):
                     "configuration in one deploy, so one pipeline's could be lost; import it once "
                     "(s3.Bucket.from_bucket_name) and give that one object to every pipeline"
                 )
-            if _same_bucket(*buckets) and (
-                mine.startswith(theirs) or theirs.startswith(mine)
-            ):
+            if _same_bucket(*buckets) and (mine.startswith(theirs) or theirs.startswith(mine)):
                 raise ValueError(
                     f"pipelines {other.node.path} and {self.node.path} share an upload bucket with overlapping "
                     f"prefixes ({theirs!r} and {mine!r}: one starts with the other), and S3 refuses two notifications "

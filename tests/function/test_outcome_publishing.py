@@ -70,6 +70,8 @@ def test_a_good_file_is_announced_loaded_and_tagged_on_its_version(aws: Aws, out
         "rows_rejected": 0,
         "rows_superseded": 0,
         "rows_failed": 0,
+        "rows_unchanged": 0,
+        "rows_deleted": 0,
         "rejects_report": None,
         "path": "one-invocation",
         "execution_name": None,
@@ -77,7 +79,10 @@ def test_a_good_file_is_announced_loaded_and_tagged_on_its_version(aws: Aws, out
     }
     tags = outcomes.tags(key, version)
     assert tags.pop("csv-ingest:time").endswith("Z")
-    assert tags == {"csv-ingest:status": "loaded", "csv-ingest:rows": "written=5 rejected=0 superseded=0 failed=0 unchanged=0 deleted=0"}
+    assert tags == {
+        "csv-ingest:status": "loaded",
+        "csv-ingest:rows": "written=5 rejected=0 superseded=0 failed=0 unchanged=0 deleted=0",
+    }
 
 
 def test_a_partly_rejected_file_names_its_report_in_the_event_and_its_bucket_in_the_tags(
@@ -96,7 +101,8 @@ def test_a_partly_rejected_file_names_its_report_in_the_event_and_its_bucket_in_
     assert detail["rows_rejected"] == 3 and detail["rejects_report"] == report == entry["rejects_report"]
     tags = outcomes.tags(key, version)
     assert tags["csv-ingest:status"] == "loaded-with-rejected-rows"
-    assert tags["csv-ingest:rows"] == f"written={entry['rows_written']} rejected=3 superseded=0 failed=0 unchanged=0 deleted=0"
+    written = entry["rows_written"]
+    assert tags["csv-ingest:rows"] == f"written={written} rejected=3 superseded=0 failed=0 unchanged=0 deleted=0"
     assert tags["csv-ingest:rejects-bucket"] == REJECTS_BUCKET
     assert rejects_report_key(key, version) in aws.reports()
 
