@@ -62,13 +62,14 @@ def counted_failure() -> Iterator[None]:
         raise
 
 
-def count_ingested(summary: Mapping[str, Any], *, changed: bool, deleting: bool) -> None:
+def count_ingested(summary: Mapping[str, Any], *, deleting: bool) -> None:
     """A file that went in, from its summary: FilesProcessed, RowsWritten, RowsRejected, RowsSuperseded (rows whose
-    item holds a newer upload's) and, where they can be other than zero, RowsUnchanged (`changed`: rows whose item
-    holds their values already) and RowsDeleted (with a delete-marker column, `deleting`: rows that deleted their
-    item): a deployment publishes no metric that could only ever be zero (each custom metric is billed)."""
+    item holds a newer upload's), RowsUnchanged (`changed` mode: rows whose item holds their values already; Finish
+    is not told the write mode, so every function publishes it) and, where a delete-marker column is set
+    (`deleting`), RowsDeleted (rows that deleted their item): a deployment without one publishes no metric that
+    could only ever be zero (each custom metric is billed)."""
     metrics.add_metric(name=METRIC_FILES_PROCESSED, unit=MetricUnit.Count, value=1)
-    optional = {"rows_unchanged": changed, "rows_deleted": deleting}
+    optional = {"rows_deleted": deleting}
     for name, metric in _ROW_METRICS.items():
         if optional.get(name, True):
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=summary[name])

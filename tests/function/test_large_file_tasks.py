@@ -406,7 +406,7 @@ def test_finish_merges_the_rejects_into_the_one_invocation_report_and_cleans_up(
     metrics = emf_metrics(stdout.readouterr().out)
     assert metrics["FilesProcessed"] == [1.0]
     assert (metrics["RowsWritten"], metrics["RowsRejected"], metrics["RowsSuperseded"]) == ([37.0], [3.0], [0.0])
-    assert "RowsUnchanged" not in metrics  # merge: a metric that could only be zero is not published
+    assert metrics["RowsUnchanged"] == [0.0]
 
 
 def test_finish_fails_naming_the_object_and_the_partition_that_did_not_report(

@@ -46,8 +46,7 @@ def finish(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             raise
         logger.info("file ingested", extra={"summary": summary})
         publish_outcome(FileOutcome.ingested(job.obj, summary, **_timing(job, run)))
-    engine = settings.engine
-    count_ingested(summary, changed=engine.write_mode == "changed", deleting=engine.schema.delete_column is not None)
+    count_ingested(summary, deleting=settings.engine.schema.delete_column is not None)
     return summary
 
 

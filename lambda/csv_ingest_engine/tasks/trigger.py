@@ -99,7 +99,7 @@ def _handle_record(
             upload.obj, ingested, path=PATH_ONE_INVOCATION, seconds=time.monotonic() - started
         )
         publish_outcome(outcome)
-    count_ingested(entry, changed=settings.write_mode == "changed", deleting=settings.schema.delete_column is not None)
+    count_ingested(entry, deleting=settings.schema.delete_column is not None)
     return entry, None
 
 
